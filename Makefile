@@ -1,0 +1,35 @@
+# heavylift: `make demo` and `make test` set everything up on a fresh Debian
+# bookworm machine and run. Other targets are steps of those two.
+
+BUILD_DIR   ?= build/release
+ASAN_DIR    ?= build/asan
+FUZZ_DIR    ?= build/fuzz
+JOBS        ?= $(shell nproc)
+
+.PHONY: all deps build build-server build-sdk test demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps build-server build-sdk
+
+build-server:
+	@cmake -S server -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+build-sdk:
+	@cd sdk/node && npm run --silent build
+
+test: build
+	@scripts/test.sh
+
+demo: build
+	@scripts/demo.sh
+
+bench: build
+	@cd bench && npm run --silent bench
+
+clean:
+	rm -rf build out sdk/node/dist sdk/node/src/gen

@@ -1,0 +1,134 @@
+#include "app/daemon.h"
+
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <vips/vips8>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "app/builtin_tasks.h"
+#include "core/blob.h"
+#include "core/executor.h"
+#include "core/logging.h"
+#include "core/metrics.h"
+#include "core/task_registry.h"
+#include "core/task_runner.h"
+#include "grpc/services.h"
+#include "http/admin_server.h"
+#include "tasks/crypto/argon2.h"
+#include "tasks/image/thumbnail.h"
+
+namespace heavylift {
+namespace {
+
+// Headroom above the largest input for the rest of a request message.
+constexpr int kMessageOverheadBytes = 1 << 20;
+
+// Waits for SIGTERM or SIGINT, which the caller has blocked, and returns it.
+int wait_for_termination_signal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  return received;
+}
+
+}  // namespace
+
+int run_daemon(const Config& config) {
+  if (VIPS_INIT("heavylift") != 0) {
+    spdlog::critical("event=server.start_failed reason=libvips_init message={}", log_value(vips_error_buffer()));
+    return 1;
+  }
+  configure_vips_for_untrusted_input();
+  if (!argon2_init()) {
+    spdlog::critical("event=server.start_failed reason=libsodium_init");
+    return 1;
+  }
+
+  Metrics metrics;
+  Executor executor({config.executor_threads, config.executor_queue_capacity}, metrics);
+  BlobReader blobs(config.blob_root);
+  TaskRegistry registry;
+  if (Status s = register_builtin_tasks(registry, config, blobs); !s.ok()) {
+    spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
+    return 1;
+  }
+  TaskRunner runner(executor, metrics);
+
+  std::atomic<bool> draining{false};
+  std::atomic<bool> ready{false};
+  TaskCallDispatcher dispatcher(registry, runner, draining);
+  ImageServiceImpl image_service(dispatcher);
+  CryptoServiceImpl crypto_service(dispatcher);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(&image_service);
+  builder.RegisterService(&crypto_service);
+  const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
+  builder.SetMaxReceiveMessageSize(max_message > INT32_MAX ? INT32_MAX : static_cast<int>(max_message));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
+    return 1;
+  }
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+
+  AdminServer admin(metrics, ready);
+  if (Status s = admin.start(config.http_address); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=http_bind message={}", log_value(s.error().message));
+    server->Shutdown();
+    return 1;
+  }
+
+  const std::string grpc_host = config.grpc_address.substr(0, config.grpc_address.rfind(':'));
+  ready.store(true);
+  spdlog::info("event=server.listening grpc_address={}:{} http_address={} executor_threads={} "
+               "queue_capacity={} blob_root={} pid={}",
+               grpc_host, grpc_port, admin.bound_address(), executor.threads(),
+               config.executor_queue_capacity, log_value(config.blob_root), ::getpid());
+
+  const int signal_number = wait_for_termination_signal();
+  spdlog::info("event=server.draining signal={} grace_ms={}", strsignal(signal_number), config.shutdown_grace_ms);
+  ready.store(false);
+  draining.store(true);
+  health->SetServingStatus(false);
+
+  // A second signal during the drain stops the process at once.
+  std::thread([] {
+    const int second = wait_for_termination_signal();
+    spdlog::warn("event=server.forced_exit signal={}", strsignal(second));
+    spdlog::default_logger()->flush();
+    _exit(1);
+  }).detach();
+
+  // Shutdown() stops accepting calls, waits for in-flight calls until the
+  // deadline, then cancels the rest; cancelled calls stop at their next
+  // safe point or are dropped from the executor queue.
+  const auto started = std::chrono::steady_clock::now();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms));
+  executor.shutdown();
+  admin.stop();
+  const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+  spdlog::info("event=server.stopped drain_ms={}", drained_ms);
+  spdlog::default_logger()->flush();
+  vips_shutdown();
+  return 0;
+}
+
+}  // namespace heavylift

@@ -1,0 +1,29 @@
+// heavylift: the daemon's entry point.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "app/config.h"
+#include "app/daemon.h"
+#include "core/logging.h"
+
+int main(int argc, char** argv) {
+  // Block the termination signals before any thread starts, so that every
+  // thread inherits the mask and only sigwait() in run_daemon receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto parsed = heavylift::parse_config(argc, argv, heavylift::process_environment());
+  if (parsed.exit_code) {
+    std::fputs(parsed.output.c_str(), *parsed.exit_code == 0 ? stdout : stderr);
+    return *parsed.exit_code;
+  }
+  if (!heavylift::configure_logging(parsed.config.log_level)) {
+    std::fprintf(stderr, "heavylift: invalid log level %s\n", parsed.config.log_level.c_str());
+    return 2;
+  }
+  return heavylift::run_daemon(parsed.config);
+}

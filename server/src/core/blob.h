@@ -1,0 +1,51 @@
+// Reads the bytes a BlobRef names: inline request bytes, or a file confined
+// under the configured blob root.
+//
+// Thread-safety: a BlobReader is immutable after construction and may be used
+// from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "heavylift/v1/common.pb.h"
+
+namespace heavylift {
+
+// The bytes of a blob. Inline data is borrowed from the request message,
+// which must outlive the Blob; the bytes of a file are owned.
+struct Blob {
+  std::string owned;
+  std::string_view borrowed;
+
+  std::string_view bytes() const { return owned.empty() ? borrowed : std::string_view(owned); }
+};
+
+class BlobReader {
+ public:
+  // `root` is the directory that path references are confined to. An empty
+  // root disables path references. The root must exist when read() is called.
+  explicit BlobReader(std::string root);
+
+  // Returns the bytes of `ref`. `field` is the request field that holds the
+  // reference and names it in errors. Errors, all INVALID_ARGUMENT:
+  //   MISSING: neither data nor path is set;
+  //   EMPTY: zero bytes;
+  //   TOO_LARGE: more than `max_bytes` bytes (checked before a file is read);
+  //   PATH_OUTSIDE_ROOT: the path leaves the root, through `..`, an absolute
+  //     path elsewhere or a symbolic link;
+  //   NOT_FOUND / NOT_A_FILE / PATHS_DISABLED: the path cannot be read.
+  Result<Blob> read(const v1::BlobRef& ref, std::string_view field, uint64_t max_bytes) const;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  Result<Blob> read_file(const std::string& path, const std::string& field,
+                         uint64_t max_bytes) const;
+
+  std::string root_;
+};
+
+}  // namespace heavylift

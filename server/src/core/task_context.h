@@ -1,0 +1,47 @@
+// Per-call state a task can see: its deadline, a cancellation flag set when
+// the caller goes away, and the request id used in log lines.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+
+namespace heavylift {
+
+class TaskContext {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  TaskContext(std::string request_id, Clock::time_point deadline)
+      : request_id_(std::move(request_id)), deadline_(deadline) {}
+
+  const std::string& request_id() const { return request_id_; }
+  Clock::time_point deadline() const { return deadline_; }
+
+  // Marks the call cancelled. Safe to call from any thread, any number of times.
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+  // Returns an error once the deadline has passed or the call was cancelled.
+  // Tasks call this at safe points, between steps that can be abandoned.
+  Status check() const {
+    if (cancelled()) return Error::cancelled("the call was cancelled by the caller");
+    if (Clock::now() >= deadline_) return Error::deadline_exceeded("the call's deadline passed");
+    return Status::Ok();
+  }
+
+  // Returns a context with no deadline, for tests and command-line use.
+  static std::shared_ptr<TaskContext> unbounded(std::string request_id = "local") {
+    return std::make_shared<TaskContext>(std::move(request_id), Clock::time_point::max());
+  }
+
+ private:
+  std::string request_id_;
+  Clock::time_point deadline_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace heavylift

@@ -1,0 +1,100 @@
+#include "grpc/task_call.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <chrono>
+#include <memory>
+
+#include "heavylift/v1/common.pb.h"
+
+namespace heavylift {
+namespace {
+
+// Owns one call from its start until gRPC reports it done, then deletes itself.
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(grpc::CallbackServerContext* server_context, std::shared_ptr<TaskContext> context)
+      : server_context_(server_context), context_(std::move(context)) {}
+
+  // Completes the call. Must be called exactly once.
+  void finish(const Status& status) {
+    if (status.ok()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const Error& error = status.error();
+    v1::ErrorDetail detail;
+    detail.set_code(code_name(error.code));
+    detail.set_field(error.field);
+    detail.set_bound(error.bound);
+    detail.set_value(error.value);
+    detail.set_reason(error.reason);
+    detail.set_retry_after_ms(error.retry_after_ms);
+    server_context_->AddTrailingMetadata(kErrorDetailKey, detail.SerializeAsString());
+    Finish(grpc::Status(static_cast<grpc::StatusCode>(error.code), error.message));
+  }
+
+  void OnCancel() override { context_->cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::CallbackServerContext* server_context_;
+  std::shared_ptr<TaskContext> context_;
+};
+
+// Converts the call's wall-clock deadline to a steady-clock one. Calls
+// without a deadline get TaskContext::Clock::time_point::max().
+TaskContext::Clock::time_point steady_deadline(const grpc::CallbackServerContext& server_context) {
+  const auto deadline = server_context.deadline();
+  const auto now = std::chrono::system_clock::now();
+  // gRPC reports "no deadline" as a time far in the future.
+  if (deadline - now > std::chrono::hours(24 * 365)) return TaskContext::Clock::time_point::max();
+  return TaskContext::Clock::now() +
+         std::chrono::duration_cast<TaskContext::Clock::duration>(deadline - now);
+}
+
+// Returns the caller's x-request-id when it is 1..64 characters of
+// [A-Za-z0-9._-], otherwise a new random 16-hex-digit id.
+std::string request_id_of(const grpc::CallbackServerContext& server_context) {
+  const auto& metadata = server_context.client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    const std::string_view id(it->second.data(), it->second.size());
+    bool valid = !id.empty() && id.size() <= 64;
+    for (char c : id) {
+      valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    }
+    if (valid) return std::string(id);
+  }
+  return fmt::format("{:016x}", (static_cast<uint64_t>(randombytes_random()) << 32) | randombytes_random());
+}
+
+}  // namespace
+
+TaskCallDispatcher::TaskCallDispatcher(const TaskRegistry& registry, TaskRunner& runner,
+                                       const std::atomic<bool>& draining)
+    : registry_(registry), runner_(runner), draining_(draining) {}
+
+grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerContext* server_context,
+                                                       std::string_view task_name,
+                                                       const google::protobuf::Message* request,
+                                                       google::protobuf::Message* response) {
+  auto context = std::make_shared<TaskContext>(request_id_of(*server_context),
+                                               steady_deadline(*server_context));
+  auto* call = new UnaryCall(server_context, context);
+
+  if (draining_.load()) {
+    call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));
+    return call;
+  }
+  const Task* task = registry_.find(task_name);
+  if (task == nullptr) {
+    call->finish(Error{Code::kUnimplemented, fmt::format("no task named {} is registered", task_name),
+                       "", "", "", "UNKNOWN_TASK", 0});
+    return call;
+  }
+  runner_.run(*task, *request, response, context, [call](const Status& status) { call->finish(status); });
+  return call;
+}
+
+}  // namespace heavylift

@@ -1,0 +1,176 @@
+#include "http/admin_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
+
+#include "core/logging.h"
+
+namespace heavylift {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr size_t kMaxHeaderBytes = 8 * 1024;
+
+// One HTTP/1.1 connection: reads requests one at a time and answers each.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Metrics& metrics, const std::atomic<bool>& ready)
+      : stream_(std::move(socket)), metrics_(metrics), ready_(ready) {}
+
+  void start() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(0);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      close();
+      return;
+    }
+    if (ec) {
+      respond(http::status::bad_request, "text/plain", fmt::format("bad request: {}\n", ec.message()), false);
+      return;
+    }
+    const auto& request = parser_->get();
+    const bool keep_alive = request.keep_alive();
+    const std::string target(request.target());
+    const std::string path = target.substr(0, target.find('?'));
+
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+      respond(http::status::method_not_allowed, "text/plain", "only GET and HEAD are allowed\n", keep_alive);
+    } else if (path == "/healthz") {
+      respond(http::status::ok, "text/plain", "ok\n", keep_alive);
+    } else if (path == "/readyz") {
+      if (ready_.load()) respond(http::status::ok, "text/plain", "ready\n", keep_alive);
+      else respond(http::status::service_unavailable, "text/plain", "draining\n", keep_alive);
+    } else if (path == "/metrics") {
+      respond(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), keep_alive);
+    } else {
+      respond(http::status::not_found, "text/plain",
+              "not found: the admin endpoints are /healthz, /readyz and /metrics\n", keep_alive);
+    }
+  }
+
+  void respond(http::status status, const char* content_type, std::string body, bool keep_alive) {
+    auto response = std::make_shared<http::response<http::string_body>>(status, 11);
+    response->set(http::field::content_type, content_type);
+    response->set(http::field::server, "heavylift");
+    response->keep_alive(keep_alive);
+    response->body() = std::move(body);
+    response->prepare_payload();
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) {
+                          self->close();
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  Metrics& metrics_;
+  const std::atomic<bool>& ready_;
+};
+
+}  // namespace
+
+struct AdminServer::State {
+  State(Metrics& metrics, const std::atomic<bool>& ready)
+      : acceptor(io), metrics(metrics), ready(ready) {}
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        spdlog::warn("event=http.accept_failed error={}", log_value(ec.message()));
+      } else {
+        std::make_shared<Session>(std::move(socket), metrics, ready)->start();
+      }
+      accept();
+    });
+  }
+
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  Metrics& metrics;
+  const std::atomic<bool>& ready;
+};
+
+AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
+    : state_(std::make_unique<State>(metrics, ready)) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+Status AdminServer::start(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+
+  beast::error_code ec;
+  tcp::resolver resolver(state_->io);
+  const auto endpoints = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return Error::invalid("http.address", "UNRESOLVED",
+                          fmt::format("cannot resolve http.address {}: {}", address, ec.message()));
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error::unavailable(fmt::format("cannot listen on http.address {}: {}", address, ec.message()));
+  }
+
+  const auto local = acceptor.local_endpoint();
+  bound_address_ = local.address().is_v6()
+                       ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
+                       : fmt::format("{}:{}", local.address().to_string(), local.port());
+  state_->accept();
+  thread_ = std::thread([this] { state_->io.run(); });
+  return Status::Ok();
+}
+
+void AdminServer::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(state_->io, [this] {
+    beast::error_code ignored;
+    state_->acceptor.close(ignored);
+    state_->io.stop();
+  });
+  thread_.join();
+}
+
+}  // namespace heavylift

@@ -1,0 +1,41 @@
+// The HTTP admin listener: GET /healthz (the process is up), GET /readyz
+// (it takes new work; 503 while draining) and GET /metrics (Prometheus text).
+//
+// Thread-safety: start() and stop() are called from one thread; the server
+// runs its own I/O thread in between.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/error.h"
+#include "core/metrics.h"
+
+namespace heavylift {
+
+class AdminServer {
+ public:
+  // `metrics` and `ready` must outlive the server.
+  AdminServer(Metrics& metrics, const std::atomic<bool>& ready);
+  ~AdminServer();
+
+  // Binds `address` ("host:port"; port 0 picks one) and starts serving.
+  // Returns an error when the address cannot be bound.
+  Status start(const std::string& address);
+
+  // The address actually bound, for example "127.0.0.1:9464".
+  const std::string& bound_address() const { return bound_address_; }
+
+  // Closes the listener and every connection, then joins the I/O thread.
+  void stop();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  std::string bound_address_;
+  std::thread thread_;
+};
+
+}  // namespace heavylift

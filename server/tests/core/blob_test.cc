@@ -1,0 +1,136 @@
+#include "core/blob.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace heavylift {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BlobReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() / ("heavylift-blob-" + std::to_string(::getpid()));
+    fs::remove_all(base_);
+    root_ = base_ / "root";
+    fs::create_directories(root_ / "photos");
+    std::ofstream(root_ / "photos" / "a.bin") << "hello";
+    std::ofstream(root_ / "empty.bin");
+    std::ofstream(base_ / "secret.txt") << "outside";
+    fs::create_symlink(base_ / "secret.txt", root_ / "link-out");
+    fs::create_symlink("photos/a.bin", root_ / "link-in");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  Result<Blob> read_path(const std::string& path, uint64_t max = 1024) {
+    v1::BlobRef ref;
+    ref.set_path(path);
+    return BlobReader(root_.string()).read(ref, "input", max);
+  }
+
+  fs::path base_;
+  fs::path root_;
+};
+
+TEST_F(BlobReaderTest, InlineDataIsBorrowed) {
+  v1::BlobRef ref;
+  ref.set_data("bytes");
+  auto blob = BlobReader("").read(ref, "input", 10);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(blob.value().bytes(), "bytes");
+  EXPECT_EQ(blob.value().bytes().data(), ref.data().data());
+}
+
+TEST_F(BlobReaderTest, EmptyInlineDataIsRejected) {
+  v1::BlobRef ref;
+  ref.set_data("");
+  auto blob = BlobReader("").read(ref, "input", 10);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().field, "input.data");
+  EXPECT_EQ(blob.error().reason, "EMPTY");
+}
+
+TEST_F(BlobReaderTest, MissingSourceIsRejected) {
+  auto blob = BlobReader("").read(v1::BlobRef(), "input", 10);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().field, "input");
+  EXPECT_EQ(blob.error().reason, "MISSING");
+}
+
+TEST_F(BlobReaderTest, OversizedInlineDataNamesBound) {
+  v1::BlobRef ref;
+  ref.set_data(std::string(11, 'x'));
+  auto blob = BlobReader("").read(ref, "input", 10);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().bound, "<= 10 bytes");
+  EXPECT_EQ(blob.error().value, "11 bytes");
+}
+
+TEST_F(BlobReaderTest, ReadsFileUnderRoot) {
+  auto blob = read_path("photos/a.bin");
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+  EXPECT_EQ(blob.value().bytes(), "hello");
+}
+
+TEST_F(BlobReaderTest, SmallFileSurvivesMove) {
+  auto blob = read_path("photos/a.bin");
+  ASSERT_TRUE(blob.ok());
+  Blob moved = std::move(blob).value();
+  EXPECT_EQ(moved.bytes(), "hello");
+}
+
+TEST_F(BlobReaderTest, AbsolutePathInsideRootIsAccepted) {
+  auto blob = read_path((root_ / "photos" / "a.bin").string());
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+}
+
+TEST_F(BlobReaderTest, SymlinkInsideRootIsFollowed) {
+  auto blob = read_path("link-in");
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+  EXPECT_EQ(blob.value().bytes(), "hello");
+}
+
+TEST_F(BlobReaderTest, EscapesAreRejected) {
+  const std::vector<std::string> escapes = {"../secret.txt", "photos/../../secret.txt", "link-out",
+                                            (base_ / "secret.txt").string()};
+  for (const std::string& path : escapes) {
+    auto blob = read_path(path);
+    ASSERT_FALSE(blob.ok()) << path;
+    EXPECT_EQ(blob.error().code, Code::kInvalidArgument) << path;
+    EXPECT_EQ(blob.error().reason, "PATH_OUTSIDE_ROOT") << path;
+    EXPECT_EQ(blob.error().field, "input.path") << path;
+  }
+}
+
+TEST_F(BlobReaderTest, ZeroByteFileIsRejected) {
+  auto blob = read_path("empty.bin");
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "EMPTY");
+}
+
+TEST_F(BlobReaderTest, OversizedFileIsRejectedBeforeReading) {
+  auto blob = read_path("photos/a.bin", 4);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "TOO_LARGE");
+  EXPECT_EQ(blob.error().value, "5 bytes");
+}
+
+TEST_F(BlobReaderTest, MissingFileAndDirectoryAreRejected) {
+  EXPECT_EQ(read_path("nope.bin").error().reason, "NOT_FOUND");
+  EXPECT_EQ(read_path("photos").error().reason, "NOT_A_FILE");
+}
+
+TEST_F(BlobReaderTest, PathsDisabledWithoutRoot) {
+  v1::BlobRef ref;
+  ref.set_path("photos/a.bin");
+  auto blob = BlobReader("").read(ref, "input", 1024);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "PATHS_DISABLED");
+}
+
+}  // namespace
+}  // namespace heavylift
