@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test suite and ends with one summary line per suite and a total:
+# Runs every test suite, then prints one summary line per suite and a total.
+# The suites:
 #   unit       GoogleTest unit tests (ctest) in the release build
 #   unit-asan  the same tests built with AddressSanitizer and UBSan
 #   fuzz       each libFuzzer target in server/fuzz for FUZZ_SECONDS seconds

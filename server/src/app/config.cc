@@ -120,6 +120,7 @@ std::vector<Setting> all_settings() {
       "Address of the HTTP listener for /healthz, /readyz and /metrics. Port 0 picks a free port. "
       "Only loopback hosts are accepted.",
       &Config::http_address, check_loopback_address));
+
   settings.push_back(make_unsigned<uint32_t>(
       "executor.threads", "threads", "CPU worker threads. 0 means one per core.",
       [](Config& c) { return &c.executor_threads; }, 0, 1024));
@@ -127,6 +128,7 @@ std::vector<Setting> all_settings() {
       "executor.queue_capacity", "jobs",
       "Jobs that may wait for a worker. Beyond it calls fail with RESOURCE_EXHAUSTED and a retry hint.",
       [](Config& c) { return &c.executor_queue_capacity; }, 0, 1'000'000));
+
   settings.push_back(make_unsigned<uint32_t>(
       "shutdown.grace_ms", "milliseconds",
       "On SIGTERM or SIGINT, how long in-flight calls may run before they are cancelled.",
@@ -138,6 +140,7 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_string("log.level", "level",
                                  "Log level: trace, debug, info, warn, error, critical or off.",
                                  &Config::log_level, check_log_level));
+
   settings.push_back(make_unsigned<uint64_t>(
       "image.max_input_bytes", "bytes", "Largest encoded source image accepted.",
       [](Config& c) { return &c.image.max_input_bytes; }, 1, 1ull << 32));
@@ -151,6 +154,7 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "image.max_outputs", "outputs", "Most output widths in one thumbnail request.",
       [](Config& c) { return &c.image.max_outputs; }, 1, 1024));
+
   settings.push_back(make_unsigned<uint32_t>(
       "crypto.argon2.max_memory_cost", "KiB",
       "Largest argon2 memory cost m accepted, in requests and in PHC strings being verified.",

@@ -42,6 +42,15 @@ int wait_for_termination_signal() {
   return received;
 }
 
+// Sends libvips' GLib warnings (one per corrupt tile, for example) to the
+// structured log at debug level instead of raw lines on stderr.
+void log_vips_message(const gchar* /*domain*/, GLogLevelFlags level, const gchar* message,
+                      gpointer /*user_data*/) {
+  const bool severe = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) != 0;
+  spdlog::log(severe ? spdlog::level::err : spdlog::level::debug, "event=vips.message message={}",
+              log_value(message != nullptr ? message : ""));
+}
+
 }  // namespace
 
 int run_daemon(const Config& config) {
@@ -50,6 +59,8 @@ int run_daemon(const Config& config) {
     return 1;
   }
   configure_vips_for_untrusted_input();
+  g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION),
+                    log_vips_message, nullptr);
   if (!argon2_init()) {
     spdlog::critical("event=server.start_failed reason=libsodium_init");
     return 1;
@@ -86,6 +97,9 @@ int run_daemon(const Config& config) {
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
+  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService"}) {
+    health->SetServingStatus(service, true);
+  }
 
   AdminServer admin(metrics, ready);
   if (Status s = admin.start(config.http_address); !s.ok()) {
@@ -115,9 +129,9 @@ int run_daemon(const Config& config) {
     _exit(1);
   }).detach();
 
-  // Shutdown() stops accepting calls, waits for in-flight calls until the
-  // deadline, then cancels the rest; cancelled calls stop at their next
-  // safe point or are dropped from the executor queue.
+  // Shutdown() stops accepting calls and waits for in-flight calls until the
+  // deadline, then cancels the rest. A cancelled call stops at its next safe
+  // point, or is dropped from the executor queue if it has not started.
   const auto started = std::chrono::steady_clock::now();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms));
   executor.shutdown();

@@ -24,8 +24,8 @@ class TaskCallDispatcher {
   // Runs task `task_name` for one unary call and returns the reactor gRPC
   // expects from a callback handler. The reactor finishes the call with the
   // task's status; errors carry a serialized heavylift.v1.ErrorDetail in the
-  // trailing metadata entry "heavylift-error-bin". While draining, calls are
-  // answered UNAVAILABLE without running.
+  // trailing metadata entry "heavylift-error-bin". While draining, calls
+  // fail with UNAVAILABLE without running.
   grpc::ServerUnaryReactor* dispatch(grpc::CallbackServerContext* server_context,
                                      std::string_view task_name,
                                      const google::protobuf::Message* request,

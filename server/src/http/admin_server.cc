@@ -23,7 +23,7 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr size_t kMaxHeaderBytes = 8 * 1024;
 
-// One HTTP/1.1 connection: reads requests one at a time and answers each.
+// One HTTP/1.1 connection. Reads requests one at a time and responds to each.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Metrics& metrics, const std::atomic<bool>& ready)

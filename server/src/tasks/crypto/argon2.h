@@ -14,8 +14,8 @@
 
 namespace heavylift {
 
-// Bounds on argon2 parameters. Verification holds the parameters inside a
-// PHC string to the same bounds, so a forged string cannot make the daemon
+// Bounds on argon2 parameters. Verification applies the same bounds to the
+// parameters inside a PHC string, so a forged string cannot make the daemon
 // allocate or compute without limit.
 struct Argon2Limits {
   uint32_t max_memory_cost = 262144;   // KiB (256 MiB)

@@ -29,8 +29,8 @@ struct PhcArgon2 {
 };
 
 // Parses an argon2 PHC string. On failure returns INVALID_ARGUMENT naming
-// `field` with reason MALFORMED_HASH and a message that says which part is
-// wrong. Parameter values are parsed as decimal numbers without leading zeros
+// `field` with reason MALFORMED_HASH and a message that names the part that
+// is wrong. Parameter values are parsed as decimal numbers without leading zeros
 // or signs that fit in 32 bits; bounds beyond that are the caller's.
 Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field);
 
