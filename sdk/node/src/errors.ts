@@ -1,0 +1,200 @@
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+
+import { ErrorDetail } from './gen/heavylift/v1/common';
+
+/** Binary trailing metadata key under which the daemon sends a serialized `heavylift.v1.ErrorDetail`. */
+export const ERROR_DETAIL_METADATA_KEY = 'heavylift-error-bin';
+
+/** Fields that a {@link HeavyliftError} is constructed from. */
+export interface HeavyliftErrorInit {
+  /** Numeric gRPC status code, for example `3` for INVALID_ARGUMENT. */
+  code: number;
+  /** The request field at fault as the Node caller wrote it, for example `memoryCost` or `input.data`. */
+  field?: string;
+  /** The request field at fault as the daemon sent it, a proto field path such as `memory_cost`. */
+  protoField?: string;
+  /** The bound the value broke, for example `in 8..65536 KiB`. */
+  bound?: string;
+  /** The value that was received, rendered as text. */
+  value?: string;
+  /** A stable upper-case reason, for example `OUT_OF_RANGE` or `QUEUE_FULL`. */
+  reason?: string;
+  /** How long to wait before retrying, in milliseconds. */
+  retryAfterMs?: number;
+  /** The `x-request-id` that the call was sent with. */
+  requestId?: string;
+  /** The gRPC status message as the daemon sent it. */
+  details?: string;
+  /** The trailing metadata of the failed call. */
+  metadata?: Metadata;
+  /** The underlying error, such as the grpc-js `ServiceError` or an `AbortSignal` reason. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error that a heavylift call rejects with.
+ *
+ * A call that the daemon fails carries the gRPC status in `code` and `codeName`, and the
+ * fields of the daemon's `heavylift.v1.ErrorDetail` in `field`, `bound`, `value`, `reason`
+ * and `retryAfterMs`. The message is the daemon's status message unchanged. An error that
+ * the SDK raises before sending (an invalid option, an aborted signal) has the same shape,
+ * with `protoField` left undefined and, for an invalid option, `reason` set to
+ * `INVALID_PARAMETER`.
+ */
+export class HeavyliftError extends Error {
+  /** Numeric gRPC status code, for example `3`. */
+  readonly code: number;
+  /** Name of the gRPC status code, for example `'INVALID_ARGUMENT'`. */
+  readonly codeName: string;
+  /** The request field at fault as a lowerCamelCase path, for example `memoryCost` or `input.data`. */
+  readonly field: string | undefined;
+  /** The request field at fault as the daemon sent it, a snake_case proto path such as `memory_cost`. */
+  readonly protoField: string | undefined;
+  /** The bound the value broke, for example `in 8..65536 KiB`. */
+  readonly bound: string | undefined;
+  /** The value that was received, rendered as text and possibly truncated. */
+  readonly value: string | undefined;
+  /** A stable upper-case reason, for example `OUT_OF_RANGE`, `CORRUPT_INPUT` or `QUEUE_FULL`. */
+  readonly reason: string | undefined;
+  /** For RESOURCE_EXHAUSTED: how long to wait before retrying, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  /** The `x-request-id` metadata value that the call was sent with. */
+  readonly requestId: string | undefined;
+  /** The gRPC status message, unchanged. */
+  readonly details: string;
+  /** The trailing metadata of the failed call, when the call reached the network. */
+  readonly metadata: Metadata | undefined;
+
+  constructor(message: string, init: HeavyliftErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.code = init.code;
+    this.codeName = status[init.code] ?? `UNKNOWN_STATUS_${init.code}`;
+    this.field = init.field;
+    this.protoField = init.protoField;
+    this.bound = init.bound;
+    this.value = init.value;
+    this.reason = init.reason;
+    this.retryAfterMs = init.retryAfterMs;
+    this.requestId = init.requestId;
+    this.details = init.details ?? message;
+    this.metadata = init.metadata;
+  }
+}
+
+/** The request or an option was invalid (gRPC INVALID_ARGUMENT). `field` names the culprit. */
+export class InvalidArgumentError extends HeavyliftError {}
+
+/** The daemon's task queue was full or a quota ran out (gRPC RESOURCE_EXHAUSTED). See `retryAfterMs`. */
+export class ResourceExhaustedError extends HeavyliftError {}
+
+/** The call's deadline passed before the daemon replied (gRPC DEADLINE_EXCEEDED). */
+export class DeadlineExceededError extends HeavyliftError {}
+
+/**
+ * The call was cancelled (gRPC CANCELLED).
+ *
+ * When the caller's `AbortSignal` cancelled it, `name` is `'AbortError'` (as for an aborted
+ * `fetch`) and `cause` is the signal's `reason`. Otherwise `name` is `'CancelledError'`.
+ */
+export class CancelledError extends HeavyliftError {}
+
+/** The daemon could not be reached or is shutting down (gRPC UNAVAILABLE). Retrying may succeed. */
+export class UnavailableError extends HeavyliftError {}
+
+/** The call carried no valid credentials (gRPC UNAUTHENTICATED). */
+export class UnauthenticatedError extends HeavyliftError {}
+
+/** The caller is not allowed to run the call (gRPC PERMISSION_DENIED). */
+export class PermissionDeniedError extends HeavyliftError {}
+
+/** A named resource, such as a health-checked service, does not exist (gRPC NOT_FOUND). */
+export class NotFoundError extends HeavyliftError {}
+
+/** The daemon is not in a state that allows the call (gRPC FAILED_PRECONDITION). */
+export class FailedPreconditionError extends HeavyliftError {}
+
+/**
+ * The daemon lacks the method, or this SDK cannot read a value in the response (gRPC UNIMPLEMENTED).
+ * Both usually mean that the SDK and daemon versions do not match.
+ */
+export class UnimplementedError extends HeavyliftError {}
+
+/** The daemon failed on its side (gRPC INTERNAL). */
+export class InternalError extends HeavyliftError {}
+
+const ERROR_CLASS_BY_CODE: ReadonlyMap<number, typeof HeavyliftError> = new Map([
+  [status.INVALID_ARGUMENT, InvalidArgumentError],
+  [status.RESOURCE_EXHAUSTED, ResourceExhaustedError],
+  [status.DEADLINE_EXCEEDED, DeadlineExceededError],
+  [status.CANCELLED, CancelledError],
+  [status.UNAVAILABLE, UnavailableError],
+  [status.UNAUTHENTICATED, UnauthenticatedError],
+  [status.PERMISSION_DENIED, PermissionDeniedError],
+  [status.NOT_FOUND, NotFoundError],
+  [status.FAILED_PRECONDITION, FailedPreconditionError],
+  [status.UNIMPLEMENTED, UnimplementedError],
+  [status.INTERNAL, InternalError],
+]);
+
+/**
+ * Converts a snake_case proto field path to the lowerCamelCase path that Node callers
+ * write, segment by segment: `memory_cost` becomes `memoryCost`, `input.data` and
+ * `widths[1]` stay as they are.
+ */
+export function protoPathToCamelCase(protoPath: string): string {
+  return protoPath.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
+}
+
+/** Returns the decoded `heavylift-error-bin` entry, or undefined when it is absent or not a valid ErrorDetail. */
+function decodeErrorDetail(metadata: Metadata | undefined): ErrorDetail | undefined {
+  const values = metadata?.get(ERROR_DETAIL_METADATA_KEY) ?? [];
+  const encoded = values[0];
+  if (!(encoded instanceof Uint8Array)) {
+    return undefined;
+  }
+  try {
+    return ErrorDetail.decode(encoded);
+  } catch {
+    // A detail that does not decode must not hide the status itself, so the
+    // error is built from the status alone.
+    return undefined;
+  }
+}
+
+/**
+ * Builds the typed error for a failed gRPC call: the subclass for its status code, with the
+ * fields of the daemon's ErrorDetail when the trailers carry one.
+ */
+export function errorFromServiceError(error: ServiceError, requestId: string): HeavyliftError {
+  const detail = decodeErrorDetail(error.metadata);
+  const ErrorClass = ERROR_CLASS_BY_CODE.get(error.code) ?? HeavyliftError;
+  const protoField = detail?.field || undefined;
+
+  // grpc-js leaves `details` empty when the status carries no message; its own
+  // message ("3 INVALID_ARGUMENT: ") still names the code.
+  return new ErrorClass(error.details || error.message, {
+    code: error.code,
+    field: protoField === undefined ? undefined : protoPathToCamelCase(protoField),
+    protoField,
+    bound: detail?.bound || undefined,
+    value: detail?.value || undefined,
+    reason: detail?.reason || undefined,
+    retryAfterMs: detail?.retryAfterMs || undefined,
+    requestId,
+    details: error.details,
+    metadata: error.metadata,
+    cause: error,
+  });
+}
+
+/** Builds the error that a call rejects with when its `AbortSignal` aborts. */
+export function abortError(signal: AbortSignal, requestId: string): CancelledError {
+  const error = new CancelledError('The call was aborted by its AbortSignal', {
+    code: status.CANCELLED,
+    requestId,
+    cause: signal.reason,
+  });
+  error.name = 'AbortError';
+  return error;
+}
