@@ -75,6 +75,7 @@ int run_daemon(const Config& config) {
     return 1;
   }
   TaskRunner runner(executor, metrics);
+  for (const std::string& name : registry.names()) runner.declare_metrics(*registry.find(name));
 
   std::atomic<bool> draining{false};
   std::atomic<bool> ready{false};
@@ -132,6 +133,9 @@ int run_daemon(const Config& config) {
   // Shutdown() stops accepting calls and waits for in-flight calls until the
   // deadline, then cancels the rest. A cancelled call stops at its next safe
   // point, or is dropped from the executor queue if it has not started.
+  // NOTE: calls whose request message is still arriving when Shutdown()
+  // starts have not reached a handler, so gRPC cancels them (the client
+  // sees CANCELLED, not UNAVAILABLE). No such call has been answered.
   const auto started = std::chrono::steady_clock::now();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms));
   executor.shutdown();

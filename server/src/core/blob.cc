@@ -41,6 +41,25 @@ int open_beneath(int root_fd, const std::string& relative) {
   return static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
 }
 
+// Returns true when the `..` components of the relative path `path` climb
+// above its start, whether or not the directories named before them exist.
+bool leaves_root_lexically(std::string_view path) {
+  int depth = 0;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view component = path.substr(start, end - start);
+    if (component == "..") {
+      if (--depth < 0) return true;
+    } else if (!component.empty() && component != ".") {
+      ++depth;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 BlobReader::BlobReader(std::string root) : root_(std::move(root)) {
@@ -53,7 +72,8 @@ Result<Blob> BlobReader::read(const v1::BlobRef& ref, std::string_view field,
     case v1::BlobRef::kData: {
       const std::string data_field = fmt::format("{}.data", field);
       if (ref.data().empty()) {
-        return Error::invalid(data_field, "EMPTY", fmt::format("{} is empty (0 bytes)", data_field));
+        return Error::invalid(data_field, "EMPTY", fmt::format("{} is empty (0 bytes)", data_field),
+                              ">= 1 byte", "0 bytes");
       }
       if (ref.data().size() > max_bytes) {
         Error error = Error::out_of_range(data_field, fmt::format("<= {} bytes", max_bytes),
@@ -80,7 +100,9 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
                                       "(set --blob-root)",
                                       field, quote_value(path)));
   }
-  if (path.empty()) return Error::invalid(field, "EMPTY", fmt::format("{} is empty", field));
+  if (path.empty()) {
+    return Error::invalid(field, "EMPTY", fmt::format("{} is empty", field), "a file name", "\"\"");
+  }
 
   // An absolute path is accepted when it names a file inside the root.
   std::string relative = path;
@@ -95,6 +117,11 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
       return error;
     }
     relative = relative.substr(prefix.size());
+  }
+  if (leaves_root_lexically(relative)) {
+    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                          fmt::format("{} {} leaves the blob root through '..'", field, quote_value(path)),
+                          fmt::format("inside {}", root_), path);
   }
 
   FileDescriptor root_fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -131,7 +158,8 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
   const auto size = static_cast<uint64_t>(info.st_size);
   if (size == 0) {
     return Error::invalid(field, "EMPTY",
-                          fmt::format("{} {} is an empty file (0 bytes)", field, quote_value(path)));
+                          fmt::format("{} {} is an empty file (0 bytes)", field, quote_value(path)),
+                          ">= 1 byte", "0 bytes");
   }
   if (size > max_bytes) {
     Error error = Error::out_of_range(field, fmt::format("<= {} bytes", max_bytes),

@@ -34,11 +34,14 @@ Error Error::out_of_range(std::string field, std::string bound, std::string valu
   return error;
 }
 
-Error Error::invalid(std::string field, std::string reason, std::string message) {
+Error Error::invalid(std::string field, std::string reason, std::string message,
+                     std::string bound, std::string value) {
   Error error;
   error.code = Code::kInvalidArgument;
   error.message = std::move(message);
   error.field = std::move(field);
+  error.bound = std::move(bound);
+  error.value = std::move(value);
   error.reason = std::move(reason);
   return error;
 }

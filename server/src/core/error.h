@@ -48,8 +48,10 @@ struct Error {
   // Builds the INVALID_ARGUMENT error for `field` holding `value` outside
   // `bound`. The message reads "<field> must be <bound>, got <value>".
   static Error out_of_range(std::string field, std::string bound, std::string value);
-  // Builds an INVALID_ARGUMENT error with a free-form message.
-  static Error invalid(std::string field, std::string reason, std::string message);
+  // Builds an INVALID_ARGUMENT error with a free-form message, and the bound
+  // and value when they can be stated.
+  static Error invalid(std::string field, std::string reason, std::string message,
+                       std::string bound = "", std::string value = "");
   static Error deadline_exceeded(std::string message);
   static Error cancelled(std::string message);
   static Error internal(std::string message);

@@ -44,18 +44,27 @@ void TaskRunner::run(const Task& task, const google::protobuf::Message& request,
   }
 }
 
+Counter& TaskRunner::requests(const Task& task, Code code) {
+  return metrics_.counter("heavylift_requests_total", "Task calls by task and final gRPC status code.",
+                          {{"task", task.name}, {"code", code_name(code)}});
+}
+
+Histogram& TaskRunner::duration(const Task& task) {
+  return metrics_.histogram("heavylift_request_duration_seconds",
+                            "Task call latency from queueing to completion, in seconds.",
+                            latency_buckets_seconds(), {{"task", task.name}});
+}
+
+void TaskRunner::declare_metrics(const Task& task) {
+  requests(task, Code::kOk);
+  duration(task);
+}
+
 void TaskRunner::record(const Task& task, const TaskContext& context, const Status& status,
                         double seconds) {
   const Code code = status.ok() ? Code::kOk : status.error().code;
-  metrics_
-      .counter("heavylift_requests_total", "Task calls by task and final gRPC status code.",
-               {{"task", task.name}, {"code", code_name(code)}})
-      .inc();
-  metrics_
-      .histogram("heavylift_request_duration_seconds",
-                 "Task call latency from queueing to completion, in seconds.",
-                 latency_buckets_seconds(), {{"task", task.name}})
-      .observe(seconds);
+  requests(task, code).inc();
+  duration(task).observe(seconds);
 
   if (status.ok()) {
     spdlog::debug("event=task.finished task={} request_id={} code=OK duration_ms={:.1f}", task.name,

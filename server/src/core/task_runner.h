@@ -24,6 +24,10 @@ class TaskRunner {
   // dropped, or on the calling thread when the executor rejects the job.
   // `request` and `response` must stay valid until `done` is called, and
   // must not be touched by the caller before then.
+  // Creates the task's request counter and latency histogram at zero, so a
+  // scrape lists them before the first call.
+  void declare_metrics(const Task& task);
+
   void run(const Task& task, const google::protobuf::Message& request,
            google::protobuf::Message* response, std::shared_ptr<TaskContext> context,
            std::function<void(const Status&)> done);
@@ -31,6 +35,8 @@ class TaskRunner {
  private:
   void record(const Task& task, const TaskContext& context, const Status& status,
               double seconds);
+  Counter& requests(const Task& task, Code code);
+  Histogram& duration(const Task& task);
 
   Executor& executor_;
   Metrics& metrics_;

@@ -52,6 +52,7 @@ TEST_F(BlobReaderTest, EmptyInlineDataIsRejected) {
   ASSERT_FALSE(blob.ok());
   EXPECT_EQ(blob.error().field, "input.data");
   EXPECT_EQ(blob.error().reason, "EMPTY");
+  EXPECT_EQ(blob.error().bound, ">= 1 byte");
 }
 
 TEST_F(BlobReaderTest, MissingSourceIsRejected) {
@@ -88,6 +89,11 @@ TEST_F(BlobReaderTest, AbsolutePathInsideRootIsAccepted) {
   ASSERT_TRUE(blob.ok()) << blob.error().message;
 }
 
+TEST_F(BlobReaderTest, DotDotThatStaysInsideIsAccepted) {
+  auto blob = read_path("photos/../photos/./a.bin");
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+}
+
 TEST_F(BlobReaderTest, SymlinkInsideRootIsFollowed) {
   auto blob = read_path("link-in");
   ASSERT_TRUE(blob.ok()) << blob.error().message;
@@ -95,8 +101,10 @@ TEST_F(BlobReaderTest, SymlinkInsideRootIsFollowed) {
 }
 
 TEST_F(BlobReaderTest, EscapesAreRejected) {
-  const std::vector<std::string> escapes = {"../secret.txt", "photos/../../secret.txt", "link-out",
-                                            (base_ / "secret.txt").string()};
+  const std::vector<std::string> escapes = {
+      "../secret.txt",          "photos/../../secret.txt", "no-such-dir/../../secret.txt",
+      "link-out",               (base_ / "secret.txt").string(),
+      (root_ / ".." / "secret.txt").string()};
   for (const std::string& path : escapes) {
     auto blob = read_path(path);
     ASSERT_FALSE(blob.ok()) << path;

@@ -132,11 +132,17 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
   if (!blob.ok()) return blob.error();
   const std::string_view bytes = blob.value().bytes();
 
+  // Errors about the image name the field that carried it.
+  const std::string input_field = request.input().has_path() ? "input.path" : "input.data";
+  const std::string input_size = fmt::format("{} bytes", bytes.size());
+
   const char* source_format = sniff_format(bytes);
   if (source_format == nullptr) {
-    return Error::invalid("input", "UNSUPPORTED_FORMAT",
-                          "input is not an image in a supported format "
-                          "(JPEG, PNG, WebP, GIF, TIFF or HEIF, detected from its bytes)");
+    return Error::invalid(input_field, "UNSUPPORTED_FORMAT",
+                          fmt::format("{} is not an image in a supported format (JPEG, PNG, WebP, GIF, "
+                                      "TIFF or HEIF, detected from its bytes)",
+                                      input_field),
+                          "a JPEG, PNG, WebP, GIF, TIFF or HEIF image", input_size);
   }
 
   try {
@@ -148,7 +154,7 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
     const int page_height = vips_image_get_page_height(header.get_image());
     const uint64_t pixels = static_cast<uint64_t>(header.width()) * static_cast<uint64_t>(page_height);
     if (pixels > limits.max_input_pixels) {
-      Error error = Error::out_of_range("input", fmt::format("<= {} pixels", limits.max_input_pixels),
+      Error error = Error::out_of_range(input_field, fmt::format("<= {} pixels", limits.max_input_pixels),
                                         fmt::format("{}x{} = {} pixels", header.width(), page_height, pixels));
       error.reason = "TOO_MANY_PIXELS";
       return error;
@@ -160,8 +166,10 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
         header.get_typeof(VIPS_META_ORIENTATION) != 0 ? header.get_int(VIPS_META_ORIENTATION) : 1;
     response->set_orientation(orientation >= 1 && orientation <= 8 ? static_cast<uint32_t>(orientation) : 1);
   } catch (const vips::VError& error) {
-    return Error::invalid("input", "CORRUPT_INPUT",
-                          fmt::format("input could not be read as {}: {}", source_format, vips_message(error)));
+    return Error::invalid(input_field, "CORRUPT_INPUT",
+                          fmt::format("{} could not be read as {}: {}", input_field, source_format,
+                                      vips_message(error)),
+                          fmt::format("a complete, valid {} image", source_format), input_size);
   }
 
   if (Status s = context.check(); !s.ok()) return s;
@@ -189,9 +197,10 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
     largest = decoded.copy_memory();
   } catch (const vips::VError& error) {
     if (Status s = context.check(); !s.ok()) return s;
-    return Error::invalid("input", "CORRUPT_INPUT",
-                          fmt::format("input could not be decoded as {}: {}", source_format,
-                                      vips_message(error)));
+    return Error::invalid(input_field, "CORRUPT_INPUT",
+                          fmt::format("{} could not be decoded as {}: {}", input_field, source_format,
+                                      vips_message(error)),
+                          fmt::format("a complete, valid {} image", source_format), input_size);
   }
 
   for (uint32_t width : request.widths()) {

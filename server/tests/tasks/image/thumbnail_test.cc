@@ -150,7 +150,7 @@ TEST_F(ThumbnailTest, PixelLimitIsCheckedFromHeader) {
   const Status status = run(&response);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(status.error().field, "input");
+  EXPECT_EQ(status.error().field, "input.data");
   EXPECT_EQ(status.error().bound, "<= 1000000 pixels");
   EXPECT_EQ(status.error().value, "5640x3172 = 17890080 pixels");
   EXPECT_EQ(status.error().reason, "TOO_MANY_PIXELS");
@@ -166,8 +166,10 @@ TEST_F(ThumbnailTest, CorruptJpegIsInvalidArgument) {
   const Status status = run(&response);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(status.error().field, "input");
+  EXPECT_EQ(status.error().field, "input.data");
   EXPECT_EQ(status.error().reason, "CORRUPT_INPUT");
+  EXPECT_EQ(status.error().bound, "a complete, valid jpeg image");
+  EXPECT_EQ(status.error().value, std::to_string(corrupt.size()) + " bytes");
 }
 
 TEST_F(ThumbnailTest, TruncatedJpegIsInvalidArgument) {
@@ -189,7 +191,7 @@ TEST_F(ThumbnailTest, JpegMarkerThenGarbageIsInvalidArgument) {
   const Status status = run(&response);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(status.error().field, "input");
+  EXPECT_EQ(status.error().field, "input.data");
 }
 
 TEST_F(ThumbnailTest, NonImageIsUnsupportedFormat) {

@@ -1,0 +1,74 @@
+// A daemon with one executor thread and one queue slot under a burst of
+// expensive argon2id calls: the overflow is rejected with RESOURCE_EXHAUSTED
+// and a retry hint, and the rejections are counted in /metrics.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { createClient, ResourceExhaustedError } from 'heavylift';
+
+import { parseArgon2idPhc, readMetrics, startTestDaemon, sumSamples } from './lib/helpers.mjs';
+
+const CALL_COUNT = 20;
+// 64 MiB and 3 passes keep each hash busy long enough for the burst to
+// arrive while the single thread and queue slot are taken.
+const EXPENSIVE = { memoryCost: 65_536, timeCost: 3, parallelism: 1 };
+
+describe('full executor queue', () => {
+  let daemon;
+  let client;
+
+  before(async () => {
+    daemon = await startTestDaemon(['--executor-threads', '1', '--executor-queue-capacity', '1']);
+    client = createClient({ address: daemon.grpcAddress, deadlineMs: 60_000 });
+  });
+
+  after(async () => {
+    client?.close();
+    if (daemon) {
+      const exit = await daemon.stop();
+      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
+    }
+  });
+
+  test('burst beyond queue capacity', async (t) => {
+    const metricsBefore = await readMetrics(daemon.httpAddress);
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: CALL_COUNT }, (_unused, i) => client.crypto.argon2id.hash(`password-${i}`, EXPENSIVE)),
+    );
+
+    const succeeded = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const rejected = outcomes.filter((outcome) => outcome.status === 'rejected');
+    t.diagnostic(`${succeeded.length} of ${CALL_COUNT} calls succeeded, ${rejected.length} were rejected`);
+    assert.ok(succeeded.length >= 1, 'no call succeeded');
+    assert.ok(rejected.length >= 1, 'no call was rejected, so the queue never filled');
+
+    for (const { value } of succeeded) {
+      assert.deepEqual(parseArgon2idPhc(value), { m: 65_536, t: 3, p: 1 }, `unexpected hash ${value}`);
+    }
+    for (const { reason: error } of rejected) {
+      assert.ok(
+        error instanceof ResourceExhaustedError,
+        `expected ResourceExhaustedError, got ${error?.name} ${error?.codeName}: ${error?.message}`,
+      );
+      assert.equal(error.reason, 'QUEUE_FULL');
+      assert.ok(error.retryAfterMs > 0, `retryAfterMs is ${error.retryAfterMs}`);
+    }
+
+    const metricsAfter = await readMetrics(daemon.httpAddress);
+    const delta = (name, labels) => sumSamples(metricsAfter, name, labels) - sumSamples(metricsBefore, name, labels);
+    assert.equal(delta('heavylift_executor_rejections_total'), rejected.length);
+    assert.equal(
+      delta('heavylift_requests_total', { task: 'crypto.argon2id.hash', code: 'RESOURCE_EXHAUSTED' }),
+      rejected.length,
+    );
+    assert.equal(delta('heavylift_requests_total', { task: 'crypto.argon2id.hash', code: 'OK' }), succeeded.length);
+    assert.equal(sumSamples(metricsAfter, 'heavylift_executor_queue_depth'), 0);
+  });
+
+  test('accepts calls again after burst', async () => {
+    const hash = await client.crypto.argon2id.hash('after the burst');
+
+    assert.equal(await client.crypto.argon2id.verify(hash, 'after the burst'), true);
+  });
+});
