@@ -262,6 +262,7 @@ ParsedConfig parse_config(int argc, const char* const* argv, const EnvironmentLo
       "its HEAVYLIFT_* environment variable, its flag.",
       "heavylift"};
   app.get_formatter()->column_width(36);
+  app.set_version_flag("--version", HEAVYLIFT_VERSION, "Print the version and exit");
 
   std::string config_file;
   app.add_option("--config", config_file, "TOML file with settings as [section] key = value (env: HEAVYLIFT_CONFIG)")
@@ -281,6 +282,10 @@ ParsedConfig parse_config(int argc, const char* const* argv, const EnvironmentLo
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     parsed.output = app.help();
+    parsed.exit_code = 0;
+    return parsed;
+  } catch (const CLI::CallForVersion&) {
+    parsed.output = fmt::format("heavylift {}\n", HEAVYLIFT_VERSION);
     parsed.exit_code = 0;
     return parsed;
   } catch (const CLI::ParseError& error) {

@@ -111,9 +111,9 @@ int run_daemon(const Config& config) {
 
   const std::string grpc_host = config.grpc_address.substr(0, config.grpc_address.rfind(':'));
   ready.store(true);
-  spdlog::info("event=server.listening grpc_address={}:{} http_address={} executor_threads={} "
+  spdlog::info("event=server.listening version={} grpc_address={}:{} http_address={} executor_threads={} "
                "queue_capacity={} blob_root={} pid={}",
-               grpc_host, grpc_port, admin.bound_address(), executor.threads(),
+               HEAVYLIFT_VERSION, grpc_host, grpc_port, admin.bound_address(), executor.threads(),
                config.executor_queue_capacity, log_value(config.blob_root), ::getpid());
 
   const int signal_number = wait_for_termination_signal();
@@ -135,7 +135,7 @@ int run_daemon(const Config& config) {
   // point, or is dropped from the executor queue if it has not started.
   // NOTE: calls whose request message is still arriving when Shutdown()
   // starts have not reached a handler, so gRPC cancels them (the client
-  // sees CANCELLED, not UNAVAILABLE). No such call has been answered.
+  // sees CANCELLED, not UNAVAILABLE). None of them has received a response.
   const auto started = std::chrono::steady_clock::now();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms));
   executor.shutdown();

@@ -132,6 +132,13 @@ TEST(Config, HelpDocumentsEverySettingWithUnitAndDefault) {
   }
 }
 
+TEST(Config, VersionFlagPrintsVersion) {
+  const auto parsed = Invocation{{"--version"}, {}}.parse();
+  ASSERT_TRUE(parsed.exit_code);
+  EXPECT_EQ(*parsed.exit_code, 0);
+  EXPECT_EQ(parsed.output, std::string("heavylift ") + HEAVYLIFT_VERSION + "\n");
+}
+
 TEST(Config, UnknownFlagIsAnError) {
   const auto parsed = Invocation{{"--no-such-flag"}, {}}.parse();
   ASSERT_TRUE(parsed.exit_code);

@@ -108,6 +108,7 @@ bool base64_decode_unpadded(std::string_view text, std::string* bytes) {
 
 Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field) {
   constexpr size_t kMaxLength = 1024;
+  constexpr size_t kMaxEncodedPart = 256;
   if (text.empty()) return Error::invalid(std::string(field), "EMPTY", fmt::format("{} is empty", field));
   if (text.size() > kMaxLength) {
     return malformed(field, fmt::format("longer than {} characters", kMaxLength));
@@ -161,12 +162,16 @@ Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field
   }
   if (!seen_m || !seen_t || !seen_p) return malformed(field, "parameters m, t and p are all required");
 
-  if (!base64_decode_unpadded(parts[next++], &phc.salt)) {
-    return malformed(field, "the salt is not unpadded base64");
+  // Bounding both encoded parts keeps every accepted string, once formatted
+  // again, under kMaxLength too.
+  const std::string_view salt = parts[next++];
+  const std::string_view hash = parts[next++];
+  if (salt.size() > kMaxEncodedPart || hash.size() > kMaxEncodedPart) {
+    return malformed(field, fmt::format("the salt and the hash are limited to {} base64 characters each",
+                                        kMaxEncodedPart));
   }
-  if (!base64_decode_unpadded(parts[next++], &phc.hash)) {
-    return malformed(field, "the hash is not unpadded base64");
-  }
+  if (!base64_decode_unpadded(salt, &phc.salt)) return malformed(field, "the salt is not unpadded base64");
+  if (!base64_decode_unpadded(hash, &phc.hash)) return malformed(field, "the hash is not unpadded base64");
   return phc;
 }
 

@@ -70,6 +70,23 @@ TEST(PhcArgon2, MalformedStringsAreRejectedWithReason) {
   }
 }
 
+TEST(PhcArgon2, LongSaltIsRejected) {
+  const std::string text = "$argon2i$m=4096,t=3,p=1$" + std::string(257, 'A') + "$AAAAAAAAAAAAAAAAAAAAAA";
+  auto parsed = parse_phc_argon2(text, "hash");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("256 base64 characters"), std::string::npos);
+}
+
+TEST(PhcArgon2, AcceptedStringsFormatUnderLengthLimit) {
+  // Found by phc_fuzz: a version-less string near the length limit grew past
+  // it when formatted with "v=16".
+  const std::string text = "$argon2i$m=4096,p=1,t=3$" + std::string(256, 'A') + "$" + std::string(256, 'A');
+  auto parsed = parse_phc_argon2(text, "hash");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  const std::string formatted = format_phc_argon2(parsed.value());
+  EXPECT_TRUE(parse_phc_argon2(formatted, "hash").ok()) << formatted.size();
+}
+
 TEST(Base64Unpadded, EncodesAllTailLengths) {
   EXPECT_EQ(base64_encode_unpadded(""), "");
   EXPECT_EQ(base64_encode_unpadded("f"), "Zg");
