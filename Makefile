@@ -29,6 +29,7 @@ demo: build
 	@scripts/demo.sh
 
 bench: build
+	@scripts/install-deps.sh bench
 	@cd bench && npm run --silent bench
 
 clean:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need and are missing: the
 # Debian packages listed in scripts/debian-packages.txt, then the npm
-# packages of each Node package in this repository, from their lock files.
+# packages of the Node packages named as arguments (by default the SDK, the
+# end-to-end tests and the demo), from their lock files.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +27,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # npm ci runs again only when a lock file changed since the last install.
-for dir in sdk/node tests/e2e bench examples/demo; do
+node_packages=("$@")
+if [ "${#node_packages[@]}" -eq 0 ]; then node_packages=(sdk/node tests/e2e examples/demo); fi
+for dir in "${node_packages[@]}"; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.heavylift-installed"
   if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
