@@ -12,7 +12,9 @@ out_dir="${DEMO_OUT:-$repo_root/out}"
 mkdir -p "$out_dir"
 log="$out_dir/heavylift-demo.log"
 
-"$binary" --grpc-address 127.0.0.1:0 --http-address 127.0.0.1:0 2> "$log" &
+# setsid keeps the daemon out of the terminal's process group, so Ctrl-C
+# reaches only this script, which then sends the daemon one SIGTERM to drain.
+setsid "$binary" --grpc-address 127.0.0.1:0 --http-address 127.0.0.1:0 2> "$log" &
 daemon_pid=$!
 
 stop_daemon() {

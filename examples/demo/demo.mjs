@@ -49,6 +49,17 @@ async function mapWithConcurrency(items, limit, worker) {
   return results;
 }
 
+// Prints one progress line per finished photo on stderr, rewriting a single
+// line when stderr is a terminal.
+function reportProgress(finished, total, row) {
+  const text = `  ${finished}/${total} ${row.error ? 'FAILED' : 'done'}: ${row.photo}`;
+  if (process.stderr.isTTY) {
+    process.stderr.write(`\r\x1b[K${text}${finished === total ? '\n\n' : ''}`);
+  } else {
+    process.stderr.write(`${text}\n`);
+  }
+}
+
 // Thumbnails one photo in every format, writes the files and returns a summary
 // row. A failure is returned in the row, so the other photos still run.
 async function thumbnailPhoto(client, file) {
@@ -164,7 +175,13 @@ async function main() {
     console.log(`widths ${WIDTHS.join(', ')} in ${FORMATS.map((format) => format.name).join(' and ')}, ${CONCURRENCY} photos in flight\n`);
 
     const startMs = performance.now();
-    const rows = await mapWithConcurrency(photos, CONCURRENCY, (file) => thumbnailPhoto(client, file));
+    let finished = 0;
+    const rows = await mapWithConcurrency(photos, CONCURRENCY, async (file) => {
+      const row = await thumbnailPhoto(client, file);
+      finished += 1;
+      reportProgress(finished, photos.length, row);
+      return row;
+    });
     const wallSeconds = (performance.now() - startMs) / 1000;
     printPhotoTable(rows);
 

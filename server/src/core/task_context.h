@@ -21,14 +21,27 @@ class TaskContext {
   const std::string& request_id() const { return request_id_; }
   Clock::time_point deadline() const { return deadline_; }
 
-  // Marks the call cancelled. Safe to call from any thread, any number of times.
-  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Why a call was cancelled: its caller went away, or the daemon is
+  // shutting down and its grace period ran out.
+  enum class CancelReason { kCaller, kShutdown };
 
-  // Returns an error once the deadline has passed or the call was cancelled.
+  // Marks the call cancelled. Safe to call from any thread, any number of
+  // times; the first reason given is kept.
+  void cancel(CancelReason reason = CancelReason::kCaller) {
+    int expected = kNotCancelled;
+    cancelled_.compare_exchange_strong(expected, static_cast<int>(reason), std::memory_order_relaxed);
+  }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed) != kNotCancelled; }
+
+  // Returns an error once the deadline has passed or the call was cancelled:
+  // CANCELLED for the caller, UNAVAILABLE for a shutdown, DEADLINE_EXCEEDED.
   // Tasks call this at safe points, between steps that can be abandoned.
   Status check() const {
-    if (cancelled()) return Error::cancelled("the call was cancelled by the caller");
+    const int cancelled = cancelled_.load(std::memory_order_relaxed);
+    if (cancelled == static_cast<int>(CancelReason::kShutdown)) {
+      return Error::unavailable("the call was cancelled because heavylift is shutting down; retry it");
+    }
+    if (cancelled != kNotCancelled) return Error::cancelled("the call was cancelled by the caller");
     if (Clock::now() >= deadline_) return Error::deadline_exceeded("the call's deadline passed");
     return Status::Ok();
   }
@@ -41,7 +54,8 @@ class TaskContext {
  private:
   std::string request_id_;
   Clock::time_point deadline_;
-  std::atomic<bool> cancelled_{false};
+  static constexpr int kNotCancelled = -1;
+  std::atomic<int> cancelled_{kNotCancelled};
 };
 
 }  // namespace heavylift

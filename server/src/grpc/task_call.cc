@@ -14,8 +14,9 @@ namespace {
 // Owns one call from its start until gRPC reports it done, then deletes itself.
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
-  UnaryCall(grpc::CallbackServerContext* server_context, std::shared_ptr<TaskContext> context)
-      : server_context_(server_context), context_(std::move(context)) {}
+  UnaryCall(grpc::CallbackServerContext* server_context, std::shared_ptr<TaskContext> context,
+            const std::atomic<bool>& draining)
+      : server_context_(server_context), context_(std::move(context)), draining_(draining) {}
 
   // Completes the call. Must be called exactly once.
   void finish(const Status& status) {
@@ -35,12 +36,18 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
     Finish(grpc::Status(static_cast<grpc::StatusCode>(error.code), error.message));
   }
 
-  void OnCancel() override { context_->cancel(); }
+  // gRPC cancels a call when its caller goes away, its deadline passes, or
+  // the server's shutdown deadline passes; the last happens only while draining.
+  void OnCancel() override {
+    context_->cancel(draining_.load() ? TaskContext::CancelReason::kShutdown
+                                      : TaskContext::CancelReason::kCaller);
+  }
   void OnDone() override { delete this; }
 
  private:
   grpc::CallbackServerContext* server_context_;
   std::shared_ptr<TaskContext> context_;
+  const std::atomic<bool>& draining_;
 };
 
 // Converts the call's wall-clock deadline to a steady-clock one. Calls
@@ -81,7 +88,7 @@ grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerConte
                                                        google::protobuf::Message* response) {
   auto context = std::make_shared<TaskContext>(request_id_of(*server_context),
                                                steady_deadline(*server_context));
-  auto* call = new UnaryCall(server_context, context);
+  auto* call = new UnaryCall(server_context, context, draining_);
 
   if (draining_.load()) {
     call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));

@@ -144,6 +144,33 @@ TEST_F(TaskCallTest, ClientCancellationReachesTask) {
   EXPECT_EQ(task_outcome.get(), Code::kCancelled);
 }
 
+TEST_F(TaskCallTest, CancelWhileDrainingIsUnavailableInTask) {
+  std::promise<void> started;
+  std::promise<Code> seen_by_task;
+  start([&](const v1::Argon2idHashRequest&, v1::Argon2idHashResponse*, TaskContext& context) {
+    started.set_value();
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!context.cancelled() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    const Status status = context.check();
+    seen_by_task.set_value(status.ok() ? Code::kOk : status.error().code);
+    return status;
+  });
+  grpc::ClientContext context;
+  v1::Argon2idHashResponse response;
+  std::thread canceller([&] {
+    started.get_future().wait();
+    // The call started before the drain; a cancellation during the drain
+    // stands for the shutdown deadline cutting it off.
+    draining_.store(true);
+    context.TryCancel();
+  });
+  stub_->Argon2idHash(&context, {}, &response);
+  canceller.join();
+  auto task_outcome = seen_by_task.get_future();
+  ASSERT_EQ(task_outcome.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(task_outcome.get(), Code::kUnavailable);
+}
+
 TEST_F(TaskCallTest, RequestIdComesFromMetadata) {
   std::string seen_id;
   start([&seen_id](const v1::Argon2idHashRequest&, v1::Argon2idHashResponse*, TaskContext& context) {

@@ -40,10 +40,14 @@ const char* sniff_format(std::string_view bytes) {
   return nullptr;
 }
 
-// Text of the libvips error for an exception, trimmed of trailing newlines.
+// Text of the libvips error for an exception on one line: libvips puts
+// one message per line, which are joined with "; ".
 std::string vips_message(const vips::VError& error) {
   std::string message = error.what();
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  for (size_t newline = message.find('\n'); newline != std::string::npos; newline = message.find('\n', newline)) {
+    message.replace(newline, 1, "; ");
+  }
   vips_error_clear();
   return message;
 }
