@@ -23,7 +23,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /**
    * Id sent as the `x-request-id` metadata value, which the daemon logs and which errors
-   * expose as `requestId`. Printable ASCII only. Default: a random UUID.
+   * expose as `requestId`: 1 to 64 characters from A-Z, a-z, 0-9, `.`, `_` and `-`.
+   * Default: a random UUID.
    */
   requestId?: string;
 }
@@ -42,7 +43,8 @@ export interface UnaryMethod<Request, Response> {
   responseDeserialize: (value: Buffer) => Response;
 }
 
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+// The ids the daemon accepts and logs as given; it replaces any other id with its own.
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 function isAbortSignal(value: unknown): value is AbortSignal {
   return (
@@ -84,8 +86,8 @@ export function resolveCallOptions(
     requestId = randomUUID();
   } else {
     requestId = checkNonEmptyString(checked.requestId, 'requestId');
-    if (!PRINTABLE_ASCII.test(requestId)) {
-      throw invalidParameter('requestId', 'string of printable ASCII characters', requestId);
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      throw invalidParameter('requestId', 'string of 1 to 64 characters from A-Z, a-z, 0-9, ".", "_" and "-"', requestId);
     }
   }
 

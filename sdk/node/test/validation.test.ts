@@ -197,7 +197,7 @@ describe('call option validation', () => {
 
   test('rejects a requestId with a line break', async () => {
     await assert.rejects(client.health({ requestId: 'a\nb' }), (error) =>
-      assertInvalid(error, 'requestId', "Expected string of printable ASCII characters for requestId but received 'a\\nb' of type string"),
+      assertInvalid(error, 'requestId', "Expected string of 1 to 64 characters from A-Z, a-z, 0-9, \".\", \"_\" and \"-\" for requestId but received 'a\\nb' of type string"),
     );
   });
 
