@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <vips/vips8>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -133,11 +134,21 @@ int run_daemon(const Config& config) {
   // Shutdown() stops accepting calls and waits for in-flight calls until the
   // deadline, then cancels the rest. A cancelled call stops at its next safe
   // point, or is dropped from the executor queue if it has not started.
-  // NOTE: calls whose request message is still arriving when Shutdown()
-  // starts have not reached a handler, so gRPC cancels them (the client
-  // sees CANCELLED, not UNAVAILABLE). None of them has received a response.
+  // While draining, the server keeps accepting calls so that requests still
+  // arriving get UNAVAILABLE from the dispatcher, which callers may retry
+  // elsewhere. Once no call is in flight, or at the grace deadline,
+  // Shutdown() stops the listener and cancels whatever is still running.
+  // NOTE: a call whose request is still arriving at that moment has not
+  // reached a handler, so gRPC cancels it and its caller sees CANCELLED.
+  // None of them has received a response.
   const auto started = std::chrono::steady_clock::now();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms));
+  const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
+  while (dispatcher.in_flight() > 0 && std::chrono::steady_clock::now() < grace_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max(grace_deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()));
+  server->Shutdown(std::chrono::system_clock::now() + remaining);
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -15,8 +15,13 @@ namespace {
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
   UnaryCall(grpc::CallbackServerContext* server_context, std::shared_ptr<TaskContext> context,
-            const std::atomic<bool>& draining)
-      : server_context_(server_context), context_(std::move(context)), draining_(draining) {}
+            const std::atomic<bool>& draining, std::atomic<int>& in_flight)
+      : server_context_(server_context),
+        context_(std::move(context)),
+        draining_(draining),
+        in_flight_(in_flight) {
+    ++in_flight_;
+  }
 
   // Completes the call. Must be called exactly once.
   void finish(const Status& status) {
@@ -42,12 +47,16 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
     context_->cancel(draining_.load() ? TaskContext::CancelReason::kShutdown
                                       : TaskContext::CancelReason::kCaller);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    --in_flight_;
+    delete this;
+  }
 
  private:
   grpc::CallbackServerContext* server_context_;
   std::shared_ptr<TaskContext> context_;
   const std::atomic<bool>& draining_;
+  std::atomic<int>& in_flight_;
 };
 
 // Converts the call's wall-clock deadline to a steady-clock one. Calls
@@ -88,7 +97,7 @@ grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerConte
                                                        google::protobuf::Message* response) {
   auto context = std::make_shared<TaskContext>(request_id_of(*server_context),
                                                steady_deadline(*server_context));
-  auto* call = new UnaryCall(server_context, context, draining_);
+  auto* call = new UnaryCall(server_context, context, draining_, in_flight_);
 
   if (draining_.load()) {
     call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));

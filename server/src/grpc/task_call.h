@@ -31,10 +31,14 @@ class TaskCallDispatcher {
                                      const google::protobuf::Message* request,
                                      google::protobuf::Message* response);
 
+  // Calls dispatched and not yet done, counted until gRPC reports each done.
+  int in_flight() const { return in_flight_.load(); }
+
  private:
   const TaskRegistry& registry_;
   TaskRunner& runner_;
   const std::atomic<bool>& draining_;
+  std::atomic<int> in_flight_{0};
 };
 
 // Trailing metadata key of the serialized heavylift.v1.ErrorDetail.
