@@ -24,11 +24,15 @@ bool is_webp(const std::string& bytes) {
   return bytes.size() > 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0;
 }
 
-// Encodes a synthetic width x height JPEG with an EXIF orientation tag.
+// Encodes a synthetic width x height gray JPEG with an EXIF orientation tag
+// and a white square in its stored top-left corner.
 std::string synthetic_jpeg(int width, int height, int orientation) {
-  vips::VImage image =
-      vips::VImage::black(width, height, vips::VImage::option()->set("bands", 3)).linear(1.0, 128.0).cast(VIPS_FORMAT_UCHAR);
-  image = image.copy();
+  const auto bands = vips::VImage::option()->set("bands", 3);
+  vips::VImage image = vips::VImage::black(width, height, bands).linear(1.0, 96.0).cast(VIPS_FORMAT_UCHAR);
+  const int side = std::min(width, height) / 2;
+  const vips::VImage white =
+      vips::VImage::black(side, side, vips::VImage::option()->set("bands", 3)).linear(1.0, 255.0).cast(VIPS_FORMAT_UCHAR);
+  image = image.insert(white, 0, 0).copy();
   image.set(VIPS_META_ORIENTATION, orientation);
   VipsBlob* blob = image.jpegsave_buffer();
   size_t size = 0;
@@ -112,6 +116,51 @@ TEST_F(ThumbnailTest, AutoOrientRotatesFromExif) {
   EXPECT_EQ(response.orientation(), 6u);
   EXPECT_EQ(response.thumbnails(0).width(), 50u);
   EXPECT_EQ(response.thumbnails(0).height(), 100u);
+}
+
+// Returns which corner of `image` is brightest: "top-left", "top-right",
+// "bottom-left" or "bottom-right".
+std::string brightest_corner(const vips::VImage& image) {
+  const int w = image.width() / 4;
+  const int h = image.height() / 4;
+  const std::pair<const char*, std::pair<int, int>> corners[] = {
+      {"top-left", {0, 0}},
+      {"top-right", {image.width() - w, 0}},
+      {"bottom-left", {0, image.height() - h}},
+      {"bottom-right", {image.width() - w, image.height() - h}},
+  };
+  std::string brightest;
+  double best = -1;
+  for (const auto& [name, origin] : corners) {
+    const double mean = image.extract_area(origin.first, origin.second, w, h).avg();
+    if (mean > best) {
+      best = mean;
+      brightest = name;
+    }
+  }
+  return brightest;
+}
+
+TEST_F(ThumbnailTest, EveryOrientationComesOutUpright) {
+  // Where the stored top-left corner appears once each EXIF orientation is
+  // applied. Orientations 5 to 8 turn by 90 or 270 degrees, so width and
+  // height swap.
+  const char* const expected_corner[] = {"",          "top-left",  "top-right",   "bottom-right", "bottom-left",
+                                         "top-left",  "top-right", "bottom-right", "bottom-left"};
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    v1::ThumbnailRequest request;
+    request.mutable_input()->set_data(synthetic_jpeg(200, 100, orientation));
+    request.add_widths(40);
+    v1::ThumbnailResponse response;
+    const Status status = thumbnail(request, &response, *context_, limits_, blobs_);
+    ASSERT_TRUE(status.ok()) << "orientation " << orientation << ": " << status.error().message;
+    EXPECT_EQ(response.orientation(), static_cast<uint32_t>(orientation));
+    const uint32_t expected_height = orientation >= 5 ? 80 : 20;
+    EXPECT_EQ(response.thumbnails(0).width(), 40u) << "orientation " << orientation;
+    EXPECT_EQ(response.thumbnails(0).height(), expected_height) << "orientation " << orientation;
+    const auto decoded = vips::VImage::new_from_buffer(response.thumbnails(0).data(), "");
+    EXPECT_EQ(brightest_corner(decoded), expected_corner[orientation]) << "orientation " << orientation;
+  }
 }
 
 TEST_F(ThumbnailTest, AutoOrientCanBeTurnedOff) {
