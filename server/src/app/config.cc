@@ -120,6 +120,10 @@ std::vector<Setting> all_settings() {
       "Address of the HTTP listener for /healthz, /readyz and /metrics. Port 0 picks a free port. "
       "Only loopback hosts are accepted.",
       &Config::http_address, check_loopback_address));
+  settings.push_back(make_unsigned<uint32_t>(
+      "grpc.max_concurrent_streams", "calls",
+      "Calls one client connection may have open at once. Further calls wait in the client.",
+      [](Config& c) { return &c.grpc_max_concurrent_streams; }, 1, 1'000'000));
 
   settings.push_back(make_unsigned<uint32_t>(
       "executor.threads", "threads", "CPU worker threads. 0 means one per core.",

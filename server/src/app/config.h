@@ -19,6 +19,7 @@ struct Config {
   std::string config_file;
   std::string grpc_address = "127.0.0.1:50051";
   std::string http_address = "127.0.0.1:9464";
+  uint32_t grpc_max_concurrent_streams = 256;
   uint32_t executor_threads = 0;  // 0: one per core
   uint32_t executor_queue_capacity = 64;
   uint32_t shutdown_grace_ms = 10000;

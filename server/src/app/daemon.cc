@@ -18,6 +18,7 @@
 #include "core/executor.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "core/process_metrics.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
 #include "grpc/services.h"
@@ -68,6 +69,10 @@ int run_daemon(const Config& config) {
   }
 
   Metrics metrics;
+  register_process_metrics(metrics);
+  metrics.gauge("heavylift_build_info", "Always 1; the labels name the running build.",
+                {{"version", HEAVYLIFT_VERSION}})
+      .set(1);
   Executor executor({config.executor_threads, config.executor_queue_capacity}, metrics);
   BlobReader blobs(config.blob_root);
   TaskRegistry registry;
@@ -81,6 +86,8 @@ int run_daemon(const Config& config) {
   std::atomic<bool> draining{false};
   std::atomic<bool> ready{false};
   TaskCallDispatcher dispatcher(registry, runner, draining);
+  metrics.gauge_callback("heavylift_grpc_calls_in_flight", "gRPC calls dispatched and not yet done.",
+                         [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
 
@@ -91,6 +98,8 @@ int run_daemon(const Config& config) {
   builder.RegisterService(&image_service);
   builder.RegisterService(&crypto_service);
   const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(std::min<uint32_t>(config.grpc_max_concurrent_streams, INT32_MAX)));
   builder.SetMaxReceiveMessageSize(max_message > INT32_MAX ? INT32_MAX : static_cast<int>(max_message));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
