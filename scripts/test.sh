@@ -6,6 +6,8 @@
 #   fuzz       each libFuzzer target in server/fuzz for FUZZ_SECONDS seconds
 #   sdk        the Node SDK's tests against a real daemon
 #   e2e        cross-process tests: SDK, daemon, signals, HTTP endpoints
+#   e2e-asan   the same tests against the daemon built with the sanitizers,
+#              so a memory error or leak fails the daemon's exit code check
 # Expects `make build` to have run. Set SUITES to run a subset, for example
 # SUITES="unit sdk".
 set -uo pipefail
@@ -17,7 +19,7 @@ BUILD_DIR="${BUILD_DIR:-build/release}"
 ASAN_DIR="${ASAN_DIR:-build/asan}"
 FUZZ_DIR="${FUZZ_DIR:-build/fuzz}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
-SUITES="${SUITES:-unit unit-asan fuzz sdk e2e}"
+SUITES="${SUITES:-unit unit-asan fuzz sdk e2e e2e-asan}"
 LOG_DIR="build/test-logs"
 mkdir -p "$LOG_DIR"
 
@@ -118,6 +120,22 @@ run_node_suite() {
   record_node "$suite" "$log" "${PIPESTATUS[0]}"
 }
 
+run_e2e_asan() {
+  local log="$LOG_DIR/e2e-asan.log"
+  echo "== e2e-asan: end-to-end tests against the sanitizer build of the daemon"
+  if ! {
+    cmake -S server -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEAVYLIFT_SANITIZE=ON \
+      -DHEAVYLIFT_BENCHMARKS=OFF > /dev/null && cmake --build "$ASAN_DIR" --target heavylift -j 2
+  } > "$log" 2>&1; then
+    tail -40 "$log"
+    record e2e-asan 0 1
+    return
+  fi
+  (cd tests/e2e && HEAVYLIFT_BIN="$repo_root/$ASAN_DIR/heavylift" \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 npm test) 2>&1 | tee -a "$log"
+  record_node e2e-asan "$log" "${PIPESTATUS[0]}"
+}
+
 for suite in $SUITES; do
   case "$suite" in
     unit) run_unit ;;
@@ -125,7 +143,8 @@ for suite in $SUITES; do
     fuzz) run_fuzz ;;
     sdk) run_node_suite sdk sdk/node ;;
     e2e) run_node_suite e2e tests/e2e ;;
-    *) echo "unknown suite $suite (known: unit unit-asan fuzz sdk e2e)"; exit 2 ;;
+    e2e-asan) run_e2e_asan ;;
+    *) echo "unknown suite $suite (known: unit unit-asan fuzz sdk e2e e2e-asan)"; exit 2 ;;
   esac
 done
 
