@@ -1,5 +1,8 @@
 #include "app/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -223,6 +226,21 @@ Status apply_toml_file(const std::string& file, const std::vector<Setting>& sett
   return Status::Ok();
 }
 
+// Returns true for "localhost" and for numeric addresses in 127.0.0.0/8,
+// ::1 or ::ffff:127.0.0.0/104. Other names are not resolved: a name could
+// point anywhere, so only numbers and "localhost" are trusted.
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status check_loopback_address(const std::string& setting, const std::string& address) {
@@ -237,8 +255,7 @@ Status check_loopback_address(const std::string& setting, const std::string& add
     return invalid_setting(setting, "host:port with a port in 0..65535", address);
   }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-  if (!loopback) {
+  if (!is_loopback_host(host)) {
     // NOTE: TLS and token authentication are not implemented yet, so every
     // listener stays on loopback, where only local processes can reach it.
     return invalid_setting(setting, "a loopback host (127.0.0.0/8, ::1 or localhost)", address);

@@ -75,6 +75,10 @@ int run_daemon(const Config& config) {
       .set(1);
   Executor executor({config.executor_threads, config.executor_queue_capacity}, metrics);
   BlobReader blobs(config.blob_root);
+  if (Status s = blobs.check_root(); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=blob_root message={}", log_value(s.error().message));
+    return 1;
+  }
   TaskRegistry registry;
   if (Status s = register_builtin_tasks(registry, config, blobs); !s.ok()) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));

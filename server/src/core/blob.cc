@@ -36,9 +36,15 @@ class FileDescriptor {
 int open_beneath(int root_fd, const std::string& relative) {
   struct open_how how;
   std::memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+  // O_NONBLOCK keeps a FIFO or device in the root from blocking the open.
+  // It has no effect on regular files, the only kind the caller accepts.
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
+  for (;;) {
+    const int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
+    // openat2(2): EAGAIN means a concurrent rename raced the resolution; retry.
+    if (fd >= 0 || errno != EAGAIN) return fd;
+  }
 }
 
 // Returns true when the `..` components of the relative path `path` climb
@@ -64,6 +70,17 @@ bool leaves_root_lexically(std::string_view path) {
 
 BlobReader::BlobReader(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+Status BlobReader::check_root() const {
+  if (root_.empty()) return Status::Ok();
+  FileDescriptor root_fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root_fd.get() < 0) {
+    return Error::invalid("blob.root", "INVALID_SETTING",
+                          fmt::format("the blob root {} is not an accessible directory: {}",
+                                      quote_value(root_), std::strerror(errno)));
+  }
+  return Status::Ok();
 }
 
 Result<Blob> BlobReader::read(const v1::BlobRef& ref, std::string_view field,
@@ -113,7 +130,7 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
                                    fmt::format("{} {} is outside the blob root {}", field,
                                                quote_value(path), quote_value(root_)));
       error.bound = fmt::format("inside {}", root_);
-      error.value = path;
+      error.value = quote_value(path);
       return error;
     }
     relative = relative.substr(prefix.size());
@@ -121,7 +138,7 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
   if (leaves_root_lexically(relative)) {
     return Error::invalid(field, "PATH_OUTSIDE_ROOT",
                           fmt::format("{} {} leaves the blob root through '..'", field, quote_value(path)),
-                          fmt::format("inside {}", root_), path);
+                          fmt::format("inside {}", root_), quote_value(path));
   }
 
   FileDescriptor root_fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -132,13 +149,25 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
   FileDescriptor fd(open_beneath(root_fd.get(), relative));
   if (fd.get() < 0) {
     const int open_errno = errno;
-    if (open_errno == EXDEV || open_errno == ELOOP) {
+    if (open_errno == ENOSYS || open_errno == EPERM) {
+      // The kernel or a seccomp filter lacks openat2: a host problem, not the caller's.
+      return Error::internal(fmt::format("openat2 is unavailable ({}), so path blob references cannot be "
+                                         "confined; use inline data or a newer kernel",
+                                         std::strerror(open_errno)));
+    }
+    if (open_errno == EXDEV) {
       Error error = Error::invalid(field, "PATH_OUTSIDE_ROOT",
                                    fmt::format("{} {} resolves outside the blob root", field,
                                                quote_value(path)));
       error.bound = fmt::format("inside {}", root_);
-      error.value = path;
+      error.value = quote_value(path);
       return error;
+    }
+    if (open_errno == ELOOP) {
+      return Error::invalid(field, "UNREADABLE",
+                            fmt::format("{} {} cannot be opened: a symbolic link loop or a /proc "
+                                        "magic link is in the way",
+                                        field, quote_value(path)));
     }
     if (open_errno == ENOENT || open_errno == ENOTDIR) {
       return Error::invalid(field, "NOT_FOUND",

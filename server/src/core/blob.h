@@ -30,14 +30,20 @@ class BlobReader {
   explicit BlobReader(std::string root);
 
   // Returns the bytes of `ref`. `field` is the request field that holds the
-  // reference and names it in errors. Errors, all INVALID_ARGUMENT:
+  // reference and names it in errors. Errors are INVALID_ARGUMENT, by reason:
   //   MISSING: neither data nor path is set;
   //   EMPTY: zero bytes;
   //   TOO_LARGE: more than `max_bytes` bytes (checked before a file is read);
   //   PATH_OUTSIDE_ROOT: the path leaves the root, through `..`, an absolute
   //     path elsewhere or a symbolic link;
-  //   NOT_FOUND / NOT_A_FILE / PATHS_DISABLED: the path cannot be read.
+  //   NOT_FOUND, NOT_A_FILE (a directory, FIFO or device), PATHS_DISABLED,
+  //     UNREADABLE (permissions, symbolic link loops, read errors).
+  // A root that cannot be opened, or a kernel without openat2, is INTERNAL.
   Result<Blob> read(const v1::BlobRef& ref, std::string_view field, uint64_t max_bytes) const;
+
+  // Checks that the root, when set, is a directory this process can open.
+  // Returns INVALID_ARGUMENT naming blob.root otherwise.
+  Status check_root() const;
 
   const std::string& root() const { return root_; }
 

@@ -10,15 +10,14 @@ namespace heavylift {
 
 Executor::Executor(Options options, Metrics& metrics)
     : options_(options),
+      thread_count_(options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency())),
       metrics_(metrics),
       rejections_(metrics.counter("heavylift_executor_rejections_total",
                                   "Jobs rejected because the executor queue was full.")),
       expired_(metrics.counter("heavylift_executor_expired_total",
                                "Queued jobs dropped because their deadline passed or their call "
                                "was cancelled before a worker took them.")) {
-  size_t threads = options_.threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-
+  const size_t threads = thread_count_;
   metrics_.gauge_callback("heavylift_executor_queue_depth", "Jobs waiting for a worker.",
                           [this] { return static_cast<double>(queue_depth()); });
   metrics_.gauge_callback("heavylift_executor_running", "Jobs running on a worker.",
@@ -39,14 +38,14 @@ Status Executor::submit(Job job) {
   if (stopping_) return Error::unavailable("heavylift is shutting down and takes no new work");
 
   // A job may start at once when a worker is idle, even with a zero-capacity queue.
-  const size_t idle = workers_.size() - std::min(workers_.size(), running_ + queue_.size());
+  const size_t idle = thread_count_ - std::min(thread_count_, running_ + queue_.size());
   if (queue_.size() >= options_.queue_capacity && idle == 0) {
     const uint32_t retry_ms = retry_hint_ms();
     lock.unlock();
     rejections_.inc();
     return Error::resource_exhausted(
         fmt::format("the executor queue is full ({} jobs waiting for {} workers); retry in {} ms",
-                    options_.queue_capacity, workers_.size(), retry_ms),
+                    options_.queue_capacity, thread_count_, retry_ms),
         retry_ms);
   }
   queue_.push_back(std::move(job));
@@ -59,7 +58,7 @@ uint32_t Executor::retry_hint_ms() const {
   // Expected time until a queue slot frees: the jobs ahead of a new one,
   // spread over the workers, at the recent average duration.
   const double ahead = static_cast<double>(queue_.size() + running_);
-  const double estimate = average_run_ms_ * ahead / static_cast<double>(workers_.size());
+  const double estimate = average_run_ms_ * ahead / static_cast<double>(thread_count_);
   return static_cast<uint32_t>(std::clamp(std::ceil(estimate), 10.0, 60000.0));
 }
 
@@ -93,9 +92,9 @@ void Executor::work() {
 }
 
 void Executor::shutdown() {
+  std::lock_guard shutdown_lock(shutdown_mutex_);
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
   }
   available_.notify_all();

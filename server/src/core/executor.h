@@ -62,17 +62,20 @@ class Executor {
 
   size_t queue_depth() const;
   size_t running() const;
-  size_t threads() const { return workers_.size(); }
+  size_t threads() const { return thread_count_; }
 
  private:
   void work();
   uint32_t retry_hint_ms() const;
 
   const Options options_;
+  const size_t thread_count_;
   Metrics& metrics_;
   Counter& rejections_;
   Counter& expired_;
 
+  // Serializes shutdown() calls; held while joining, so never with mutex_.
+  std::mutex shutdown_mutex_;
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::deque<Job> queue_;

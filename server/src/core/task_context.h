@@ -33,16 +33,18 @@ class TaskContext {
   }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed) != kNotCancelled; }
 
-  // Returns an error once the deadline has passed or the call was cancelled:
-  // CANCELLED for the caller, UNAVAILABLE for a shutdown, DEADLINE_EXCEEDED.
+  // Returns an error once the call should stop: UNAVAILABLE when a shutdown
+  // cancelled it, DEADLINE_EXCEEDED once the deadline has passed, CANCELLED
+  // when the caller went away. gRPC reports a passed deadline as a
+  // cancellation too, so the deadline is tested before the caller's cancel.
   // Tasks call this at safe points, between steps that can be abandoned.
   Status check() const {
     const int cancelled = cancelled_.load(std::memory_order_relaxed);
     if (cancelled == static_cast<int>(CancelReason::kShutdown)) {
       return Error::unavailable("the call was cancelled because heavylift is shutting down; retry it");
     }
-    if (cancelled != kNotCancelled) return Error::cancelled("the call was cancelled by the caller");
     if (Clock::now() >= deadline_) return Error::deadline_exceeded("the call's deadline passed");
+    if (cancelled != kNotCancelled) return Error::cancelled("the call was cancelled by the caller");
     return Status::Ok();
   }
 

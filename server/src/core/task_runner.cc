@@ -26,6 +26,8 @@ void TaskRunner::run(const Task& task, const google::protobuf::Message& request,
       status = task.handler(request, response, *context);
     } catch (const std::exception& e) {
       status = Error::internal(std::string("task failed unexpectedly: ") + e.what());
+    } catch (...) {
+      status = Error::internal("task failed unexpectedly with a non-standard exception");
     }
     record(task, *context, status,
            std::chrono::duration<double>(std::chrono::steady_clock::now() - queued_at).count());

@@ -19,15 +19,15 @@ class TaskRunner {
   // `executor` and `metrics` must outlive the runner.
   TaskRunner(Executor& executor, Metrics& metrics);
 
+  // Creates the task's request counter and latency histogram at zero, so a
+  // scrape lists them before the first call.
+  void declare_metrics(const Task& task);
+
   // Queues `task` with `request`, filling `response`. `done` is called exactly
   // once with the outcome: on a worker thread after the task ran or was
   // dropped, or on the calling thread when the executor rejects the job.
   // `request` and `response` must stay valid until `done` is called, and
   // must not be touched by the caller before then.
-  // Creates the task's request counter and latency histogram at zero, so a
-  // scrape lists them before the first call.
-  void declare_metrics(const Task& task);
-
   void run(const Task& task, const google::protobuf::Message& request,
            google::protobuf::Message* response, std::shared_ptr<TaskContext> context,
            std::function<void(const Status&)> done);

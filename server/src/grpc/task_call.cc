@@ -11,6 +11,17 @@
 namespace heavylift {
 namespace {
 
+// Caps on what goes into trailing metadata, which gRPC limits to 8 KiB in
+// total by default: a larger trailer fails the call with RESOURCE_EXHAUSTED
+// on the client and loses the real status.
+constexpr size_t kMaxDetailFieldBytes = 256;
+constexpr size_t kMaxStatusMessageBytes = 1024;
+
+std::string capped(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  return text.substr(0, max_bytes) + "...";
+}
+
 // Owns one call from its start until gRPC reports it done, then deletes itself.
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
@@ -32,13 +43,13 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
     const Error& error = status.error();
     v1::ErrorDetail detail;
     detail.set_code(code_name(error.code));
-    detail.set_field(error.field);
-    detail.set_bound(error.bound);
-    detail.set_value(error.value);
-    detail.set_reason(error.reason);
+    detail.set_field(capped(error.field, kMaxDetailFieldBytes));
+    detail.set_bound(capped(error.bound, kMaxDetailFieldBytes));
+    detail.set_value(capped(error.value, kMaxDetailFieldBytes));
+    detail.set_reason(capped(error.reason, kMaxDetailFieldBytes));
     detail.set_retry_after_ms(error.retry_after_ms);
     server_context_->AddTrailingMetadata(kErrorDetailKey, detail.SerializeAsString());
-    Finish(grpc::Status(static_cast<grpc::StatusCode>(error.code), error.message));
+    Finish(grpc::Status(static_cast<grpc::StatusCode>(error.code), capped(error.message, kMaxStatusMessageBytes)));
   }
 
   // gRPC cancels a call when its caller goes away, its deadline passes, or

@@ -31,6 +31,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() { read(); }
 
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
  private:
   void read() {
     parser_.emplace();
@@ -53,6 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& request = parser_->get();
     const bool keep_alive = request.keep_alive();
+    head_ = request.method() == http::verb::head;
     const std::string target(request.target());
     const std::string path = target.substr(0, target.find('?'));
 
@@ -76,8 +83,13 @@ class Session : public std::enable_shared_from_this<Session> {
     response->set(http::field::content_type, content_type);
     response->set(http::field::server, "heavylift");
     response->keep_alive(keep_alive);
-    response->body() = std::move(body);
-    response->prepare_payload();
+    // A response to HEAD states the length of the body it leaves out.
+    if (head_) {
+      response->content_length(body.size());
+    } else {
+      response->body() = std::move(body);
+      response->prepare_payload();
+    }
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
@@ -89,15 +101,10 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
-  }
-
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
+  bool head_ = false;
   Metrics& metrics_;
   const std::atomic<bool>& ready_;
 };
@@ -114,7 +121,11 @@ struct AdminServer::State {
       if (ec) {
         spdlog::warn("event=http.accept_failed error={}", log_value(ec.message()));
       } else {
-        std::make_shared<Session>(std::move(socket), metrics, ready)->start();
+        auto session = std::make_shared<Session>(std::move(socket), metrics, ready);
+        // Forget sessions that have ended, so the list stays as long as the open ones.
+        std::erase_if(sessions, [](const std::weak_ptr<Session>& weak) { return weak.expired(); });
+        sessions.push_back(session);
+        session->start();
       }
       accept();
     });
@@ -122,6 +133,8 @@ struct AdminServer::State {
 
   asio::io_context io;
   tcp::acceptor acceptor;
+  // Open connections, touched only on the I/O thread.
+  std::vector<std::weak_ptr<Session>> sessions;
   Metrics& metrics;
   const std::atomic<bool>& ready;
 };
@@ -168,6 +181,9 @@ void AdminServer::stop() {
   asio::post(state_->io, [this] {
     beast::error_code ignored;
     state_->acceptor.close(ignored);
+    for (const auto& weak : state_->sessions) {
+      if (auto session = weak.lock()) session->close();
+    }
     state_->io.stop();
   });
   thread_.join();

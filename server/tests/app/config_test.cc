@@ -117,6 +117,14 @@ TEST(Config, LoopbackAddressesAreAccepted) {
   EXPECT_FALSE(check_loopback_address("grpc.address", "127.0.0.1").ok());
   EXPECT_FALSE(check_loopback_address("grpc.address", "127.0.0.1:70000").ok());
   EXPECT_FALSE(check_loopback_address("grpc.address", "10.0.0.1:50051").ok());
+  EXPECT_TRUE(check_loopback_address("grpc.address", "127.1.2.3:50051").ok());
+  EXPECT_TRUE(check_loopback_address("grpc.address", "[::ffff:127.0.0.1]:50051").ok());
+  // Names that merely start like a loopback address are not loopback.
+  EXPECT_FALSE(check_loopback_address("grpc.address", "127.example.com:50051").ok());
+  EXPECT_FALSE(check_loopback_address("grpc.address", "127.0.0.1.nip.io:1").ok());
+  EXPECT_FALSE(check_loopback_address("grpc.address", "127.:1").ok());
+  EXPECT_FALSE(check_loopback_address("grpc.address", "[::ffff:10.0.0.1]:50051").ok());
+  EXPECT_FALSE(check_loopback_address("grpc.address", "0.0.0.0:50051").ok());
 }
 
 TEST(Config, HelpDocumentsEverySettingWithUnitAndDefault) {

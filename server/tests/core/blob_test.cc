@@ -1,6 +1,7 @@
 #include "core/blob.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -130,6 +131,39 @@ TEST_F(BlobReaderTest, OversizedFileIsRejectedBeforeReading) {
 TEST_F(BlobReaderTest, MissingFileAndDirectoryAreRejected) {
   EXPECT_EQ(read_path("nope.bin").error().reason, "NOT_FOUND");
   EXPECT_EQ(read_path("photos").error().reason, "NOT_A_FILE");
+}
+
+TEST_F(BlobReaderTest, FifoIsRejectedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo((root_ / "pipe").c_str(), 0600), 0);
+  auto blob = read_path("pipe");
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "NOT_A_FILE");
+}
+
+TEST_F(BlobReaderTest, LongPathValueIsTruncated) {
+  const std::string path = "../" + std::string(10000, 'a');
+  auto blob = read_path(path);
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "PATH_OUTSIDE_ROOT");
+  EXPECT_LT(blob.error().value.size(), 200u);
+  EXPECT_LT(blob.error().message.size(), 400u);
+}
+
+TEST_F(BlobReaderTest, SymlinkLoopIsUnreadable) {
+  fs::create_symlink("loop-b", root_ / "loop-a");
+  fs::create_symlink("loop-a", root_ / "loop-b");
+  auto blob = read_path("loop-a");
+  ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().reason, "UNREADABLE");
+}
+
+TEST_F(BlobReaderTest, RootCheck) {
+  EXPECT_TRUE(BlobReader(root_.string()).check_root().ok());
+  EXPECT_TRUE(BlobReader("").check_root().ok());
+  const Status missing = BlobReader((base_ / "no-such-root").string()).check_root();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().field, "blob.root");
+  EXPECT_FALSE(BlobReader((root_ / "photos" / "a.bin").string()).check_root().ok());
 }
 
 TEST_F(BlobReaderTest, PathsDisabledWithoutRoot) {

@@ -42,10 +42,17 @@ TEST(TaskContext, FirstCancelReasonIsKept) {
   EXPECT_EQ(context->check().error().code, Code::kUnavailable);
 }
 
-TEST(TaskContext, CancelBeatsDeadline) {
+TEST(TaskContext, PassedDeadlineBeatsCallerCancel) {
+  // gRPC cancels a call whose deadline passed; that is still a deadline.
   TaskContext context("r1", TaskContext::Clock::now() - 1ms);
   context.cancel();
-  EXPECT_EQ(context.check().error().code, Code::kCancelled);
+  EXPECT_EQ(context.check().error().code, Code::kDeadlineExceeded);
+}
+
+TEST(TaskContext, ShutdownBeatsDeadline) {
+  TaskContext context("r1", TaskContext::Clock::now() - 1ms);
+  context.cancel(TaskContext::CancelReason::kShutdown);
+  EXPECT_EQ(context.check().error().code, Code::kUnavailable);
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST_F(TaskRunnerTest, RejectionCallsDoneOnCallerThread) {
               [&first](const Status& status) { first.set_value(status); });
   started.get_future().wait();
 
-  // The only worker is busy and the queue holds nothing, so this is rejected
+  // The only worker is busy and the queue has no room, so this is rejected
   // before run() returns.
   Response second_response;
   std::optional<Status> second;

@@ -18,13 +18,18 @@ struct Reply {
   std::string body;
 };
 
+// Connects `stream` to `address` ("host:port").
+void connect(beast::tcp_stream& stream, const std::string& address) {
+  tcp::resolver resolver(stream.get_executor());
+  const size_t colon = address.rfind(':');
+  stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+}
+
 // Sends one HTTP/1.1 request to `address` ("host:port") and reads the reply.
 Reply request(const std::string& address, http::verb method, const std::string& target) {
   boost::asio::io_context io;
-  tcp::resolver resolver(io);
   beast::tcp_stream stream(io);
-  const size_t colon = address.rfind(':');
-  stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+  connect(stream, address);
   http::request<http::empty_body> req{method, target, 11};
   req.set(http::field::host, address);
   http::write(stream, req);
@@ -79,6 +84,52 @@ TEST_F(AdminServerTest, MetricsServePrometheusText) {
 
 TEST_F(AdminServerTest, UnknownPathIsNotFound) {
   EXPECT_EQ(request(address_, http::verb::get, "/admin").status, 404);
+}
+
+TEST_F(AdminServerTest, HeadSendsLengthWithoutBody) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  connect(stream, address_);
+
+  // Two requests on one connection: the HEAD reply must not leak body bytes
+  // into the GET reply that follows.
+  http::request<http::empty_body> head{http::verb::head, "/healthz", 11};
+  head.set(http::field::host, address_);
+  http::write(stream, head);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> head_parser;
+  head_parser.skip(true);
+  http::read(stream, buffer, head_parser);
+  EXPECT_EQ(head_parser.get().result_int(), 200u);
+  EXPECT_EQ(head_parser.get()[http::field::content_length], "3");
+
+  http::request<http::empty_body> get{http::verb::get, "/readyz", 11};
+  get.set(http::field::host, address_);
+  http::write(stream, get);
+  http::response<http::string_body> reply;
+  http::read(stream, buffer, reply);
+  EXPECT_EQ(reply.result_int(), 200u);
+  EXPECT_EQ(reply.body(), "ready\n");
+}
+
+TEST_F(AdminServerTest, StopClosesOpenConnections) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  connect(stream, address_);
+  http::request<http::empty_body> get{http::verb::get, "/healthz", 11};
+  get.set(http::field::host, address_);
+  http::write(stream, get);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> reply;
+  http::read(stream, buffer, reply);
+  ASSERT_EQ(reply.result_int(), 200u);
+
+  server_.stop();
+  stream.expires_after(std::chrono::seconds(5));
+  char byte;
+  beast::error_code ec;
+  stream.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) << ec.message();
 }
 
 TEST_F(AdminServerTest, PostIsNotAllowed) {

@@ -94,6 +94,33 @@ Status check_request(const v1::ThumbnailRequest& request, const ImageLimits& lim
   return Status::Ok();
 }
 
+// Largest width or height each encoder writes: libjpeg's limit, and WebP's
+// 14-bit dimension fields.
+constexpr uint64_t kMaxJpegDimension = 65500;
+constexpr uint64_t kMaxWebpDimension = 16383;
+
+// Checks, before decoding, that every output fits its encoder: a very
+// narrow or tall source can yield a thumbnail taller than the format allows.
+// `display_width` and `display_height` are the source size after orientation.
+Status check_output_sizes(const v1::ThumbnailRequest& request, v1::ImageFormat format,
+                          uint64_t display_width, uint64_t display_height) {
+  const bool webp = format == v1::IMAGE_FORMAT_WEBP;
+  const uint64_t max_dimension = webp ? kMaxWebpDimension : kMaxJpegDimension;
+  for (int i = 0; i < request.widths_size(); ++i) {
+    const uint64_t width = std::min<uint64_t>(request.widths(i), display_width);
+    const uint64_t height = (display_height * width + display_width - 1) / display_width;
+    if (width > max_dimension || height > max_dimension) {
+      return Error::out_of_range(
+          fmt::format("widths[{}]", i),
+          fmt::format("a width giving an output of at most {} x {} pixels ({})", max_dimension, max_dimension,
+                      webp ? "the WebP limit" : "the JPEG limit"),
+          fmt::format("{} -> {}x{} from a {}x{} source", request.widths(i), width, height, display_width,
+                      display_height));
+    }
+  }
+  return Status::Ok();
+}
+
 // Encodes `image` in `format`, with metadata stripped.
 std::string encode(const vips::VImage& image, v1::ImageFormat format, uint32_t quality) {
   VipsBlob* encoded = nullptr;
@@ -169,6 +196,12 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
     const int orientation =
         header.get_typeof(VIPS_META_ORIENTATION) != 0 ? header.get_int(VIPS_META_ORIENTATION) : 1;
     response->set_orientation(orientation >= 1 && orientation <= 8 ? static_cast<uint32_t>(orientation) : 1);
+
+    // Orientations 5 to 8 turn the image by 90 or 270 degrees.
+    const bool swaps = auto_orient && response->orientation() >= 5;
+    const uint64_t display_width = swaps ? static_cast<uint64_t>(page_height) : header.width();
+    const uint64_t display_height = swaps ? header.width() : static_cast<uint64_t>(page_height);
+    if (Status s = check_output_sizes(request, format, display_width, display_height); !s.ok()) return s;
   } catch (const vips::VError& error) {
     return Error::invalid(input_field, "CORRUPT_INPUT",
                           fmt::format("{} could not be read as {}: {}", input_field, source_format,
@@ -198,6 +231,9 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
     }
     vips_area_unref(VIPS_AREA(source));
     watch_for_cancellation(decoded, context);
+    // NOTE: libvips emits "eval" only once pixels flow, and libjpeg decodes a
+    // whole progressive JPEG before its first row, so a deadline cannot stop
+    // that decode part-way. The pixel bound caps how long it can take.
     largest = decoded.copy_memory();
   } catch (const vips::VError& error) {
     if (Status s = context.check(); !s.ok()) return s;

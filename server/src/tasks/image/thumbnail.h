@@ -29,10 +29,12 @@ void configure_vips_for_untrusted_input();
 // encodes each width. Metadata (EXIF, XMP, ICC) is stripped from outputs.
 //
 // Errors: INVALID_ARGUMENT naming the field for widths, quality, input bytes,
-// pixel count, unsupported formats and corrupt or truncated data. A libvips
-// decoder warning counts as corrupt data, as in sharp's default. The call
-// fails with DEADLINE_EXCEEDED or CANCELLED when `context` ends, which is
-// checked while pixels are computed and between outputs.
+// pixel count, outputs larger than the encoder allows, unsupported formats
+// and corrupt or truncated data. A libvips decoder warning counts as corrupt
+// data, as in sharp's default. The call fails with DEADLINE_EXCEEDED,
+// CANCELLED or UNAVAILABLE when `context` ends, which is checked between
+// steps and while libvips computes pixels, but not inside a progressive
+// JPEG's first decode pass.
 Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* response,
                  TaskContext& context, const ImageLimits& limits, const BlobReader& blobs);
 

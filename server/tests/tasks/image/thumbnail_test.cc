@@ -283,6 +283,34 @@ TEST_F(ThumbnailTest, WidthBoundsNameTheEntry) {
   EXPECT_EQ(status.error().bound, "at most 16 entries");
 }
 
+TEST_F(ThumbnailTest, OutputOverWebpLimitIsRejected) {
+  const vips::VImage tall =
+      vips::VImage::black(100, 20000, vips::VImage::option()->set("bands", 3)).cast(VIPS_FORMAT_UCHAR);
+  VipsBlob* png = tall.pngsave_buffer();
+  size_t size = 0;
+  const void* data = vips_blob_get(png, &size);
+  request_.mutable_input()->set_data(static_cast<const char*>(data), size);
+  vips_area_unref(VIPS_AREA(png));
+  request_.add_widths(100);
+  request_.set_format(v1::IMAGE_FORMAT_WEBP);
+  v1::ThumbnailResponse response;
+  Status status = run(&response);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(status.error().field, "widths[0]");
+  EXPECT_EQ(status.error().value, "100 -> 100x20000 from a 100x20000 source");
+
+  // A narrower output fits, and JPEG allows the full height.
+  request_.set_widths(0, 50);
+  EXPECT_TRUE(run(&response).ok());
+  request_.set_widths(0, 100);
+  request_.set_format(v1::IMAGE_FORMAT_JPEG);
+  response.Clear();
+  status = run(&response);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(response.thumbnails(0).height(), 20000u);
+}
+
 TEST_F(ThumbnailTest, QualityAbove100IsRejected) {
   request_.mutable_input()->set_data(synthetic_jpeg(100, 100, 1));
   request_.add_widths(64);
