@@ -2,6 +2,7 @@
 // the caller goes away, and the request id used in log lines.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -16,7 +17,7 @@ class TaskContext {
   using Clock = std::chrono::steady_clock;
 
   TaskContext(std::string request_id, Clock::time_point deadline)
-      : request_id_(std::move(request_id)), deadline_(deadline) {}
+      : request_id_(std::move(request_id)), deadline_(deadline), created_(Clock::now()) {}
 
   const std::string& request_id() const { return request_id_; }
   Clock::time_point deadline() const { return deadline_; }
@@ -35,16 +36,29 @@ class TaskContext {
 
   // Returns an error once the call should stop: UNAVAILABLE when a shutdown
   // cancelled it, DEADLINE_EXCEEDED once the deadline has passed, CANCELLED
-  // when the caller went away. gRPC reports a passed deadline as a
-  // cancellation too, so the deadline is tested before the caller's cancel.
+  // when the caller went away.
+  // A client whose own deadline fires cancels the call, and that cancel can
+  // reach the daemon before the daemon's copy of the deadline passes, since
+  // the daemon starts counting when the call arrives. A caller's cancel
+  // within a quarter of the call's budget (at least 50 ms) of the deadline
+  // therefore counts as the deadline.
   // Tasks call this at safe points, between steps that can be abandoned.
   Status check() const {
     const int cancelled = cancelled_.load(std::memory_order_relaxed);
     if (cancelled == static_cast<int>(CancelReason::kShutdown)) {
       return Error::unavailable("the call was cancelled because heavylift is shutting down; retry it");
     }
-    if (Clock::now() >= deadline_) return Error::deadline_exceeded("the call's deadline passed");
-    if (cancelled != kNotCancelled) return Error::cancelled("the call was cancelled by the caller");
+    const auto now = Clock::now();
+    if (now >= deadline_) return Error::deadline_exceeded("the call's deadline passed");
+    if (cancelled != kNotCancelled) {
+      if (deadline_ != Clock::time_point::max()) {
+        const auto tolerance = std::max<Clock::duration>(std::chrono::milliseconds(50), (deadline_ - created_) / 4);
+        if (now >= deadline_ - tolerance) {
+          return Error::deadline_exceeded("the call's deadline passed (the caller gave up at its deadline)");
+        }
+      }
+      return Error::cancelled("the call was cancelled by the caller");
+    }
     return Status::Ok();
   }
 
@@ -56,6 +70,7 @@ class TaskContext {
  private:
   std::string request_id_;
   Clock::time_point deadline_;
+  Clock::time_point created_;
   static constexpr int kNotCancelled = -1;
   std::atomic<int> cancelled_{kNotCancelled};
 };

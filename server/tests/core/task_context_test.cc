@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace heavylift {
 namespace {
 
@@ -47,6 +49,22 @@ TEST(TaskContext, PassedDeadlineBeatsCallerCancel) {
   TaskContext context("r1", TaskContext::Clock::now() - 1ms);
   context.cancel();
   EXPECT_EQ(context.check().error().code, Code::kDeadlineExceeded);
+}
+
+TEST(TaskContext, CallerCancelNearDeadlineIsDeadline) {
+  // A 100 ms budget allows 50 ms: a cancel 40 ms or less before the deadline
+  // is the caller's deadline firing first. Oversleeping only moves it closer.
+  TaskContext context("r1", TaskContext::Clock::now() + 100ms);
+  std::this_thread::sleep_for(60ms);
+  context.cancel();
+  EXPECT_EQ(context.check().error().code, Code::kDeadlineExceeded);
+}
+
+TEST(TaskContext, EarlyCallerCancelIsCancelled) {
+  // A 10 s budget allows 2.5 s; a cancel right away is a real cancel.
+  TaskContext context("r1", TaskContext::Clock::now() + 10s);
+  context.cancel();
+  EXPECT_EQ(context.check().error().code, Code::kCancelled);
 }
 
 TEST(TaskContext, ShutdownBeatsDeadline) {
