@@ -53,7 +53,6 @@ test('SIGTERM during load', async (t) => {
     await withTimeout(signalPoint, 30_000, `fewer than ${SETTLED_BEFORE_SIGNAL} calls settled`);
     assert.ok(settledCount < CALL_COUNT, 'all calls settled before the signal, so nothing was in flight');
 
-    const settledAtSignal = settledCount;
     signalSentAtMs = performance.now();
     const exitPromise = daemon.stop('SIGTERM', GRACE_MS + EXIT_SLACK_MS);
     const readiness = await pollReadinessAfterSignal(daemon.httpAddress, exitPromise);
@@ -79,6 +78,7 @@ test('SIGTERM during load', async (t) => {
         );
       }
     }
+    const settledAtSignal = outcomes.filter((outcome) => outcome.settledAtMs <= signalSentAtMs).length;
     const finishedAfterSignal = outcomes.filter(
       (outcome) => outcome.status === 'fulfilled' && outcome.settledAtMs > signalSentAtMs,
     );
@@ -160,3 +160,47 @@ async function withTimeout(promise, ms, message) {
     clearTimeout(timer);
   }
 }
+
+test('SIGTERM with a grace period too short for the load', async (t) => {
+  // 200 ms cannot fit 30 large calls on 2 cores: the calls cut off at the
+  // deadline must fail with UNAVAILABLE, which callers may retry, never with
+  // a transport error or INTERNAL.
+  const daemon = await startTestDaemon(['--shutdown-grace-ms', '200']);
+  const client = createClient({ address: daemon.grpcAddress, deadlineMs: 60_000 });
+  const photo = await readFile(PHOTOS.elephants4k);
+
+  try {
+    assert.equal(await client.health(), 'SERVING');
+    const calls = Array.from({ length: 30 }, (_unused, i) =>
+      (i % 2 === 0
+        ? client.image.thumbnail({ input: photo, widths: [320, 1280] })
+        : client.crypto.argon2id.hash(`password-${i}`, { memoryCost: 65536, timeCost: 3 })
+      ).then(
+        () => ({ status: 'fulfilled' }),
+        (reason) => ({ status: 'rejected', reason }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const exit = await daemon.stop('SIGTERM', 10_000);
+    const outcomes = await Promise.all(calls);
+    assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
+
+    const failures = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => outcome.reason);
+    assert.ok(failures.length > 0, 'every call finished within 200 ms, so the grace period cut nothing off');
+    for (const error of failures) {
+      assert.ok(
+        error instanceof UnavailableError,
+        `a call cut off by the shutdown failed with ${error?.name} ${error?.codeName}: ${error?.message}`,
+      );
+      assert.equal(error.reason, 'SHUTTING_DOWN');
+    }
+    t.diagnostic(`${outcomes.length - failures.length} calls succeeded, ${failures.length} got UNAVAILABLE`);
+    assert.match(daemon.logs(), /event=server\.grace_expired/);
+  } finally {
+    client.close();
+    if (daemon.process.exitCode === null && daemon.process.signalCode === null) {
+      await daemon.stop('SIGKILL');
+    }
+  }
+});

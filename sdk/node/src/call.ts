@@ -1,5 +1,6 @@
 import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 import { abortError, errorFromServiceError } from './errors';
 import { checkNonEmptyString, checkOptionsObject, invalidParameter } from './validate';
@@ -122,6 +123,7 @@ export function callUnary<Request, Response>(
 
     // Set by whichever comes first, the response or the abort, so the other one is ignored.
     let settled = false;
+    const startedAt = performance.now();
 
     const onAbort = (): void => {
       if (settled) {
@@ -139,7 +141,9 @@ export function callUnary<Request, Response>(
       }
       settled = true;
       if (error) {
-        reject(errorFromServiceError(error, requestId));
+        reject(
+          errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }),
+        );
       } else {
         resolve(response as Response);
       }

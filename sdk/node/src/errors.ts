@@ -166,10 +166,31 @@ function decodeErrorDetail(metadata: Metadata | undefined): ErrorDetail | undefi
  * Builds the typed error for a failed gRPC call: the subclass for its status code, with the
  * fields of the daemon's ErrorDetail when the trailers carry one.
  */
-export function errorFromServiceError(error: ServiceError, requestId: string): HeavyliftError {
+export function errorFromServiceError(
+  error: ServiceError,
+  requestId: string,
+  deadline?: { deadlineMs: number; elapsedMs: number },
+): HeavyliftError {
   const detail = decodeErrorDetail(error.metadata);
   const ErrorClass = ERROR_CLASS_BY_CODE.get(error.code) ?? HeavyliftError;
   const protoField = detail?.field || undefined;
+
+  // A deadline names no request field, whether it fired in the client or in
+  // the daemon: the call option is the field at fault, its value the bound.
+  if (error.code === status.DEADLINE_EXCEEDED && !detail?.field && deadline !== undefined) {
+    const elapsed = Math.round(deadline.elapsedMs);
+    return new ErrorClass(`Deadline exceeded after ${elapsed} ms (deadlineMs: ${deadline.deadlineMs})`, {
+      code: error.code,
+      field: 'deadlineMs',
+      bound: `${deadline.deadlineMs} ms`,
+      value: `${elapsed} ms`,
+      reason: detail?.reason || 'DEADLINE_EXCEEDED',
+      requestId,
+      details: error.details,
+      metadata: error.metadata,
+      cause: error,
+    });
+  }
 
   // grpc-js leaves `details` empty when the status carries no message; its own
   // message ("3 INVALID_ARGUMENT: ") still names the code.

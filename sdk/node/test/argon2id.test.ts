@@ -129,6 +129,10 @@ describe('argon2id with a daemon', () => {
         assert.equal(error.code, 4);
         assert.equal(error.codeName, 'DEADLINE_EXCEEDED');
         assert.equal(error.requestId, 'deadline-1');
+        assert.equal(error.field, 'deadlineMs');
+        assert.equal(error.bound, '20 ms');
+        assert.match(error.value ?? '', /^\d+ ms$/);
+        assert.match(error.message, /^Deadline exceeded after \d+ ms \(deadlineMs: 20\)$/);
         return true;
       });
     });

@@ -29,8 +29,18 @@
 namespace heavylift {
 namespace {
 
+// How long calls cancelled at the end of the grace period may take to stop.
+constexpr auto kCancelledCallsWait = std::chrono::seconds(1);
+
 // Headroom above the largest input for the rest of a request message.
 constexpr int kMessageOverheadBytes = 1 << 20;
+
+// Waits until `dispatcher` has no call in flight or `deadline` passes.
+void wait_until_idle(const TaskCallDispatcher& dispatcher, std::chrono::steady_clock::time_point deadline) {
+  while (dispatcher.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 // Waits for SIGTERM or SIGINT, which the caller has blocked, and returns it.
 int wait_for_termination_signal() {
@@ -144,24 +154,30 @@ int run_daemon(const Config& config) {
     _exit(1);
   }).detach();
 
-  // Shutdown() stops accepting calls and waits for in-flight calls until the
-  // deadline, then cancels the rest. A cancelled call stops at its next safe
-  // point, or is dropped from the executor queue if it has not started.
-  // While draining, the server keeps accepting calls so that requests still
-  // arriving get UNAVAILABLE from the dispatcher, which callers may retry
-  // elsewhere. Once no call is in flight, or at the grace deadline,
-  // Shutdown() stops the listener and cancels whatever is still running.
-  // NOTE: a call whose request is still arriving at that moment has not
-  // reached a handler, so gRPC cancels it and its caller sees CANCELLED.
-  // None of them has received a response.
+  // While draining, the server keeps accepting calls, so requests still
+  // arriving get UNAVAILABLE from the dispatcher and callers may retry them
+  // elsewhere. In-flight calls run until none is left or the grace period
+  // ends.
   const auto started = std::chrono::steady_clock::now();
   const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
-  while (dispatcher.in_flight() > 0 && std::chrono::steady_clock::now() < grace_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_until_idle(dispatcher, grace_deadline);
+
+  // At the grace deadline, the remaining calls are cancelled with reason
+  // shutdown: queued ones are rejected at once, running ones stop at their
+  // next safe point, and each caller gets UNAVAILABLE. They get up to
+  // kCancelledCallsWait to do so before the listener closes.
+  if (dispatcher.in_flight() > 0) {
+    spdlog::warn("event=server.grace_expired in_flight={} queued={}", dispatcher.in_flight(),
+                 executor.queue_depth());
+    dispatcher.cancel_all(TaskContext::CancelReason::kShutdown);
+    executor.reject_expired();
+    wait_until_idle(dispatcher, std::chrono::steady_clock::now() + kCancelledCallsWait);
   }
-  const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::max(grace_deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()));
-  server->Shutdown(std::chrono::system_clock::now() + remaining);
+
+  // NOTE: a call whose request is still arriving now has not reached a
+  // handler, so gRPC cancels it and its caller sees CANCELLED. None of them
+  // has received a response.
+  server->Shutdown(std::chrono::system_clock::now());
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

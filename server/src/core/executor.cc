@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace heavylift {
 
@@ -102,6 +103,26 @@ void Executor::shutdown() {
     if (worker.joinable()) worker.join();
   }
   workers_.clear();
+}
+
+size_t Executor::reject_expired() {
+  std::vector<std::pair<Job, Error>> expired;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (Status status = it->context->check(); !status.ok()) {
+        expired.emplace_back(std::move(*it), status.error());
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [job, error] : expired) {
+    expired_.inc();
+    if (job.reject) job.reject(error);
+  }
+  return expired.size();
 }
 
 size_t Executor::queue_depth() const {

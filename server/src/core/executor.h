@@ -60,6 +60,10 @@ class Executor {
   // rejected quickly, which is how a drain deadline cuts the wait short.
   void shutdown();
 
+  // Removes every queued job whose call was cancelled or whose deadline
+  // passed, and calls its `reject` on this thread. Returns how many it removed.
+  size_t reject_expired();
+
   size_t queue_depth() const;
   size_t running() const;
   size_t threads() const { return thread_count_; }

@@ -29,6 +29,16 @@ void TaskRunner::run(const Task& task, const google::protobuf::Message& request,
     } catch (...) {
       status = Error::internal("task failed unexpectedly with a non-standard exception");
     }
+    // A result that arrives after the caller's deadline or cancel reaches
+    // nobody, so it counts as what ended the call. A shutdown does not void
+    // a finished result: it is still sent.
+    if (status.ok()) {
+      if (Status late = context->check(); !late.ok() && late.error().code != Code::kUnavailable) {
+        Error error = late.error();
+        error.message += "; the task finished after that and its result was discarded";
+        status = error;
+      }
+    }
     record(task, *context, status,
            std::chrono::duration<double>(std::chrono::steady_clock::now() - queued_at).count());
     (*shared_done)(status);

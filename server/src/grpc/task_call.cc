@@ -102,6 +102,13 @@ TaskCallDispatcher::TaskCallDispatcher(const TaskRegistry& registry, TaskRunner&
                                        const std::atomic<bool>& draining)
     : registry_(registry), runner_(runner), draining_(draining) {}
 
+void TaskCallDispatcher::cancel_all(TaskContext::CancelReason reason) {
+  std::lock_guard lock(contexts_mutex_);
+  for (const auto& weak : contexts_) {
+    if (auto context = weak.lock()) context->cancel(reason);
+  }
+}
+
 grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerContext* server_context,
                                                        std::string_view task_name,
                                                        const google::protobuf::Message* request,
@@ -113,6 +120,11 @@ grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerConte
   if (draining_.load()) {
     call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));
     return call;
+  }
+  {
+    std::lock_guard lock(contexts_mutex_);
+    std::erase_if(contexts_, [](const std::weak_ptr<TaskContext>& weak) { return weak.expired(); });
+    contexts_.push_back(context);
   }
   const Task* task = registry_.find(task_name);
   if (task == nullptr) {

@@ -8,7 +8,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "core/task_registry.h"
 #include "core/task_runner.h"
@@ -34,11 +37,19 @@ class TaskCallDispatcher {
   // Calls dispatched and not yet done, counted until gRPC reports each done.
   int in_flight() const { return in_flight_.load(); }
 
+  // Cancels the context of every call still running or queued, so each
+  // stops at its next safe point and finishes with the status that `reason`
+  // maps to (UNAVAILABLE for a shutdown).
+  void cancel_all(TaskContext::CancelReason reason);
+
  private:
   const TaskRegistry& registry_;
   TaskRunner& runner_;
   const std::atomic<bool>& draining_;
   std::atomic<int> in_flight_{0};
+  std::mutex contexts_mutex_;
+  // Contexts of dispatched calls; entries expire when their call is done.
+  std::vector<std::weak_ptr<TaskContext>> contexts_;
 };
 
 // Trailing metadata key of the serialized heavylift.v1.ErrorDetail.

@@ -95,6 +95,36 @@ TEST(Executor, CancelledJobIsRejected) {
   EXPECT_EQ(rejected_code.get_future().get(), Code::kCancelled);
 }
 
+TEST(Executor, RejectExpiredEmptiesCancelledJobsAtOnce) {
+  Metrics metrics;
+  Executor executor({1, 8}, metrics);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> started;
+  ASSERT_TRUE(executor.submit(make_job([&started, released] {
+                started.set_value();
+                released.wait();
+              })).ok());
+  started.get_future().wait();
+
+  auto cancelled = TaskContext::unbounded("cancelled");
+  auto live = TaskContext::unbounded("live");
+  std::atomic<int> rejected{0};
+  std::atomic<bool> live_ran{false};
+  ASSERT_TRUE(executor.submit(make_job([] {}, [&rejected](const Error&) { ++rejected; }, cancelled)).ok());
+  ASSERT_TRUE(executor.submit(make_job([&live_ran] { live_ran = true; }, nullptr, live)).ok());
+
+  cancelled->cancel(TaskContext::CancelReason::kShutdown);
+  // The worker is still busy, so only reject_expired can reach the queue.
+  EXPECT_EQ(executor.reject_expired(), 1u);
+  EXPECT_EQ(rejected.load(), 1);
+  EXPECT_EQ(executor.queue_depth(), 1u);
+
+  release.set_value();
+  executor.shutdown();
+  EXPECT_TRUE(live_ran.load());
+}
+
 TEST(Executor, ShutdownFinishesQueuedJobs) {
   Metrics metrics;
   Executor executor({1, 16}, metrics);

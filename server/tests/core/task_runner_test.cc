@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 #include <stdexcept>
 
 #include "heavylift/v1/crypto.pb.h"
@@ -100,6 +101,42 @@ TEST_F(TaskRunnerTest, RejectionCallsDoneOnCallerThread) {
 
   release.set_value();
   EXPECT_TRUE(first.get_future().get().ok());
+}
+
+TEST_F(TaskRunnerTest, ResultAfterDeadlineCountsAsDeadline) {
+  using namespace std::chrono_literals;
+  add("test.slow", [](const Request&, Response* response, TaskContext&) {
+    // Work that cannot stop part-way, outliving the call's deadline.
+    std::this_thread::sleep_for(50ms);
+    response->set_match(true);
+    return Status::Ok();
+  });
+  Response response;
+  std::promise<Status> outcome;
+  runner_.run(*registry_.find("test.slow"), request_, &response,
+              std::make_shared<TaskContext>("late", TaskContext::Clock::now() + 20ms),
+              [&outcome](const Status& status) { outcome.set_value(status); });
+  const Status status = outcome.get_future().get();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Code::kDeadlineExceeded);
+  EXPECT_NE(status.error().message.find("result was discarded"), std::string::npos);
+  EXPECT_NE(metrics_.render().find("heavylift_requests_total{task=\"test.slow\",code=\"DEADLINE_EXCEEDED\"} 1\n"),
+            std::string::npos);
+}
+
+TEST_F(TaskRunnerTest, ResultDuringShutdownIsStillSent) {
+  auto context = TaskContext::unbounded("draining");
+  add("test.drained", [context](const Request&, Response* response, TaskContext&) {
+    context->cancel(TaskContext::CancelReason::kShutdown);
+    response->set_match(true);
+    return Status::Ok();
+  });
+  Response response;
+  std::promise<Status> outcome;
+  runner_.run(*registry_.find("test.drained"), request_, &response, context,
+              [&outcome](const Status& status) { outcome.set_value(status); });
+  EXPECT_TRUE(outcome.get_future().get().ok());
+  EXPECT_TRUE(response.match());
 }
 
 TEST_F(TaskRunnerTest, DeclaredMetricsStartAtZero) {
