@@ -29,8 +29,8 @@ void TaskRunner::run(const Task& task, const google::protobuf::Message& request,
     } catch (...) {
       status = Error::internal("task failed unexpectedly with a non-standard exception");
     }
-    // A result that arrives after the caller's deadline or cancel reaches
-    // nobody, so it counts as what ended the call. A shutdown does not void
+    // A result that arrives after the caller's deadline or cancel has no
+    // caller left to receive it, so it counts as what ended the call. A shutdown does not void
     // a finished result: it is still sent.
     if (status.ok()) {
       if (Status late = context->check(); !late.ok() && late.error().code != Code::kUnavailable) {

@@ -21,6 +21,33 @@ Executor::Job make_job(std::function<void()> run, std::function<void(const Error
   return job;
 }
 
+// Occupies one worker of `executor` until release() or destruction.
+class BusyWorker {
+ public:
+  explicit BusyWorker(Executor& executor) {
+    auto started = std::make_shared<std::promise<void>>();
+    auto started_future = started->get_future();
+    EXPECT_TRUE(executor
+                    .submit(make_job([started, released = released_] {
+                      started->set_value();
+                      released.wait();
+                    }))
+                    .ok());
+    started_future.wait();
+  }
+  ~BusyWorker() { release(); }
+
+  void release() {
+    if (!released_once_) release_.set_value();
+    released_once_ = true;
+  }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  bool released_once_ = false;
+};
+
 TEST(Executor, RunsSubmittedJobs) {
   Metrics metrics;
   Executor executor({2, 8}, metrics);
@@ -33,16 +60,9 @@ TEST(Executor, RunsSubmittedJobs) {
 TEST(Executor, FullQueueRejectsWithRetryHint) {
   Metrics metrics;
   Executor executor({1, 1}, metrics);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> started;
 
   // One job occupies the only worker, one fills the queue.
-  ASSERT_TRUE(executor.submit(make_job([&started, released] {
-                started.set_value();
-                released.wait();
-              })).ok());
-  started.get_future().wait();
+  BusyWorker busy(executor);
   ASSERT_TRUE(executor.submit(make_job([] {})).ok());
 
   const Status rejected = executor.submit(make_job([] { FAIL() << "a rejected job must not run"; }));
@@ -51,7 +71,7 @@ TEST(Executor, FullQueueRejectsWithRetryHint) {
   EXPECT_GT(rejected.error().retry_after_ms, 0u);
   EXPECT_NE(metrics.render().find("heavylift_executor_rejections_total 1\n"), std::string::npos);
 
-  release.set_value();
+  busy.release();
   executor.shutdown();
 }
 
@@ -98,14 +118,7 @@ TEST(Executor, CancelledJobIsRejected) {
 TEST(Executor, RejectExpiredEmptiesCancelledJobsAtOnce) {
   Metrics metrics;
   Executor executor({1, 8}, metrics);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> started;
-  ASSERT_TRUE(executor.submit(make_job([&started, released] {
-                started.set_value();
-                released.wait();
-              })).ok());
-  started.get_future().wait();
+  BusyWorker busy(executor);
 
   auto cancelled = TaskContext::unbounded("cancelled");
   auto live = TaskContext::unbounded("live");
@@ -120,7 +133,7 @@ TEST(Executor, RejectExpiredEmptiesCancelledJobsAtOnce) {
   EXPECT_EQ(rejected.load(), 1);
   EXPECT_EQ(executor.queue_depth(), 1u);
 
-  release.set_value();
+  busy.release();
   executor.shutdown();
   EXPECT_TRUE(live_ran.load());
 }
