@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building, testing and the demo need and are missing: the
-# Debian packages listed in scripts/debian-packages.txt, then the npm
-# packages of the Node packages named as arguments (by default the SDK, the
-# end-to-end tests and the demo), from their lock files.
+# Installs the missing Debian packages listed in scripts/debian-packages.txt.
+# Then installs, from their lock files, the npm packages of the Node packages
+# named as arguments: by default the SDK, the end-to-end tests and the demo.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

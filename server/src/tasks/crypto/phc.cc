@@ -42,9 +42,9 @@ bool parse_decimal(std::string_view text, uint32_t* value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
-Error malformed(std::string_view field, const std::string& what) {
+Error malformed(std::string_view field, const std::string& problem) {
   return Error::invalid(std::string(field), "MALFORMED_HASH",
-                        fmt::format("{} is not a valid argon2 PHC string: {}", field, what));
+                        fmt::format("{} is not a valid argon2 PHC string: {}", field, problem));
 }
 
 }  // namespace
