@@ -22,16 +22,17 @@ std::string capped(const std::string& text, size_t max_bytes) {
   return text.substr(0, max_bytes) + "...";
 }
 
-// Owns one call from its start until gRPC reports it done, then deletes itself.
+}  // namespace
+
+// Owns one call from its start until gRPC reports it done, then deletes
+// itself. While it lives, its context is in the dispatcher's live set.
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
   UnaryCall(grpc::CallbackServerContext* server_context, std::shared_ptr<TaskContext> context,
-            const std::atomic<bool>& draining, std::atomic<int>& in_flight)
-      : server_context_(server_context),
-        context_(std::move(context)),
-        draining_(draining),
-        in_flight_(in_flight) {
-    ++in_flight_;
+            TaskCallDispatcher& dispatcher)
+      : server_context_(server_context), context_(std::move(context)), dispatcher_(dispatcher) {
+    std::lock_guard lock(dispatcher_.live_mutex_);
+    dispatcher_.live_.insert(context_);
   }
 
   // Completes the call. Must be called exactly once.
@@ -55,20 +56,24 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   // gRPC cancels a call when its caller goes away, its deadline passes, or
   // the server's shutdown deadline passes; the last happens only while draining.
   void OnCancel() override {
-    context_->cancel(draining_.load() ? TaskContext::CancelReason::kShutdown
-                                      : TaskContext::CancelReason::kCaller);
+    context_->cancel(dispatcher_.draining_.load() ? TaskContext::CancelReason::kShutdown
+                                                  : TaskContext::CancelReason::kCaller);
   }
   void OnDone() override {
-    --in_flight_;
+    {
+      std::lock_guard lock(dispatcher_.live_mutex_);
+      dispatcher_.live_.erase(context_);
+    }
     delete this;
   }
 
  private:
   grpc::CallbackServerContext* server_context_;
   std::shared_ptr<TaskContext> context_;
-  const std::atomic<bool>& draining_;
-  std::atomic<int>& in_flight_;
+  TaskCallDispatcher& dispatcher_;
 };
+
+namespace {
 
 // Converts the call's wall-clock deadline to a steady-clock one. Calls
 // without a deadline get TaskContext::Clock::time_point::max().
@@ -102,11 +107,14 @@ TaskCallDispatcher::TaskCallDispatcher(const TaskRegistry& registry, TaskRunner&
                                        const std::atomic<bool>& draining)
     : registry_(registry), runner_(runner), draining_(draining) {}
 
+size_t TaskCallDispatcher::in_flight() const {
+  std::lock_guard lock(live_mutex_);
+  return live_.size();
+}
+
 void TaskCallDispatcher::cancel_all(TaskContext::CancelReason reason) {
-  std::lock_guard lock(contexts_mutex_);
-  for (const auto& weak : contexts_) {
-    if (auto context = weak.lock()) context->cancel(reason);
-  }
+  std::lock_guard lock(live_mutex_);
+  for (const auto& context : live_) context->cancel(reason);
 }
 
 grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerContext* server_context,
@@ -115,16 +123,11 @@ grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerConte
                                                        google::protobuf::Message* response) {
   auto context = std::make_shared<TaskContext>(request_id_of(*server_context),
                                                steady_deadline(*server_context));
-  auto* call = new UnaryCall(server_context, context, draining_, in_flight_);
+  auto* call = new UnaryCall(server_context, context, *this);
 
   if (draining_.load()) {
     call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));
     return call;
-  }
-  {
-    std::lock_guard lock(contexts_mutex_);
-    std::erase_if(contexts_, [](const std::weak_ptr<TaskContext>& weak) { return weak.expired(); });
-    contexts_.push_back(context);
   }
   const Task* task = registry_.find(task_name);
   if (task == nullptr) {

@@ -11,12 +11,14 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <vector>
+#include <unordered_set>
 
 #include "core/task_registry.h"
 #include "core/task_runner.h"
 
 namespace heavylift {
+
+class UnaryCall;
 
 class TaskCallDispatcher {
  public:
@@ -35,7 +37,7 @@ class TaskCallDispatcher {
                                      google::protobuf::Message* response);
 
   // Calls dispatched and not yet done, counted until gRPC reports each done.
-  int in_flight() const { return in_flight_.load(); }
+  size_t in_flight() const;
 
   // Cancels the context of every call still running or queued, so each
   // stops at its next safe point and finishes with the status that `reason`
@@ -43,13 +45,15 @@ class TaskCallDispatcher {
   void cancel_all(TaskContext::CancelReason reason);
 
  private:
+  friend class UnaryCall;
+
   const TaskRegistry& registry_;
   TaskRunner& runner_;
   const std::atomic<bool>& draining_;
-  std::atomic<int> in_flight_{0};
-  std::mutex contexts_mutex_;
-  // Contexts of dispatched calls; entries expire when their call is done.
-  std::vector<std::weak_ptr<TaskContext>> contexts_;
+  mutable std::mutex live_mutex_;
+  // Contexts of the calls dispatched and not yet done. A call adds its own
+  // when it starts and removes it when gRPC reports it done.
+  std::unordered_set<std::shared_ptr<TaskContext>> live_;
 };
 
 // Trailing metadata key of the serialized heavylift.v1.ErrorDetail.
