@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include "core/host_port.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -244,18 +246,13 @@ bool is_loopback_host(const std::string& host) {
 }  // namespace
 
 Status check_loopback_address(const std::string& setting, const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return invalid_setting(setting, "host:port", address);
-  }
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
+  const auto parts = split_host_port(address);
+  if (!parts) return invalid_setting(setting, "host:port", address);
   uint64_t port_number = 0;
-  if (Status s = parse_unsigned(port, setting + " port", 0, 65535, &port_number); !s.ok()) {
+  if (Status s = parse_unsigned(parts->port, setting + " port", 0, 65535, &port_number); !s.ok()) {
     return invalid_setting(setting, "host:port with a port in 0..65535", address);
   }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (!is_loopback_host(host)) {
+  if (!is_loopback_host(parts->host)) {
     // NOTE: TLS and token authentication are not implemented yet, so every
     // listener stays on loopback, where only local processes can reach it.
     return invalid_setting(setting, "a loopback host (127.0.0.0/8, ::1 or localhost)", address);

@@ -16,6 +16,7 @@
 #include "app/builtin_tasks.h"
 #include "core/blob.h"
 #include "core/executor.h"
+#include "core/host_port.h"
 #include "core/logging.h"
 #include "core/metrics.h"
 #include "core/process_metrics.h"
@@ -133,11 +134,13 @@ int run_daemon(const Config& config) {
     return 1;
   }
 
-  const std::string grpc_host = config.grpc_address.substr(0, config.grpc_address.rfind(':'));
+  // The configured host with the port gRPC bound, which differs when it was 0.
+  const std::string grpc_address =
+      join_host_port(split_host_port(config.grpc_address).value_or(HostPort{}).host, std::to_string(grpc_port));
   ready.store(true);
-  spdlog::info("event=server.listening version={} grpc_address={}:{} http_address={} executor_threads={} "
+  spdlog::info("event=server.listening version={} grpc_address={} http_address={} executor_threads={} "
                "queue_capacity={} blob_root={} pid={}",
-               HEAVYLIFT_VERSION, grpc_host, grpc_port, admin.bound_address(), executor.threads(),
+               HEAVYLIFT_VERSION, grpc_address, admin.bound_address(), executor.threads(),
                config.executor_queue_capacity, log_value(config.blob_root), ::getpid());
 
   const int signal_number = wait_for_termination_signal();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 
+#include "core/host_port.h"
 #include "core/logging.h"
 
 namespace heavylift {
@@ -145,14 +146,15 @@ AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
 AdminServer::~AdminServer() { stop(); }
 
 Status AdminServer::start(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto parts = split_host_port(address);
+  if (!parts) {
+    return Error::invalid("http.address", "INVALID_SETTING",
+                          fmt::format("http.address {} is not host:port", quote_value(address)));
+  }
 
   beast::error_code ec;
   tcp::resolver resolver(state_->io);
-  const auto endpoints = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
+  const auto endpoints = resolver.resolve(parts->host, parts->port, tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) {
     return Error::invalid("http.address", "UNRESOLVED",
                           fmt::format("cannot resolve http.address {}: {}", address, ec.message()));
@@ -168,9 +170,7 @@ Status AdminServer::start(const std::string& address) {
   }
 
   const auto local = acceptor.local_endpoint();
-  bound_address_ = local.address().is_v6()
-                       ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
-                       : fmt::format("{}:{}", local.address().to_string(), local.port());
+  bound_address_ = join_host_port(local.address().to_string(), std::to_string(local.port()));
   state_->accept();
   thread_ = std::thread([this] { state_->io.run(); });
   return Status::Ok();
