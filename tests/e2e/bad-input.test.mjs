@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { createClient, InvalidArgumentError } from 'heavylift';
+import { InvalidArgumentError } from 'heavylift';
 
-import { makeRandomBytes, PHOTOS, readJpegSize, rejectionOf, startTestDaemon } from './lib/helpers.mjs';
+import { makeRandomBytes, PHOTOS, readJpegSize, rejectionOf, useDaemon } from './lib/helpers.mjs';
 
 const MAX_INPUT_PIXELS = 1_000_000;
 const MAX_MEMORY_COST_KIB = 65_536;
@@ -62,91 +62,77 @@ after(async () => {
 });
 
 describe('corrupt, empty and escaping input', () => {
-  let daemon;
-  let client;
+  // blobRoot is made by the file's first before hook, so the flags are read in the daemon's hook.
+  const running = useDaemon(() => ['--blob-root', blobRoot, '--crypto-argon2-max-memory-cost', String(MAX_MEMORY_COST_KIB)]);
 
   before(async () => {
-    daemon = await startTestDaemon([
-      '--blob-root', blobRoot,
-      '--crypto-argon2-max-memory-cost', String(MAX_MEMORY_COST_KIB),
-    ]);
-    client = createClient({ address: daemon.grpcAddress, deadlineMs: 30_000 });
-
-    const result = await client.image.thumbnail({ input: await readFile(PHOTOS.dune), widths: [960] });
+    const result = await running.client.image.thumbnail({ input: await readFile(PHOTOS.dune), widths: [960] });
     goodJpeg = result.thumbnails[0].data;
     const size = readJpegSize(goodJpeg);
     assert.ok(size.width * size.height < MAX_INPUT_PIXELS, `good input is ${size.width}x${size.height}`);
-  });
-
-  after(async () => {
-    client?.close();
-    if (daemon) {
-      const exit = await daemon.stop();
-      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
-    }
   });
 
   test('photo header followed by garbage', async () => {
     const photo = await readFile(PHOTOS.aqua);
     const input = Buffer.concat([photo.subarray(0, 2048), makeRandomBytes(1)(200_000)]);
 
-    const error = await rejectionOf(client.image.thumbnail({ input, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.match(error.field, /^input(\.data)?$/);
     assert.equal(error.reason, 'CORRUPT_INPUT');
     assertHasBound(error);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('photo truncated mid-scan', async () => {
     const photo = await readFile(PHOTOS.aqua);
     const input = photo.subarray(0, 50_000);
 
-    const error = await rejectionOf(client.image.thumbnail({ input, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.match(error.field, /^input(\.data)?$/);
     assert.equal(error.reason, 'CORRUPT_INPUT');
     assertHasBound(error);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('JPEG SOI marker then random bytes', async () => {
     const input = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), makeRandomBytes(2)(50_000)]);
 
-    const error = await rejectionOf(client.image.thumbnail({ input, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.match(error.field, /^input(\.data)?$/);
     assert.match(error.reason, /^(CORRUPT_INPUT|UNSUPPORTED_FORMAT)$/);
     assertHasBound(error);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('zero-byte inline input', async () => {
-    const error = await rejectionOf(client.image.thumbnail({ input: Buffer.alloc(0), widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input: Buffer.alloc(0), widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.equal(error.field, 'input.data');
     assert.equal(error.reason, 'EMPTY');
     assertHasBound(error);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('zero-byte file under blob root', async () => {
-    const error = await rejectionOf(client.image.thumbnail({ input: { path: 'empty.jpg' }, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input: { path: 'empty.jpg' }, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.equal(error.field, 'input.path');
     assert.equal(error.reason, 'EMPTY');
     assertHasBound(error);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('argon2 memory cost over bound', async () => {
     const error = await rejectionOf(
-      client.crypto.argon2id.hash('correct horse battery staple', { memoryCost: 1_048_576 }),
+      running.client.crypto.argon2id.hash('correct horse battery staple', { memoryCost: 1_048_576 }),
     );
 
     assertDaemonInvalidArgument(error);
@@ -156,7 +142,7 @@ describe('corrupt, empty and escaping input', () => {
     assertHasBound(error);
     assert.match(error.bound, new RegExp(`\\b${MAX_MEMORY_COST_KIB}\\b`));
     assert.match(error.value ?? '', /^1048576\b/);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   // The contract rejects `..` components, absolute paths outside the root and
@@ -169,56 +155,39 @@ describe('corrupt, empty and escaping input', () => {
   ];
   for (const { name, path: escapingPath } of escapingPaths) {
     test(`path escaping blob root: ${name}`, async () => {
-      const error = await rejectionOf(client.image.thumbnail({ input: { path: escapingPath }, widths: [320] }));
+      const error = await rejectionOf(running.client.image.thumbnail({ input: { path: escapingPath }, widths: [320] }));
 
       assertDaemonInvalidArgument(error);
       assert.equal(error.field, 'input.path');
       assert.equal(error.reason, 'PATH_OUTSIDE_ROOT');
-      await assertStillServing(daemon, client, goodJpeg);
+      await assertStillServing(running.daemon, running.client, goodJpeg);
     });
   }
 });
 
 describe('input over pixel limit', () => {
-  let daemon;
-  let client;
-
-  before(async () => {
-    daemon = await startTestDaemon([
-      '--blob-root', blobRoot,
-      '--image-max-input-pixels', String(MAX_INPUT_PIXELS),
-    ]);
-    client = createClient({ address: daemon.grpcAddress, deadlineMs: 30_000 });
-  });
-
-  after(async () => {
-    client?.close();
-    if (daemon) {
-      const exit = await daemon.stop();
-      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
-    }
-  });
+  const running = useDaemon(() => ['--blob-root', blobRoot, '--image-max-input-pixels', String(MAX_INPUT_PIXELS)]);
 
   test('inline 5640x3172 photo', async () => {
     const input = await readFile(PHOTOS.elephantsLarge);
 
-    const error = await rejectionOf(client.image.thumbnail({ input, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.match(error.field, /^input(\.data)?$/);
     assertHasBound(error);
     assert.match(error.bound, /\b1000000\b/);
     assert.match(error.value ?? '', /\b17890080\b/);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 
   test('5640x3172 photo as file', async () => {
-    const error = await rejectionOf(client.image.thumbnail({ input: { path: 'large.jpg' }, widths: [320] }));
+    const error = await rejectionOf(running.client.image.thumbnail({ input: { path: 'large.jpg' }, widths: [320] }));
 
     assertDaemonInvalidArgument(error);
     assert.match(error.field, /^input(\.path)?$/);
     assertHasBound(error);
     assert.match(error.bound, /\b1000000\b/);
-    await assertStillServing(daemon, client, goodJpeg);
+    await assertStillServing(running.daemon, running.client, goodJpeg);
   });
 });

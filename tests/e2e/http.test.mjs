@@ -2,40 +2,26 @@
 // count the gRPC calls just made.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { createClient, InvalidArgumentError } from 'heavylift';
+import { InvalidArgumentError } from 'heavylift';
 
-import { httpGet, PHOTOS, readMetrics, rejectionOf, startTestDaemon, sumSamples } from './lib/helpers.mjs';
+import { httpGet, PHOTOS, readMetrics, rejectionOf, useDaemon, sumSamples } from './lib/helpers.mjs';
 
 const REQUESTS_TOTAL = 'heavylift_requests_total';
 const DURATION_COUNT = 'heavylift_request_duration_seconds_count';
 
 describe('HTTP endpoints', () => {
-  let daemon;
-  let client;
-
-  before(async () => {
-    daemon = await startTestDaemon();
-    client = createClient({ address: daemon.grpcAddress, deadlineMs: 30_000 });
-  });
-
-  after(async () => {
-    client?.close();
-    if (daemon) {
-      const exit = await daemon.stop();
-      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
-    }
-  });
+  const running = useDaemon();
 
   test('GET /healthz returns 200', async () => {
-    const response = await httpGet(daemon.httpAddress, '/healthz');
+    const response = await httpGet(running.daemon.httpAddress, '/healthz');
 
     assert.equal(response.status, 200);
   });
 
   test('GET /readyz returns 200', async () => {
-    const response = await httpGet(daemon.httpAddress, '/readyz');
+    const response = await httpGet(running.daemon.httpAddress, '/readyz');
 
     assert.equal(response.status, 200);
   });
@@ -43,7 +29,7 @@ describe('HTTP endpoints', () => {
   // Runs before any call, because series that appear only after the first
   // call break rate() queries and absence alerts on a fresh daemon.
   test('fresh /metrics declares every metric', async () => {
-    const response = await httpGet(daemon.httpAddress, '/metrics');
+    const response = await httpGet(running.daemon.httpAddress, '/metrics');
 
     assert.equal(response.status, 200);
     assert.match(response.contentType, /^text\/plain/);
@@ -58,18 +44,18 @@ describe('HTTP endpoints', () => {
   });
 
   test('GET /metrics counts calls just made', async () => {
-    const metricsBefore = await readMetrics(daemon.httpAddress);
+    const metricsBefore = await readMetrics(running.daemon.httpAddress);
     const photo = await readFile(PHOTOS.dune);
 
-    await client.image.thumbnail({ input: photo, widths: [320] });
-    await client.image.thumbnail({ input: photo, widths: [320, 640], format: 'webp' });
-    const hash = await client.crypto.argon2id.hash('correct horse battery staple');
-    assert.equal(await client.crypto.argon2id.verify(hash, 'correct horse battery staple'), true);
+    await running.client.image.thumbnail({ input: photo, widths: [320] });
+    await running.client.image.thumbnail({ input: photo, widths: [320, 640], format: 'webp' });
+    const hash = await running.client.crypto.argon2id.hash('correct horse battery staple');
+    assert.equal(await running.client.crypto.argon2id.verify(hash, 'correct horse battery staple'), true);
     // 1048576 KiB is above the daemon's default bound of 262144, so only the daemon rejects it.
-    const error = await rejectionOf(client.crypto.argon2id.hash('pw', { memoryCost: 1_048_576 }));
+    const error = await rejectionOf(running.client.crypto.argon2id.hash('pw', { memoryCost: 1_048_576 }));
     assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${error?.name}`);
 
-    const afterCalls = await readMetrics(daemon.httpAddress);
+    const afterCalls = await readMetrics(running.daemon.httpAddress);
     const delta = (name, labels) => sumSamples(afterCalls, name, labels) - sumSamples(metricsBefore, name, labels);
     assert.equal(delta(REQUESTS_TOTAL, { task: 'image.thumbnail', code: 'OK' }), 2);
     assert.equal(delta(REQUESTS_TOTAL, { task: 'crypto.argon2id.hash', code: 'OK' }), 1);
@@ -83,7 +69,7 @@ describe('HTTP endpoints', () => {
   });
 
   test('GET /metrics shows idle executor', async () => {
-    const samples = await readMetrics(daemon.httpAddress);
+    const samples = await readMetrics(running.daemon.httpAddress);
 
     assert.ok(samples.some((sample) => sample.name === 'heavylift_executor_queue_depth'), 'no queue depth sample');
     assert.equal(sumSamples(samples, 'heavylift_executor_queue_depth'), 0);
@@ -92,7 +78,7 @@ describe('HTTP endpoints', () => {
   });
 
   test('unknown HTTP path returns 404', async () => {
-    const response = await httpGet(daemon.httpAddress, '/no-such-path');
+    const response = await httpGet(running.daemon.httpAddress, '/no-such-path');
 
     assert.equal(response.status, 404);
   });

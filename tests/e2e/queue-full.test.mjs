@@ -2,11 +2,11 @@
 // expensive argon2id calls: the overflow is rejected with RESOURCE_EXHAUSTED
 // and a retry hint, and the rejections are counted in /metrics.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { createClient, ResourceExhaustedError } from 'heavylift';
+import { ResourceExhaustedError } from 'heavylift';
 
-import { parseArgon2idPhc, readMetrics, startTestDaemon, sumSamples } from './lib/helpers.mjs';
+import { parseArgon2idPhc, readMetrics, useDaemon, sumSamples } from './lib/helpers.mjs';
 
 const CALL_COUNT = 20;
 // 64 MiB and 3 passes keep each hash busy long enough for the burst to
@@ -14,27 +14,13 @@ const CALL_COUNT = 20;
 const EXPENSIVE = { memoryCost: 65_536, timeCost: 3, parallelism: 1 };
 
 describe('full executor queue', () => {
-  let daemon;
-  let client;
-
-  before(async () => {
-    daemon = await startTestDaemon(['--executor-threads', '1', '--executor-queue-capacity', '1']);
-    client = createClient({ address: daemon.grpcAddress, deadlineMs: 60_000 });
-  });
-
-  after(async () => {
-    client?.close();
-    if (daemon) {
-      const exit = await daemon.stop();
-      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
-    }
-  });
+  const running = useDaemon(['--executor-threads', '1', '--executor-queue-capacity', '1'], { deadlineMs: 60_000 });
 
   test('burst beyond queue capacity', async (t) => {
-    const metricsBefore = await readMetrics(daemon.httpAddress);
+    const metricsBefore = await readMetrics(running.daemon.httpAddress);
 
     const outcomes = await Promise.allSettled(
-      Array.from({ length: CALL_COUNT }, (_unused, i) => client.crypto.argon2id.hash(`password-${i}`, EXPENSIVE)),
+      Array.from({ length: CALL_COUNT }, (_unused, i) => running.client.crypto.argon2id.hash(`password-${i}`, EXPENSIVE)),
     );
 
     const succeeded = outcomes.filter((outcome) => outcome.status === 'fulfilled');
@@ -55,7 +41,7 @@ describe('full executor queue', () => {
       assert.ok(error.retryAfterMs > 0, `retryAfterMs is ${error.retryAfterMs}`);
     }
 
-    const metricsAfter = await readMetrics(daemon.httpAddress);
+    const metricsAfter = await readMetrics(running.daemon.httpAddress);
     const delta = (name, labels) => sumSamples(metricsAfter, name, labels) - sumSamples(metricsBefore, name, labels);
     assert.equal(delta('heavylift_executor_rejections_total'), rejected.length);
     assert.equal(
@@ -67,8 +53,8 @@ describe('full executor queue', () => {
   });
 
   test('accepts calls again after burst', async () => {
-    const hash = await client.crypto.argon2id.hash('after the burst');
+    const hash = await running.client.crypto.argon2id.hash('after the burst');
 
-    assert.equal(await client.crypto.argon2id.verify(hash, 'after the burst'), true);
+    assert.equal(await running.client.crypto.argon2id.verify(hash, 'after the burst'), true);
   });
 });

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { after, before } from 'node:test';
+
+import { createClient } from 'heavylift';
 import { startDaemon } from 'heavylift/testing';
 
 const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +45,32 @@ export async function startTestDaemon(args = []) {
     error.message = `failed to start ${DAEMON_BIN} ${args.join(' ')}: ${error.message}`;
     throw error;
   }
+}
+
+/**
+ * Starts a daemon with `args` before the tests of the enclosing `describe` and
+ * stops it after them, asserting that it exits 0 (so a crash or a sanitizer
+ * report fails the suite). `args` may be a function, called in the hook, for
+ * flags that depend on other `before` hooks. Returns an object whose `daemon`
+ * and `client` (a heavylift client with `deadlineMs`) are set once the hook ran.
+ */
+export function useDaemon(args = [], { deadlineMs = 30_000 } = {}) {
+  const running = { daemon: undefined, client: undefined };
+
+  before(async () => {
+    running.daemon = await startTestDaemon(typeof args === 'function' ? args() : args);
+    running.client = createClient({ address: running.daemon.grpcAddress, deadlineMs });
+  });
+
+  after(async () => {
+    running.client?.close();
+    if (running.daemon) {
+      const exit = await running.daemon.stop();
+      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${running.daemon.logs()}`);
+    }
+  });
+
+  return running;
 }
 
 /** Sends GET `urlPath` to the daemon's HTTP address and returns status, content type and body. */
