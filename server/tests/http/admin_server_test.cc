@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
+#include "core/host_port.h"
+
 namespace heavylift {
 namespace {
 
@@ -21,24 +23,32 @@ struct Reply {
 // Connects `stream` to `address` ("host:port").
 void connect(beast::tcp_stream& stream, const std::string& address) {
   tcp::resolver resolver(stream.get_executor());
-  const size_t colon = address.rfind(':');
-  stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+  const auto parts = split_host_port(address);
+  stream.connect(resolver.resolve(parts->host, parts->port));
 }
 
-// Sends one HTTP/1.1 request to `address` ("host:port") and reads the reply.
+// Sends a request without a body on the open connection `stream` and reads
+// the whole reply. `buffer` keeps bytes read past it for the next reply.
+Reply exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, const std::string& address,
+               http::verb method, const std::string& target) {
+  http::request<http::empty_body> req{method, target, 11};
+  req.set(http::field::host, address);
+  http::write(stream, req);
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  return {static_cast<int>(res.result_int()), std::string(res[http::field::content_type]), res.body()};
+}
+
+// Sends one HTTP/1.1 request to `address` on a new connection and reads the reply.
 Reply request(const std::string& address, http::verb method, const std::string& target) {
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   connect(stream, address);
-  http::request<http::empty_body> req{method, target, 11};
-  req.set(http::field::host, address);
-  http::write(stream, req);
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  const Reply reply = exchange(stream, buffer, address, method, target);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return {static_cast<int>(res.result_int()), std::string(res[http::field::content_type]), res.body()};
+  return reply;
 }
 
 class AdminServerTest : public ::testing::Test {
@@ -103,26 +113,17 @@ TEST_F(AdminServerTest, HeadSendsLengthWithoutBody) {
   EXPECT_EQ(head_parser.get().result_int(), 200u);
   EXPECT_EQ(head_parser.get()[http::field::content_length], "3");
 
-  http::request<http::empty_body> get{http::verb::get, "/readyz", 11};
-  get.set(http::field::host, address_);
-  http::write(stream, get);
-  http::response<http::string_body> reply;
-  http::read(stream, buffer, reply);
-  EXPECT_EQ(reply.result_int(), 200u);
-  EXPECT_EQ(reply.body(), "ready\n");
+  const Reply reply = exchange(stream, buffer, address_, http::verb::get, "/readyz");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "ready\n");
 }
 
 TEST_F(AdminServerTest, StopClosesOpenConnections) {
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   connect(stream, address_);
-  http::request<http::empty_body> get{http::verb::get, "/healthz", 11};
-  get.set(http::field::host, address_);
-  http::write(stream, get);
   beast::flat_buffer buffer;
-  http::response<http::string_body> reply;
-  http::read(stream, buffer, reply);
-  ASSERT_EQ(reply.result_int(), 200u);
+  ASSERT_EQ(exchange(stream, buffer, address_, http::verb::get, "/healthz").status, 200);
 
   server_.stop();
   stream.expires_after(std::chrono::seconds(5));
