@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <thread>
 
 #include "app/builtin_tasks.h"
@@ -64,6 +65,50 @@ void log_vips_message(const gchar* /*domain*/, GLogLevelFlags level, const gchar
               log_value(message != nullptr ? message : ""));
 }
 
+// Builds and starts the gRPC server for `services` and the standard health
+// service on config.grpc_address, storing the bound port in `*port`.
+// Returns nullptr, or a server with *port 0, when the address cannot be bound.
+std::unique_ptr<grpc::Server> start_grpc_server(const Config& config, std::initializer_list<grpc::Service*> services,
+                                                int* port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(std::min<uint32_t>(config.grpc_max_concurrent_streams, INT32_MAX)));
+  builder.SetMaxReceiveMessageSize(max_message > INT32_MAX ? INT32_MAX : static_cast<int>(max_message));
+  return builder.BuildAndStart();
+}
+
+// Lets in-flight calls finish within the grace period, cancels the rest,
+// then stops `server`. Readiness and health must already be off.
+void drain(const Config& config, TaskCallDispatcher& dispatcher, Executor& executor, grpc::Server& server) {
+  // While draining, the server keeps accepting calls, so requests still
+  // arriving get UNAVAILABLE from the dispatcher and callers may retry them
+  // elsewhere. In-flight calls run until none is left or the grace period
+  // ends.
+  const auto grace_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms);
+  wait_until_idle(dispatcher, grace_deadline);
+
+  // At the grace deadline, the remaining calls are cancelled with reason
+  // shutdown: queued ones are rejected at once, running ones stop at their
+  // next safe point, and each caller gets UNAVAILABLE. They get up to
+  // kCancelledCallsWait to do so before the listener closes.
+  if (dispatcher.in_flight() > 0) {
+    spdlog::warn("event=server.grace_expired in_flight={} queued={}", dispatcher.in_flight(),
+                 executor.queue_depth());
+    dispatcher.cancel_all(TaskContext::CancelReason::kShutdown);
+    executor.reject_expired();
+    wait_until_idle(dispatcher, std::chrono::steady_clock::now() + kCancelledCallsWait);
+  }
+
+  // NOTE: a call whose request is still arriving now has not reached a
+  // handler, so gRPC cancels it and its caller sees CANCELLED. None of them
+  // has received a response.
+  server.Shutdown(std::chrono::system_clock::now());
+}
+
 }  // namespace
 
 int run_daemon(const Config& config) {
@@ -106,17 +151,8 @@ int run_daemon(const Config& config) {
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
-  builder.RegisterService(&image_service);
-  builder.RegisterService(&crypto_service);
-  const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                             static_cast<int>(std::min<uint32_t>(config.grpc_max_concurrent_streams, INT32_MAX)));
-  builder.SetMaxReceiveMessageSize(max_message > INT32_MAX ? INT32_MAX : static_cast<int>(max_message));
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
@@ -157,30 +193,8 @@ int run_daemon(const Config& config) {
     _exit(1);
   }).detach();
 
-  // While draining, the server keeps accepting calls, so requests still
-  // arriving get UNAVAILABLE from the dispatcher and callers may retry them
-  // elsewhere. In-flight calls run until none is left or the grace period
-  // ends.
   const auto started = std::chrono::steady_clock::now();
-  const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
-  wait_until_idle(dispatcher, grace_deadline);
-
-  // At the grace deadline, the remaining calls are cancelled with reason
-  // shutdown: queued ones are rejected at once, running ones stop at their
-  // next safe point, and each caller gets UNAVAILABLE. They get up to
-  // kCancelledCallsWait to do so before the listener closes.
-  if (dispatcher.in_flight() > 0) {
-    spdlog::warn("event=server.grace_expired in_flight={} queued={}", dispatcher.in_flight(),
-                 executor.queue_depth());
-    dispatcher.cancel_all(TaskContext::CancelReason::kShutdown);
-    executor.reject_expired();
-    wait_until_idle(dispatcher, std::chrono::steady_clock::now() + kCancelledCallsWait);
-  }
-
-  // NOTE: a call whose request is still arriving now has not reached a
-  // handler, so gRPC cancels it and its caller sees CANCELLED. None of them
-  // has received a response.
-  server->Shutdown(std::chrono::system_clock::now());
+  drain(config, dispatcher, executor, *server);
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
