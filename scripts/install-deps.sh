@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the missing Debian packages listed in scripts/debian-packages.txt.
-# Then installs, from their lock files, the npm packages of the Node packages
-# named as arguments: by default the SDK, the end-to-end tests and the demo.
+# Installs the missing Debian packages listed in scripts/debian-packages.txt
+# and builds FerretDB into build/tools. Then installs, from their lock
+# files, the npm packages of the Node packages named as arguments: by
+# default the SDK, the end-to-end tests and the demo.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# FerretDB, the MongoDB wire-protocol server that the tests and the demo use,
+# is not packaged for Debian; it is built from its Go module into build/tools.
+FERRETDB_VERSION="v1.24.2"
+ferretdb_bin="$repo_root/build/tools/ferretdb"
+if [ ! -x "$ferretdb_bin" ] || [ "$(cat "$ferretdb_bin.version" 2>/dev/null)" != "$FERRETDB_VERSION" ]; then
+  go_bin="$(command -v go || echo /usr/local/go/bin/go)"
+  if [ ! -x "$go_bin" ]; then
+    echo "install-deps: Go is needed to build FerretDB $FERRETDB_VERSION but no go binary was found" >&2
+    exit 1
+  fi
+  echo "install-deps: building FerretDB $FERRETDB_VERSION with $("$go_bin" version)"
+  mkdir -p "$repo_root/build/tools"
+  GOBIN="$repo_root/build/tools" "$go_bin" install "github.com/FerretDB/FerretDB/cmd/ferretdb@$FERRETDB_VERSION"
+  echo "$FERRETDB_VERSION" > "$ferretdb_bin.version"
 fi
 
 # npm ci runs again only when a lock file changed since the last install.
