@@ -2,12 +2,17 @@
 
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
+#include "tasks/testing/testing_tasks.h"
 
 namespace heavylift {
 
 Status register_builtin_tasks(TaskRegistry& registry, const Config& config, const BlobReader& blobs) {
   const ImageLimits image_limits = config.image;
   const Argon2Limits argon2_limits = config.argon2;
+
+  if (config.testing_tasks) {
+    if (Status s = register_testing_tasks(registry); !s.ok()) return s;
+  }
 
   Status status = registry.add<v1::ThumbnailRequest, v1::ThumbnailResponse>(
       "image.thumbnail",

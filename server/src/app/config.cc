@@ -105,6 +105,18 @@ Setting make_unsigned(const std::string& key, std::string unit, std::string help
   return setting;
 }
 
+// A boolean setting: "true" or "false" (TOML booleans arrive as that text).
+Setting make_bool(const std::string& key, std::string help, bool Config::*field) {
+  Setting setting{key, flag_for(key), env_for(key), "true|false", std::move(help), nullptr, nullptr};
+  setting.apply = [field](Config& config, const std::string& value, const std::string& source) {
+    if (value != "true" && value != "false") return Status(invalid_setting(source, "true or false", value));
+    config.*field = value == "true";
+    return Status::Ok();
+  };
+  setting.current = [field](const Config& config) { return std::string(config.*field ? "true" : "false"); };
+  return setting;
+}
+
 Status check_log_level(const std::string& source, const std::string& value) {
   static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {
@@ -177,6 +189,12 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "crypto.max_password_bytes", "bytes", "Longest password accepted for hashing or verifying.",
       [](Config& c) { return &c.argon2.max_password_bytes; }, 1, kMaxU32));
+
+  settings.push_back(make_bool(
+      "testing.tasks",
+      "Registers the testing.* tasks (sleep, fail, echo) used by tests and benchmarks of the "
+      "transports. Leave off in production.",
+      &Config::testing_tasks));
   return settings;
 }
 

@@ -27,6 +27,7 @@ struct Config {
   std::string log_level = "info";
   ImageLimits image;
   Argon2Limits argon2;
+  bool testing_tasks = false;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -150,9 +150,10 @@ int run_daemon(const Config& config) {
                          [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
+  TestingServiceImpl testing_service(dispatcher);
 
   int grpc_port = 0;
-  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service}, &grpc_port);
+  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &testing_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;

@@ -23,6 +23,15 @@ const char* code_name(Code code) {
   return "UNKNOWN";
 }
 
+std::optional<Code> code_from_name(std::string_view name) {
+  for (Code code : {Code::kOk, Code::kCancelled, Code::kUnknown, Code::kInvalidArgument, Code::kDeadlineExceeded,
+                    Code::kNotFound, Code::kPermissionDenied, Code::kResourceExhausted, Code::kFailedPrecondition,
+                    Code::kUnimplemented, Code::kInternal, Code::kUnavailable, Code::kUnauthenticated}) {
+    if (name == code_name(code)) return code;
+  }
+  return std::nullopt;
+}
+
 Error Error::out_of_range(std::string field, std::string bound, std::string value) {
   Error error;
   error.code = Code::kInvalidArgument;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <variant>
@@ -30,6 +32,9 @@ enum class Code : int {
 
 // Returns the upper-case gRPC name of `code`, for example "INVALID_ARGUMENT".
 const char* code_name(Code code);
+
+// Returns the code whose code_name() is `name`, or nullopt for other text.
+std::optional<Code> code_from_name(std::string_view name);
 
 struct Error {
   Code code = Code::kUnknown;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +23,23 @@ class TaskContext {
 
   const std::string& request_id() const { return request_id_; }
   Clock::time_point deadline() const { return deadline_; }
+
+  // Which delivery of a queue job this run is, starting at 1. gRPC calls are
+  // always attempt 1. Set by the adapter before the task runs.
+  uint32_t attempt() const { return attempt_; }
+  void set_attempt(uint32_t attempt) { attempt_ = attempt; }
+
+  // Receives progress as a fraction in [0, 1], for example to update a
+  // BullMQ job's progress. The adapter sets it before the task runs. It runs
+  // on the task's thread, so it must not block for long.
+  using ProgressCallback = std::function<void(double fraction)>;
+  void set_progress_callback(ProgressCallback callback) { progress_ = std::move(callback); }
+
+  // Reports how much of the work is done, clamped to [0, 1]. Does nothing
+  // when the transport has no use for progress (gRPC unary calls).
+  void report_progress(double fraction) const {
+    if (progress_) progress_(std::clamp(fraction, 0.0, 1.0));
+  }
 
   // Why a call was cancelled: its caller went away, or the daemon is
   // shutting down and its grace period ran out.
@@ -71,6 +90,8 @@ class TaskContext {
   std::string request_id_;
   Clock::time_point deadline_;
   Clock::time_point created_;
+  uint32_t attempt_ = 1;
+  ProgressCallback progress_;
   static constexpr int kNotCancelled = -1;
   std::atomic<int> cancelled_{kNotCancelled};
 };

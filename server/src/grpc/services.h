@@ -5,6 +5,7 @@
 #include "grpc/task_call.h"
 #include "heavylift/v1/crypto.grpc.pb.h"
 #include "heavylift/v1/image.grpc.pb.h"
+#include "heavylift/v1/testing.grpc.pb.h"
 
 namespace heavylift {
 
@@ -36,6 +37,31 @@ class CryptoServiceImpl final : public v1::CryptoService::CallbackService {
                                            const v1::Argon2idVerifyRequest* request,
                                            v1::Argon2idVerifyResponse* response) override {
     return dispatcher_.dispatch(context, "crypto.argon2id.verify", request, response);
+  }
+
+ private:
+  TaskCallDispatcher& dispatcher_;
+};
+
+// Served always; its tasks exist only with --testing-tasks true, so without
+// it every call gets UNIMPLEMENTED.
+class TestingServiceImpl final : public v1::TestingService::CallbackService {
+ public:
+  explicit TestingServiceImpl(TaskCallDispatcher& dispatcher) : dispatcher_(dispatcher) {}
+
+  grpc::ServerUnaryReactor* Sleep(grpc::CallbackServerContext* context, const v1::SleepRequest* request,
+                                  v1::SleepResponse* response) override {
+    return dispatcher_.dispatch(context, "testing.sleep", request, response);
+  }
+
+  grpc::ServerUnaryReactor* Fail(grpc::CallbackServerContext* context, const v1::FailRequest* request,
+                                 v1::FailResponse* response) override {
+    return dispatcher_.dispatch(context, "testing.fail", request, response);
+  }
+
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context, const v1::EchoRequest* request,
+                                 v1::EchoResponse* response) override {
+    return dispatcher_.dispatch(context, "testing.echo", request, response);
   }
 
  private:

@@ -73,7 +73,7 @@ bool is_permanent_failure(Code code) {
 
 Error unknown_task_error(std::string_view name) {
   Error error;
-  error.code = Code::kNotFound;
+  error.code = Code::kUnimplemented;
   error.field = "name";
   error.reason = "UNKNOWN_TASK";
   error.value = quote_value(name);

@@ -45,7 +45,8 @@ std::string error_detail_json(const Error& error);
 // every retry (a bad request, an unknown task), so attempts left are skipped.
 bool is_permanent_failure(Code code);
 
-// Builds the NOT_FOUND error for a job whose name is not a registered task.
+// Builds the UNIMPLEMENTED error (reason UNKNOWN_TASK) for a job whose name
+// is not a registered task, the code gRPC callers get for the same mistake.
 Error unknown_task_error(std::string_view name);
 
 }  // namespace heavylift

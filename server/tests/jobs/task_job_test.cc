@@ -68,6 +68,7 @@ TEST(TaskJob, FailureReasonStartsWithCode) {
 
 TEST(TaskJob, PermanentFailures) {
   EXPECT_TRUE(is_permanent_failure(Code::kInvalidArgument));
+  EXPECT_EQ(unknown_task_error("nope").code, Code::kUnimplemented);
   EXPECT_TRUE(is_permanent_failure(unknown_task_error("nope").code));
   EXPECT_FALSE(is_permanent_failure(Code::kUnavailable));
   EXPECT_FALSE(is_permanent_failure(Code::kDeadlineExceeded));
