@@ -2,7 +2,15 @@ import { type CallOptions as GrpcCallOptions, type Client, Metadata, type Servic
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-import { abortError, errorFromServiceError } from './errors';
+import { type ChannelSettings } from './connection';
+import {
+  ResourceExhaustedError,
+  UnauthenticatedError,
+  UnavailableError,
+  abortError,
+  errorFromServiceError,
+} from './errors';
+import { TRACEPARENT_METADATA_KEY, checkTraceparent } from './trace';
 import { checkNonEmptyString, checkOptionsObject, invalidParameter } from './validate';
 
 /** Metadata key that carries the request id to the daemon, which logs it with the task. */
@@ -28,6 +36,12 @@ export interface CallOptions {
    * Default: a random UUID.
    */
   requestId?: string;
+  /**
+   * W3C trace context of the work that made this call, for example the incoming request's
+   * `traceparent` header. The daemon logs it with the task as `trace_id`. Default: the
+   * client's `traceparent` provider, else none.
+   */
+  traceparent?: string;
 }
 
 /** Call options after validation, with the client's defaults applied. */
@@ -35,6 +49,7 @@ export interface ResolvedCallOptions {
   deadlineMs: number;
   signal: AbortSignal | undefined;
   requestId: string;
+  traceparent: string | undefined;
 }
 
 /** The parts of a generated grpc-js method definition that a unary call needs. */
@@ -92,7 +107,86 @@ export function resolveCallOptions(
     }
   }
 
-  return { deadlineMs, signal: checked.signal, requestId };
+  const traceparent =
+    checked.traceparent === undefined ? undefined : checkTraceparent(checked.traceparent, 'traceparent');
+
+  return { deadlineMs, signal: checked.signal, requestId, traceparent };
+}
+
+// Settings per channel, set by createClient.
+const channelSettings = new WeakMap<Client, ChannelSettings>();
+
+/** Sets the overload retries and the TLS probe that calls on `client` use. */
+export function setChannelSettings(client: Client, settings: ChannelSettings): void {
+  channelSettings.set(client, settings);
+}
+
+/**
+ * Turns an UNAVAILABLE error of a TLS client into an UnauthenticatedError when a TLS probe
+ * shows why the connection fails (an unknown CA, an expired certificate, a rejected or
+ * missing client certificate), and returns other errors unchanged.
+ */
+async function explainTlsFailure(error: unknown, settings: ChannelSettings | undefined): Promise<unknown> {
+  if (!(error instanceof UnavailableError) || settings?.probeTls === undefined) return error;
+  const problem = await settings.probeTls();
+  if (problem === undefined) return error;
+  return new UnauthenticatedError(
+    `TLS handshake with the daemon failed: ${problem}. Check the CA (tls.ca), the daemon certificate's ` +
+      `validity and names (tls.serverName), and, for mutual TLS, the client certificate (tls.cert, tls.key)`,
+    {
+      code: UNAUTHENTICATED_CODE,
+      field: 'tls',
+      reason: 'TLS_HANDSHAKE_FAILED',
+      requestId: error.requestId,
+      details: error.details,
+      metadata: error.metadata,
+      cause: error,
+    },
+  );
+}
+
+// The gRPC status code UNAUTHENTICATED.
+const UNAUTHENTICATED_CODE = 16;
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Sends one unary call and resolves with the decoded response. When the daemon answers
+ * RESOURCE_EXHAUSTED with a retry hint, waits that long and sends the call again, up to the
+ * client's overload retry settings and within the call's deadline.
+ */
+export async function callUnary<Request, Response>(
+  client: Client,
+  method: UnaryMethod<Request, Response>,
+  request: Request,
+  options: ResolvedCallOptions,
+): Promise<Response> {
+  const settings = channelSettings.get(client);
+  const retry = settings?.overloadRetry ?? { maxRetries: 0, maxDelayMs: 0 };
+  const startedAt = performance.now();
+  const deadlineAt = Number.isFinite(options.deadlineMs) ? Date.now() + options.deadlineMs : Infinity;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await callUnaryOnce(client, method, request, options, deadlineAt, startedAt);
+    } catch (error) {
+      if (!(error instanceof ResourceExhaustedError) || attempt >= retry.maxRetries || options.signal?.aborted) {
+        throw await explainTlsFailure(error, settings);
+      }
+      const waitMs = Math.min(error.retryAfterMs ?? 0, retry.maxDelayMs);
+      if (!error.retryAfterMs || Date.now() + waitMs >= deadlineAt) throw error;
+      await sleep(waitMs, options.signal);
+    }
+  }
 }
 
 /**
@@ -101,11 +195,13 @@ export function resolveCallOptions(
  * Rejects with the HeavyliftError subclass for the gRPC status. An aborted `signal` cancels
  * the call at once, and a signal that is already aborted rejects before anything is sent.
  */
-export function callUnary<Request, Response>(
+function callUnaryOnce<Request, Response>(
   client: Client,
   method: UnaryMethod<Request, Response>,
   request: Request,
   options: ResolvedCallOptions,
+  deadlineAt: number,
+  startedAt: number,
 ): Promise<Response> {
   const { signal, requestId, deadlineMs } = options;
   if (signal?.aborted) {
@@ -115,15 +211,15 @@ export function callUnary<Request, Response>(
   return new Promise<Response>((resolve, reject) => {
     const metadata = new Metadata();
     metadata.set(REQUEST_ID_METADATA_KEY, requestId);
+    if (options.traceparent !== undefined) metadata.set(TRACEPARENT_METADATA_KEY, options.traceparent);
 
     const grpcOptions: GrpcCallOptions = {};
-    if (Number.isFinite(deadlineMs)) {
-      grpcOptions.deadline = Date.now() + deadlineMs;
+    if (Number.isFinite(deadlineAt)) {
+      grpcOptions.deadline = deadlineAt;
     }
 
     // Set by whichever comes first, the response or the abort, so the other one is ignored.
     let settled = false;
-    const startedAt = performance.now();
 
     const onAbort = (): void => {
       if (settled) {

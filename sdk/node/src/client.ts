@@ -6,13 +6,25 @@ import {
 } from '@grpc/grpc-js';
 
 import { buildArgon2idHashRequest, buildArgon2idVerifyRequest, type Argon2idHashOptions, type Password } from './argon2id';
-import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions } from './call';
+import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions, setChannelSettings } from './call';
+import {
+  type OverloadRetryOptions,
+  type TlsOptions,
+  checkOverloadRetry,
+  checkToken,
+  checkTraceparentProvider,
+  metadataInterceptor,
+  serviceConfig,
+  targetOf,
+  tlsChannel,
+  tlsProbe,
+} from './connection';
 import { HealthService } from './gen/grpc/health/v1/health';
 import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
-import { checkNonEmptyString, checkOptionsObject, checkString, invalidParameter } from './validate';
+import { checkOptionsObject, checkString, invalidParameter } from './validate';
 
 /** Address that `createClient` connects to when none is given. */
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
@@ -22,8 +34,28 @@ export const DEFAULT_DEADLINE_MS = 30_000;
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
-  /** The daemon's gRPC address as `host:port`, or any grpc-js target such as `unix:/path`. Default: `'127.0.0.1:50051'`. */
-  address?: string;
+  /**
+   * The daemon's gRPC address as `host:port`, a list of numeric `host:port` addresses of
+   * several daemons, or any grpc-js target such as `dns:heavylift.internal:50051` (every
+   * record it resolves to is used) or `unix:/path`. Calls are balanced round-robin over the
+   * addresses, and calls to the idempotent services are retried with backoff on UNAVAILABLE,
+   * so a daemon that drains or dies is skipped. Default: `'127.0.0.1:50051'`.
+   */
+  address?: string | string[];
+  /** TLS to the daemon, and a client certificate for mutual TLS. Default: none (plaintext). */
+  tls?: TlsOptions;
+  /**
+   * Bearer token sent as `authorization: Bearer <token>` on every call, or a function that
+   * returns the current token for each call (for rotation). Default: none.
+   */
+  token?: string | (() => string);
+  /**
+   * Returns the W3C `traceparent` of the work in progress (for example from
+   * AsyncLocalStorage), sent with each call that sets none itself. Default: none.
+   */
+  traceparent?: () => string | undefined;
+  /** Retries of calls that the daemon rejects as overloaded, after the wait it asks for. Default: `{ maxRetries: 2, maxDelayMs: 2000 }`. */
+  overloadRetry?: OverloadRetryOptions;
   /** Deadline of each call in milliseconds, unless the call sets its own. `Infinity` sends none. Default: `30000`. */
   deadlineMs?: number;
   /** Channel credentials. Default: `credentials.createInsecure()` from `@grpc/grpc-js`, for a daemon on loopback or a private network. */
@@ -106,14 +138,10 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly #defaultDeadlineMs: number;
   #closed = false;
 
-  constructor(address: string, deadlineMs: number, channelCredentials: ChannelCredentials, channelOptions: ChannelOptions) {
+  constructor(address: string, deadlineMs: number, channel: Client) {
     this.address = address;
     this.#defaultDeadlineMs = deadlineMs;
-    // One generic client carries all three services over a single channel.
-    this.#channel = new Client(address, channelCredentials, {
-      'grpc.max_receive_message_length': -1,
-      ...channelOptions,
-    });
+    this.#channel = channel;
 
     this.image = {
       thumbnail: async (options, callOptions) => {
@@ -179,10 +207,17 @@ class GrpcHeavyliftClient implements HeavyliftClient {
 export function createClient(options?: ClientOptions): HeavyliftClient {
   const checked = checkOptionsObject(options, 'options');
 
-  const address = checked.address === undefined ? DEFAULT_ADDRESS : checkNonEmptyString(checked.address, 'address');
+  const target = targetOf(checked.address ?? DEFAULT_ADDRESS);
   const deadlineMs = checked.deadlineMs === undefined ? DEFAULT_DEADLINE_MS : checkDeadlineMs(checked.deadlineMs, 'deadlineMs');
+  if (checked.tls !== undefined && checked.credentials !== undefined) {
+    throw invalidParameter('tls', 'either tls or credentials, not both', checked.tls);
+  }
+  const tls = checked.tls === undefined ? undefined : tlsChannel(checked.tls);
+  const token = checkToken(checked.token);
+  const traceparent = checkTraceparentProvider(checked.traceparent);
+  const overloadRetry = checkOverloadRetry(checked.overloadRetry);
 
-  const channelCredentials = checked.credentials ?? grpcCredentials.createInsecure();
+  const channelCredentials = tls?.credentials ?? checked.credentials ?? grpcCredentials.createInsecure();
   // Checked by shape rather than instanceof, so credentials from another copy of grpc-js pass.
   if (typeof (channelCredentials as { _isSecure?: unknown } | null)?._isSecure !== 'function') {
     throw invalidParameter('credentials', 'ChannelCredentials from @grpc/grpc-js', channelCredentials);
@@ -193,5 +228,17 @@ export function createClient(options?: ClientOptions): HeavyliftClient {
     throw invalidParameter('channelOptions', 'object', channelOptions);
   }
 
-  return new GrpcHeavyliftClient(address, deadlineMs, channelCredentials, channelOptions);
+  // One generic client carries every service over a single channel.
+  const channel = new Client(target, channelCredentials, {
+    'grpc.max_receive_message_length': -1,
+    'grpc.service_config': serviceConfig(),
+    ...tls?.options,
+    ...channelOptions,
+    interceptors: [metadataInterceptor(token, traceparent)],
+  });
+  setChannelSettings(channel, {
+    overloadRetry,
+    probeTls: tls === undefined ? undefined : tlsProbe(target, tls.checked),
+  });
+  return new GrpcHeavyliftClient(target, deadlineMs, channel);
 }

@@ -146,6 +146,9 @@ export function protoPathToCamelCase(protoPath: string): string {
   return protoPath.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
+// Words that grpc-js and OpenSSL put in the details of a failed TLS handshake.
+const TLS_FAILURE_PATTERN = /certificate|SSL|TLS|handshake|self.signed|CERT_|alert/i;
+
 /** Returns the decoded `heavylift-error-bin` entry, or undefined when it is absent or not a valid ErrorDetail. */
 function decodeErrorDetail(metadata: Metadata | undefined): ErrorDetail | undefined {
   const values = metadata?.get(ERROR_DETAIL_METADATA_KEY) ?? [];
@@ -190,6 +193,25 @@ export function errorFromServiceError(
       metadata: error.metadata,
       cause: error,
     });
+  }
+
+  // grpc-js reports a failed TLS handshake (an unknown CA, an expired
+  // certificate, a missing client certificate) as UNAVAILABLE. It is a
+  // credential problem that no retry fixes, so it becomes UNAUTHENTICATED.
+  if (error.code === status.UNAVAILABLE && TLS_FAILURE_PATTERN.test(error.details ?? '')) {
+    return new UnauthenticatedError(
+      `TLS handshake with the daemon failed: ${error.details}. Check the CA (tls.ca), the daemon ` +
+        `certificate's validity and names (tls.serverName), and, for mutual TLS, the client certificate (tls.cert, tls.key)`,
+      {
+        code: status.UNAUTHENTICATED,
+        field: 'tls',
+        reason: 'TLS_HANDSHAKE_FAILED',
+        requestId,
+        details: error.details,
+        metadata: error.metadata,
+        cause: error,
+      },
+    );
   }
 
   // grpc-js leaves `details` empty when the status carries no message; its own

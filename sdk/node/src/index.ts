@@ -15,6 +15,8 @@ export {
   type ImageMethods,
 } from './client';
 export type { CallOptions } from './call';
+export type { OverloadRetryOptions, TlsOptions } from './connection';
+export { childTraceparent, traceIdOf } from './trace';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
 export {

@@ -130,13 +130,15 @@ std::vector<Setting> all_settings() {
   std::vector<Setting> settings;
   settings.push_back(make_string(
       "grpc.address", "host:port",
-      "Address of the gRPC listener. Port 0 picks a free port. Only loopback hosts are accepted.",
-      &Config::grpc_address, check_loopback_address));
+      "Address of the gRPC listener. Port 0 picks a free port. An address other than 127.0.0.1, ::1 or "
+      "localhost needs TLS or a token file (or --security-allow-insecure true).",
+      &Config::grpc_address, check_host_port));
   settings.push_back(make_string(
       "http.address", "host:port",
-      "Address of the HTTP listener for /healthz, /readyz and /metrics. Port 0 picks a free port. "
-      "Only loopback hosts are accepted.",
-      &Config::http_address, check_loopback_address));
+      "Address of the HTTP listener for /healthz, /readyz and /metrics. Port 0 picks a free port. An "
+      "address other than 127.0.0.1, ::1 or localhost needs a token file (or --security-allow-insecure "
+      "true); /metrics then requires a bearer token.",
+      &Config::http_address, check_host_port));
   settings.push_back(make_unsigned<uint32_t>(
       "grpc.max_concurrent_streams", "calls",
       "Calls one client connection may have open at once. Further calls wait in the client.",
@@ -158,6 +160,31 @@ std::vector<Setting> all_settings() {
       "blob.root", "directory",
       "Directory that path blob references are confined to. Empty disables path references.",
       &Config::blob_root));
+
+  settings.push_back(make_string(
+      "tls.cert_file", "file",
+      "PEM certificate chain the gRPC listener presents. Needs tls.key_file. Re-read every "
+      "tls.reload_interval_s seconds, so a renewed certificate takes effect without a restart.",
+      &Config::tls_cert_file));
+  settings.push_back(make_string("tls.key_file", "file", "PEM private key of tls.cert_file.",
+                                 &Config::tls_key_file));
+  settings.push_back(make_string(
+      "tls.client_ca_file", "file",
+      "PEM CA bundle for mutual TLS: gRPC clients must present a certificate signed by it. Needs tls.cert_file.",
+      &Config::tls_client_ca_file));
+  settings.push_back(make_unsigned<uint32_t>(
+      "tls.reload_interval_s", "seconds", "How often the TLS files are checked for changes.",
+      [](Config& c) { return &c.tls_reload_interval_s; }, 1, 86'400));
+  settings.push_back(make_string(
+      "auth.token_file", "file",
+      "File of bearer tokens, one per line (at least 16 characters each; '#' starts a comment). When set, "
+      "every gRPC task call and GET /metrics must send `authorization: Bearer <token>`. Re-read on SIGHUP.",
+      &Config::auth_token_file));
+  settings.push_back(make_bool(
+      "security.allow_insecure",
+      "Lets listeners on addresses other than 127.0.0.1, ::1 or localhost run without TLS or a token. "
+      "Anyone who can reach them can then use them; a warning is logged at start.",
+      &Config::allow_insecure));
   settings.push_back(make_string("log.level", "level",
                                  "Log level: trace, debug, info, warn, error, critical or off.",
                                  &Config::log_level, check_log_level));
@@ -263,6 +290,49 @@ bool is_loopback_host(const std::string& host) {
 
 }  // namespace
 
+Status check_host_port(const std::string& setting, const std::string& address) {
+  const auto parts = split_host_port(address);
+  if (!parts) return invalid_setting(setting, "host:port", address);
+  uint64_t port_number = 0;
+  if (Status s = parse_unsigned(parts->port, setting + " port", 0, 65535, &port_number); !s.ok()) {
+    return invalid_setting(setting, "host:port with a port in 0..65535", address);
+  }
+  return Status::Ok();
+}
+
+bool is_default_loopback(const std::string& address) {
+  const auto parts = split_host_port(address);
+  if (!parts) return false;
+  const std::string& host = parts->host;
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return ntohl(v4.s_addr) == INADDR_LOOPBACK;
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127 && v6.s6_addr[13] == 0 && v6.s6_addr[14] == 0 &&
+           v6.s6_addr[15] == 1;
+  }
+  return false;
+}
+
+Status check_listener_security(const Config& config, const std::string& setting, const std::string& address,
+                               bool supports_tls) {
+  if (is_default_loopback(address) || config.allow_insecure) return Status::Ok();
+  const bool has_tls = supports_tls && !config.tls_cert_file.empty();
+  if (has_tls || !config.auth_token_file.empty()) return Status::Ok();
+  const std::string needed = supports_tls ? "TLS (--tls-cert-file and --tls-key-file) or a bearer token file "
+                                            "(--auth-token-file)"
+                                          : "a bearer token file (--auth-token-file)";
+  Error error = Error::invalid(
+      setting, "INSECURE_LISTENER",
+      fmt::format("{} {} is not 127.0.0.1, ::1 or localhost, so it needs {}; pass --security-allow-insecure "
+                  "true to listen there without them",
+                  setting, address, needed),
+      "127.0.0.1, ::1 or localhost, or a secured listener", address);
+  return error;
+}
+
 Status check_loopback_address(const std::string& setting, const std::string& address) {
   const auto parts = split_host_port(address);
   if (!parts) return invalid_setting(setting, "host:port", address);
@@ -277,6 +347,25 @@ Status check_loopback_address(const std::string& setting, const std::string& add
   }
   return Status::Ok();
 }
+
+namespace {
+
+// Checks that the TLS files come in the needed combinations and that each
+// listener satisfies the security rule.
+Status check_security_settings(const Config& config) {
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return Error::invalid("tls.key_file", "INCOMPLETE_TLS",
+                          "tls.cert_file and tls.key_file must be set together (--tls-cert-file, --tls-key-file)");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return Error::invalid("tls.client_ca_file", "INCOMPLETE_TLS",
+                          "tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first");
+  }
+  if (Status s = check_listener_security(config, "grpc.address", config.grpc_address, true); !s.ok()) return s;
+  return check_listener_security(config, "http.address", config.http_address, false);
+}
+
+}  // namespace
 
 EnvironmentLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -351,6 +440,7 @@ ParsedConfig parse_config(int argc, const char* const* argv, const EnvironmentLo
     if (app.get_option(settings[i].flag)->count() == 0) continue;
     if (Status s = settings[i].apply(config, storage[i], settings[i].flag); !s.ok()) return fail(s);
   }
+  if (Status s = check_security_settings(config); !s.ok()) return fail(s);
   parsed.config = config;
   return parsed;
 }

@@ -24,6 +24,14 @@ struct Config {
   uint32_t executor_queue_capacity = 64;
   uint32_t shutdown_grace_ms = 10000;
   std::string blob_root;
+  // Listener security. A listener on an address other than 127.0.0.1, ::1 or
+  // localhost needs TLS or a bearer token file, or allow_insecure.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // set: gRPC clients must present a certificate it signed
+  uint32_t tls_reload_interval_s = 60;
+  std::string auth_token_file;
+  bool allow_insecure = false;
   std::string log_level = "info";
   ImageLimits image;
   Argon2Limits argon2;
@@ -52,5 +60,21 @@ EnvironmentLookup process_environment();
 // Checks that `address` is "host:port" on a loopback host (127.0.0.0/8,
 // ::1 or localhost). `setting` names the setting in the error.
 Status check_loopback_address(const std::string& setting, const std::string& address);
+
+// Checks that `address` is "host:port" with a port in 0..65535.
+Status check_host_port(const std::string& setting, const std::string& address);
+
+// True for an address on 127.0.0.1, ::1, ::ffff:127.0.0.1 or localhost: the
+// addresses where a listener may run without TLS or a token. The rest of
+// 127.0.0.0/8 counts as remote, which also lets tests on one machine
+// exercise the rule.
+bool is_default_loopback(const std::string& address);
+
+// Checks the listener security rule for `setting` = `address`: an address
+// that is not default loopback needs TLS or a token file (the admin listener:
+// a token file, since it has no TLS), unless allow_insecure is set. The
+// error names the flags that would satisfy the rule.
+Status check_listener_security(const Config& config, const std::string& setting, const std::string& address,
+                               bool supports_tls);
 
 }  // namespace heavylift

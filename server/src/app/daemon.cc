@@ -3,6 +3,8 @@
 #include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include <thread>
 
 #include "app/builtin_tasks.h"
+#include "app/tls_files.h"
+#include "core/bearer_tokens.h"
 #include "core/blob.h"
 #include "core/executor.h"
 #include "core/host_port.h"
@@ -65,6 +69,61 @@ void log_vips_message(const gchar* /*domain*/, GLogLevelFlags level, const gchar
               log_value(message != nullptr ? message : ""));
 }
 
+// Returns TLS credentials that re-read the certificate files every
+// tls.reload_interval_s seconds, with client certificates required and
+// verified when tls.client_ca_file is set; or plaintext credentials.
+std::shared_ptr<grpc::ServerCredentials> grpc_server_credentials(const Config& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.tls_key_file, config.tls_cert_file, config.tls_client_ca_file, config.tls_reload_interval_s);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (config.tls_client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+// Re-reads the token file on every SIGHUP, which the caller has blocked.
+// Runs until the process exits; a failed reload keeps the previous tokens.
+void reload_tokens_on_sighup(BearerTokens& tokens) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  for (;;) {
+    int received = 0;
+    if (sigwait(&signals, &received) != 0) continue;
+    if (!tokens.enabled()) {
+      spdlog::info("event=config.reload_skipped reason=no_token_file");
+      continue;
+    }
+    if (Status s = tokens.reload(); !s.ok()) {
+      spdlog::error("event=auth.tokens_reload_failed file={} message={}", log_value(tokens.file()),
+                    log_value(s.error().message));
+    } else {
+      spdlog::info("event=auth.tokens_reloaded file={}", log_value(tokens.file()));
+    }
+  }
+}
+
+// Logs a warning for each listener that security.allow_insecure lets run
+// on a remote address without TLS or a token.
+void warn_about_insecure_listeners(const Config& config) {
+  if (!config.allow_insecure) return;
+  const bool has_token = !config.auth_token_file.empty();
+  if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() && !has_token) {
+    spdlog::warn("event=server.insecure_listener listener=grpc address={} message={}", log_value(config.grpc_address),
+                 log_value("no TLS and no token: anyone who can reach this address can run tasks"));
+  }
+  if (!is_default_loopback(config.http_address) && !has_token) {
+    spdlog::warn("event=server.insecure_listener listener=http address={} message={}", log_value(config.http_address),
+                 log_value("no token: anyone who can reach this address can read /metrics"));
+  }
+}
+
 // Builds and starts the gRPC server for `services` and the standard health
 // service on config.grpc_address, storing the bound port in `*port`.
 // Returns nullptr, or a server with *port 0, when the address cannot be bound.
@@ -72,7 +131,7 @@ std::unique_ptr<grpc::Server> start_grpc_server(const Config& config, std::initi
                                                 int* port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.grpc_address, grpc::InsecureServerCredentials(), port);
+  builder.AddListeningPort(config.grpc_address, grpc_server_credentials(config), port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
@@ -135,6 +194,20 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed reason=blob_root message={}", log_value(s.error().message));
     return 1;
   }
+  if (!config.tls_cert_file.empty()) {
+    if (Status s = check_tls_files(config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=tls message={}", log_value(s.error().message));
+      return 1;
+    }
+  }
+  BearerTokens tokens(config.auth_token_file);
+  if (Status s = tokens.reload(); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=auth_token_file message={}", log_value(s.error().message));
+    return 1;
+  }
+  std::thread(reload_tokens_on_sighup, std::ref(tokens)).detach();
+  warn_about_insecure_listeners(config);
+
   TaskRegistry registry;
   if (Status s = register_builtin_tasks(registry, config, blobs); !s.ok()) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
@@ -146,6 +219,7 @@ int run_daemon(const Config& config) {
   std::atomic<bool> draining{false};
   std::atomic<bool> ready{false};
   TaskCallDispatcher dispatcher(registry, runner, draining);
+  if (tokens.enabled()) dispatcher.set_bearer_tokens(&tokens);
   metrics.gauge_callback("heavylift_grpc_calls_in_flight", "gRPC calls dispatched and not yet done.",
                          [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
   ImageServiceImpl image_service(dispatcher);
@@ -165,6 +239,7 @@ int run_daemon(const Config& config) {
   }
 
   AdminServer admin(metrics, ready);
+  if (tokens.enabled()) admin.require_bearer_token(&tokens);
   if (Status s = admin.start(config.http_address); !s.ok()) {
     spdlog::critical("event=server.start_failed reason=http_bind message={}", log_value(s.error().message));
     server->Shutdown();
@@ -176,9 +251,10 @@ int run_daemon(const Config& config) {
       join_host_port(split_host_port(config.grpc_address).value_or(HostPort{}).host, std::to_string(grpc_port));
   ready.store(true);
   spdlog::info("event=server.listening version={} grpc_address={} http_address={} executor_threads={} "
-               "queue_capacity={} blob_root={} pid={}",
+               "queue_capacity={} blob_root={} tls={} mtls={} token_auth={} pid={}",
                HEAVYLIFT_VERSION, grpc_address, admin.bound_address(), executor.threads(),
-               config.executor_queue_capacity, log_value(config.blob_root), ::getpid());
+               config.executor_queue_capacity, log_value(config.blob_root), !config.tls_cert_file.empty(),
+               !config.tls_client_ca_file.empty(), tokens.enabled(), ::getpid());
 
   const int signal_number = wait_for_termination_signal();
   spdlog::info("event=server.draining signal={} grace_ms={}", strsignal(signal_number), config.shutdown_grace_ms);

@@ -8,12 +8,14 @@
 #include "core/logging.h"
 
 int main(int argc, char** argv) {
-  // Block the termination signals before any thread starts, so that every
-  // thread inherits the mask and only sigwait() in run_daemon receives them.
+  // Block the termination and reload signals before any thread starts, so
+  // that every thread inherits the mask and only the sigwait() calls in
+  // run_daemon receive them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto parsed = heavylift::parse_config(argc, argv, heavylift::process_environment());

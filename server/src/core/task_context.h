@@ -24,6 +24,12 @@ class TaskContext {
   const std::string& request_id() const { return request_id_; }
   Clock::time_point deadline() const { return deadline_; }
 
+  // The W3C trace id (32 lower-case hex digits) of the caller's traceparent,
+  // or empty. Log lines about this call carry it as trace_id. Set by the
+  // adapter before the task runs.
+  const std::string& trace_id() const { return trace_id_; }
+  void set_trace_id(std::string trace_id) { trace_id_ = std::move(trace_id); }
+
   // Which delivery of a queue job this run is, starting at 1. gRPC calls are
   // always attempt 1. Set by the adapter before the task runs.
   uint32_t attempt() const { return attempt_; }
@@ -90,6 +96,7 @@ class TaskContext {
   std::string request_id_;
   Clock::time_point deadline_;
   Clock::time_point created_;
+  std::string trace_id_;
   uint32_t attempt_ = 1;
   ProgressCallback progress_;
   static constexpr int kNotCancelled = -1;

@@ -8,6 +8,15 @@
 #include "core/logging.h"
 
 namespace heavylift {
+namespace {
+
+// Returns " trace_id=<id>" for a call that carried a traceparent, else "".
+std::string trace_field(const TaskContext& context) {
+  if (context.trace_id().empty()) return "";
+  return " trace_id=" + context.trace_id();
+}
+
+}  // namespace
 
 TaskRunner::TaskRunner(Executor& executor, Metrics& metrics)
     : executor_(executor), metrics_(metrics) {}
@@ -79,8 +88,8 @@ void TaskRunner::record(const Task& task, const TaskContext& context, const Stat
   duration(task).observe(seconds);
 
   if (status.ok()) {
-    spdlog::debug("event=task.finished task={} request_id={} code=OK duration_ms={:.1f}", task.name,
-                 log_value(context.request_id()), seconds * 1000);
+    spdlog::debug("event=task.finished task={} request_id={}{} code=OK duration_ms={:.1f}", task.name,
+                  log_value(context.request_id()), trace_field(context), seconds * 1000);
     return;
   }
   const Error& error = status.error();
@@ -89,9 +98,9 @@ void TaskRunner::record(const Task& task, const TaskContext& context, const Stat
                      : error.code == Code::kResourceExhausted ? spdlog::level::debug
                                                               : spdlog::level::info;
   spdlog::log(level,
-              "event=task.failed task={} request_id={} code={} reason={} field={} "
+              "event=task.failed task={} request_id={}{} code={} reason={} field={} "
               "duration_ms={:.1f} message={}",
-              task.name, log_value(context.request_id()), code_name(error.code),
+              task.name, log_value(context.request_id()), trace_field(context), code_name(error.code),
               log_value(error.reason), log_value(error.field), seconds * 1000,
               log_value(error.message));
 }

@@ -1,11 +1,14 @@
 #include "grpc/task_call.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sodium.h>
 
 #include <chrono>
 #include <memory>
 
+#include "core/logging.h"
+#include "core/trace_context.h"
 #include "heavylift/v1/common.pb.h"
 
 namespace heavylift {
@@ -103,6 +106,23 @@ std::string request_id_of(const grpc::CallbackServerContext& server_context) {
 
 }  // namespace
 
+std::string trace_id_of(const grpc::CallbackServerContext& server_context) {
+  const auto& metadata = server_context.client_metadata();
+  const auto it = metadata.find("traceparent");
+  if (it == metadata.end()) return "";
+  const auto parent = parse_traceparent(std::string_view(it->second.data(), it->second.size()));
+  return parent ? parent->trace_id : "";
+}
+
+Status TaskCallDispatcher::authenticate(const grpc::CallbackServerContext& server_context) const {
+  const BearerTokens* tokens = tokens_.load();
+  if (tokens == nullptr) return Status::Ok();
+  const auto& metadata = server_context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return tokens->check(false, "");
+  return tokens->check(true, std::string_view(it->second.data(), it->second.size()));
+}
+
 TaskCallDispatcher::TaskCallDispatcher(const TaskRegistry& registry, TaskRunner& runner,
                                        const std::atomic<bool>& draining)
     : registry_(registry), runner_(runner), draining_(draining) {}
@@ -123,7 +143,16 @@ grpc::ServerUnaryReactor* TaskCallDispatcher::dispatch(grpc::CallbackServerConte
                                                        google::protobuf::Message* response) {
   auto context = std::make_shared<TaskContext>(request_id_of(*server_context),
                                                steady_deadline(*server_context));
+  context->set_trace_id(trace_id_of(*server_context));
   auto* call = new UnaryCall(server_context, context, *this);
+
+  if (Status allowed = authenticate(*server_context); !allowed.ok()) {
+    spdlog::info("event=call.unauthenticated task={} request_id={} peer={} reason={}", task_name,
+                 log_value(context->request_id()), log_value(server_context->peer()),
+                 log_value(allowed.error().reason));
+    call->finish(allowed);
+    return call;
+  }
 
   if (draining_.load()) {
     call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));

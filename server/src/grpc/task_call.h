@@ -13,6 +13,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "core/bearer_tokens.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
 
@@ -36,6 +37,16 @@ class TaskCallDispatcher {
                                      const google::protobuf::Message* request,
                                      google::protobuf::Message* response);
 
+  // Requires every later call to carry one of `tokens` in its `authorization`
+  // metadata (UNAUTHENTICATED otherwise). `tokens` must outlive every call;
+  // nullptr turns the check off again.
+  void set_bearer_tokens(const BearerTokens* tokens) { tokens_.store(tokens); }
+
+  // Checks the call's `authorization` metadata against the bearer tokens, if
+  // any are set. Other adapters on the same server (streaming calls) use it
+  // too.
+  Status authenticate(const grpc::CallbackServerContext& server_context) const;
+
   // Calls dispatched and not yet done, counted until gRPC reports each done.
   size_t in_flight() const;
 
@@ -50,6 +61,7 @@ class TaskCallDispatcher {
   const TaskRegistry& registry_;
   TaskRunner& runner_;
   const std::atomic<bool>& draining_;
+  std::atomic<const BearerTokens*> tokens_{nullptr};
   mutable std::mutex live_mutex_;
   // Contexts of the calls dispatched and not yet done. A call adds its own
   // when it starts and removes it when gRPC reports it done.
@@ -58,5 +70,9 @@ class TaskCallDispatcher {
 
 // Trailing metadata key of the serialized heavylift.v1.ErrorDetail.
 inline constexpr char kErrorDetailKey[] = "heavylift-error-bin";
+
+// Returns the trace id of the call's `traceparent` metadata, or empty when it
+// has none or an invalid one.
+std::string trace_id_of(const grpc::CallbackServerContext& server_context);
 
 }  // namespace heavylift

@@ -27,8 +27,8 @@ constexpr size_t kMaxHeaderBytes = 8 * 1024;
 // One HTTP/1.1 connection. Reads requests one at a time and responds to each.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Metrics& metrics, const std::atomic<bool>& ready)
-      : stream_(std::move(socket)), metrics_(metrics), ready_(ready) {}
+  Session(tcp::socket socket, Metrics& metrics, const std::atomic<bool>& ready, const BearerTokens* tokens)
+      : stream_(std::move(socket)), metrics_(metrics), ready_(ready), tokens_(tokens) {}
 
   void start() { read(); }
 
@@ -72,6 +72,17 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ready_.load()) respond(http::status::ok, "text/plain", "ready\n", keep_alive);
       else respond(http::status::service_unavailable, "text/plain", "draining\n", keep_alive);
     } else if (path == "/metrics") {
+      if (tokens_ != nullptr) {
+        const auto authorization = request.find(http::field::authorization);
+        const bool present = authorization != request.end();
+        const std::string_view value =
+            present ? std::string_view(authorization->value().data(), authorization->value().size()) : "";
+        if (Status allowed = tokens_->check(present, value); !allowed.ok()) {
+          respond(http::status::unauthorized, "text/plain", allowed.error().message + "\n", keep_alive,
+                  "Bearer");
+          return;
+        }
+      }
       respond(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), keep_alive);
     } else {
       respond(http::status::not_found, "text/plain",
@@ -79,9 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void respond(http::status status, const char* content_type, std::string body, bool keep_alive) {
+  void respond(http::status status, const char* content_type, std::string body, bool keep_alive,
+               const char* authenticate_scheme = nullptr) {
     auto response = std::make_shared<http::response<http::string_body>>(status, 11);
     response->set(http::field::content_type, content_type);
+    if (authenticate_scheme != nullptr) response->set(http::field::www_authenticate, authenticate_scheme);
     response->set(http::field::server, "heavylift");
     response->keep_alive(keep_alive);
     // A response to HEAD states the length of the body it leaves out.
@@ -108,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_ = false;
   Metrics& metrics_;
   const std::atomic<bool>& ready_;
+  const BearerTokens* tokens_;
 };
 
 }  // namespace
@@ -122,7 +136,7 @@ struct AdminServer::State {
       if (ec) {
         spdlog::warn("event=http.accept_failed error={}", log_value(ec.message()));
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), metrics, ready);
+        auto session = std::make_shared<Session>(std::move(socket), metrics, ready, tokens);
         // Forget sessions that have ended, so the list stays as long as the open ones.
         std::erase_if(sessions, [](const std::weak_ptr<Session>& weak) { return weak.expired(); });
         sessions.push_back(session);
@@ -138,10 +152,13 @@ struct AdminServer::State {
   std::vector<std::weak_ptr<Session>> sessions;
   Metrics& metrics;
   const std::atomic<bool>& ready;
+  const BearerTokens* tokens = nullptr;
 };
 
 AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
     : state_(std::make_unique<State>(metrics, ready)) {}
+
+void AdminServer::require_bearer_token(const BearerTokens* tokens) { state_->tokens = tokens; }
 
 AdminServer::~AdminServer() { stop(); }
 

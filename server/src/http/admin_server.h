@@ -1,5 +1,6 @@
 // The HTTP admin listener: GET /healthz (the process is up), GET /readyz
-// (it takes new work; 503 while draining) and GET /metrics (Prometheus text).
+// (it takes new work; 503 while draining) and GET /metrics (Prometheus text,
+// behind a bearer token when tokens are configured).
 //
 // Thread-safety: start() and stop() are called from one thread; the server
 // runs its own I/O thread in between.
@@ -10,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "core/bearer_tokens.h"
 #include "core/error.h"
 #include "core/metrics.h"
 
@@ -20,6 +22,11 @@ class AdminServer {
   // `metrics` and `ready` must outlive the server.
   AdminServer(Metrics& metrics, const std::atomic<bool>& ready);
   ~AdminServer();
+
+  // Makes GET /metrics require one of `tokens` as `authorization: Bearer`
+  // (401 otherwise). /healthz and /readyz stay open for probes. Call before
+  // start(); `tokens` must outlive the server.
+  void require_bearer_token(const BearerTokens* tokens);
 
   // Binds `address` ("host:port"; port 0 picks one) and starts serving.
   // Returns an error when the address cannot be bound.

@@ -104,10 +104,51 @@ TEST(Config, MalformedFileIsRejected) {
   EXPECT_NE(parsed.output.find(file), std::string::npos) << parsed.output;
 }
 
-TEST(Config, NonLoopbackAddressIsRejected) {
-  const auto parsed = Invocation{{"--grpc-address", "0.0.0.0:50051"}, {}}.parse();
+TEST(Config, RemoteAddressNeedsTlsOrToken) {
+  for (const char* address : {"0.0.0.0:50051", "127.0.0.2:50051", "[::]:50051"}) {
+    const auto parsed = Invocation{{"--grpc-address", address}, {}}.parse();
+    ASSERT_TRUE(parsed.exit_code) << address;
+    EXPECT_NE(parsed.output.find("--tls-cert-file"), std::string::npos) << parsed.output;
+    EXPECT_NE(parsed.output.find("--auth-token-file"), std::string::npos) << parsed.output;
+    EXPECT_NE(parsed.output.find("--security-allow-insecure"), std::string::npos) << parsed.output;
+  }
+}
+
+TEST(Config, RemoteAddressAcceptedWhenSecured) {
+  const auto with_tls = Invocation{
+      {"--grpc-address", "127.0.0.2:0", "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"}, {}}.parse();
+  EXPECT_FALSE(with_tls.exit_code) << with_tls.output;
+  const auto with_token = Invocation{{"--grpc-address", "127.0.0.2:0", "--auth-token-file", "t"}, {}}.parse();
+  EXPECT_FALSE(with_token.exit_code) << with_token.output;
+  const auto insecure = Invocation{{"--grpc-address", "0.0.0.0:0", "--security-allow-insecure", "true"}, {}}.parse();
+  EXPECT_FALSE(insecure.exit_code) << insecure.output;
+}
+
+TEST(Config, AdminListenerNeedsTokenNotTls) {
+  const auto parsed = Invocation{
+      {"--http-address", "127.0.0.2:0", "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"}, {}}.parse();
   ASSERT_TRUE(parsed.exit_code);
-  EXPECT_NE(parsed.output.find("loopback"), std::string::npos) << parsed.output;
+  EXPECT_NE(parsed.output.find("http.address"), std::string::npos) << parsed.output;
+  EXPECT_NE(parsed.output.find("--auth-token-file"), std::string::npos) << parsed.output;
+}
+
+TEST(Config, TlsFilesComeInPairs) {
+  const auto cert_only = Invocation{{"--tls-cert-file", "c.pem"}, {}}.parse();
+  ASSERT_TRUE(cert_only.exit_code);
+  EXPECT_NE(cert_only.output.find("tls.key_file"), std::string::npos) << cert_only.output;
+  const auto ca_only = Invocation{{"--tls-client-ca-file", "ca.pem"}, {}}.parse();
+  ASSERT_TRUE(ca_only.exit_code);
+  EXPECT_NE(ca_only.output.find("tls.client_ca_file"), std::string::npos) << ca_only.output;
+}
+
+TEST(Config, DefaultLoopbackAddresses) {
+  EXPECT_TRUE(is_default_loopback("127.0.0.1:1"));
+  EXPECT_TRUE(is_default_loopback("[::1]:1"));
+  EXPECT_TRUE(is_default_loopback("localhost:1"));
+  EXPECT_TRUE(is_default_loopback("[::ffff:127.0.0.1]:1"));
+  EXPECT_FALSE(is_default_loopback("127.0.0.2:1"));
+  EXPECT_FALSE(is_default_loopback("0.0.0.0:1"));
+  EXPECT_FALSE(is_default_loopback("[::ffff:127.0.0.2]:1"));
 }
 
 TEST(Config, LoopbackAddressesAreAccepted) {
