@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { ResourceExhaustedError } from 'heavylift';
+import { ResourceExhaustedError, createClient } from 'heavylift';
 
 import { parseArgon2idPhc, readMetrics, useDaemon, sumSamples } from './lib/helpers.mjs';
 
@@ -14,7 +14,11 @@ const CALL_COUNT = 20;
 const EXPENSIVE = { memoryCost: 65_536, timeCost: 3, parallelism: 1 };
 
 describe('full executor queue', () => {
-  const running = useDaemon(['--executor-threads', '1', '--executor-queue-capacity', '1'], { deadlineMs: 60_000 });
+  // Overload retries are off, so every rejection reaches the caller.
+  const running = useDaemon(['--executor-threads', '1', '--executor-queue-capacity', '1'], {
+    deadlineMs: 60_000,
+    client: { overloadRetry: { maxRetries: 0 } },
+  });
 
   test('burst beyond queue capacity', async (t) => {
     const metricsBefore = await readMetrics(running.daemon.httpAddress);
@@ -56,5 +60,27 @@ describe('full executor queue', () => {
     const hash = await running.client.crypto.argon2id.hash('after the burst');
 
     assert.equal(await running.client.crypto.argon2id.verify(hash, 'after the burst'), true);
+  });
+
+  test('default client retries after the hint', async (t) => {
+    const client = createClient({ address: running.daemon.grpcAddress, deadlineMs: 60_000 });
+    const metricsBefore = await readMetrics(running.daemon.httpAddress);
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, (_unused, i) => client.crypto.argon2id.hash(`password-${i}`, EXPENSIVE)),
+      );
+      const rejected = outcomes.filter((outcome) => outcome.status === 'rejected').length;
+      const metricsAfter = await readMetrics(running.daemon.httpAddress);
+      const serverRejections =
+        sumSamples(metricsAfter, 'heavylift_executor_rejections_total') -
+        sumSamples(metricsBefore, 'heavylift_executor_rejections_total');
+      t.diagnostic(`${rejected} of 6 calls failed after retries; the daemon rejected ${serverRejections} attempts`);
+      assert.ok(serverRejections > 0, 'the burst never filled the queue');
+      // Each call the caller sees fail was rejected three times (two retries).
+      assert.ok(serverRejections >= 3 * rejected, `${serverRejections} rejections for ${rejected} failed calls`);
+      assert.ok(rejected < serverRejections, 'rejected calls were not retried');
+    } finally {
+      client.close();
+    }
   });
 });

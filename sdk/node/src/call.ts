@@ -161,7 +161,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * Sends one unary call and resolves with the decoded response. When the daemon answers
+ * Sends one unary call and resolves with the decoded response. When the daemon rejects it with
  * RESOURCE_EXHAUSTED with a retry hint, waits that long and sends the call again, up to the
  * client's overload retry settings and within the call's deadline.
  */

@@ -229,12 +229,13 @@ export function createClient(options?: ClientOptions): HeavyliftClient {
   }
 
   // One generic client carries every service over a single channel.
+  const config = serviceConfig(target);
   const channel = new Client(target, channelCredentials, {
     'grpc.max_receive_message_length': -1,
-    'grpc.service_config': serviceConfig(),
+    ...(config === undefined ? {} : { 'grpc.service_config': config }),
     ...tls?.options,
     ...channelOptions,
-    interceptors: [metadataInterceptor(token, traceparent)],
+    interceptors: token === undefined && traceparent === undefined ? [] : [metadataInterceptor(token, traceparent)],
   });
   setChannelSettings(channel, {
     overloadRetry,

@@ -30,7 +30,7 @@ export interface TlsOptions {
 export interface OverloadRetryOptions {
   /** Retries after the first attempt. 0 turns them off. Default: `2`. */
   maxRetries?: number;
-  /** Longest wait before one retry, in milliseconds, whatever the daemon's hint. Default: `2000`. */
+  /** Maximum wait before one retry, in milliseconds, whatever the daemon's hint. Default: `2000`. */
   maxDelayMs?: number;
 }
 
@@ -79,12 +79,20 @@ export function targetOf(address: unknown): string {
   return `${ipv6.length > 0 ? 'ipv6' : 'ipv4'}:${entries.join(',')}`;
 }
 
+/** True when `target` may resolve to several daemons: a list of addresses or a DNS name. */
+export function isMultiInstance(target: string): boolean {
+  return target.includes(',') || target.startsWith('dns:');
+}
+
 /**
- * The service config the client always sends: round_robin over every address the target
- * resolves to, and transparent retries with backoff of UNAVAILABLE for the idempotent
- * services (a daemon that is draining or was killed).
+ * Builds the service config for a target with several daemons: round_robin over every address the
+ * target resolves to, and transparent retries with backoff of UNAVAILABLE for the
+ * idempotent services, so a daemon that is draining or was killed is skipped. A single
+ * daemon gets grpc-js's defaults (pick_first, no retries), since a retry would meet the
+ * same daemon: its callers see UNAVAILABLE and decide.
  */
-export function serviceConfig(): string {
+export function serviceConfig(target: string): string | undefined {
+  if (!isMultiInstance(target)) return undefined;
   return JSON.stringify({
     loadBalancingConfig: [{ round_robin: {} }],
     methodConfig: [
@@ -126,7 +134,7 @@ function firstAddress(target: string): { host: string; port: number } | undefine
 }
 
 /**
- * Returns a probe that tells why TLS connections to `target` fail, for turning grpc-js's
+ * Returns a probe that finds out why TLS connections to `target` fail, for turning grpc-js's
  * generic "No connection established" into a clear credential error.
  */
 export function tlsProbe(target: string, options: TlsOptions): (() => Promise<string | undefined>) | undefined {
@@ -238,7 +246,7 @@ export function checkOverloadRetry(value: OverloadRetryOptions | undefined): Res
 }
 
 /**
- * An interceptor that adds `authorization: Bearer <token>` to every call, and the
+ * Builds an interceptor that adds `authorization: Bearer <token>` to every call, and the
  * `traceparent` from `traceparent()` to calls that do not carry one already.
  */
 export function metadataInterceptor(

@@ -224,7 +224,7 @@ describe('createClient validation', () => {
   test('rejects a numeric address', () => {
     assert.throws(
       () => createClient({ address: 50051 as unknown as string }),
-      (error) => assertInvalid(error, 'address', 'Expected non-empty string for address but received 50051 of type number'),
+      (error) => assertInvalid(error, 'address', 'Expected non-empty string or array of host:port for address but received 50051 of type number'),
     );
   });
 

@@ -162,10 +162,14 @@ void drain(const Config& config, TaskCallDispatcher& dispatcher, Executor& execu
     wait_until_idle(dispatcher, std::chrono::steady_clock::now() + kCancelledCallsWait);
   }
 
-  // NOTE: a call whose request is still arriving now has not reached a
-  // handler, so gRPC cancels it and its caller sees CANCELLED. None of them
-  // has received a response.
-  server.Shutdown(std::chrono::system_clock::now());
+  // Shutdown rejects new calls at once. A call whose request is still
+  // arriving gets up to kCancelledCallsWait to finish receiving it. The
+  // dispatcher then rejects it with UNAVAILABLE (SHUTTING_DOWN), as it does
+  // every call that arrives while draining. Calls still open after that are
+  // cancelled.
+  // NOTE: a request that takes longer than kCancelledCallsWait to arrive is
+  // cancelled by gRPC, so its caller sees CANCELLED.
+  server.Shutdown(std::chrono::system_clock::now() + kCancelledCallsWait);
 }
 
 }  // namespace

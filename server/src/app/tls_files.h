@@ -9,7 +9,7 @@
 
 namespace heavylift {
 
-// Checks that `cert_file` holds at least one PEM certificate, `key_file` a
+// Checks that `cert_file` contains at least one PEM certificate, `key_file` a
 // PEM private key matching the first certificate, and `client_ca_file`
 // (when not empty) at least one PEM certificate. Errors name the setting
 // and the file.

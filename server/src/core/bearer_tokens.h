@@ -1,5 +1,5 @@
 // Bearer tokens that grant access to the gRPC services and the admin
-// /metrics endpoint. The token file holds one token per line; blank lines and
+// /metrics endpoint. The token file contains one token per line; blank lines and
 // lines starting with '#' are skipped. Tokens are kept only as SHA-256
 // digests and compared in constant time, and no token is ever logged.
 //

@@ -18,8 +18,8 @@ struct TraceParent {
 
 // Parses a traceparent header value. Returns nullopt for anything that is
 // not a valid version-00 value. Versions above 00 are read by their first
-// four fields, as the specification asks of parsers that meet a later
-// version; version ff is invalid.
+// four fields, as the W3C Trace Context specification requires of parsers
+// that meet a later version; version ff is invalid.
 std::optional<TraceParent> parse_traceparent(std::string_view value);
 
 // Formats `parent` as a version-00 traceparent value.

@@ -52,14 +52,15 @@ export async function startTestDaemon(args = []) {
  * stops it after them, asserting that it exits 0 (so a crash or a sanitizer
  * report fails the suite). `args` may be a function, called in the hook, for
  * flags that depend on other `before` hooks. Returns an object whose `daemon`
- * and `client` (a heavylift client with `deadlineMs`) are set once the hook ran.
+ * and `client` (a heavylift client with `deadlineMs` and the createClient options in
+ * `client`) are set once the hook ran.
  */
-export function useDaemon(args = [], { deadlineMs = 30_000 } = {}) {
+export function useDaemon(args = [], { deadlineMs = 30_000, client = {} } = {}) {
   const running = { daemon: undefined, client: undefined };
 
   before(async () => {
     running.daemon = await startTestDaemon(typeof args === 'function' ? args() : args);
-    running.client = createClient({ address: running.daemon.grpcAddress, deadlineMs });
+    running.client = createClient({ ...client, address: running.daemon.grpcAddress, deadlineMs });
   });
 
   after(async () => {

@@ -1,0 +1,121 @@
+// Bearer tokens on gRPC and /metrics, their reload on SIGHUP, and the rule
+// that a listener off the default loopback address needs TLS or a token.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { UnauthenticatedError, createClient } from 'heavylift';
+
+import { DAEMON_BIN, httpGet, startTestDaemon } from '../lib/helpers.mjs';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'heavylift-auth-'));
+const tokenFile = path.join(dir, 'tokens');
+const FIRST = 'first-token-0123456789abcdef';
+const ROTATED = 'rotated-token-0123456789abcdef';
+writeFileSync(tokenFile, `# app servers\n${FIRST}\n`);
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function rejectsUnauthenticated(promise, reason) {
+  return assert.rejects(promise, (error) => {
+    assert.ok(error instanceof UnauthenticatedError, `expected UnauthenticatedError, got ${error}`);
+    assert.equal(error.reason, reason);
+    return true;
+  });
+}
+
+describe('bearer tokens', () => {
+  let daemon;
+  before(async () => {
+    daemon = await startTestDaemon(['--grpc-address', '127.0.0.2:0', '--auth-token-file', tokenFile]);
+  });
+  after(async () => {
+    const exit = await daemon.stop();
+    assert.equal(exit.code, 0, daemon.logs());
+  });
+
+  test('valid token runs tasks', async () => {
+    const client = createClient({ address: daemon.grpcAddress, token: FIRST });
+    try {
+      const hash = await client.crypto.argon2id.hash('pw', { memoryCost: 1024, timeCost: 1 });
+      assert.match(hash, /^\$argon2id\$/);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('missing and wrong tokens are rejected', async () => {
+    const none = createClient({ address: daemon.grpcAddress });
+    const wrong = createClient({ address: daemon.grpcAddress, token: 'wrong-token-0123456789abcdef' });
+    try {
+      await rejectsUnauthenticated(none.crypto.argon2id.hash('pw'), 'MISSING_TOKEN');
+      await rejectsUnauthenticated(wrong.crypto.argon2id.hash('pw'), 'UNKNOWN_TOKEN');
+    } finally {
+      none.close();
+      wrong.close();
+    }
+    assert.ok(!daemon.logs().includes('wrong-token'), 'a rejected token must not be logged');
+  });
+
+  test('metrics need the token, probes do not', async () => {
+    assert.equal((await httpGet(daemon.httpAddress, '/healthz')).status, 200);
+    assert.equal((await httpGet(daemon.httpAddress, '/readyz')).status, 200);
+    assert.equal((await httpGet(daemon.httpAddress, '/metrics')).status, 401);
+    const response = await fetch(`http://${daemon.httpAddress}/metrics`, {
+      headers: { authorization: `Bearer ${FIRST}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /heavylift_requests_total/);
+  });
+
+  test('SIGHUP reloads tokens without dropping connections', async () => {
+    let current = FIRST;
+    const client = createClient({ address: daemon.grpcAddress, token: () => current });
+    try {
+      assert.equal(await client.health(), 'SERVING');
+      await client.crypto.argon2id.hash('pw', { memoryCost: 1024, timeCost: 1 });
+
+      writeFileSync(tokenFile, `${ROTATED}\n`);
+      daemon.process.kill('SIGHUP');
+      await daemon.waitForLog('event=auth.tokens_reloaded');
+
+      await rejectsUnauthenticated(client.crypto.argon2id.hash('pw'), 'UNKNOWN_TOKEN');
+      current = ROTATED;
+      // The same client, on the same connection, goes on with the new token.
+      const hash = await client.crypto.argon2id.hash('pw', { memoryCost: 1024, timeCost: 1 });
+      assert.match(hash, /^\$argon2id\$/);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('listener security rule', () => {
+  test('127.0.0.2 without TLS or token does not start', () => {
+    const result = spawnSync(DAEMON_BIN, ['--grpc-address', '127.0.0.2:0', '--http-address', '127.0.0.1:0'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /grpc\.address 127\.0\.0\.2:0 is not 127\.0\.0\.1, ::1 or localhost/);
+    assert.match(result.stderr, /--tls-cert-file/);
+    assert.match(result.stderr, /--auth-token-file/);
+    assert.match(result.stderr, /--security-allow-insecure true/);
+  });
+
+  test('insecure flag starts with a warning', async () => {
+    const daemon = await startTestDaemon(['--grpc-address', '127.0.0.2:0', '--security-allow-insecure', 'true']);
+    try {
+      assert.match(daemon.logs(), /event=server\.insecure_listener listener=grpc/);
+      const client = createClient({ address: daemon.grpcAddress });
+      assert.equal(await client.health(), 'SERVING');
+      client.close();
+    } finally {
+      const exit = await daemon.stop();
+      assert.equal(exit.code, 0, daemon.logs());
+    }
+  });
+});
