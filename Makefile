@@ -6,7 +6,7 @@ ASAN_DIR    ?= build/asan
 FUZZ_DIR    ?= build/fuzz
 JOBS        ?= $(shell nproc)
 
-.PHONY: all deps build build-server build-sdk test demo bench clean
+.PHONY: all deps build build-server build-sdk test demo bench soak clean
 
 all: build
 
@@ -31,6 +31,12 @@ demo: build
 bench: build
 	@scripts/install-deps.sh bench
 	@cd bench && npm run --silent bench
+
+# 30 minutes of mixed load against one daemon; SOAK_MINUTES shortens it.
+# Writes out/soak/soak.json and the plot out/soak/soak.svg. Not part of test.
+soak: build
+	@scripts/install-deps.sh bench
+	@cd bench && node soak/soak.mjs
 
 clean:
 	rm -rf build out sdk/node/dist sdk/node/src/gen
