@@ -222,6 +222,64 @@ std::vector<Setting> all_settings() {
       "Registers the testing.* tasks (sleep, fail, echo) used by tests and benchmarks of the "
       "transports. Leave off in production.",
       &Config::testing_tasks));
+
+  // BullMQ worker (off unless bullmq.redis_url is set).
+  const auto bullmq_string = [](const std::string& key, std::string unit, std::string help,
+                                std::string BullmqSettings::*field) {
+    Setting setting{key, flag_for(key), env_for(key), std::move(unit), std::move(help), nullptr, nullptr};
+    setting.apply = [field](Config& c, const std::string& value, const std::string&) {
+      c.bullmq.*field = value;
+      return Status::Ok();
+    };
+    setting.current = [field](const Config& c) { return c.bullmq.*field; };
+    return setting;
+  };
+  settings.push_back(bullmq_string("bullmq.redis_url", "URL",
+                                   "Redis of the BullMQ queue, redis://[[user]:password@]host[:port][/db]. Empty "
+                                   "disables the BullMQ worker.",
+                                   &BullmqSettings::redis_url));
+  settings.push_back(bullmq_string("bullmq.queue", "name", "BullMQ queue to take jobs from.", &BullmqSettings::queue));
+  settings.push_back(bullmq_string("bullmq.prefix", "prefix", "BullMQ key prefix, as the Queue's prefix option.",
+                                   &BullmqSettings::prefix));
+  settings.push_back(bullmq_string("bullmq.worker_name", "name",
+                                   "Worker name listed by Queue.getWorkers() and stored as processedBy. Empty "
+                                   "means heavylift-<hostname>-<pid>.",
+                                   &BullmqSettings::worker_name));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.concurrency", "jobs", "BullMQ jobs processed at once. 0 means one per executor thread.",
+      [](Config& c) { return &c.bullmq.concurrency; }, 0, 100000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.lock_duration_ms", "milliseconds", "Lifetime of a job's lock, renewed every half of it.",
+      [](Config& c) { return &c.bullmq.lock_duration_ms; }, 100, 86'400'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.stalled_interval_ms", "milliseconds", "Period of the check for stalled jobs (expired locks).",
+      [](Config& c) { return &c.bullmq.stalled_interval_ms; }, 100, 86'400'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.max_stalled_count", "times", "Times a job may stall before it fails.",
+      [](Config& c) { return &c.bullmq.max_stalled_count; }, 0, 1000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.drain_delay_ms", "milliseconds",
+      "Longest blocking wait for a new job, which bounds an idle worker's Redis commands.",
+      [](Config& c) { return &c.bullmq.drain_delay_ms; }, 10, 10000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.job_timeout_ms", "milliseconds",
+      "Time limit of a job that sets no timeout option of its own; it then fails with DEADLINE_EXCEEDED. 0 means none.",
+      [](Config& c) { return &c.bullmq.job_timeout_ms; }, 0, 86'400'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.limiter_max", "jobs", "Rate limit: jobs started per bullmq.limiter_duration_ms. 0 means no limit.",
+      [](Config& c) { return &c.bullmq.limiter_max; }, 0, 1'000'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "bullmq.limiter_duration_ms", "milliseconds", "Rate limit window.",
+      [](Config& c) { return &c.bullmq.limiter_duration_ms; }, 1, 86'400'000));
+  settings.push_back(bullmq_string("bullmq.keep_completed", "all|count",
+                                   "Completed jobs kept when a job sets no removeOnComplete.",
+                                   &BullmqSettings::keep_completed));
+  settings.push_back(bullmq_string("bullmq.keep_failed", "all|count",
+                                   "Failed jobs kept when a job sets no removeOnFail.", &BullmqSettings::keep_failed));
+  settings.push_back(bullmq_string("bullmq.journal_path", "path",
+                                   "File listing in-flight jobs, so a restarted worker hands them back at once. "
+                                   "Empty disables it.",
+                                   &BullmqSettings::journal_path));
   return settings;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "jobs/redis_bullmq/settings.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -36,6 +37,7 @@ struct Config {
   ImageLimits image;
   Argon2Limits argon2;
   bool testing_tasks = false;
+  BullmqSettings bullmq;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -29,6 +29,7 @@
 #include "core/task_runner.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
+#include "jobs/redis_bullmq/worker.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -250,6 +251,18 @@ int run_daemon(const Config& config) {
     return 1;
   }
 
+  // The BullMQ worker, when a Redis URL is configured.
+  std::unique_ptr<BullmqWorker> bullmq;
+  if (!config.bullmq.redis_url.empty()) {
+    bullmq = std::make_unique<BullmqWorker>(config.bullmq, registry, runner, executor.threads(), metrics);
+    if (Status s = bullmq->start(); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=bullmq message={}", log_value(s.error().message));
+      admin.stop();
+      server->Shutdown();
+      return 1;
+    }
+  }
+
   // The configured host with the port gRPC bound, which differs when it was 0.
   const std::string grpc_address =
       join_host_port(split_host_port(config.grpc_address).value_or(HostPort{}).host, std::to_string(grpc_port));
@@ -275,7 +288,13 @@ int run_daemon(const Config& config) {
   }).detach();
 
   const auto started = std::chrono::steady_clock::now();
+  std::thread bullmq_drain;
+  if (bullmq) {
+    const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
+    bullmq_drain = std::thread([&bullmq, grace_deadline] { bullmq->drain(grace_deadline); });
+  }
   drain(config, dispatcher, executor, *server);
+  if (bullmq_drain.joinable()) bullmq_drain.join();
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1,0 +1,164 @@
+// heavylift as a BullMQ worker: takes jobs from a BullMQ queue in Redis,
+// runs the task named by each job through the task registry and TaskRunner
+// (the same executor, limits and metrics as gRPC), and finishes the job with
+// the pinned bullmq version's own Lua scripts, so BullMQ's Queue,
+// QueueEvents, Job and dashboards see an ordinary worker.
+//
+// A job's name is the task name, its data the proto3 JSON of the task's
+// request, its returnvalue the proto3 JSON of the result. A failed job's
+// failedReason is "<CODE>: <message>" and its stacktrace holds the
+// heavylift.v1.ErrorDetail JSON. Unknown job names, undecodable data and
+// other permanent failures fail at once, without retries.
+//
+// Four Redis connections, each on its own thread: fetching (moveToActive,
+// start-up checks), the blocking wait for a job marker (BZPOPMIN), lock
+// renewal and the stalled check, and finishing (moveToFinished, retries,
+// progress). Each reconnects with backoff after a lost connection; finished
+// jobs wait in memory until Redis is back, so none is lost.
+//
+// Thread-safety: start() and drain() are called once each, from one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/metrics.h"
+#include "core/task_registry.h"
+#include "core/task_runner.h"
+#include "jobs/redis_bullmq/job_options.h"
+#include "jobs/redis_bullmq/journal.h"
+#include "jobs/redis_bullmq/redis_connection.h"
+#include "jobs/redis_bullmq/settings.h"
+
+namespace heavylift {
+
+// Oldest Redis the pinned bullmq's scripts run on.
+inline constexpr int kMinRedisMajor = 6;
+inline constexpr int kMinRedisMinor = 2;
+
+class BullmqWorker {
+ public:
+  // `registry`, `runner` and `metrics` must outlive the worker.
+  // `executor_threads` is the default concurrency.
+  BullmqWorker(BullmqSettings settings, const TaskRegistry& registry, TaskRunner& runner,
+               size_t executor_threads, Metrics& metrics);
+  ~BullmqWorker();
+
+  // Connects, runs the start-up checks and starts fetching. Fails, with
+  // nothing started, when the settings are invalid, Redis cannot be reached,
+  // Redis is older than 6.2, or the queue was written by another bullmq major
+  // version. Jobs left in the journal by a previous run are handed back to
+  // wait first. A maxmemory-policy other than noeviction is only logged.
+  Status start();
+
+  // Stops fetching, lets active jobs finish until `deadline`, then cancels the
+  // rest and hands them back to wait, and closes the connections.
+  void drain(std::chrono::steady_clock::time_point deadline);
+
+  size_t active_jobs() const { return active_.load(); }
+
+  // The CLIENT SETNAME of the worker's fetch connection, as bullmq's
+  // Queue.getWorkers() looks for: "<prefix>:<base64(queue)>:w:<worker name>".
+  static std::string client_name(const std::string& prefix, const std::string& queue, const std::string& worker_name);
+
+ private:
+  struct ActiveJob;
+  struct FetchResult;
+
+  // Threads.
+  void fetch_loop();
+  void lock_loop();
+  void finish_loop();
+
+  // Fetching.
+  Status check_server();
+  Result<FetchResult> move_to_active();
+  void wait_for_marker();
+  void dispatch(std::map<std::string, std::string> fields, std::string job_id);
+  void run_job(std::shared_ptr<ActiveJob> job);
+
+  // Finishing, on the finish thread.
+  void post(std::function<void()> work);
+  void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json);
+  void fail(const std::shared_ptr<ActiveJob>& job, const Error& error);
+  void hand_back(const std::string& job_id, const std::string& token, const std::string& why);
+  void release(const std::shared_ptr<ActiveJob>& job, const std::string& outcome);
+  Result<RedisReply> run_finish_script(const char* script, const std::vector<std::string>& keys,
+                                       const std::vector<std::string>& args);
+
+  // Lock renewal and stalled check, on the lock thread.
+  void renew_locks();
+  void check_stalled();
+
+  std::string key(const std::string& suffix) const;
+  std::vector<std::string> keys_for(const std::string_view* roles, size_t count, const std::string& job_id,
+                                    const std::string& finished_target) const;
+  std::string worker_opts_msgpack(const std::string& token) const;
+  std::string finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const;
+  Counter& jobs_counter(const std::string& task, const std::string& outcome);
+
+  BullmqSettings settings_;
+  RedisEndpoint endpoint_;
+  const TaskRegistry& registry_;
+  TaskRunner& runner_;
+  Metrics& metrics_;
+  size_t concurrency_;
+  std::string worker_name_;
+  std::string token_prefix_;
+  KeepJobs keep_completed_;
+  KeepJobs keep_failed_;
+  Journal journal_;
+
+  std::unique_ptr<RedisConnection> fetch_;
+  std::unique_ptr<RedisConnection> blocking_;
+  std::unique_ptr<RedisConnection> lock_;
+  std::unique_ptr<RedisConnection> finish_;
+
+  std::thread fetch_thread_;
+  std::thread lock_thread_;
+  std::thread finish_thread_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> finish_stop_{false};
+  std::atomic<uint64_t> token_counter_{0};
+  std::atomic<size_t> active_{0};
+
+  // Guards active_jobs_ and wakes the fetch thread when a slot frees.
+  std::mutex jobs_mutex_;
+  std::condition_variable slot_freed_;
+  std::map<std::string, std::shared_ptr<ActiveJob>> active_jobs_;
+
+  // Work for the finish thread, in order.
+  std::mutex finish_mutex_;
+  std::condition_variable finish_ready_;
+  std::deque<std::function<void()>> finish_queue_;
+
+  // Wakes the lock thread for shutdown.
+  std::mutex lock_mutex_;
+  std::condition_variable lock_wake_;
+
+  // Fetch state, used by the fetch thread only.
+  bool drained_ = false;
+  int64_t block_until_ms_ = 0;
+  std::chrono::steady_clock::time_point limited_until_{};
+
+  std::mt19937_64 random_;
+
+  Counter* stalled_jobs_ = nullptr;
+  Counter* restarted_jobs_ = nullptr;
+  Counter* lock_renewals_ok_ = nullptr;
+  Counter* lock_renewals_lost_ = nullptr;
+};
+
+}  // namespace heavylift

@@ -1,0 +1,68 @@
+// Shared steps of the BullMQ end-to-end tests: a real redis-server, heavylift
+// started as a BullMQ worker against it, and bullmq's own Queue and
+// QueueEvents on the Node side.
+import { Queue, QueueEvents } from 'bullmq';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { startTestDaemon } from '../lib/helpers.mjs';
+import { RedisServer } from '../lib/redis.mjs';
+
+export const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
+
+let queueCounter = 0;
+
+/** A queue name unique to this test process. */
+export function uniqueQueueName(label) {
+  queueCounter += 1;
+  return `${label}-${process.pid}-${queueCounter}`;
+}
+
+/** ioredis connection options for `redis`, as bullmq takes them. */
+export function connectionOf(redis) {
+  return { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
+}
+
+/**
+ * Starts heavylift as a BullMQ worker on `queueName` with the testing tasks
+ * and a journal in a temporary directory. `extra` adds flags.
+ */
+export async function startWorker(redis, queueName, extra = [], { journalDir } = {}) {
+  const dir = journalDir ?? (await mkdtemp(path.join(os.tmpdir(), 'heavylift-bullmq-')));
+  const daemon = await startTestDaemon([
+    '--testing-tasks', 'true',
+    '--bullmq-redis-url', redis.url,
+    '--bullmq-queue', queueName,
+    '--bullmq-journal-path', path.join(dir, 'journal'),
+    ...extra,
+  ]);
+  await daemon.waitForLog('event=bullmq.worker_started', 10_000);
+  daemon.journalDir = dir;
+  return daemon;
+}
+
+/** Creates a bullmq Queue and QueueEvents on `queueName`, ready to use. */
+export async function openQueue(redis, queueName) {
+  const queue = new Queue(queueName, { connection: connectionOf(redis) });
+  const events = new QueueEvents(queueName, { connection: connectionOf(redis) });
+  await events.waitUntilReady();
+  await queue.waitUntilReady();
+  return { queue, events, close: async () => { await events.close(); await queue.close(); } };
+}
+
+/** Waits until `predicate()` resolves true, polling every `intervalMs`, or throws after `timeoutMs`. */
+export async function waitFor(predicate, timeoutMs, what, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function removeDir(dir) {
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+export { RedisServer };
