@@ -1,7 +1,7 @@
 #include "app/builtin_tasks.h"
 
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/image_tasks.h"
 
 namespace heavylift {
 
@@ -9,12 +9,7 @@ Status register_builtin_tasks(TaskRegistry& registry, const Config& config, cons
   const ImageLimits image_limits = config.image;
   const Argon2Limits argon2_limits = config.argon2;
 
-  Status status = registry.add<v1::ThumbnailRequest, v1::ThumbnailResponse>(
-      "image.thumbnail",
-      [image_limits, &blobs](const v1::ThumbnailRequest& request, v1::ThumbnailResponse* response,
-                             TaskContext& context) {
-        return thumbnail(request, response, context, image_limits, blobs);
-      });
+  Status status = register_image_tasks(registry, image_limits, blobs);
   if (!status.ok()) return status;
 
   status = registry.add<v1::Argon2idHashRequest, v1::Argon2idHashResponse>(

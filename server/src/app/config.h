@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/limits.h"
 
 namespace heavylift {
 

@@ -26,7 +26,7 @@
 #include "grpc/services.h"
 #include "http/admin_server.h"
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/vips_support.h"
 
 namespace heavylift {
 namespace {
@@ -116,7 +116,7 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed reason=libvips_init message={}", log_value(vips_error_buffer()));
     return 1;
   }
-  configure_vips_for_untrusted_input();
+  configure_vips_for_untrusted_input(config.image.allow_untrusted_loaders);
   g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION),
                     log_vips_message, nullptr);
   if (!argon2_init()) {
