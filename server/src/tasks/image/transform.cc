@@ -446,7 +446,8 @@ Status analyze(const v1::AnalyzeRequest& request, v1::AnalyzeResponse* response,
                .cast(VIPS_FORMAT_DOUBLE)
                .copy_memory();
     const auto* values = static_cast<const double*>(grey.data());
-    response->set_phash(perceptual_hash(std::vector<double>(values, values + kPerceptualHashSize * kPerceptualHashSize)));
+    const uint64_t phash = perceptual_hash(std::vector<double>(values, values + kPerceptualHashSize * kPerceptualHashSize));
+    response->set_phash(fmt::format("{:016x}", phash));
   } catch (const vips::VError& error) {
     if (Status s = call.check(); !s.ok()) return s;
     return vips_failure("analysing the decoded image", error);

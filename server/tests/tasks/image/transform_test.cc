@@ -467,7 +467,9 @@ TEST_F(TransformTest, MetadataSkipsPixelBound) {
   EXPECT_EQ(response.metadata().width(), 5640u);
 }
 
-int hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
+int hamming(const std::string& a, const std::string& b) {
+  return __builtin_popcountll(std::stoull(a, nullptr, 16) ^ std::stoull(b, nullptr, 16));
+}
 
 TEST_F(TransformTest, AnalyzeFindsNearDuplicates) {
   auto analyze_bytes = [&](const std::string& bytes) {
@@ -486,6 +488,7 @@ TEST_F(TransformTest, AnalyzeFindsNearDuplicates) {
   EXPECT_GE(hamming(original.phash(), other.phash()), 16);
   EXPECT_EQ(original.blurhash().size(), 28u);  // 1 + 1 + 4 + 2 x 11 AC terms
   EXPECT_GE(original.thumbhash().size(), 5u);
+  EXPECT_EQ(original.phash().size(), 16u);
   EXPECT_EQ(original.metadata().format(), "jpeg");
 }
 
