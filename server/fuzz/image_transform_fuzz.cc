@@ -1,7 +1,7 @@
 // libFuzzer target for image.transform, image.metadata and image.analyze on
 // arbitrary bytes. The first byte chooses operations and output formats, so
 // mutations reach the operation and encoder paths as well as sniffing,
-// header checks and decoding; the rest is the image. Every call must return
+// header checks and decoding. The rest is the image. Every call must return
 // OK or an error value, never crash. Decoders run inside libvips, which is
 // not instrumented, so coverage guides mutations only through heavylift's
 // own code.

@@ -30,8 +30,9 @@ export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
 /** Name of an output format. */
 export type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
-/** How a resize fits the image into the box: the same names and meanings as sharp's `fit`. */
+/** Fit modes of a resize, with the same names and meanings as sharp's `fit`. */
 export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
+/** Name of a fit mode. */
 export type FitName = (typeof FITS)[number];
 
 /** Compass positions, plus the smart-crop strategies `'attention'` and `'entropy'` (cover and smartCrop only). */
@@ -48,6 +49,7 @@ export const GRAVITIES = [
   'attention',
   'entropy',
 ] as const;
+/** Name of a gravity or smart-crop strategy. */
 export type GravityName = (typeof GRAVITIES)[number];
 
 /**
@@ -64,7 +66,7 @@ export interface ResizeOptions {
   height?: number;
   /** Default: `'cover'`. */
   fit?: FitName;
-  /** Where cover crops and contain places the image. Default: `'centre'`. */
+  /** Crop position for cover and placement for contain. Default: `'centre'`. */
   position?: GravityName;
   /** Padding colour for `contain`. Default: transparent black with alpha, black without. */
   background?: ColorInput;
@@ -188,7 +190,7 @@ export interface TransformedImage {
   data: Buffer;
 }
 
-/** What the header of an image says. */
+/** Header fields of an image. */
 export interface ImageMetadataResult {
   /** `'jpeg'`, `'png'`, `'webp'`, `'gif'`, `'tiff'` or `'heif'` (HEIC and AVIF). */
   format: string;

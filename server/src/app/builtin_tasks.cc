@@ -5,11 +5,12 @@
 
 namespace heavylift {
 
-Status register_builtin_tasks(TaskRegistry& registry, const Config& config, const BlobReader& blobs) {
+Status register_builtin_tasks(TaskRegistry& registry, const Config& config, const BlobReader& blobs,
+                              Metrics* metrics) {
   const ImageLimits image_limits = config.image;
   const Argon2Limits argon2_limits = config.argon2;
 
-  Status status = register_image_tasks(registry, image_limits, blobs);
+  Status status = register_image_tasks(registry, image_limits, blobs, metrics);
   if (!status.ok()) return status;
 
   status = registry.add<v1::Argon2idHashRequest, v1::Argon2idHashResponse>(

@@ -136,7 +136,7 @@ int run_daemon(const Config& config) {
     return 1;
   }
   TaskRegistry registry;
-  if (Status s = register_builtin_tasks(registry, config, blobs); !s.ok()) {
+  if (Status s = register_builtin_tasks(registry, config, blobs, &metrics); !s.ok()) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }

@@ -37,7 +37,7 @@ VImage cast_like(const VImage& image, const VImage& like) {
   return image.format() == like.format() ? image : image.cast(like.format());
 }
 
-// Where an inner box of inner_w x inner_h sits inside outer_w x outer_h.
+// Computes the offset of an inner_w x inner_h box placed inside outer_w x outer_h at `gravity`.
 void gravity_offset(v1::Gravity gravity, int outer_w, int outer_h, int inner_w, int inner_h, int* left, int* top) {
   const int free_x = outer_w - inner_w;
   const int free_y = outer_h - inner_h;

@@ -4,6 +4,8 @@
 #include <vips/vips8>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -152,7 +154,14 @@ std::string save(const VImage& image, const v1::Output& output, v1::OutputFormat
       if (png.palette()) {
         const int colors = png.colors() == 0 ? 256 : static_cast<int>(png.colors());
         // libvips sets the palette size through the bit depth: 1, 2, 4 or 8 bits.
-        const int bitdepth = colors <= 2 ? 1 : colors <= 4 ? 2 : colors <= 16 ? 4 : 8;
+        int bitdepth = 8;
+        if (colors <= 2) {
+          bitdepth = 1;
+        } else if (colors <= 4) {
+          bitdepth = 2;
+        } else if (colors <= 16) {
+          bitdepth = 4;
+        }
         options->set("palette", true)->set("bitdepth", bitdepth);
       }
       return take_blob(image.pngsave_buffer(options));
@@ -205,7 +214,7 @@ std::string save(const VImage& image, const v1::Output& output, v1::OutputFormat
   }
 }
 
-// Resizes (when the output asks), assembles the pages and encodes one output.
+// Resizes (when the output requests it), assembles the pages and encodes one output.
 Status encode_output(const Frames& frames, const v1::Output& output, const std::string& field,
                      const ImageLimits& limits, const ImageCall& call, v1::EncodedImage* encoded) {
   const v1::OutputFormat format = effective_format(output);
@@ -261,11 +270,73 @@ Error vips_failure(const std::string& step, const vips::VError& error) {
   return Error::internal(fmt::format("{} failed: {}", step, vips_message(error)));
 }
 
+
+// Image transforms running in this process, which sets how many spare cores
+// one call may use to encode its outputs.
+std::atomic<int> running_transforms{0};
+
+class RunningTransform {
+ public:
+  RunningTransform() { running_transforms.fetch_add(1, std::memory_order_relaxed); }
+  ~RunningTransform() { running_transforms.fetch_sub(1, std::memory_order_relaxed); }
+  RunningTransform(const RunningTransform&) = delete;
+  RunningTransform& operator=(const RunningTransform&) = delete;
+};
+
+// Encodes every output into `response`, in request order. While fewer
+// transforms run than there are cores, the spare cores encode this call's
+// outputs in parallel; under load each call encodes on its own thread, so
+// calls never oversubscribe the cores that the executor already fills.
+Status encode_outputs(const Frames& frames, const v1::TransformRequest& request, const ImageLimits& limits,
+                      const ImageCall& call, v1::TransformResponse* response) {
+  const int count = request.outputs_size();
+  std::vector<v1::EncodedImage> encoded(static_cast<size_t>(count));
+  std::vector<Status> statuses(static_cast<size_t>(count));
+  std::atomic<int> next{0};
+
+  // Each worker takes the next output not yet taken. After a failure no new
+  // output is started, and the first failure in request order is returned.
+  auto work = [&]() {
+    for (int i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+      const std::string field = fmt::format("outputs[{}]", i);
+      Status& status = statuses[static_cast<size_t>(i)];
+      try {
+        status = encode_output(frames, request.outputs(i), field, limits, call, &encoded[static_cast<size_t>(i)]);
+      } catch (const vips::VError& error) {
+        status = call.check();
+        if (status.ok()) status = vips_failure(fmt::format("encoding {}", field), error);
+      }
+      if (!status.ok()) next.store(count);
+    }
+  };
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int helpers = std::clamp(cores - running_transforms.load(std::memory_order_relaxed), 0, count - 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < helpers; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& thread : threads) thread.join();
+
+  uint64_t total_bytes = 0;
+  for (int i = 0; i < count; ++i) {
+    if (!statuses[static_cast<size_t>(i)].ok()) return statuses[static_cast<size_t>(i)];
+    total_bytes += encoded[static_cast<size_t>(i)].data().size();
+    if (total_bytes > limits.max_output_bytes) {
+      Error error = Error::out_of_range(
+          "outputs", fmt::format("<= {} encoded bytes in total (image.max_output_bytes)", limits.max_output_bytes),
+          fmt::format("{} bytes after {} of {} outputs", total_bytes, i + 1, count));
+      error.reason = "OUTPUT_TOO_LARGE";
+      return error;
+    }
+    response->add_outputs()->Swap(&encoded[static_cast<size_t>(i)]);
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 Status transform(const v1::TransformRequest& request, v1::TransformResponse* response, TaskContext& context,
                  const ImageLimits& limits, const BlobReader& blobs) {
   if (Status s = check_request(request, limits); !s.ok()) return s;
+  const RunningTransform running;
   const ImageCall call(context, limits.max_call_ms);
   const bool auto_orient = !request.has_auto_orient() || request.auto_orient();
   const bool animated = !request.has_animated() || request.animated();
@@ -349,25 +420,7 @@ Status transform(const v1::TransformRequest& request, v1::TransformResponse* res
     }
   }
 
-  uint64_t total_bytes = 0;
-  for (int i = 0; i < request.outputs_size(); ++i) {
-    const std::string field = fmt::format("outputs[{}]", i);
-    v1::EncodedImage* encoded = response->add_outputs();
-    try {
-      if (Status s = encode_output(frames, request.outputs(i), field, limits, call, encoded); !s.ok()) return s;
-    } catch (const vips::VError& error) {
-      if (Status s = call.check(); !s.ok()) return s;
-      return vips_failure(fmt::format("encoding {}", field), error);
-    }
-    total_bytes += encoded->data().size();
-    if (total_bytes > limits.max_output_bytes) {
-      Error error = Error::out_of_range(
-          "outputs", fmt::format("<= {} encoded bytes in total (image.max_output_bytes)", limits.max_output_bytes),
-          fmt::format("{} bytes after {} of {} outputs", total_bytes, i + 1, request.outputs_size()));
-      error.reason = "OUTPUT_TOO_LARGE";
-      return error;
-    }
-  }
+  if (Status s = encode_outputs(frames, request, limits, call, response); !s.ok()) return s;
   for (auto& warning : warnings) response->add_warnings(std::move(warning));
   return Status::Ok();
 }
