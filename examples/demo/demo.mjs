@@ -1,5 +1,7 @@
-// Thumbnails every photo under DEMO_PHOTOS through a running heavylift daemon,
-// then hashes and verifies a password with argon2id, and prints a summary.
+// Renders every photo under DEMO_PHOTOS at several widths in JPEG and WebP
+// through a running heavylift daemon, one image.transform call (one decode)
+// per photo, then hashes and verifies a password with argon2id, and prints a
+// summary.
 //
 // Environment:
 //   HEAVYLIFT_ADDRESS  daemon gRPC address (default 127.0.0.1:50051)
@@ -60,8 +62,9 @@ function reportProgress(finished, total, row) {
   }
 }
 
-// Thumbnails one photo in every format, writes the files and returns a summary
-// row. A failure is returned in the row, so the other photos still run.
+// Renders one photo at every width in every format with one transform call,
+// writes the files and returns a summary row. A failure is returned in the
+// row, so the other photos still run.
 async function thumbnailPhoto(client, file) {
   const relative = path.relative(PHOTOS_DIR, file);
   const row = { photo: relative, sourceBytes: 0, outputs: 0, outputBytes: 0, ms: 0, error: undefined };
@@ -71,18 +74,20 @@ async function thumbnailPhoto(client, file) {
     const outputStem = path.join(OUT_DIR, relative.replace(/\.[^.]+$/, ''));
     await mkdir(path.dirname(outputStem), { recursive: true });
 
-    for (const format of FORMATS) {
-      const startMs = performance.now();
-      const result = await client.image.thumbnail({ input, widths: WIDTHS, format: format.name, quality: 80 });
-      row.ms += performance.now() - startMs;
-      row.source = `${result.sourceWidth}x${result.sourceHeight} ${result.sourceFormat}`;
+    // Widths never enlarge the photo, as thumbnails should not.
+    const requested = FORMATS.flatMap((format) =>
+      WIDTHS.map((width) => ({ format, width, output: { format: format.name, quality: 80, resize: { width, withoutEnlargement: true } } })),
+    );
+    const startMs = performance.now();
+    const result = await client.image.transform({ input, outputs: requested.map((entry) => entry.output) });
+    row.ms = performance.now() - startMs;
+    row.source = `${result.source.width}x${result.source.height} ${result.source.format}`;
 
-      checkThumbnails(result, format.name);
-      for (const thumbnail of result.thumbnails) {
-        await writeFile(`${outputStem}-${thumbnail.width}.${format.extension}`, thumbnail.data);
-        row.outputs += 1;
-        row.outputBytes += thumbnail.data.length;
-      }
+    checkOutputs(result, requested);
+    for (const [i, image] of result.outputs.entries()) {
+      await writeFile(`${outputStem}-${requested[i].width}.${requested[i].format.extension}`, image.data);
+      row.outputs += 1;
+      row.outputBytes += image.data.length;
     }
   } catch (error) {
     row.error = error.codeName ? `${error.codeName}: ${error.message}` : error.message;
@@ -90,16 +95,17 @@ async function thumbnailPhoto(client, file) {
   return row;
 }
 
-function checkThumbnails(result, formatName) {
-  if (result.thumbnails.length !== WIDTHS.length) {
-    throw new Error(`expected ${WIDTHS.length} ${formatName} thumbnails, got ${result.thumbnails.length}`);
+function checkOutputs(result, requested) {
+  if (result.outputs.length !== requested.length) {
+    throw new Error(`expected ${requested.length} outputs, got ${result.outputs.length}`);
   }
-  result.thumbnails.forEach((thumbnail, i) => {
-    if (thumbnail.format !== formatName || thumbnail.data.length === 0) {
-      throw new Error(`thumbnail ${i} is ${thumbnail.data.length} bytes of ${thumbnail.format}, expected ${formatName}`);
+  result.outputs.forEach((image, i) => {
+    const { format, width } = requested[i];
+    if (image.format !== format.name || image.data.length === 0) {
+      throw new Error(`output ${i} is ${image.data.length} bytes of ${image.format}, expected ${format.name}`);
     }
-    if (thumbnail.width < 1 || thumbnail.width > WIDTHS[i]) {
-      throw new Error(`thumbnail ${i} is ${thumbnail.width} pixels wide, expected at most ${WIDTHS[i]}`);
+    if (image.width < 1 || image.width > width) {
+      throw new Error(`output ${i} is ${image.width} pixels wide, expected at most ${width}`);
     }
   });
 }
@@ -172,7 +178,10 @@ async function main() {
       throw new Error(`daemon at ${ADDRESS} reports ${health}, expected SERVING`);
     }
     console.log(`heavylift at ${ADDRESS}: ${photos.length} photos from ${PHOTOS_DIR}`);
-    console.log(`widths ${WIDTHS.join(', ')} in ${FORMATS.map((format) => format.name).join(' and ')}, ${CONCURRENCY} photos in flight\n`);
+    console.log(
+      `widths ${WIDTHS.join(', ')} in ${FORMATS.map((format) => format.name).join(' and ')} from one call per photo, ` +
+        `${CONCURRENCY} photos in flight\n`,
+    );
 
     const startMs = performance.now();
     let finished = 0;

@@ -24,7 +24,21 @@ import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
-import { checkOptionsObject, checkString, invalidParameter } from './validate';
+import {
+  type AnalyzeOptions,
+  type AnalyzeResult,
+  buildAnalyzeRequest,
+  buildMetadataRequest,
+  buildTransformRequest,
+  type ImageMetadataResult,
+  type MetadataOptions,
+  toAnalyzeResult,
+  toMetadataResult,
+  toTransformResult,
+  type TransformOptions,
+  type TransformResult,
+} from './image-transform';
+import { checkNonEmptyString, checkOptionsObject, checkString, invalidParameter } from './validate';
 
 /** Address that `createClient` connects to when none is given. */
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
@@ -83,6 +97,38 @@ export interface ImageMethods {
    * const { thumbnails } = await client.image.thumbnail({ input: await readFile('photo.jpg'), widths: [320, 640] });
    */
   thumbnail(options: ThumbnailOptions, callOptions?: CallOptions): Promise<ThumbnailResult>;
+  /**
+   * Decodes an image once, applies `operations` in order and encodes every entry of `outputs`
+   * (for example 4 widths x JPEG and WebP from one call).
+   *
+   * Rejects with an InvalidArgumentError naming the option (raised before sending) or the bound
+   * the daemon enforced: input bytes or pixels, frames, operations, outputs, output size; and
+   * with CORRUPT_INPUT for a damaged image unless `corruptInput: 'warn'`.
+   *
+   * @example
+   * const { outputs } = await client.image.transform({
+   *   input: await readFile('photo.jpg'),
+   *   operations: [{ resize: { width: 800, height: 600, fit: 'cover', position: 'attention' } }],
+   *   outputs: [{ format: 'webp', quality: 75 }, { format: 'jpeg', resize: { width: 320 }, progressive: true }],
+   * });
+   */
+  transform(options: TransformOptions, callOptions?: CallOptions): Promise<TransformResult>;
+  /**
+   * Reads an image's header (size, format, orientation, alpha, colour space, pages, EXIF)
+   * without decoding its pixels.
+   *
+   * @example
+   * const { width, height, orientation } = await client.image.metadata({ input: buffer });
+   */
+  metadata(options: MetadataOptions, callOptions?: CallOptions): Promise<ImageMetadataResult>;
+  /**
+   * Returns the dominant colour, a BlurHash, a ThumbHash and a 64-bit perceptual hash, computed
+   * from a decode at most 100 pixels on its longest side.
+   *
+   * @example
+   * const { blurhash, phash } = await client.image.analyze({ input: buffer });
+   */
+  analyze(options: AnalyzeOptions, callOptions?: CallOptions): Promise<AnalyzeResult>;
 }
 
 /** Methods of the daemon's argon2id task. */
@@ -150,6 +196,25 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         this.#checkOpen();
         const response = await callUnary(this.#channel, ImageServiceService.thumbnail, request, resolved);
         return toThumbnailResult(response);
+      },
+      transform: async (options, callOptions) => {
+        const request = buildTransformRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toTransformResult(await callUnary(this.#channel, ImageServiceService.transform, request, resolved));
+      },
+      metadata: async (options, callOptions) => {
+        const request = buildMetadataRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        const response = await callUnary(this.#channel, ImageServiceService.metadata, request, resolved);
+        return toMetadataResult(response.metadata);
+      },
+      analyze: async (options, callOptions) => {
+        const request = buildAnalyzeRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toAnalyzeResult(await callUnary(this.#channel, ImageServiceService.analyze, request, resolved));
       },
     };
 

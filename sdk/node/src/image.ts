@@ -85,26 +85,27 @@ const FORMAT_TO_PROTO: Record<ImageFormatName, ImageFormat> = {
   webp: ImageFormat.IMAGE_FORMAT_WEBP,
 };
 
-function buildBlobRef(input: unknown): BlobRef {
+/** Validates an image input and builds its BlobRef; errors name `field` (default `input`). */
+export function buildBlobRef(input: unknown, field = 'input'): BlobRef {
   if (input instanceof Uint8Array) {
     return { source: { $case: 'data', data: toBuffer(input) } };
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw invalidParameter('input', 'Buffer, Uint8Array, { data } or { path }', input);
+    throw invalidParameter(field, 'Buffer, Uint8Array, { data } or { path }', input);
   }
 
   const hasData = 'data' in input && input.data !== undefined;
   const hasPath = 'path' in input && input.path !== undefined;
   if (hasData && hasPath) {
-    throw invalidParameter('input', 'exactly one of input.data and input.path', input);
+    throw invalidParameter(field, `exactly one of ${field}.data and ${field}.path`, input);
   }
   if (hasData) {
-    return { source: { $case: 'data', data: checkBytes(input.data, 'input.data') } };
+    return { source: { $case: 'data', data: checkBytes(input.data, `${field}.data`) } };
   }
   if (hasPath) {
-    return { source: { $case: 'path', path: checkNonEmptyString(input.path, 'input.path') } };
+    return { source: { $case: 'path', path: checkNonEmptyString(input.path, `${field}.path`) } };
   }
-  throw invalidParameter('input', 'Buffer, Uint8Array, { data } or { path }', input);
+  throw invalidParameter(field, 'Buffer, Uint8Array, { data } or { path }', input);
 }
 
 /** Validates the thumbnail parameters and builds the request message. */

@@ -28,6 +28,26 @@ export {
   type ThumbnailResult,
 } from './image';
 export {
+  FITS,
+  GRAVITIES,
+  hammingDistance,
+  OUTPUT_FORMATS,
+  type AnalyzeOptions,
+  type AnalyzeResult,
+  type ColorInput,
+  type FitName,
+  type GravityName,
+  type ImageMetadataResult,
+  type MetadataOptions,
+  type OperationOptions,
+  type OutputFormatName,
+  type OutputOptions,
+  type ResizeOptions,
+  type TransformedImage,
+  type TransformOptions,
+  type TransformResult,
+} from './image-transform';
+export {
   CancelledError,
   DeadlineExceededError,
   FailedPreconditionError,

@@ -1,12 +1,13 @@
 #include "app/builtin_tasks.h"
 
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/image_tasks.h"
 #include "tasks/testing/testing_tasks.h"
 
 namespace heavylift {
 
-Status register_builtin_tasks(TaskRegistry& registry, const Config& config, const BlobReader& blobs) {
+Status register_builtin_tasks(TaskRegistry& registry, const Config& config, const BlobReader& blobs,
+                              Metrics* metrics) {
   const ImageLimits image_limits = config.image;
   const Argon2Limits argon2_limits = config.argon2;
 
@@ -14,12 +15,7 @@ Status register_builtin_tasks(TaskRegistry& registry, const Config& config, cons
     if (Status s = register_testing_tasks(registry); !s.ok()) return s;
   }
 
-  Status status = registry.add<v1::ThumbnailRequest, v1::ThumbnailResponse>(
-      "image.thumbnail",
-      [image_limits, &blobs](const v1::ThumbnailRequest& request, v1::ThumbnailResponse* response,
-                             TaskContext& context) {
-        return thumbnail(request, response, context, image_limits, blobs);
-      });
+  Status status = register_image_tasks(registry, image_limits, blobs, metrics);
   if (!status.ok()) return status;
 
   status = registry.add<v1::Argon2idHashRequest, v1::Argon2idHashResponse>(

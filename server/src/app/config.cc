@@ -105,15 +105,23 @@ Setting make_unsigned(const std::string& key, std::string unit, std::string help
   return setting;
 }
 
-// A boolean setting: "true" or "false" (TOML booleans arrive as that text).
-Setting make_bool(const std::string& key, std::string help, bool Config::*field) {
+// A true/false setting reached through `get`.
+Setting make_flag(const std::string& key, std::string help, std::function<bool*(Config&)> get) {
   Setting setting{key, flag_for(key), env_for(key), "true|false", std::move(help), nullptr, nullptr};
-  setting.apply = [field](Config& config, const std::string& value, const std::string& source) {
-    if (value != "true" && value != "false") return Status(invalid_setting(source, "true or false", value));
-    config.*field = value == "true";
+  setting.apply = [get](Config& config, const std::string& value, const std::string& source) -> Status {
+    if (value == "true" || value == "1") {
+      *get(config) = true;
+    } else if (value == "false" || value == "0") {
+      *get(config) = false;
+    } else {
+      return invalid_setting(source, "true or false", value);
+    }
     return Status::Ok();
   };
-  setting.current = [field](const Config& config) { return std::string(config.*field ? "true" : "false"); };
+  setting.current = [get](const Config& config) {
+    Config copy = config;
+    return std::string(*get(copy) ? "true" : "false");
+  };
   return setting;
 }
 
@@ -180,11 +188,11 @@ std::vector<Setting> all_settings() {
       "File of bearer tokens, one per line (at least 16 characters each; '#' starts a comment). When set, "
       "every gRPC task call and GET /metrics must send `authorization: Bearer <token>`. Re-read on SIGHUP.",
       &Config::auth_token_file));
-  settings.push_back(make_bool(
+  settings.push_back(make_flag(
       "security.allow_insecure",
       "Lets listeners on addresses other than 127.0.0.1, ::1 or localhost run without TLS or a token. "
       "Anyone who can reach them can then use them; a warning is logged at start.",
-      &Config::allow_insecure));
+      [](Config& c) { return &c.allow_insecure; }));
   settings.push_back(make_string("log.level", "level",
                                  "Log level: trace, debug, info, warn, error, critical or off.",
                                  &Config::log_level, check_log_level));
@@ -200,8 +208,29 @@ std::vector<Setting> all_settings() {
       "image.max_width", "pixels", "Largest output width a request may ask for.",
       [](Config& c) { return &c.image.max_width; }, 1, 10'000'000));
   settings.push_back(make_unsigned<uint32_t>(
-      "image.max_outputs", "outputs", "Most output widths in one thumbnail request.",
+      "image.max_outputs", "outputs", "Most output widths in one thumbnail request, and most outputs in one transform.",
       [](Config& c) { return &c.image.max_outputs; }, 1, 1024));
+  settings.push_back(make_unsigned<uint32_t>(
+      "image.max_operations", "operations", "Most operations in one transform request.",
+      [](Config& c) { return &c.image.max_operations; }, 1, 1024));
+  settings.push_back(make_unsigned<uint32_t>(
+      "image.max_frames", "frames", "Most pages of an animated source decoded by one transform.",
+      [](Config& c) { return &c.image.max_frames; }, 1, 100'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "image.max_output_pixels", "pixels",
+      "Largest image a transform may produce, width x height x frames, checked after each operation and output.",
+      [](Config& c) { return &c.image.max_output_pixels; }, 1, 1ull << 40));
+  settings.push_back(make_unsigned<uint64_t>(
+      "image.max_output_bytes", "bytes", "Most encoded bytes of all outputs of one transform.",
+      [](Config& c) { return &c.image.max_output_bytes; }, 1, 1ull << 32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "image.max_call_ms", "milliseconds",
+      "Longest an image call may run, whatever the caller's deadline; longer calls end with DEADLINE_EXCEEDED.",
+      [](Config& c) { return &c.image.max_call_ms; }, 1, 3'600'000));
+  settings.push_back(make_flag(
+      "image.allow_untrusted_loaders",
+      "Accept formats whose libvips loaders are marked untrusted (SVG, PPM, FITS, ...): true or false.",
+      [](Config& c) { return &c.image.allow_untrusted_loaders; }));
 
   settings.push_back(make_unsigned<uint32_t>(
       "crypto.argon2.max_memory_cost", "KiB",
@@ -217,11 +246,11 @@ std::vector<Setting> all_settings() {
       "crypto.max_password_bytes", "bytes", "Longest password accepted for hashing or verifying.",
       [](Config& c) { return &c.argon2.max_password_bytes; }, 1, kMaxU32));
 
-  settings.push_back(make_bool(
+  settings.push_back(make_flag(
       "testing.tasks",
       "Registers the testing.* tasks (sleep, fail, echo) used by tests and benchmarks of the "
       "transports. Leave off in production.",
-      &Config::testing_tasks));
+      [](Config& c) { return &c.testing_tasks; }));
 
   // BullMQ worker (off unless bullmq.redis_url is set).
   const auto bullmq_string = [](const std::string& key, std::string unit, std::string help,

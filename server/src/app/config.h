@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "jobs/redis_bullmq/settings.h"
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/limits.h"
 
 namespace heavylift {
 

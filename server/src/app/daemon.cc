@@ -31,7 +31,7 @@
 #include "http/admin_server.h"
 #include "jobs/redis_bullmq/worker.h"
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/thumbnail.h"
+#include "tasks/image/vips_support.h"
 
 namespace heavylift {
 namespace {
@@ -180,7 +180,7 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed reason=libvips_init message={}", log_value(vips_error_buffer()));
     return 1;
   }
-  configure_vips_for_untrusted_input();
+  configure_vips_for_untrusted_input(config.image.allow_untrusted_loaders);
   g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION),
                     log_vips_message, nullptr);
   if (!argon2_init()) {
@@ -214,7 +214,7 @@ int run_daemon(const Config& config) {
   warn_about_insecure_listeners(config);
 
   TaskRegistry registry;
-  if (Status s = register_builtin_tasks(registry, config, blobs); !s.ok()) {
+  if (Status s = register_builtin_tasks(registry, config, blobs, &metrics); !s.ok()) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }

@@ -2,26 +2,12 @@
 // TaskCallDispatcher does the rest.
 #pragma once
 
+#include "grpc/image_service.h"
 #include "grpc/task_call.h"
 #include "heavylift/v1/crypto.grpc.pb.h"
-#include "heavylift/v1/image.grpc.pb.h"
 #include "heavylift/v1/testing.grpc.pb.h"
 
 namespace heavylift {
-
-class ImageServiceImpl final : public v1::ImageService::CallbackService {
- public:
-  explicit ImageServiceImpl(TaskCallDispatcher& dispatcher) : dispatcher_(dispatcher) {}
-
-  grpc::ServerUnaryReactor* Thumbnail(grpc::CallbackServerContext* context,
-                                      const v1::ThumbnailRequest* request,
-                                      v1::ThumbnailResponse* response) override {
-    return dispatcher_.dispatch(context, "image.thumbnail", request, response);
-  }
-
- private:
-  TaskCallDispatcher& dispatcher_;
-};
 
 class CryptoServiceImpl final : public v1::CryptoService::CallbackService {
  public:

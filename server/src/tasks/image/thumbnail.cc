@@ -1,5 +1,7 @@
 #include "tasks/image/thumbnail.h"
 
+#include "tasks/image/vips_support.h"
+
 #include <fmt/format.h>
 #include <vips/vips8>
 
@@ -11,60 +13,6 @@ namespace heavylift {
 namespace {
 
 constexpr uint32_t kDefaultQuality = 80;
-
-// Loaders heavylift accepts, by the prefix of their libvips class nickname
-// ("jpegload_buffer" and so on), with the format name reported to callers.
-struct AcceptedLoader {
-  const char* nickname_prefix;
-  const char* format;
-};
-constexpr AcceptedLoader kAcceptedLoaders[] = {
-    {"jpegload", "jpeg"}, {"pngload", "png"},   {"webpload", "webp"},
-    {"gifload", "gif"},   {"tiffload", "tiff"}, {"heifload", "heif"},
-};
-
-// Returns the format name for the loader libvips picks from the leading
-// bytes, or nullptr when no accepted loader recognizes them.
-const char* sniff_format(std::string_view bytes) {
-  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
-  if (loader == nullptr) {
-    vips_error_clear();
-    return nullptr;
-  }
-  const GType type = g_type_from_name(loader);
-  const char* nickname = type != 0 ? vips_nickname_find(type) : nullptr;
-  if (nickname == nullptr) return nullptr;
-  for (const auto& accepted : kAcceptedLoaders) {
-    if (std::string_view(nickname).rfind(accepted.nickname_prefix, 0) == 0) return accepted.format;
-  }
-  return nullptr;
-}
-
-// Text of the libvips error for an exception on one line: libvips puts
-// one message per line, which are joined with "; ".
-std::string vips_message(const vips::VError& error) {
-  std::string message = error.what();
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  for (size_t newline = message.find('\n'); newline != std::string::npos; newline = message.find('\n', newline)) {
-    message.replace(newline, 1, "; ");
-  }
-  vips_error_clear();
-  return message;
-}
-
-// Kills a pipeline from libvips' "eval" progress signal once the call's
-// deadline passes or the call is cancelled. libvips then stops computing
-// pixels and the operation that was running fails.
-void on_eval(VipsImage* image, VipsProgress* /*progress*/, void* user_data) {
-  const auto* context = static_cast<const TaskContext*>(user_data);
-  if (!context->check().ok()) vips_image_set_kill(image, TRUE);
-}
-
-void watch_for_cancellation(const vips::VImage& image, const TaskContext& context) {
-  VipsImage* raw = image.get_image();
-  vips_image_set_progress(raw, TRUE);
-  g_signal_connect(raw, "eval", G_CALLBACK(on_eval), const_cast<TaskContext*>(&context));
-}
 
 Status check_request(const v1::ThumbnailRequest& request, const ImageLimits& limits) {
   if (request.widths().empty()) {
@@ -136,20 +84,10 @@ std::string encode(const vips::VImage& image, v1::ImageFormat format, uint32_t q
                                          ->set("strip", true)
                                          ->set("optimize_coding", true));
   }
-  size_t size = 0;
-  const void* data = vips_blob_get(encoded, &size);
-  std::string bytes(static_cast<const char*>(data), size);
-  vips_area_unref(VIPS_AREA(encoded));
-  return bytes;
+  return take_blob(encoded);
 }
 
 }  // namespace
-
-void configure_vips_for_untrusted_input() {
-  vips_block_untrusted_set(TRUE);
-  vips_cache_set_max(0);
-  vips_concurrency_set(1);
-}
 
 Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* response,
                  TaskContext& context, const ImageLimits& limits, const BlobReader& blobs) {
@@ -167,49 +105,23 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
   const std::string input_field = request.input().has_path() ? "input.path" : "input.data";
   const std::string input_size = fmt::format("{} bytes", bytes.size());
 
-  const char* source_format = sniff_format(bytes);
-  if (source_format == nullptr) {
-    return Error::invalid(input_field, "UNSUPPORTED_FORMAT",
-                          fmt::format("{} is not an image in a supported format (JPEG, PNG, WebP, GIF, "
-                                      "TIFF or HEIF, detected from its bytes)",
-                                      input_field),
-                          "a JPEG, PNG, WebP, GIF, TIFF or HEIF image", input_size);
-  }
+  auto opened = open_source(bytes, input_field, limits, /*all_pages=*/false);
+  if (!opened.ok()) return opened.error();
+  const Source& source = opened.value();
+  const char* source_format = source.format.c_str();
+  response->set_source_width(static_cast<uint32_t>(source.width));
+  response->set_source_height(static_cast<uint32_t>(source.header.height()));
+  response->set_source_format(source.format);
+  response->set_orientation(static_cast<uint32_t>(source.orientation));
 
-  try {
-    // Read the header only: libvips decodes no pixels until they are needed.
-    const auto header = vips::VImage::new_from_buffer(
-        bytes.data(), bytes.size(), "",
-        vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_WARNING));
-    // Thumbnails decode the first page only, so the bound applies to one page.
-    const int page_height = vips_image_get_page_height(header.get_image());
-    const uint64_t pixels = static_cast<uint64_t>(header.width()) * static_cast<uint64_t>(page_height);
-    if (pixels > limits.max_input_pixels) {
-      Error error = Error::out_of_range(input_field, fmt::format("<= {} pixels", limits.max_input_pixels),
-                                        fmt::format("{}x{} = {} pixels", header.width(), page_height, pixels));
-      error.reason = "TOO_MANY_PIXELS";
-      return error;
-    }
-    response->set_source_width(static_cast<uint32_t>(header.width()));
-    response->set_source_height(static_cast<uint32_t>(header.height()));
-    response->set_source_format(source_format);
-    const int orientation =
-        header.get_typeof(VIPS_META_ORIENTATION) != 0 ? header.get_int(VIPS_META_ORIENTATION) : 1;
-    response->set_orientation(orientation >= 1 && orientation <= 8 ? static_cast<uint32_t>(orientation) : 1);
+  // Orientations 5 to 8 turn the image by 90 or 270 degrees.
+  const bool swaps = auto_orient && source.orientation >= 5;
+  const uint64_t display_width = swaps ? static_cast<uint64_t>(source.page_height) : source.width;
+  const uint64_t display_height = swaps ? source.width : static_cast<uint64_t>(source.page_height);
+  if (Status s = check_output_sizes(request, format, display_width, display_height); !s.ok()) return s;
 
-    // Orientations 5 to 8 turn the image by 90 or 270 degrees.
-    const bool swaps = auto_orient && response->orientation() >= 5;
-    const uint64_t display_width = swaps ? static_cast<uint64_t>(page_height) : header.width();
-    const uint64_t display_height = swaps ? header.width() : static_cast<uint64_t>(page_height);
-    if (Status s = check_output_sizes(request, format, display_width, display_height); !s.ok()) return s;
-  } catch (const vips::VError& error) {
-    return Error::invalid(input_field, "CORRUPT_INPUT",
-                          fmt::format("{} could not be read as {}: {}", input_field, source_format,
-                                      vips_message(error)),
-                          fmt::format("a complete, valid {} image", source_format), input_size);
-  }
-
-  if (Status s = context.check(); !s.ok()) return s;
+  const ImageCall call(context, limits.max_call_ms);
+  if (Status s = call.check(); !s.ok()) return s;
 
   // Decode once at the largest width; smaller outputs are resized from it.
   const uint32_t largest_width = *std::max_element(request.widths().begin(), request.widths().end());
@@ -230,13 +142,13 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
       throw;
     }
     vips_area_unref(VIPS_AREA(source));
-    watch_for_cancellation(decoded, context);
+    call.watch(decoded);
     // NOTE: libvips emits "eval" only once pixels flow, and libjpeg decodes a
     // whole progressive JPEG before its first row, so a deadline cannot stop
     // that decode part-way. The pixel bound caps how long it can take.
     largest = decoded.copy_memory();
   } catch (const vips::VError& error) {
-    if (Status s = context.check(); !s.ok()) return s;
+    if (Status s = call.check(); !s.ok()) return s;
     return Error::invalid(input_field, "CORRUPT_INPUT",
                           fmt::format("{} could not be decoded as {}: {}", input_field, source_format,
                                       vips_message(error)),
@@ -244,7 +156,7 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
   }
 
   for (uint32_t width : request.widths()) {
-    if (Status s = context.check(); !s.ok()) return s;
+    if (Status s = call.check(); !s.ok()) return s;
     try {
       vips::VImage output = largest;
       const int target = std::min(static_cast<int>(width), largest.width());

@@ -7,21 +7,10 @@
 #include "core/error.h"
 #include "core/task_context.h"
 #include "heavylift/v1/image.pb.h"
+#include "tasks/image/limits.h"
+#include "tasks/image/vips_support.h"
 
 namespace heavylift {
-
-struct ImageLimits {
-  uint64_t max_input_bytes = 64ull << 20;    // bytes of the encoded source
-  uint64_t max_input_pixels = 100'000'000;   // width x height of the decoded page
-  uint32_t max_width = 8192;                 // pixels, per output
-  uint32_t max_outputs = 16;                 // widths per call
-};
-
-// Sets process-wide libvips state for untrusted input: blocks loaders that
-// libvips marks untrusted, disables the operation cache (every request has
-// fresh bytes) and runs each pipeline on the calling thread, since the
-// executor already spreads calls over the cores. Call once after VIPS_INIT.
-void configure_vips_for_untrusted_input();
 
 // Reads the header to check the format and the pixel bound, decodes once at
 // the largest requested width (shrink-on-load for JPEG and WebP), orients the

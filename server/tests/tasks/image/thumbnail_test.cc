@@ -200,7 +200,7 @@ TEST_F(ThumbnailTest, PixelLimitIsCheckedFromHeader) {
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, Code::kInvalidArgument);
   EXPECT_EQ(status.error().field, "input.data");
-  EXPECT_EQ(status.error().bound, "<= 1000000 pixels");
+  EXPECT_EQ(status.error().bound, "<= 1000000 pixels (image.max_input_pixels)");
   EXPECT_EQ(status.error().value, "5640x3172 = 17890080 pixels");
   EXPECT_EQ(status.error().reason, "TOO_MANY_PIXELS");
 }

@@ -1,0 +1,104 @@
+// Measures the daemon's resident memory under a steady mixed image load with each allocator
+// setting: glibc malloc as is, glibc with MALLOC_ARENA_MAX=2, and jemalloc through LD_PRELOAD.
+// glibc keeps one arena per thread and returns freed memory lazily, so libvips' large
+// short-lived buffers can look like a leak. Prints RSS at the start of the load, at half time,
+// at the end and the peak, and the growth over the last half.
+// Usage: node image/memory.mjs [--seconds=120] [--concurrency=16] [--variants=glibc,arena2,jemalloc]
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { createClient } from 'heavylift';
+import { startDaemon } from 'heavylift/testing';
+
+import { formatTable } from '../lib/report.mjs';
+import { PHOTOS } from './cases.mjs';
+import { peakRssBytes, rssBytes } from './rss.mjs';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+
+const VARIANTS = {
+  glibc: {},
+  arena2: { MALLOC_ARENA_MAX: '2' },
+  jemalloc: { LD_PRELOAD: JEMALLOC },
+};
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: process.env.BENCH_MEMORY_SECONDS ?? '120' },
+    concurrency: { type: 'string', default: '16' },
+    variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
+    bin: { type: 'string', default: process.env.HEAVYLIFT_BIN ?? path.join(REPO_ROOT, 'build', 'release', 'heavylift') },
+  },
+});
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+
+// The mixed load: the three kinds of call a web app makes, in turn.
+function makeOperations(client, small, large) {
+  return [
+    () => client.image.transform({ input: small, outputs: [320, 640, 960, 1280].flatMap((width) => [{ format: 'webp', resize: { width } }, { format: 'jpeg', resize: { width } }]) }),
+    () => client.image.transform({ input: large, outputs: [{ format: 'jpeg', resize: { width: 320 } }] }),
+    () => client.image.transform({ input: small, operations: [{ rotate: { angle: 10 } }, { blur: { sigma: 2 } }], outputs: [{ format: 'png' }] }),
+    () => client.image.analyze({ input: small }),
+  ];
+}
+
+async function measure(name) {
+  const daemon = await startDaemon({ bin: values.bin, env: VARIANTS[name] });
+  const client = createClient({ address: daemon.grpcAddress, deadlineMs: 120_000 });
+  const small = await readFile(PHOTOS.photo1920);
+  const large = await readFile(PHOTOS.photo5640);
+  const operations = makeOperations(client, small, large);
+  const samples = [];
+  let calls = 0;
+  let failures = 0;
+  const endAt = Date.now() + seconds * 1000;
+  const sampler = setInterval(() => samples.push(rssBytes(daemon.process.pid)), 1000);
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, lane) => {
+        for (let i = lane; Date.now() < endAt; i += concurrency) {
+          try {
+            await operations[i % operations.length]();
+            calls += 1;
+          } catch {
+            failures += 1;
+          }
+        }
+      }),
+    );
+  } finally {
+    clearInterval(sampler);
+  }
+  const peak = peakRssBytes(daemon.process.pid);
+  client.close();
+  await daemon.stop();
+  const half = samples[Math.floor(samples.length / 2)];
+  const end = samples[samples.length - 1];
+  return { name, calls, failures, start: samples[0], half, end, peak, growth: (end - half) / half };
+}
+
+const rows = [];
+for (const name of values.variants.split(',')) {
+  rows.push(await measure(name));
+}
+const mib = (bytes) => bytes / 2 ** 20;
+console.log(`${seconds} s of mixed image calls, ${concurrency} callers, per allocator setting:\n`);
+console.log(
+  formatTable(
+    [
+      { header: 'allocator', value: (row) => row.name },
+      { header: 'calls', value: (row) => row.calls, digits: 0 },
+      { header: 'failed', value: (row) => row.failures, digits: 0 },
+      { header: 'RSS 1 s MiB', value: (row) => mib(row.start), digits: 0 },
+      { header: 'RSS half MiB', value: (row) => mib(row.half), digits: 0 },
+      { header: 'RSS end MiB', value: (row) => mib(row.end), digits: 0 },
+      { header: 'peak MiB', value: (row) => mib(row.peak), digits: 0 },
+      { header: 'growth 2nd half %', value: (row) => row.growth * 100, digits: 1 },
+    ],
+    rows,
+  ),
+);
