@@ -26,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   std::string decoded;
-  if (heavylift::base64_decode_unpadded(text, &decoded)) {
-    if (heavylift::base64_encode_unpadded(decoded) != text) std::abort();
+  if (heavylift::base64_decode(text, heavylift::Base64Alphabet::kStandard, &decoded)) {
+    if (heavylift::base64_encode(decoded, heavylift::Base64Alphabet::kStandard) != text) std::abort();
   }
   return 0;
 }

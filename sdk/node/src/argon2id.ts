@@ -28,7 +28,7 @@ export interface Argon2idHashOptions extends CallOptions {
  * Returns the password as bytes. The error never shows the received value, because a
  * caller's mistake could put the password itself in the message.
  */
-function passwordBytes(password: unknown): Buffer {
+export function passwordBytes(password: unknown): Buffer {
   if (typeof password === 'string') {
     // A lone surrogate would be encoded as U+FFFD, so two different strings
     // would hash alike.

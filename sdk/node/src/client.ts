@@ -5,7 +5,6 @@ import {
   credentials as grpcCredentials,
 } from '@grpc/grpc-js';
 
-import { buildArgon2idHashRequest, buildArgon2idVerifyRequest, type Argon2idHashOptions, type Password } from './argon2id';
 import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions, setChannelSettings } from './call';
 import {
   type OverloadRetryOptions,
@@ -19,8 +18,8 @@ import {
   tlsChannel,
   tlsProbe,
 } from './connection';
+import { createCryptoMethods, type CryptoMethods } from './crypto';
 import { HealthService } from './gen/grpc/health/v1/health';
-import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
@@ -131,33 +130,6 @@ export interface ImageMethods {
   analyze(options: AnalyzeOptions, callOptions?: CallOptions): Promise<AnalyzeResult>;
 }
 
-/** Methods of the daemon's argon2id task. */
-export interface Argon2idMethods {
-  /**
-   * Hashes a password with argon2id (RFC 9106, version 0x13) and returns the PHC string, for
-   * example `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
-   *
-   * @example
-   * const hash = await client.crypto.argon2id.hash('correct horse battery staple');
-   */
-  hash(password: Password, options?: Argon2idHashOptions): Promise<string>;
-  /**
-   * Checks a password against a PHC string made by argon2id, argon2i or argon2d, such as one
-   * from {@link Argon2idMethods.hash} or from the npm `argon2` package. Resolves to `false` on
-   * a mismatch and rejects with an InvalidArgumentError when `hash` is not a valid PHC string.
-   *
-   * @example
-   * if (await client.crypto.argon2id.verify(storedHash, password)) { ... }
-   */
-  verify(hash: string, password: Password, options?: CallOptions): Promise<boolean>;
-}
-
-/** Methods of the daemon's `crypto` tasks. */
-export interface CryptoMethods {
-  /** The argon2id password hash. */
-  readonly argon2id: Argon2idMethods;
-}
-
 /**
  * A connection to one heavylift daemon. Calls may run concurrently over the one HTTP/2
  * connection. Every call returns a promise that rejects with a HeavyliftError subclass, except
@@ -218,24 +190,11 @@ class GrpcHeavyliftClient implements HeavyliftClient {
       },
     };
 
-    this.crypto = {
-      argon2id: {
-        hash: async (password, options) => {
-          const request = buildArgon2idHashRequest(password, options);
-          const resolved = resolveCallOptions(options, this.#defaultDeadlineMs);
-          this.#checkOpen();
-          const response = await callUnary(this.#channel, CryptoServiceService.argon2IdHash, request, resolved);
-          return response.hash;
-        },
-        verify: async (hash, password, options) => {
-          const request = buildArgon2idVerifyRequest(hash, password);
-          const resolved = resolveCallOptions(options, this.#defaultDeadlineMs);
-          this.#checkOpen();
-          const response = await callUnary(this.#channel, CryptoServiceService.argon2IdVerify, request, resolved);
-          return response.match;
-        },
-      },
-    };
+    this.crypto = createCryptoMethods((method, request, options) => {
+      const resolved = resolveCallOptions(options, this.#defaultDeadlineMs);
+      this.#checkOpen();
+      return callUnary(this.#channel, method, request, resolved);
+    });
   }
 
   async health(options?: HealthCheckOptions): Promise<HealthStatus> {

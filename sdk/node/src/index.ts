@@ -8,15 +8,31 @@ export {
   createClient,
   DEFAULT_ADDRESS,
   DEFAULT_DEADLINE_MS,
-  type Argon2idMethods,
   type ClientOptions,
-  type CryptoMethods,
   type HeavyliftClient,
   type ImageMethods,
 } from './client';
 export type { CallOptions } from './call';
 export type { OverloadRetryOptions, TlsOptions } from './connection';
 export { childTraceparent, traceIdOf } from './trace';
+export type {
+  BatchResult,
+  BcryptHashOptions,
+  BcryptLongPasswordPolicy,
+  CryptoMethods,
+  Decrypted,
+  DecryptOptions,
+  EncryptOptions,
+  JwtClaims,
+  JwtVerifyOptions,
+  KeyPair,
+  Normalization,
+  PasswordAlgorithmName,
+  PasswordOptions,
+  PasswordPolicy,
+  RehashAdvice,
+  SignatureAlgorithmName,
+} from './crypto';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
 export {

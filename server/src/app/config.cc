@@ -309,6 +309,94 @@ std::vector<Setting> all_settings() {
                                    "File listing in-flight jobs, so a restarted worker hands them back at once. "
                                    "Empty disables it.",
                                    &BullmqSettings::journal_path));
+  // crypto.* beyond argon2: text settings reach into Config::crypto, and the
+  // AEAD keys never appear in --help.
+  auto crypto_text = [](const std::string& key, std::string unit, std::string help, std::string CryptoConfig::*field,
+                        bool secret = false) {
+    Setting setting{key, flag_for(key), env_for(key), std::move(unit), std::move(help), nullptr, nullptr};
+    setting.apply = [field](Config& c, const std::string& value, const std::string&) {
+      c.crypto.*field = value;
+      return Status::Ok();
+    };
+    setting.current = [field, secret](const Config& c) {
+      const std::string& value = c.crypto.*field;
+      return secret && !value.empty() ? std::string("(set)") : value;
+    };
+    return setting;
+  };
+  settings.push_back(make_unsigned<uint64_t>(
+      "crypto.memory_budget", "KiB",
+      "Memory argon2 and scrypt hashes may hold at once; more hashes wait for it. 0 disables the budget.",
+      [](Config& c) { return &c.crypto.memory_budget; }, 0, 1ull << 32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.bcrypt.max_cost", "log2 rounds", "Largest bcrypt cost accepted, in requests and in hashes verified.",
+      [](Config& c) { return &c.crypto.password.bcrypt_max_cost; }, 4, 31));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.bcrypt.default_cost", "log2 rounds", "bcrypt cost used when a request leaves it zero.",
+      [](Config& c) { return &c.crypto.password.bcrypt_default_cost; }, 4, 31));
+  Setting long_password{"crypto.bcrypt.long_password", flag_for("crypto.bcrypt.long_password"),
+                        env_for("crypto.bcrypt.long_password"), "policy",
+                        "bcrypt passwords over 72 bytes: reject (default) or truncate (as npm bcrypt does).",
+                        nullptr, nullptr};
+  long_password.apply = [](Config& c, const std::string& value, const std::string& source) {
+    if (value == "reject") c.crypto.password.bcrypt_long_password = v1::BCRYPT_LONG_PASSWORD_REJECT;
+    else if (value == "truncate") c.crypto.password.bcrypt_long_password = v1::BCRYPT_LONG_PASSWORD_TRUNCATE;
+    else return Status(invalid_setting(source, "reject or truncate", value));
+    return Status::Ok();
+  };
+  long_password.current = [](const Config& c) {
+    return std::string(c.crypto.password.bcrypt_long_password == v1::BCRYPT_LONG_PASSWORD_TRUNCATE ? "truncate"
+                                                                                                   : "reject");
+  };
+  settings.push_back(std::move(long_password));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.scrypt.max_log2_n", "log2 N", "Largest scrypt cost log2(N) accepted.",
+      [](Config& c) { return &c.crypto.password.scrypt_max_log2_n; }, 10, 30));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.scrypt.max_memory", "KiB", "Largest scrypt working memory (128 * r * N bytes) accepted.",
+      [](Config& c) { return &c.crypto.password.scrypt_max_memory; }, 1024, kMaxU32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.pbkdf2.max_iterations", "iterations", "Largest PBKDF2 iteration count accepted.",
+      [](Config& c) { return &c.crypto.password.pbkdf2_max_iterations; }, 1000, kMaxU32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.batch.max_items", "items", "Most passwords in one hash or verify batch.",
+      [](Config& c) { return &c.crypto.password.batch_max_items; }, 1, 1'000'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.batch.threads", "threads", "Threads one batch spreads over; 0 means one per core.",
+      [](Config& c) { return &c.crypto.password.batch_threads; }, 0, 1024));
+  settings.push_back(crypto_text("crypto.aead.key_file", "path",
+                                 "AEAD key file: lines \"<id> <base64 32-byte key>\" and \"primary <id>\".",
+                                 &CryptoConfig::aead_key_file));
+  settings.push_back(crypto_text("crypto.aead.keys", "id:base64,...",
+                                 "AEAD keys, the first one primary. Prefer the environment variable to the flag.",
+                                 &CryptoConfig::aead_keys, true));
+  Setting request_keys{"crypto.aead.allow_request_keys", flag_for("crypto.aead.allow_request_keys"),
+                       env_for("crypto.aead.allow_request_keys"), "true|false",
+                       "Let AEAD requests carry raw keys instead of naming key ring keys.", nullptr, nullptr};
+  request_keys.apply = [](Config& c, const std::string& value, const std::string& source) {
+    if (value != "true" && value != "false") return Status(invalid_setting(source, "true or false", value));
+    c.crypto.aead.allow_request_keys = value == "true";
+    return Status::Ok();
+  };
+  request_keys.current = [](const Config& c) { return std::string(c.crypto.aead.allow_request_keys ? "true" : "false"); };
+  settings.push_back(std::move(request_keys));
+  settings.push_back(make_unsigned<uint64_t>(
+      "crypto.aead.max_plaintext_bytes", "bytes", "Largest plaintext one AEAD call encrypts.",
+      [](Config& c) { return &c.crypto.aead.max_plaintext_bytes; }, 1, 1ull << 31));
+  settings.push_back(make_unsigned<uint64_t>(
+      "crypto.max_input_bytes", "bytes", "Largest input to crypto.hash, crypto.hmac and crypto.compare.",
+      [](Config& c) { return &c.crypto.digest.max_input_bytes; }, 1, 1ull << 31));
+  settings.push_back(crypto_text("crypto.jwt.keys_file", "path", "JWKS file with the keys crypto.jwt.* use.",
+                                 &CryptoConfig::jwt_keys_file));
+  settings.push_back(crypto_text("crypto.jwt.algorithms", "list",
+                                 "JWS algorithms for JWKS keys without \"alg\", for example HS256,EdDSA.",
+                                 &CryptoConfig::jwt_algorithms));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.jwt.clock_skew", "seconds", "Clock difference tolerated in exp, nbf and iat checks.",
+      [](Config& c) { return &c.crypto.jwt_clock_skew_seconds; }, 0, 86400));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.jwt.max_token_bytes", "bytes", "Longest token crypto.jwt.verify accepts.",
+      [](Config& c) { return &c.crypto.jwt_max_token_bytes; }, 64, 1u << 20));
   return settings;
 }
 

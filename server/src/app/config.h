@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "jobs/redis_bullmq/settings.h"
 #include "tasks/crypto/argon2.h"
+#include "tasks/crypto/crypto_tasks.h"
 #include "tasks/image/limits.h"
 
 namespace heavylift {
@@ -38,6 +39,7 @@ struct Config {
   Argon2Limits argon2;
   bool testing_tasks = false;
   BullmqSettings bullmq;
+  CryptoConfig crypto;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -32,6 +32,7 @@
 #include "jobs/redis_bullmq/worker.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/vips_support.h"
+#include "tasks/crypto/crypto_tasks.h"
 
 namespace heavylift {
 namespace {
@@ -215,6 +216,15 @@ int run_daemon(const Config& config) {
 
   TaskRegistry registry;
   if (Status s = register_builtin_tasks(registry, config, blobs, &metrics); !s.ok()) {
+    spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
+    return 1;
+  }
+  auto crypto_keys = load_crypto_keys(config.crypto);
+  if (!crypto_keys.ok()) {
+    spdlog::critical("event=server.start_failed reason=crypto_keys message={}", log_value(crypto_keys.error().message));
+    return 1;
+  }
+  if (Status s = register_crypto_tasks(registry, config.crypto, config.argon2, crypto_keys.value(), &metrics); !s.ok()) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }

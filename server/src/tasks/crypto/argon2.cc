@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "tasks/crypto/bounds.h"
+#include "tasks/crypto/memory_budget.h"
 #include "tasks/crypto/phc.h"
 
 namespace heavylift {
@@ -20,13 +22,6 @@ constexpr uint32_t kMaxSaltLength = 64;
 constexpr uint32_t kMinVerifyHashLength = 4;
 constexpr uint32_t kMaxVerifyHashLength = 128;
 
-// Checks `value` of `field` against lower..upper, inclusive.
-Status check_range(const std::string& field, uint64_t value, uint64_t lower, uint64_t upper,
-                   const char* unit = "") {
-  if (value >= lower && value <= upper) return Status::Ok();
-  return Error::out_of_range(field, fmt::format("in {}..{}{}", lower, upper, unit),
-                             fmt::format("{}{}", value, unit));
-}
 
 // Checks the cost parameters shared by hashing and verification. `prefix`
 // names where they come from: "" for request fields, "hash." for a PHC string.
@@ -119,6 +114,8 @@ Status argon2id_hash(const v1::Argon2idHashRequest& request, v1::Argon2idHashRes
   }
 
   if (Status s = context.check(); !s.ok()) return s;
+  MemoryReservation memory;
+  if (Status s = memory.acquire(MemoryBudget::process(), phc.memory_cost, context, "memory_cost"); !s.ok()) return s;
   phc.hash.resize(hash_length);
   if (Status s = compute(phc, request.password(), &phc.hash); !s.ok()) return s;
   response->set_hash(format_phc_argon2(phc));
@@ -152,6 +149,8 @@ Status argon2id_verify(const v1::Argon2idVerifyRequest& request,
   }
 
   if (Status s = context.check(); !s.ok()) return s;
+  MemoryReservation memory;
+  if (Status s = memory.acquire(MemoryBudget::process(), phc.memory_cost, context, "hash.m"); !s.ok()) return s;
   std::string computed(phc.hash.size(), '\0');
   if (Status s = compute(phc, request.password(), &computed); !s.ok()) return s;
   response->set_match(sodium_memcmp(computed.data(), phc.hash.data(), computed.size()) == 0);

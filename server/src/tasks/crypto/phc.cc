@@ -9,17 +9,6 @@
 namespace heavylift {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
   size_t start = 0;
@@ -56,54 +45,6 @@ const char* argon2_variant_name(Argon2Variant variant) {
     case Argon2Variant::kArgon2id: return "argon2id";
   }
   return "argon2id";
-}
-
-std::string base64_encode_unpadded(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t group = (static_cast<uint8_t>(bytes[i]) << 16) |
-                           (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                           static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(group >> 18) & 63];
-    out += kAlphabet[(group >> 12) & 63];
-    out += kAlphabet[(group >> 6) & 63];
-    out += kAlphabet[group & 63];
-  }
-  const size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    const uint32_t group = static_cast<uint8_t>(bytes[i]) << 16;
-    out += kAlphabet[(group >> 18) & 63];
-    out += kAlphabet[(group >> 12) & 63];
-  } else if (rest == 2) {
-    const uint32_t group =
-        (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-    out += kAlphabet[(group >> 18) & 63];
-    out += kAlphabet[(group >> 12) & 63];
-    out += kAlphabet[(group >> 6) & 63];
-  }
-  return out;
-}
-
-bool base64_decode_unpadded(std::string_view text, std::string* bytes) {
-  if (text.size() % 4 == 1) return false;
-  bytes->clear();
-  bytes->reserve(text.size() * 3 / 4);
-  uint32_t accumulator = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int value = base64_value(c);
-    if (value < 0) return false;
-    accumulator = (accumulator << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes->push_back(static_cast<char>((accumulator >> bits) & 0xff));
-    }
-  }
-  // Canonical encodings leave the unused low bits of the last character zero.
-  return (accumulator & ((1u << bits) - 1)) == 0;
 }
 
 Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field) {
@@ -170,15 +111,15 @@ Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field
     return malformed(field, fmt::format("the salt and the hash are limited to {} base64 characters each",
                                         kMaxEncodedPart));
   }
-  if (!base64_decode_unpadded(salt, &phc.salt)) return malformed(field, "the salt is not unpadded base64");
-  if (!base64_decode_unpadded(hash, &phc.hash)) return malformed(field, "the hash is not unpadded base64");
+  if (!base64_decode(salt, Base64Alphabet::kStandard, &phc.salt)) return malformed(field, "the salt is not unpadded base64");
+  if (!base64_decode(hash, Base64Alphabet::kStandard, &phc.hash)) return malformed(field, "the hash is not unpadded base64");
   return phc;
 }
 
 std::string format_phc_argon2(const PhcArgon2& phc) {
   return fmt::format("${}$v={}$m={},t={},p={}${}${}", argon2_variant_name(phc.variant), phc.version,
                      phc.memory_cost, phc.time_cost, phc.parallelism,
-                     base64_encode_unpadded(phc.salt), base64_encode_unpadded(phc.hash));
+                     base64_encode(phc.salt, Base64Alphabet::kStandard), base64_encode(phc.hash, Base64Alphabet::kStandard));
 }
 
 }  // namespace heavylift

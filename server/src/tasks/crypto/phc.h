@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "tasks/crypto/base64.h"
 
 namespace heavylift {
 
@@ -37,11 +38,5 @@ Result<PhcArgon2> parse_phc_argon2(std::string_view text, std::string_view field
 // Formats `phc` as `$<variant>$v=<version>$m=<m>,t=<t>,p=<p>$<salt>$<hash>`,
 // the order libargon2 writes.
 std::string format_phc_argon2(const PhcArgon2& phc);
-
-// Unpadded standard base64 (RFC 4648 alphabet, no '=' padding), as PHC uses.
-std::string base64_encode_unpadded(std::string_view bytes);
-// Returns false on characters outside the alphabet, a length that cannot
-// occur (4n+1) or non-zero trailing bits.
-bool base64_decode_unpadded(std::string_view text, std::string* bytes);
 
 }  // namespace heavylift

@@ -104,7 +104,7 @@ TEST_F(Argon2Test, VerifiesNpmParameterOrder) {
   // Rewrite "m=..,t=..,p=.." as the npm argon2 package does: "m=..,p=..,t=..".
   const std::string npm_style = fmt::format(
       "$argon2id$v=19$m={},p={},t={}${}${}", parsed.memory_cost, parsed.parallelism, parsed.time_cost,
-      base64_encode_unpadded(parsed.salt), base64_encode_unpadded(parsed.hash));
+      base64_encode(parsed.salt, Base64Alphabet::kStandard), base64_encode(parsed.hash, Base64Alphabet::kStandard));
   EXPECT_TRUE(verify(npm_style, "order").value());
 }
 

@@ -87,32 +87,5 @@ TEST(PhcArgon2, AcceptedStringsFormatUnderLengthLimit) {
   EXPECT_TRUE(parse_phc_argon2(formatted, "hash").ok()) << formatted.size();
 }
 
-TEST(Base64Unpadded, EncodesAllTailLengths) {
-  EXPECT_EQ(base64_encode_unpadded(""), "");
-  EXPECT_EQ(base64_encode_unpadded("f"), "Zg");
-  EXPECT_EQ(base64_encode_unpadded("fo"), "Zm8");
-  EXPECT_EQ(base64_encode_unpadded("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode_unpadded("foob"), "Zm9vYg");
-}
-
-TEST(Base64Unpadded, DecodeRejectsNonCanonicalTrailingBits) {
-  std::string bytes;
-  EXPECT_TRUE(base64_decode_unpadded("Zg", &bytes));
-  EXPECT_EQ(bytes, "f");
-  EXPECT_FALSE(base64_decode_unpadded("Zh", &bytes));
-  EXPECT_FALSE(base64_decode_unpadded("Z", &bytes));
-  EXPECT_FALSE(base64_decode_unpadded("Zm9v!", &bytes));
-}
-
-TEST(Base64Unpadded, RoundTripsEveryByte) {
-  std::string all;
-  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-  for (size_t length = 0; length <= all.size(); length += 7) {
-    std::string decoded;
-    ASSERT_TRUE(base64_decode_unpadded(base64_encode_unpadded(all.substr(0, length)), &decoded));
-    EXPECT_EQ(decoded, all.substr(0, length));
-  }
-}
-
 }  // namespace
 }  // namespace heavylift
