@@ -11,6 +11,7 @@ import { HealthService } from './gen/grpc/health/v1/health';
 import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
+import { createRealtimeMethods, type RealtimeMethods } from './realtime';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
 import { checkNonEmptyString, checkOptionsObject, checkString, invalidParameter } from './validate';
 
@@ -92,6 +93,8 @@ export interface HeavyliftClient {
   readonly image: ImageMethods;
   /** Cryptographic tasks. */
   readonly crypto: CryptoMethods;
+  /** The real-time hub: emit to rooms, membership, presence and client events. */
+  readonly realtime: RealtimeMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
   health(options?: HealthCheckOptions): Promise<HealthStatus>;
   /** Closes the channel. Later calls reject with a plain Error. */
@@ -102,6 +105,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly address: string;
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
+  readonly realtime: RealtimeMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
   #closed = false;
@@ -143,6 +147,8 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         },
       },
     };
+
+    this.realtime = createRealtimeMethods(this.#channel, this.#defaultDeadlineMs, () => this.#checkOpen());
   }
 
   async health(options?: HealthCheckOptions): Promise<HealthStatus> {

@@ -17,6 +17,16 @@ export {
 export type { CallOptions } from './call';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
+export type {
+  ClientEvent,
+  EmitOptions,
+  EmitWithAckOptions,
+  RealtimeMethods,
+  RealtimeSubscription,
+  RoomMember,
+  SocketTarget,
+  SubscribeOptions,
+} from './realtime';
 export {
   IMAGE_FORMATS,
   type ImageFormatName,

@@ -23,8 +23,11 @@
 #include "core/process_metrics.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
+#include "grpc/realtime_service.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
+#include "realtime/jwt_verifier.h"
+#include "realtime/socketio_server.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -151,15 +154,37 @@ int run_daemon(const Config& config) {
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
 
+  // The real-time hub, when realtime.address is set, listens before gRPC so
+  // that RealtimeService always has a running hub behind it.
+  std::unique_ptr<realtime::SocketIoServer> realtime_server;
+  if (!config.realtime.address.empty()) {
+    Result<realtime::TokenVerifier> verifier = realtime::load_jwt_verifier(config.realtime);
+    if (!verifier.ok()) {
+      spdlog::critical("event=server.start_failed reason=realtime_jwt_key message={}",
+                       log_value(verifier.error().message));
+      return 1;
+    }
+    realtime_server = std::make_unique<realtime::SocketIoServer>(config.realtime, verifier.value(), metrics);
+    if (Status s = realtime_server->start(); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=realtime_bind message={}", log_value(s.error().message));
+      return 1;
+    }
+    spdlog::info("event=realtime.listening address={} namespaces={} max_connections={}",
+                 realtime_server->bound_address(), log_value(config.realtime.namespaces),
+                 config.realtime.max_connections);
+  }
+  RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr);
+
   int grpc_port = 0;
-  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service}, &grpc_port);
+  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &realtime_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
-  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService"}) {
+  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
+                              "heavylift.v1.RealtimeService"}) {
     health->SetServingStatus(service, true);
   }
 
@@ -194,6 +219,9 @@ int run_daemon(const Config& config) {
   }).detach();
 
   const auto started = std::chrono::steady_clock::now();
+  // Real-time clients are closed first with "going away", so they reconnect
+  // to another hub while this one finishes its gRPC calls.
+  if (realtime_server) realtime_server->drain(std::chrono::milliseconds(config.shutdown_grace_ms));
   drain(config, dispatcher, executor, *server);
   executor.shutdown();
   admin.stop();
