@@ -22,6 +22,7 @@ import { createCryptoMethods, type CryptoMethods } from './crypto';
 import { HealthService } from './gen/grpc/health/v1/health';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
+import { createRealtimeMethods, type RealtimeMethods } from './realtime';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
 import {
   type AnalyzeOptions,
@@ -142,6 +143,8 @@ export interface HeavyliftClient {
   readonly image: ImageMethods;
   /** Cryptographic tasks. */
   readonly crypto: CryptoMethods;
+  /** The real-time hub: emit to rooms, membership, presence and client events. */
+  readonly realtime: RealtimeMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
   health(options?: HealthCheckOptions): Promise<HealthStatus>;
   /** Closes the channel. Later calls reject with a plain Error. */
@@ -152,6 +155,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly address: string;
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
+  readonly realtime: RealtimeMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
   #closed = false;
@@ -195,6 +199,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
       this.#checkOpen();
       return callUnary(this.#channel, method, request, resolved);
     });
+    this.realtime = createRealtimeMethods(this.#channel, this.#defaultDeadlineMs, () => this.#checkOpen());
   }
 
   async health(options?: HealthCheckOptions): Promise<HealthStatus> {

@@ -35,6 +35,16 @@ export type {
 } from './crypto';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
+export type {
+  ClientEvent,
+  EmitOptions,
+  EmitWithAckOptions,
+  RealtimeMethods,
+  RealtimeSubscription,
+  RoomMember,
+  SocketTarget,
+  SubscribeOptions,
+} from './realtime';
 export {
   IMAGE_FORMATS,
   type ImageFormatName,

@@ -397,6 +397,93 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "crypto.jwt.max_token_bytes", "bytes", "Longest token crypto.jwt.verify accepts.",
       [](Config& c) { return &c.crypto.jwt_max_token_bytes; }, 64, 1u << 20));
+  // Real-time hub (Socket.IO over WebSocket).
+  const auto realtime_string = [](const std::string& key, std::string unit, std::string help,
+                                  std::string realtime::RealtimeLimits::*field,
+                                  std::function<Status(const std::string&, const std::string&)> check = nullptr) {
+    Setting setting{key, flag_for(key), env_for(key), std::move(unit), std::move(help), nullptr, nullptr};
+    setting.apply = [field, check](Config& config, const std::string& value, const std::string& source) {
+      if (check) {
+        if (Status s = check(source, value); !s.ok()) return s;
+      }
+      config.realtime.*field = value;
+      return Status::Ok();
+    };
+    setting.current = [field](const Config& config) { return config.realtime.*field; };
+    return setting;
+  };
+  settings.push_back(realtime_string(
+      "realtime.address", "host:port",
+      "Address of the real-time hub's WebSocket listener (Socket.IO clients connect to /socket.io/). "
+      "Empty leaves the hub off. Port 0 picks a free port. Only loopback hosts are accepted.",
+      &realtime::RealtimeLimits::address, [](const std::string& source, const std::string& value) {
+        return value.empty() ? Status::Ok() : check_loopback_address(source, value);
+      }));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.threads", "threads", "I/O threads of the real-time hub. 0 means one per core.",
+      [](Config& c) { return &c.realtime.threads; }, 0, 256));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.reuse_port", "0 or 1",
+      "1 lets several heavylift processes listen on the same realtime.address (SO_REUSEPORT).",
+      [](Config& c) { return &c.realtime.reuse_port; }, 0, 1));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.ping_interval_ms", "milliseconds", "Interval between the hub's Engine.IO pings to each client.",
+      [](Config& c) { return &c.realtime.ping_interval_ms; }, 100, 3'600'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.ping_timeout_ms", "milliseconds",
+      "How long a client may take to answer a ping before it is disconnected.",
+      [](Config& c) { return &c.realtime.ping_timeout_ms; }, 100, 3'600'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.connect_timeout_ms", "milliseconds",
+      "How long a new connection may take to send its first Socket.IO CONNECT before it is closed.",
+      [](Config& c) { return &c.realtime.connect_timeout_ms; }, 100, 3'600'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.max_connections", "connections",
+      "WebSocket connections the hub holds at once. Beyond it handshakes get HTTP 503 with Retry-After.",
+      [](Config& c) { return &c.realtime.max_connections; }, 1, 10'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "realtime.max_message_bytes", "bytes",
+      "Largest WebSocket message a client may send, and the largest sum of one packet's binary attachments.",
+      [](Config& c) { return &c.realtime.max_message_bytes; }, 64, 1ull << 30));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.max_attachments", "attachments", "Most binary attachments in one Socket.IO packet.",
+      [](Config& c) { return &c.realtime.max_attachments; }, 0, 1000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.max_messages_per_second", "messages/s",
+      "Messages one connection may send per second (with an equal burst) before it is disconnected.",
+      [](Config& c) { return &c.realtime.max_messages_per_second; }, 1, 1'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "realtime.max_send_queue_bytes", "bytes",
+      "Bytes queued to one client before it counts as slow and is disconnected, so others are not held up.",
+      [](Config& c) { return &c.realtime.max_send_queue_bytes; }, 1024, 1ull << 32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.max_rooms_per_socket", "rooms", "Rooms one socket may join from the client side.",
+      [](Config& c) { return &c.realtime.max_rooms_per_socket; }, 1, 100'000));
+  settings.push_back(realtime_string(
+      "realtime.allowed_origins", "origins",
+      "Comma-separated Origin header values accepted from browsers, such as https://app.example.com. "
+      "Empty accepts any origin.",
+      &realtime::RealtimeLimits::allowed_origins));
+  settings.push_back(realtime_string(
+      "realtime.namespaces", "namespaces", "Comma-separated Socket.IO namespaces clients may connect to.",
+      &realtime::RealtimeLimits::namespaces));
+  settings.push_back(realtime_string(
+      "realtime.jwt_key_file", "file",
+      "Key that client tokens are checked with: a JWKS file, an Ed25519 public key in PEM (EdDSA), or an "
+      "HS256 secret of at least 32 bytes. Required when realtime.address is set.",
+      &realtime::RealtimeLimits::jwt_key_file));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.close_on_token_expiry", "0 or 1",
+      "1 disconnects a socket when its token's exp passes; 0 keeps it connected.",
+      [](Config& c) { return &c.realtime.close_on_token_expiry; }, 0, 1));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.presence_events", "0 or 1",
+      "1 sends a heavylift:presence event to a room's members when a socket joins or leaves it.",
+      [](Config& c) { return &c.realtime.presence_events; }, 0, 1));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.subscriber_queue_capacity", "events",
+      "Client events each RealtimeService.Subscribe stream may have queued; further events are dropped.",
+      [](Config& c) { return &c.realtime.subscriber_queue_capacity; }, 1, 10'000'000));
   return settings;
 }
 

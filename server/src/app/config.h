@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "jobs/redis_bullmq/settings.h"
+#include "realtime/realtime_config.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/crypto/crypto_tasks.h"
 #include "tasks/image/limits.h"
@@ -40,6 +41,7 @@ struct Config {
   bool testing_tasks = false;
   BullmqSettings bullmq;
   CryptoConfig crypto;
+  realtime::RealtimeLimits realtime;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -27,9 +27,12 @@
 #include "core/process_metrics.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
+#include "grpc/realtime_service.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
 #include "jobs/redis_bullmq/worker.h"
+#include "realtime/jwt_verifier.h"
+#include "realtime/socketio_server.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/vips_support.h"
 #include "tasks/crypto/crypto_tasks.h"
@@ -241,15 +244,38 @@ int run_daemon(const Config& config) {
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
 
+  // The real-time hub, when realtime.address is set, listens before gRPC so
+  // that RealtimeService always has a running hub behind it.
+  std::unique_ptr<realtime::SocketIoServer> realtime_server;
+  if (!config.realtime.address.empty()) {
+    Result<realtime::TokenVerifier> verifier = realtime::load_jwt_verifier(config.realtime);
+    if (!verifier.ok()) {
+      spdlog::critical("event=server.start_failed reason=realtime_jwt_key message={}",
+                       log_value(verifier.error().message));
+      return 1;
+    }
+    realtime_server = std::make_unique<realtime::SocketIoServer>(config.realtime, verifier.value(), metrics);
+    if (Status s = realtime_server->start(); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=realtime_bind message={}", log_value(s.error().message));
+      return 1;
+    }
+    spdlog::info("event=realtime.listening address={} namespaces={} max_connections={}",
+                 realtime_server->bound_address(), log_value(config.realtime.namespaces),
+                 config.realtime.max_connections);
+  }
+  RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr);
+
   int grpc_port = 0;
-  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &testing_service}, &grpc_port);
+  std::unique_ptr<grpc::Server> server =
+      start_grpc_server(config, {&image_service, &crypto_service, &testing_service, &realtime_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
-  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService"}) {
+  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
+                              "heavylift.v1.RealtimeService", "heavylift.v1.TestingService"}) {
     health->SetServingStatus(service, true);
   }
 
@@ -303,6 +329,9 @@ int run_daemon(const Config& config) {
     const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
     bullmq_drain = std::thread([&bullmq, grace_deadline] { bullmq->drain(grace_deadline); });
   }
+  // Real-time clients are closed with "going away", so they reconnect to
+  // another hub while this one finishes its gRPC calls and jobs.
+  if (realtime_server) realtime_server->drain(std::chrono::milliseconds(config.shutdown_grace_ms));
   drain(config, dispatcher, executor, *server);
   if (bullmq_drain.joinable()) bullmq_drain.join();
   executor.shutdown();

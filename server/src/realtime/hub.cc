@@ -1,0 +1,341 @@
+#include "realtime/hub.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "realtime/json_text.h"
+
+namespace heavylift::realtime {
+namespace {
+
+std::string user_key(const std::string& name_space, const std::string& user_id) {
+  return name_space + '\n' + user_id;
+}
+
+}  // namespace
+
+Hub::Hub(Encoder encoder, Metrics& metrics, HubOptions options)
+    : encoder_(std::move(encoder)),
+      options_(options),
+      client_events_(4096, metrics),
+      messages_out_(metrics.counter("heavylift_realtime_messages_total",
+                                    "Socket.IO packets received from clients (in) or queued to them (out).",
+                                    {{"direction", "out"}})) {
+  metrics.gauge_callback("heavylift_realtime_sockets", "Sockets (client attachments to a namespace) connected.",
+                         [this] { return static_cast<double>(socket_count()); });
+  metrics.gauge_callback("heavylift_realtime_rooms", "Rooms with at least one member, over all namespaces.",
+                         [this] { return static_cast<double>(room_count()); });
+}
+
+void Hub::add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection) {
+  {
+    std::unique_lock lock(mutex_);
+    auto entry = std::make_unique<SocketEntry>();
+    entry->info = socket;
+    entry->connection = std::move(connection);
+    SocketEntry& stored = *entry;
+    sockets_[socket.socket_id] = std::move(entry);
+    users_[user_key(socket.name_space, socket.user_id)].insert(&stored);
+    join_locked(stored, socket.socket_id);
+  }
+  ClientEvent event;
+  event.type = ClientEvent::Type::kConnect;
+  event.name_space = socket.name_space;
+  event.socket_id = socket.socket_id;
+  event.user_id = socket.user_id;
+  client_events_.publish(event);
+}
+
+void Hub::remove_socket(const std::string& socket_id, const std::string& reason) {
+  std::vector<std::string> left_rooms;
+  SocketInfo info;
+  {
+    std::unique_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end()) return;
+    SocketEntry& entry = *found->second;
+    info = entry.info;
+    const std::vector<std::string> rooms(entry.rooms.begin(), entry.rooms.end());
+    for (const std::string& room : rooms) {
+      leave_locked(entry, room);
+      if (room != socket_id) left_rooms.push_back(room);
+    }
+    const std::string key = user_key(info.name_space, info.user_id);
+    auto user = users_.find(key);
+    if (user != users_.end()) {
+      user->second.erase(&entry);
+      if (user->second.empty()) users_.erase(user);
+    }
+    sockets_.erase(found);
+  }
+  for (const std::string& room : left_rooms) announce_presence(info, room, false);
+  ClientEvent event;
+  event.type = ClientEvent::Type::kDisconnect;
+  event.name_space = info.name_space;
+  event.socket_id = info.socket_id;
+  event.user_id = info.user_id;
+  event.reason = reason;
+  client_events_.publish(event);
+}
+
+bool Hub::join_locked(SocketEntry& entry, const std::string& room) {
+  if (!entry.rooms.insert(room).second) return false;
+  auto& members = namespaces_[entry.info.name_space][room];
+  if (members.empty()) ++room_count_;
+  members.insert(&entry);
+  return true;
+}
+
+bool Hub::leave_locked(SocketEntry& entry, const std::string& room) {
+  if (entry.rooms.erase(room) == 0) return false;
+  auto space = namespaces_.find(entry.info.name_space);
+  if (space == namespaces_.end()) return true;
+  auto members = space->second.find(room);
+  if (members == space->second.end()) return true;
+  members->second.erase(&entry);
+  if (members->second.empty()) {
+    space->second.erase(members);
+    --room_count_;
+    if (space->second.empty()) namespaces_.erase(space);
+  }
+  return true;
+}
+
+Status Hub::join(const std::string& socket_id, const std::string& room) {
+  SocketInfo info;
+  {
+    std::unique_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end()) {
+      return Error{Code::kNotFound, "socket " + quote_value(socket_id) + " is not connected", "socket_id"};
+    }
+    if (!join_locked(*found->second, room)) return Status::Ok();
+    info = found->second->info;
+  }
+  announce_presence(info, room, true);
+  return Status::Ok();
+}
+
+Status Hub::leave(const std::string& socket_id, const std::string& room) {
+  SocketInfo info;
+  {
+    std::unique_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end()) {
+      return Error{Code::kNotFound, "socket " + quote_value(socket_id) + " is not connected", "socket_id"};
+    }
+    if (!leave_locked(*found->second, room)) return Status::Ok();
+    info = found->second->info;
+  }
+  announce_presence(info, room, false);
+  return Status::Ok();
+}
+
+std::vector<Hub::SocketEntry*> Hub::select_locked(const SocketSelector& selector) {
+  std::vector<SocketEntry*> selected;
+  if (!selector.socket_id.empty()) {
+    auto found = sockets_.find(selector.socket_id);
+    if (found != sockets_.end() && found->second->info.name_space == selector.name_space) {
+      selected.push_back(found->second.get());
+    }
+    return selected;
+  }
+  auto user = users_.find(user_key(selector.name_space, selector.user_id));
+  if (user != users_.end()) selected.assign(user->second.begin(), user->second.end());
+  return selected;
+}
+
+size_t Hub::join_selected(const SocketSelector& selector, const std::string& room) {
+  std::vector<SocketInfo> joined;
+  size_t selected_count = 0;
+  {
+    std::unique_lock lock(mutex_);
+    const auto selected = select_locked(selector);
+    selected_count = selected.size();
+    for (SocketEntry* entry : selected) {
+      if (join_locked(*entry, room)) joined.push_back(entry->info);
+    }
+  }
+  for (const SocketInfo& info : joined) announce_presence(info, room, true);
+  return selected_count;
+}
+
+size_t Hub::leave_selected(const SocketSelector& selector, const std::string& room) {
+  std::vector<SocketInfo> left;
+  size_t selected_count = 0;
+  {
+    std::unique_lock lock(mutex_);
+    const auto selected = select_locked(selector);
+    selected_count = selected.size();
+    for (SocketEntry* entry : selected) {
+      if (leave_locked(*entry, room)) left.push_back(entry->info);
+    }
+  }
+  for (const SocketInfo& info : left) announce_presence(info, room, false);
+  return selected_count;
+}
+
+size_t Hub::emit(const Broadcast& broadcast) {
+  const std::string& name_space = broadcast.message.name_space;
+  std::vector<std::shared_ptr<Connection>> targets;
+  {
+    std::shared_lock lock(mutex_);
+    auto space = namespaces_.find(name_space);
+    if (space == namespaces_.end()) return 0;
+    const RoomMap& rooms = space->second;
+
+    std::unordered_set<const SocketEntry*> excluded;
+    for (const std::string& room : broadcast.except_rooms) {
+      auto members = rooms.find(room);
+      if (members != rooms.end()) excluded.insert(members->second.begin(), members->second.end());
+    }
+    auto add_target = [&](const SocketEntry* entry) {
+      if (!excluded.empty() && excluded.count(entry) != 0) return;
+      targets.push_back(entry->connection);
+    };
+
+    if (broadcast.rooms.empty()) {
+      for (const auto& [id, entry] : sockets_) {
+        if (entry->info.name_space == name_space) add_target(entry.get());
+      }
+    } else if (broadcast.rooms.size() == 1) {
+      auto members = rooms.find(broadcast.rooms.front());
+      if (members != rooms.end()) {
+        targets.reserve(members->second.size());
+        for (const SocketEntry* entry : members->second) add_target(entry);
+      }
+    } else {
+      // A socket in several of the rooms receives the message once.
+      std::unordered_set<const SocketEntry*> seen;
+      for (const std::string& room : broadcast.rooms) {
+        auto members = rooms.find(room);
+        if (members == rooms.end()) continue;
+        for (const SocketEntry* entry : members->second) {
+          if (seen.insert(entry).second) add_target(entry);
+        }
+      }
+    }
+  }
+  if (targets.empty()) return 0;
+
+  const EncodedMessage frames = encoder_(broadcast.message);
+  for (const auto& connection : targets) connection->send(frames);
+  messages_out_.inc(static_cast<double>(targets.size()));
+  return targets.size();
+}
+
+Status Hub::emit_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
+                         AckCallback done) {
+  std::shared_ptr<Connection> connection;
+  {
+    std::shared_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end()) {
+      return Error{Code::kNotFound, "socket " + quote_value(socket_id) + " is not connected", "socket_id"};
+    }
+    connection = found->second->connection;
+    message.name_space = found->second->info.name_space;
+  }
+  connection->send_with_ack(socket_id, std::move(message), timeout, std::move(done));
+  messages_out_.inc();
+  return Status::Ok();
+}
+
+Status Hub::send_to(const std::string& socket_id, const Message& message) {
+  std::shared_ptr<Connection> connection;
+  {
+    std::shared_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end() || found->second->info.name_space != message.name_space) {
+      return Error{Code::kNotFound,
+                   "socket " + quote_value(socket_id) + " is not connected to namespace " +
+                       quote_value(message.name_space),
+                   "socket_id"};
+    }
+    connection = found->second->connection;
+  }
+  connection->send(encoder_(message));
+  messages_out_.inc();
+  return Status::Ok();
+}
+
+size_t Hub::disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason) {
+  std::vector<std::pair<std::string, std::shared_ptr<Connection>>> targets;
+  {
+    std::shared_lock lock(mutex_);
+    for (SocketEntry* entry : select_locked(selector)) targets.emplace_back(entry->info.socket_id, entry->connection);
+  }
+  for (const auto& [socket_id, connection] : targets) {
+    if (whole_connection) {
+      connection->close(reason);
+    } else {
+      connection->close_socket(socket_id, reason);
+    }
+  }
+  return targets.size();
+}
+
+std::vector<SocketInfo> Hub::members(const std::string& name_space, const std::string& room) const {
+  std::vector<SocketInfo> out;
+  {
+    std::shared_lock lock(mutex_);
+    auto space = namespaces_.find(name_space);
+    if (space == namespaces_.end()) return out;
+    auto members = space->second.find(room);
+    if (members == space->second.end()) return out;
+    for (const SocketEntry* entry : members->second) out.push_back(entry->info);
+  }
+  std::sort(out.begin(), out.end(), [](const SocketInfo& a, const SocketInfo& b) { return a.socket_id < b.socket_id; });
+  return out;
+}
+
+std::vector<std::string> Hub::rooms_of(const std::string& socket_id) const {
+  std::vector<std::string> out;
+  {
+    std::shared_lock lock(mutex_);
+    auto found = sockets_.find(socket_id);
+    if (found == sockets_.end()) return out;
+    out.assign(found->second->rooms.begin(), found->second->rooms.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<SocketInfo> Hub::find(const std::string& socket_id) const {
+  std::shared_lock lock(mutex_);
+  auto found = sockets_.find(socket_id);
+  if (found == sockets_.end()) return std::nullopt;
+  return found->second->info;
+}
+
+size_t Hub::socket_count() const {
+  std::shared_lock lock(mutex_);
+  return sockets_.size();
+}
+
+size_t Hub::room_count() const {
+  std::shared_lock lock(mutex_);
+  return room_count_;
+}
+
+void Hub::announce_presence(const SocketInfo& socket, const std::string& room, bool joined) {
+  ClientEvent event;
+  event.type = joined ? ClientEvent::Type::kJoin : ClientEvent::Type::kLeave;
+  event.name_space = socket.name_space;
+  event.socket_id = socket.socket_id;
+  event.user_id = socket.user_id;
+  event.room = room;
+  client_events_.publish(event);
+  if (!options_.presence_events) return;
+
+  Broadcast broadcast;
+  broadcast.rooms = {room};
+  broadcast.message.name_space = socket.name_space;
+  broadcast.message.event = kPresenceEvent;
+  broadcast.message.args_json = "[{\"type\":" + json_quote(joined ? "join" : "leave") +
+                                ",\"room\":" + json_quote(room) + ",\"socketId\":" + json_quote(socket.socket_id) +
+                                ",\"userId\":" + json_quote(socket.user_id) + "}]";
+  emit(broadcast);
+}
+
+}  // namespace heavylift::realtime

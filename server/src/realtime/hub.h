@@ -1,0 +1,173 @@
+// The hub's model of real-time clients, free of any wire format: sockets
+// (one client's attachment to one namespace, with a user id from its token),
+// the rooms they are in, and broadcasts to rooms. A wire protocol (Socket.IO
+// in socketio_server.h) implements Connection and supplies an Encoder, so a
+// broadcast is encoded once and the same frames are queued to every member.
+//
+// Thread-safety: every Hub method may be called from any thread. The hub
+// never calls a Connection while holding its lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/error.h"
+#include "core/metrics.h"
+#include "realtime/client_events.h"
+
+namespace heavylift::realtime {
+
+// A message for clients, before any wire encoding.
+struct Message {
+  enum class Kind { kEvent, kAck };
+  Kind kind = Kind::kEvent;
+  std::string name_space = "/";
+  std::string event;             // kEvent only
+  std::string args_json = "[]";  // JSON array of arguments
+  std::vector<std::string> attachments;
+  std::optional<uint64_t> ack_id;  // kAck: the id being answered
+};
+
+// One WebSocket frame, and a message encoded as the frames all of its
+// recipients share.
+struct Frame {
+  std::string data;
+  bool binary = false;
+};
+using EncodedMessage = std::shared_ptr<const std::vector<Frame>>;
+using Encoder = std::function<EncodedMessage(const Message&)>;
+
+// Called once with the acknowledgement's arguments (a JSON array), or with
+// an error when the socket closes or the hub stops first.
+using AckCallback = std::function<void(Result<std::string>)>;
+
+// The hub's handle on one client connection. Implementations must not block
+// and must not call back into the Hub from these methods.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Queues `frames` for sending, or drops them and closes the connection when
+  // its send queue is full.
+  virtual void send(EncodedMessage frames) = 0;
+  // Sends `message` (an event) to the socket with an ack id and calls `done`
+  // with the client's acknowledgement, or DEADLINE_EXCEEDED after `timeout`.
+  virtual void send_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
+                             AckCallback done) = 0;
+  // Ends one socket with a DISCONNECT, keeping the connection.
+  virtual void close_socket(const std::string& socket_id, const std::string& reason) = 0;
+  // Ends the whole connection.
+  virtual void close(const std::string& reason) = 0;
+};
+
+// A socket as the hub stores it.
+struct SocketInfo {
+  std::string socket_id;
+  std::string name_space;
+  std::string user_id;
+};
+
+// A broadcast: `message` to every socket of `message.name_space` that is in
+// any of `rooms` (every socket of the namespace when empty) and in none of
+// `except_rooms`. A socket in several of the rooms receives it once.
+struct Broadcast {
+  std::vector<std::string> rooms;
+  std::vector<std::string> except_rooms;
+  Message message;
+};
+
+struct HubOptions {
+  // Sends a `heavylift:presence` event to a room's members when a socket
+  // joins or leaves it.
+  bool presence_events = false;
+};
+
+// Who is targeted by a server-side join, leave or disconnect.
+struct SocketSelector {
+  std::string name_space = "/";
+  std::string socket_id;  // when set, only this socket
+  std::string user_id;    // otherwise every socket of this user
+};
+
+// Event name of the presence messages sent to rooms.
+inline constexpr char kPresenceEvent[] = "heavylift:presence";
+
+class Hub {
+ public:
+  Hub(Encoder encoder, Metrics& metrics, HubOptions options);
+
+  // Adds a socket, which joins the room named by its socket id as in
+  // Socket.IO. Publishes a CONNECT client event.
+  void add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection);
+  // Removes a socket from every room. Publishes a DISCONNECT client event.
+  // Does nothing for an unknown id.
+  void remove_socket(const std::string& socket_id, const std::string& reason);
+
+  // Adds or removes one socket in `room`. Returns NOT_FOUND for an unknown
+  // socket. Joining a room twice, or leaving one it is not in, is no error.
+  Status join(const std::string& socket_id, const std::string& room);
+  Status leave(const std::string& socket_id, const std::string& room);
+  // The same for every socket `selector` names; returns how many it named.
+  size_t join_selected(const SocketSelector& selector, const std::string& room);
+  size_t leave_selected(const SocketSelector& selector, const std::string& room);
+
+  // Delivers a broadcast and returns how many sockets it was queued to.
+  size_t emit(const Broadcast& broadcast);
+  // Sends an event to one socket and calls `done` with its acknowledgement,
+  // or DEADLINE_EXCEEDED after `timeout`. Returns NOT_FOUND, without calling
+  // `done`, for an unknown socket.
+  Status emit_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
+                       AckCallback done);
+  // Sends `message` (usually an ACK answering a client) to one socket.
+  Status send_to(const std::string& socket_id, const Message& message);
+  // Disconnects the sockets `selector` names, or their whole connections
+  // when `whole_connection`. Returns how many sockets it named.
+  size_t disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason);
+
+  // The sockets in `room` of `name_space`, sorted by socket id.
+  std::vector<SocketInfo> members(const std::string& name_space, const std::string& room) const;
+  // The rooms `socket_id` is in, sorted; empty for an unknown socket.
+  std::vector<std::string> rooms_of(const std::string& socket_id) const;
+  std::optional<SocketInfo> find(const std::string& socket_id) const;
+
+  size_t socket_count() const;
+  size_t room_count() const;
+
+  ClientEventBroker& client_events() { return client_events_; }
+
+ private:
+  struct SocketEntry {
+    SocketInfo info;
+    std::shared_ptr<Connection> connection;
+    std::unordered_set<std::string> rooms;
+  };
+  // Rooms of one namespace: room name to member entries.
+  using RoomMap = std::unordered_map<std::string, std::unordered_set<SocketEntry*>>;
+
+  // Both expect mutex_ held for writing. Return true when membership changed.
+  bool join_locked(SocketEntry& entry, const std::string& room);
+  bool leave_locked(SocketEntry& entry, const std::string& room);
+  std::vector<SocketEntry*> select_locked(const SocketSelector& selector);
+  void announce_presence(const SocketInfo& socket, const std::string& room, bool joined);
+
+  const Encoder encoder_;
+  const HubOptions options_;
+  ClientEventBroker client_events_;
+  Counter& messages_out_;
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, std::unique_ptr<SocketEntry>> sockets_;
+  std::unordered_map<std::string, RoomMap> namespaces_;
+  // (namespace, user id) keyed as namespace + '\n' + user id.
+  std::unordered_map<std::string, std::unordered_set<SocketEntry*>> users_;
+  size_t room_count_ = 0;
+};
+
+}  // namespace heavylift::realtime

@@ -1,0 +1,1028 @@
+#include "realtime/socketio_server.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/host_port.h"
+#include "core/logging.h"
+#include "realtime/engineio_packet.h"
+#include "realtime/json_text.h"
+#include "realtime/socketio_packet.h"
+
+namespace heavylift::realtime {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+// Events a client sends to join or leave a room; the first argument is the
+// room name and the ack, when requested, is {"ok":true} or {"ok":false,...}.
+constexpr char kJoinEvent[] = "heavylift:join";
+constexpr char kLeaveEvent[] = "heavylift:leave";
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr size_t kMaxRequestHeaderBytes = 8192;
+// Server-to-client acks a connection may wait for at once.
+constexpr size_t kMaxPendingAcks = 1024;
+
+// Socket.IO's handshake error codes, sent in the JSON body of a rejected
+// handshake: {"code":N,"message":"..."}.
+enum class HandshakeError { kTransportUnknown = 0, kSessionIdUnknown = 1, kBadRequest = 3, kForbidden = 4,
+                            kUnsupportedProtocolVersion = 5 };
+
+std::string random_id() {
+  unsigned char bytes[15];
+  randombytes_buf(bytes, sizeof bytes);
+  char text[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(text, sizeof text, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return text;
+}
+
+EncodedMessage text_frame(std::string text) {
+  return std::make_shared<const std::vector<Frame>>(std::vector<Frame>{Frame{std::move(text), false}});
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Returns the value of `key` in the query string of `target`, or nullopt.
+std::optional<std::string> query_value(std::string_view target, std::string_view key) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t equals = pair.find('=');
+    if (pair.substr(0, equals) == key) {
+      return std::string(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// Counters of the hub's listener, made once so the hot paths do not look
+// series up by name.
+struct ServerMetrics {
+  explicit ServerMetrics(Metrics& metrics)
+      : registry(metrics),
+        messages_in(metrics.counter("heavylift_realtime_messages_total",
+                                    "Socket.IO packets received from clients (in) or queued to them (out).",
+                                    {{"direction", "in"}})),
+        connections_accepted(metrics.counter("heavylift_realtime_connections_accepted_total",
+                                             "WebSocket connections that completed the Engine.IO handshake.")),
+        ping_delay(metrics.histogram("heavylift_realtime_ping_delay_seconds",
+                                     "How late the hub's ping timer fired, a measure of I/O thread starvation.",
+                                     {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5})) {}
+
+  Counter& drop(const std::string& reason) {
+    std::lock_guard lock(mutex);
+    auto found = drops.find(reason);
+    if (found != drops.end()) return *found->second;
+    Counter& counter = registry.counter("heavylift_realtime_drops_total",
+                                        "Messages the real-time hub dropped, by reason.", {{"reason", reason}});
+    drops[reason] = &counter;
+    return counter;
+  }
+
+  Metrics& registry;
+  Counter& messages_in;
+  Counter& connections_accepted;
+  Histogram& ping_delay;
+  std::mutex mutex;
+  std::map<std::string, Counter*> drops;
+};
+
+}  // namespace
+
+EncodedMessage encode_socketio_message(const Message& message) {
+  SocketPacket packet;
+  packet.name_space = message.name_space;
+  const bool binary = !message.attachments.empty();
+  if (message.kind == Message::Kind::kAck) {
+    packet.type = binary ? SocketPacketType::kBinaryAck : SocketPacketType::kAck;
+    packet.ack_id = message.ack_id;
+    packet.payload = message.args_json;
+  } else {
+    packet.type = binary ? SocketPacketType::kBinaryEvent : SocketPacketType::kEvent;
+    packet.ack_id = message.ack_id;
+    // ["event", ...args]: the arguments array without its brackets follows the name.
+    packet.payload = "[" + json_quote(message.event);
+    if (message.args_json.size() > 2) {
+      packet.payload += ",";
+      packet.payload.append(message.args_json, 1, message.args_json.size() - 2);
+    }
+    packet.payload += "]";
+  }
+  packet.attachments = static_cast<uint32_t>(message.attachments.size());
+  std::vector<Frame> frames;
+  frames.reserve(1 + message.attachments.size());
+  frames.push_back(Frame{"4" + encode_socket_packet(packet), false});
+  for (const std::string& attachment : message.attachments) frames.push_back(Frame{attachment, true});
+  return std::make_shared<const std::vector<Frame>>(std::move(frames));
+}
+
+class SocketIoServer::Impl {
+ public:
+  Impl(RealtimeLimits limits, TokenVerifier verifier, Metrics& metrics)
+      : limits_(std::move(limits)),
+        verifier_(std::move(verifier)),
+        metrics_(metrics),
+        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0}),
+        namespaces_(split_list(limits_.namespaces)),
+        allowed_origins_(split_list(limits_.allowed_origins)),
+        acceptor_(io_) {
+    metrics.gauge_callback("heavylift_realtime_connections", "WebSocket connections open on the real-time hub.",
+                           [this] { return static_cast<double>(connections_.load()); });
+  }
+
+  class Connection;
+
+  Status start();
+  void accept();
+  void drain(std::chrono::milliseconds grace);
+  void track(const std::shared_ptr<Connection>& connection);
+  void untrack(Connection* connection);
+
+  RealtimeLimits limits_;
+  TokenVerifier verifier_;
+  ServerMetrics metrics_;
+  Hub hub_;
+  const std::vector<std::string> namespaces_;
+  const std::vector<std::string> allowed_origins_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  std::string bound_address_;
+  std::atomic<size_t> connections_{0};
+  std::atomic<bool> draining_{false};
+  std::mutex registry_mutex_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> registry_;
+};
+
+// One client connection: the HTTP upgrade, then Engine.IO and Socket.IO.
+// Everything except send() and the close requests runs on the strand.
+class SocketIoServer::Impl::Connection : public realtime::Connection,
+                                         public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server),
+        limits_(server.limits_),
+        ws_(std::move(socket)),
+        ping_timer_(ws_.get_executor()),
+        connect_timer_(ws_.get_executor()),
+        tokens_(limits_.max_messages_per_second),
+        refilled_(std::chrono::steady_clock::now()) {
+    beast::error_code ignored;
+    const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+    peer_ = fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+  }
+
+  void start() {
+    beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
+    request_parser_.emplace();
+    request_parser_->header_limit(kMaxRequestHeaderBytes);
+    http::async_read(beast::get_lowest_layer(ws_), http_buffer_, *request_parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
+  }
+
+  // realtime::Connection, called from any thread.
+  void send(EncodedMessage frames) override {
+    size_t bytes = 0;
+    for (const Frame& frame : *frames) bytes += frame.data.size();
+    bool start_writing = false;
+    bool overflow = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queue_closed_) return;
+      if (queued_bytes_ + bytes > limits_.max_send_queue_bytes && !queue_.empty()) {
+        queue_closed_ = true;
+        overflow = true;
+      } else {
+        queue_.push_back(Outgoing{std::move(frames), 0});
+        queued_bytes_ += bytes;
+        start_writing = !writing_;
+        writing_ = true;
+      }
+    }
+    if (overflow) {
+      // The client does not read fast enough: drop it so others are not held up.
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort("send_queue_full"); });
+    } else if (start_writing) {
+      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+    }
+  }
+
+  void send_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
+                     AckCallback done) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), socket_id, timeout, message = std::move(message),
+                                    done = std::move(done)]() mutable {
+      if (self->closed_ || self->pending_acks_.size() >= kMaxPendingAcks) {
+        done(Error::unavailable(self->closed_ ? "socket closed before it acknowledged"
+                                              : "socket has too many acknowledgements pending"));
+        return;
+      }
+      const uint64_t id = self->next_ack_id_++;
+      message.ack_id = id;
+      auto timer = std::make_shared<asio::steady_timer>(self->ws_.get_executor(), timeout);
+      timer->async_wait([self, id](beast::error_code ec) {
+        if (ec) return;
+        auto found = self->pending_acks_.find(id);
+        if (found == self->pending_acks_.end()) return;
+        AckCallback expired = std::move(found->second.done);
+        self->pending_acks_.erase(found);
+        self->server_.metrics_.drop("ack_timeout").inc();
+        expired(Error::deadline_exceeded("the client did not acknowledge within timeout_ms"));
+      });
+      self->pending_acks_[id] = PendingAck{socket_id, std::move(done), std::move(timer)};
+      self->send(encode_socketio_message(message));
+    });
+  }
+
+  void close_socket(const std::string& socket_id, const std::string& reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), socket_id, reason] {
+      for (auto it = self->sockets_.begin(); it != self->sockets_.end(); ++it) {
+        if (it->second.socket_id != socket_id) continue;
+        SocketPacket packet;
+        packet.type = SocketPacketType::kDisconnect;
+        packet.name_space = it->first;
+        self->send(text_frame("4" + encode_socket_packet(packet)));
+        self->end_socket(it->first, reason);
+        return;
+      }
+    });
+  }
+
+  void close(const std::string& reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), reason] { self->finish(reason, true); });
+  }
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  struct Outgoing {
+    EncodedMessage frames;
+    size_t next_frame;
+  };
+  struct NamespaceSocket {
+    std::string socket_id;
+    Claims claims;
+    std::unique_ptr<asio::steady_timer> expiry_timer;
+  };
+  struct PendingAck {
+    std::string socket_id;
+    AckCallback done;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+
+  // --- HTTP upgrade ------------------------------------------------------------
+
+  void on_request(beast::error_code ec) {
+    if (ec) {
+      finish_quietly();
+      return;
+    }
+    const auto& request = request_parser_->get();
+    const std::string_view target(request.target().data(), request.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path != "/socket.io/" && path != "/socket.io") {
+      reject_handshake(http::status::not_found, HandshakeError::kBadRequest,
+                       "not found: the Socket.IO endpoint is /socket.io/", "not_found");
+      return;
+    }
+    if (query_value(target, "EIO") != "4") {
+      reject_handshake(http::status::bad_request, HandshakeError::kUnsupportedProtocolVersion,
+                       "unsupported protocol version: only Engine.IO 4 (EIO=4, socket.io-client 3 and later) "
+                       "is accepted",
+                       "bad_handshake");
+      return;
+    }
+    if (query_value(target, "transport") != "websocket") {
+      reject_handshake(http::status::bad_request, HandshakeError::kTransportUnknown,
+                       "transport unknown: heavylift accepts only transport=websocket; set transports: "
+                       "['websocket'] in socket.io-client",
+                       "polling_rejected");
+      return;
+    }
+    if (query_value(target, "sid")) {
+      reject_handshake(http::status::bad_request, HandshakeError::kSessionIdUnknown,
+                       "session id unknown: upgrades from long-polling are not supported", "bad_handshake");
+      return;
+    }
+    if (!websocket::is_upgrade(request)) {
+      reject_handshake(http::status::bad_request, HandshakeError::kBadRequest,
+                       "bad request: expected a WebSocket upgrade", "bad_handshake");
+      return;
+    }
+    const auto origin = request.find(http::field::origin);
+    if (!server_.allowed_origins_.empty() && origin != request.end()) {
+      const std::string value(origin->value());
+      if (std::find(server_.allowed_origins_.begin(), server_.allowed_origins_.end(), value) ==
+          server_.allowed_origins_.end()) {
+        spdlog::warn("event=realtime.origin_rejected peer={} origin={}", peer_, log_value(value));
+        reject_handshake(http::status::forbidden, HandshakeError::kForbidden,
+                         "forbidden: origin " + quote_value(value) + " is not in realtime.allowed_origins",
+                         "origin_rejected");
+        return;
+      }
+    }
+    if (server_.draining_.load()) {
+      reject_handshake(http::status::service_unavailable, HandshakeError::kBadRequest,
+                       "the hub is shutting down; reconnect to another instance", "draining");
+      return;
+    }
+    if (server_.connections_.fetch_add(1) >= limits_.max_connections) {
+      server_.connections_.fetch_sub(1);
+      reject_handshake(http::status::service_unavailable, HandshakeError::kBadRequest,
+                       fmt::format("too many connections: the hub holds its limit of {} "
+                                   "(realtime.max_connections); retry later",
+                                   limits_.max_connections),
+                       "max_connections");
+      return;
+    }
+    counted_ = true;
+
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.handshake_timeout = kHandshakeTimeout;
+    // Engine.IO pings detect dead peers, so Beast's own idle pings stay off.
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(limits_.max_message_bytes + 64);
+    ws_.auto_fragment(false);
+    ws_.async_accept(request, [self = shared_from_this()](beast::error_code accept_error) {
+      self->on_accept(accept_error);
+    });
+  }
+
+  void reject_handshake(http::status status, HandshakeError code, const std::string& message,
+                        const std::string& reason) {
+    server_.metrics_.drop(reason).inc();
+    auto response = std::make_shared<http::response<http::string_body>>(status, 11);
+    response->set(http::field::content_type, "application/json");
+    if (status == http::status::service_unavailable) response->set(http::field::retry_after, "1");
+    response->keep_alive(false);
+    response->body() = fmt::format(R"({{"code":{},"message":{}}})", static_cast<int>(code), json_quote(message));
+    response->prepare_payload();
+    http::async_write(beast::get_lowest_layer(ws_), *response,
+                      [self = shared_from_this(), response](beast::error_code, size_t) { self->finish_quietly(); });
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      spdlog::debug("event=realtime.handshake_failed peer={} error={}", peer_, log_value(ec.message()));
+      finish_quietly();
+      return;
+    }
+    request_parser_.reset();
+    server_.metrics_.connections_accepted.inc();
+    engine_id_ = random_id();
+    OpenSettings settings{engine_id_, limits_.ping_interval_ms, limits_.ping_timeout_ms, limits_.max_message_bytes};
+    send(text_frame(encode_open_packet(settings)));
+    schedule_ping();
+    connect_timer_.expires_after(std::chrono::milliseconds(limits_.connect_timeout_ms));
+    connect_timer_.async_wait([self = shared_from_this()](beast::error_code timer_error) {
+      if (timer_error || self->closed_ || !self->sockets_.empty()) return;
+      self->drop("connect_timeout", "no CONNECT packet within realtime.connect_timeout_ms");
+    });
+    read_next();
+  }
+
+  // --- Reading -------------------------------------------------------------------
+
+  void read_next() {
+    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        drop("message_too_big", fmt::format("message larger than realtime.max_message_bytes ({})",
+                                            limits_.max_message_bytes),
+             websocket::close_code::too_big);
+      } else {
+        finish(ec == websocket::error::closed ? "client closed the connection" : ec.message(), false);
+      }
+      return;
+    }
+    const std::string frame = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    handle_frame(frame, ws_.got_binary());
+    if (!closed_) read_next();
+  }
+
+  void handle_frame(const std::string& frame, bool binary) {
+    Result<EnginePacket> parsed = parse_engine_frame(frame, binary);
+    if (!parsed.ok()) {
+      drop("malformed_packet", parsed.error().message);
+      return;
+    }
+    const EnginePacket& packet = parsed.value();
+    switch (packet.type) {
+      case EnginePacketType::kPong:
+        on_pong();
+        return;
+      case EnginePacketType::kPing:
+        send(text_frame("3" + std::string(packet.data)));
+        return;
+      case EnginePacketType::kClose:
+        finish("client sent an Engine.IO close packet", false);
+        return;
+      case EnginePacketType::kNoop:
+      case EnginePacketType::kUpgrade:
+        return;
+      case EnginePacketType::kOpen:
+        drop("malformed_packet", "clients may not send an Engine.IO open packet");
+        return;
+      case EnginePacketType::kMessage:
+        break;
+    }
+    if (!take_token()) {
+      drop("rate_limited", fmt::format("more than realtime.max_messages_per_second ({}) messages per second",
+                                       limits_.max_messages_per_second),
+           websocket::close_code::policy_error);
+      return;
+    }
+    server_.metrics_.messages_in.inc();
+    if (packet.binary) {
+      on_attachment(packet.data);
+    } else if (pending_binary_) {
+      drop("malformed_packet", "text packet arrived while binary attachments were expected");
+    } else {
+      on_socket_packet(packet.data);
+    }
+  }
+
+  bool take_token() {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = limits_.max_messages_per_second;
+    tokens_ = std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+    refilled_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void on_attachment(std::string_view data) {
+    if (!pending_binary_) {
+      drop("malformed_packet", "binary frame without a BINARY_EVENT or BINARY_ACK packet before it");
+      return;
+    }
+    pending_bytes_ += data.size();
+    if (pending_bytes_ > limits_.max_message_bytes) {
+      drop("message_too_big", fmt::format("attachments larger than realtime.max_message_bytes ({}) in total",
+                                          limits_.max_message_bytes),
+           websocket::close_code::too_big);
+      return;
+    }
+    pending_attachments_.emplace_back(data);
+    if (pending_attachments_.size() < pending_binary_->attachments) return;
+    SocketPacket packet = std::move(*pending_binary_);
+    pending_binary_.reset();
+    pending_bytes_ = 0;
+    dispatch(packet, std::move(pending_attachments_));
+    pending_attachments_.clear();
+  }
+
+  void on_socket_packet(std::string_view text) {
+    SocketPacketLimits packet_limits{limits_.max_attachments, 128};
+    Result<SocketPacket> parsed = parse_socket_packet(text, packet_limits);
+    if (!parsed.ok()) {
+      const std::string reason = parsed.error().reason == "TOO_MANY_ATTACHMENTS" ? "too_many_attachments"
+                                                                                  : "malformed_packet";
+      drop(reason, parsed.error().message);
+      return;
+    }
+    SocketPacket packet = std::move(parsed).value();
+    if (packet.attachments > 0) {
+      pending_binary_ = std::move(packet);
+      return;
+    }
+    dispatch(packet, {});
+  }
+
+  // --- Socket.IO -------------------------------------------------------------------
+
+  void dispatch(const SocketPacket& packet, std::vector<std::string> attachments) {
+    switch (packet.type) {
+      case SocketPacketType::kConnect:
+        on_connect(packet);
+        return;
+      case SocketPacketType::kDisconnect:
+        end_socket(packet.name_space, "client namespace disconnect");
+        return;
+      case SocketPacketType::kEvent:
+      case SocketPacketType::kBinaryEvent:
+        on_event(packet, std::move(attachments));
+        return;
+      case SocketPacketType::kAck:
+      case SocketPacketType::kBinaryAck:
+        on_ack(packet, std::move(attachments));
+        return;
+      case SocketPacketType::kConnectError:
+        return;
+    }
+  }
+
+  void send_packet(SocketPacketType type, const std::string& name_space, std::string payload,
+                   std::optional<uint64_t> ack_id = std::nullopt) {
+    SocketPacket packet;
+    packet.type = type;
+    packet.name_space = name_space;
+    packet.payload = std::move(payload);
+    packet.ack_id = ack_id;
+    send(text_frame("4" + encode_socket_packet(packet)));
+  }
+
+  void connect_error(const std::string& name_space, const std::string& message, const std::string& reason) {
+    send_packet(SocketPacketType::kConnectError, name_space,
+                fmt::format(R"({{"message":{},"data":{{"reason":{}}}}})", json_quote(message), json_quote(reason)));
+  }
+
+  void on_connect(const SocketPacket& packet) {
+    const std::string& name_space = packet.name_space;
+    if (std::find(server_.namespaces_.begin(), server_.namespaces_.end(), name_space) == server_.namespaces_.end()) {
+      server_.metrics_.drop("invalid_namespace").inc();
+      connect_error(name_space, "Invalid namespace", "INVALID_NAMESPACE");
+      return;
+    }
+    if (sockets_.count(name_space) != 0) {
+      connect_error(name_space, "already connected to namespace " + name_space, "ALREADY_CONNECTED");
+      return;
+    }
+    std::string token;
+    if (!packet.payload.empty()) {
+      Result<std::string> found = json_object_string(packet.payload, "token", "auth");
+      if (found.ok()) token = std::move(found).value();
+    }
+    Result<Claims> claims = token.empty()
+                                ? Result<Claims>(Error{Code::kUnauthenticated,
+                                                       "missing token: pass auth: { token } to io()", "auth.token",
+                                                       "", "", "TOKEN_MISSING"})
+                                : server_.verifier_(token);
+    if (!claims.ok()) {
+      server_.metrics_.drop("auth_failed").inc();
+      spdlog::info("event=realtime.auth_failed peer={} namespace={} reason={} message={}", peer_,
+                   log_value(name_space), log_value(claims.error().reason), log_value(claims.error().message));
+      connect_error(name_space, claims.error().message, claims.error().reason);
+      return;
+    }
+
+    NamespaceSocket socket;
+    socket.socket_id = random_id();
+    socket.claims = std::move(claims).value();
+    const std::string socket_id = socket.socket_id;
+    const std::string user_id = socket.claims.user_id;
+    if (limits_.close_on_token_expiry != 0 && socket.claims.expires_at) {
+      socket.expiry_timer = std::make_unique<asio::steady_timer>(ws_.get_executor());
+      const auto remaining = *socket.claims.expires_at - std::chrono::system_clock::now();
+      socket.expiry_timer->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining));
+      socket.expiry_timer->async_wait([self = shared_from_this(), name_space, socket_id](beast::error_code ec) {
+        if (ec) return;
+        self->expire_socket(name_space, socket_id);
+      });
+    }
+    sockets_[name_space] = std::move(socket);
+    connect_timer_.cancel();
+    server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this());
+    send_packet(SocketPacketType::kConnect, name_space, "{\"sid\":" + json_quote(socket_id) + "}");
+    spdlog::debug("event=realtime.socket_connected peer={} namespace={} socket_id={} user_id={}", peer_,
+                  log_value(name_space), socket_id, log_value(user_id));
+  }
+
+  void expire_socket(const std::string& name_space, const std::string& socket_id) {
+    auto found = sockets_.find(name_space);
+    if (found == sockets_.end() || found->second.socket_id != socket_id) return;
+    server_.metrics_.drop("token_expired").inc();
+    spdlog::info("event=realtime.token_expired peer={} namespace={} socket_id={}", peer_, log_value(name_space),
+                 socket_id);
+    send_packet(SocketPacketType::kDisconnect, name_space, "");
+    end_socket(name_space, "token expired");
+  }
+
+  void end_socket(const std::string& name_space, const std::string& reason) {
+    auto found = sockets_.find(name_space);
+    if (found == sockets_.end()) return;
+    const std::string socket_id = found->second.socket_id;
+    if (found->second.expiry_timer) found->second.expiry_timer->cancel();
+    sockets_.erase(found);
+    server_.hub_.remove_socket(socket_id, reason);
+    for (auto it = pending_acks_.begin(); it != pending_acks_.end();) {
+      if (it->second.socket_id == socket_id) {
+        it->second.timer->cancel();
+        it->second.done(Error::unavailable("socket disconnected before it acknowledged"));
+        it = pending_acks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void on_event(const SocketPacket& packet, std::vector<std::string> attachments) {
+    auto found = sockets_.find(packet.name_space);
+    if (found == sockets_.end()) {
+      server_.metrics_.drop("not_connected").inc();
+      return;
+    }
+    Result<EventPayload> payload = split_event_payload(packet.payload);
+    if (!payload.ok()) {
+      drop("malformed_packet", payload.error().message);
+      return;
+    }
+    const NamespaceSocket& socket = found->second;
+    if (payload.value().name == kJoinEvent || payload.value().name == kLeaveEvent) {
+      on_membership(packet, socket, payload.value());
+      return;
+    }
+    ClientEvent event;
+    event.type = ClientEvent::Type::kEvent;
+    event.name_space = packet.name_space;
+    event.socket_id = socket.socket_id;
+    event.user_id = socket.claims.user_id;
+    event.event = std::move(payload.value().name);
+    event.args_json = std::move(payload.value().args_json);
+    event.attachments = std::move(attachments);
+    event.ack_id = packet.ack_id;
+    server_.hub_.client_events().publish(event);
+  }
+
+  void on_membership(const SocketPacket& packet, const NamespaceSocket& socket, const EventPayload& payload) {
+    const bool join = payload.name == kJoinEvent;
+    auto answer = [&](bool ok, const std::string& room, const std::string& error, const std::string& reason) {
+      if (!packet.ack_id) return;
+      std::string body = ok ? fmt::format(R"([{{"ok":true,"room":{}}}])", json_quote(room))
+                            : fmt::format(R"([{{"ok":false,"room":{},"error":{},"reason":{}}}])", json_quote(room),
+                                          json_quote(error), json_quote(reason));
+      send_packet(SocketPacketType::kAck, packet.name_space, std::move(body), packet.ack_id);
+    };
+
+    Result<JsonArray> args = split_json_array(payload.args_json, "args");
+    Result<std::string> room = args.ok() && !args.value().elements.empty()
+                                   ? json_string_value(args.value().elements[0], "room")
+                                   : Result<std::string>(Error::invalid("room", "MISSING", "missing room"));
+    if (!room.ok() || room.value().empty()) {
+      answer(false, "", "the first argument of " + payload.name + " must be a non-empty room name", "INVALID_ROOM");
+      return;
+    }
+    const std::string& name = room.value();
+    if (!join) {
+      if (name == socket.socket_id) {
+        answer(false, name, "a socket cannot leave its own room", "INVALID_ROOM");
+        return;
+      }
+      (void)server_.hub_.leave(socket.socket_id, name);
+      answer(true, name, "", "");
+      return;
+    }
+    if (!room_allowed(socket.claims, name)) {
+      server_.metrics_.drop("forbidden_room").inc();
+      spdlog::info("event=realtime.join_rejected socket_id={} user_id={} room={} reason=forbidden_room",
+                   socket.socket_id, log_value(socket.claims.user_id), log_value(name));
+      answer(false, name, "forbidden room: the token's rooms claim does not allow " + quote_value(name),
+             "FORBIDDEN_ROOM");
+      return;
+    }
+    if (server_.hub_.rooms_of(socket.socket_id).size() > limits_.max_rooms_per_socket) {
+      server_.metrics_.drop("too_many_rooms").inc();
+      answer(false, name, fmt::format("a socket may be in at most {} rooms (realtime.max_rooms_per_socket)",
+                                      limits_.max_rooms_per_socket),
+             "TOO_MANY_ROOMS");
+      return;
+    }
+    (void)server_.hub_.join(socket.socket_id, name);
+    answer(true, name, "", "");
+  }
+
+  void on_ack(const SocketPacket& packet, std::vector<std::string> attachments) {
+    auto found = pending_acks_.find(*packet.ack_id);
+    if (found == pending_acks_.end()) {
+      server_.metrics_.drop("unknown_ack").inc();
+      return;
+    }
+    AckCallback done = std::move(found->second.done);
+    found->second.timer->cancel();
+    pending_acks_.erase(found);
+    // NOTE: binary attachments of a client's ack are not passed on; the
+    // arguments keep their placeholders.
+    (void)attachments;
+    done(packet.payload);
+  }
+
+  // --- Pings -----------------------------------------------------------------------
+
+  void schedule_ping() {
+    const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits_.ping_interval_ms);
+    ping_timer_.expires_at(due);
+    ping_timer_.async_wait([self = shared_from_this(), due](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      self->server_.metrics_.ping_delay.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count());
+      self->awaiting_pong_ = true;
+      static const EncodedMessage kPing = text_frame("2");
+      self->send(kPing);
+      self->ping_timer_.expires_after(std::chrono::milliseconds(self->limits_.ping_timeout_ms));
+      self->ping_timer_.async_wait([self](beast::error_code timeout_error) {
+        if (timeout_error || self->closed_ || !self->awaiting_pong_) return;
+        self->drop("ping_timeout", "no pong within realtime.ping_timeout_ms");
+      });
+    });
+  }
+
+  void on_pong() {
+    if (!awaiting_pong_) return;
+    awaiting_pong_ = false;
+    schedule_ping();
+  }
+
+  // --- Writing ---------------------------------------------------------------------
+
+  void write_next() {
+    if (closed_ && !closing_gracefully_) return;
+    const Frame* frame = nullptr;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queue_.empty()) {
+        writing_ = false;
+        if (closing_gracefully_) start_close_handshake();
+        return;
+      }
+      frame = &(*queue_.front().frames)[queue_.front().next_frame];
+    }
+    ws_.text(!frame->binary);
+    ws_.async_write(asio::buffer(frame->data), [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+      self->on_write(ec, bytes);
+    });
+  }
+
+  void on_write(beast::error_code ec, size_t bytes) {
+    if (ec) {
+      finish(ec.message(), false);
+      return;
+    }
+    {
+      std::lock_guard lock(queue_mutex_);
+      Outgoing& front = queue_.front();
+      queued_bytes_ -= bytes;
+      if (++front.next_frame == front.frames->size()) queue_.pop_front();
+    }
+    write_next();
+  }
+
+  // --- Closing -------------------------------------------------------------------
+
+  // Drops the connection for breaking a bound: counts `reason`, logs it and
+  // closes with `code`.
+  void drop(const std::string& reason, const std::string& message,
+            websocket::close_code code = websocket::close_code::protocol_error) {
+    server_.metrics_.drop(reason).inc();
+    spdlog::info("event=realtime.connection_dropped peer={} engine_id={} reason={} message={}", peer_, engine_id_,
+                 reason, log_value(message));
+    close_code_ = code;
+    finish(message, reason != "send_queue_full" && reason != "ping_timeout");
+  }
+
+  void abort(const std::string& reason) { drop(reason, "send queue over realtime.max_send_queue_bytes"); }
+
+  // Ends every socket and the connection. With `graceful`, queued frames are
+  // sent first and a WebSocket close handshake follows; otherwise the TCP
+  // connection is closed at once.
+  void finish(const std::string& reason, bool graceful) {
+    if (closed_) return;
+    closed_ = true;
+    ping_timer_.cancel();
+    connect_timer_.cancel();
+    std::vector<std::string> names;
+    for (const auto& [name_space, socket] : sockets_) names.push_back(name_space);
+    for (const std::string& name_space : names) end_socket(name_space, reason);
+    for (auto& [id, pending] : pending_acks_) {
+      pending.timer->cancel();
+      pending.done(Error::unavailable("connection closed"));
+    }
+    pending_acks_.clear();
+    bool idle = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      queue_closed_ = true;
+      idle = !writing_;
+    }
+    if (graceful && ws_.is_open()) {
+      // Queued frames go out first; a client that does not take them within
+      // kHandshakeTimeout is cut off.
+      closing_gracefully_ = true;
+      if (idle) start_close_handshake();
+      ping_timer_.expires_after(kHandshakeTimeout);
+      ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->force_close();
+      });
+    } else {
+      force_close();
+    }
+  }
+
+  void force_close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+    release();
+  }
+
+  void start_close_handshake() {
+    if (close_started_) return;
+    close_started_ = true;
+    ws_.async_close(websocket::close_reason(close_code_), [self = shared_from_this()](beast::error_code) {
+      self->ping_timer_.cancel();
+      self->force_close();
+    });
+  }
+
+  // Closes a connection that never completed the WebSocket handshake.
+  void finish_quietly() {
+    closed_ = true;
+    force_close();
+  }
+
+  void release() {
+    if (released_) return;
+    released_ = true;
+    if (counted_) server_.connections_.fetch_sub(1);
+    server_.untrack(this);
+  }
+
+ public:
+  void shutdown_for_drain() {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->close_code_ = websocket::close_code::going_away;
+      if (self->request_parser_) {
+        self->finish_quietly();
+      } else {
+        self->finish("server shutting down", true);
+      }
+    });
+  }
+
+ private:
+  Impl& server_;
+  const RealtimeLimits& limits_;
+  websocket::stream<beast::tcp_stream> ws_;
+  std::string peer_;
+  std::string engine_id_;
+  beast::flat_buffer http_buffer_;
+  std::optional<http::request_parser<http::empty_body>> request_parser_;
+  beast::flat_buffer read_buffer_;
+
+  asio::steady_timer ping_timer_;
+  asio::steady_timer connect_timer_;
+  bool awaiting_pong_ = false;
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_;
+
+  std::map<std::string, NamespaceSocket> sockets_;
+  std::optional<SocketPacket> pending_binary_;
+  std::vector<std::string> pending_attachments_;
+  size_t pending_bytes_ = 0;
+  uint64_t next_ack_id_ = 0;
+  std::unordered_map<uint64_t, PendingAck> pending_acks_;
+
+  std::mutex queue_mutex_;
+  std::deque<Outgoing> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool queue_closed_ = false;
+
+  bool closed_ = false;
+  bool closing_gracefully_ = false;
+  bool close_started_ = false;
+  bool counted_ = false;
+  bool released_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+};
+
+Status SocketIoServer::Impl::start() {
+  const auto host_port = split_host_port(limits_.address);
+  if (!host_port) return Error::invalid("realtime.address", "INVALID_SETTING", "realtime.address must be host:port");
+  beast::error_code ec;
+  const std::string host = host_port->host == "localhost" ? "127.0.0.1" : host_port->host;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return Error::unavailable("cannot parse realtime.address host " + quote_value(host));
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoi(host_port->port)));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && limits_.reuse_port != 0) {
+    acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+  }
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error::unavailable(fmt::format("cannot listen on realtime.address {}: {}", limits_.address, ec.message()));
+  }
+  const tcp::endpoint bound = acceptor_.local_endpoint();
+  bound_address_ = join_host_port(host_port->host, std::to_string(bound.port()));
+
+  accept();
+  const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
+  return Status::Ok();
+}
+
+void SocketIoServer::Impl::accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // EMFILE and the like: log once per failure and keep accepting after a pause.
+      spdlog::warn("event=realtime.accept_failed error={}", log_value(ec.message()));
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      timer->async_wait([this, timer](beast::error_code) { accept(); });
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto connection = std::make_shared<Connection>(*this, std::move(socket));
+    track(connection);
+    connection->start();
+    accept();
+  });
+}
+
+void SocketIoServer::Impl::track(const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(registry_mutex_);
+  registry_[connection.get()] = connection;
+}
+
+void SocketIoServer::Impl::untrack(Connection* connection) {
+  std::lock_guard lock(registry_mutex_);
+  registry_.erase(connection);
+}
+
+void SocketIoServer::Impl::drain(std::chrono::milliseconds grace) {
+  if (threads_.empty()) return;
+  draining_.store(true);
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (auto& [raw, weak] : registry_) {
+      if (auto connection = weak.lock()) open.push_back(std::move(connection));
+    }
+  }
+  spdlog::info("event=realtime.draining connections={} grace_ms={}", open.size(), grace.count());
+  for (const auto& connection : open) connection->shutdown_for_drain();
+  open.clear();
+
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(registry_mutex_);
+      if (registry_.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  hub_.client_events().close_all();
+  io_.stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  spdlog::info("event=realtime.stopped");
+}
+
+SocketIoServer::SocketIoServer(RealtimeLimits limits, TokenVerifier verifier, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(limits), std::move(verifier), metrics)) {}
+
+SocketIoServer::~SocketIoServer() { impl_->drain(std::chrono::milliseconds(0)); }
+
+Status SocketIoServer::start() { return impl_->start(); }
+std::string SocketIoServer::bound_address() const { return impl_->bound_address_; }
+void SocketIoServer::drain(std::chrono::milliseconds grace) { impl_->drain(grace); }
+Hub& SocketIoServer::hub() { return impl_->hub_; }
+size_t SocketIoServer::connection_count() const { return impl_->connections_.load(); }
+
+}  // namespace heavylift::realtime
