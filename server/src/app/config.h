@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tasks/aggregate/aggregate_task.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -27,6 +28,7 @@ struct Config {
   std::string log_level = "info";
   ImageLimits image;
   Argon2Limits argon2;
+  AggregateSettings aggregate;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -23,6 +23,7 @@
 #include "core/process_metrics.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
+#include "grpc/aggregate_service.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
 #include "tasks/crypto/argon2.h"
@@ -140,6 +141,10 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }
+  if (Status s = register_aggregate_tasks(registry, config.aggregate, metrics); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=schema message={}", log_value(s.error().message));
+    return 1;
+  }
   TaskRunner runner(executor, metrics);
   for (const std::string& name : registry.names()) runner.declare_metrics(*registry.find(name));
 
@@ -150,16 +155,18 @@ int run_daemon(const Config& config) {
                          [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
+  AggregateServiceImpl aggregate_service(dispatcher);
 
   int grpc_port = 0;
-  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service}, &grpc_port);
+  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &aggregate_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
-  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService"}) {
+  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
+                              "heavylift.v1.AggregateService"}) {
     health->SetServingStatus(service, true);
   }
 
