@@ -10,6 +10,7 @@ function defineModels(mongoose) {
     "user": { type: Schema.Types.ObjectId, required: true },
     "type": { type: String, required: true, enum: ["view","click","purchase","refund"] },
     "amount": { type: Schema.Types.Double, required: true },
+    "quantity": { type: Schema.Types.Int32, required: true },
     "at": { type: Date, required: true },
   }, { collection: "events", timestamps: false, versionKey: false }));
   models.Specimen = mongoose.models.Specimen ?? mongoose.model("Specimen", new Schema({

@@ -5,6 +5,7 @@ CREATE TABLE IF NOT EXISTS "events" (
   "user" char(24) NOT NULL CHECK ("user" ~ '^[0-9a-f]{24}$'),
   "type" text NOT NULL CHECK ("type" IN ('view', 'click', 'purchase', 'refund')),
   "amount" double precision NOT NULL,
+  "quantity" integer NOT NULL,
   "at" timestamptz(3) NOT NULL
 );
 

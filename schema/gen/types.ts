@@ -8,6 +8,7 @@ export interface Event {
   user: Types.ObjectId;
   type: "view" | "click" | "purchase" | "refund";
   amount: number;
+  quantity: number;
   at: Date;
 }
 
@@ -17,6 +18,7 @@ export const EventRecord = z.object({
   "user": z.instanceof(Types.ObjectId),
   "type": z.enum(["view","click","purchase","refund"]),
   "amount": z.number(),
+  "quantity": z.number().int().min(-2147483648).max(2147483647),
   "at": z.date(),
 });
 

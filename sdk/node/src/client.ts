@@ -5,9 +5,19 @@ import {
   credentials as grpcCredentials,
 } from '@grpc/grpc-js';
 
+import {
+  type AggregateOptions,
+  type AggregateResult,
+  buildAggregateRequest,
+  buildDecodeRequest,
+  type DecodeResult,
+  toAggregateResult,
+  toDecodeResult,
+} from './aggregate';
 import { buildArgon2idHashRequest, buildArgon2idVerifyRequest, type Argon2idHashOptions, type Password } from './argon2id';
 import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions } from './call';
 import { HealthService } from './gen/grpc/health/v1/health';
+import { AggregateServiceService } from './gen/heavylift/v1/aggregate';
 import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
@@ -74,6 +84,27 @@ export interface Argon2idMethods {
   verify(hash: string, password: Password, options?: CallOptions): Promise<boolean>;
 }
 
+/** Methods of the daemon's `aggregate` tasks (AggregateService). */
+export interface AggregateMethods {
+  /**
+   * Groups records of a schema model and computes aggregates per group.
+   *
+   * @example
+   * const { groups } = await client.aggregate.run({
+   *   model: 'Event',
+   *   source: { mongo: { uri: 'mongodb://127.0.0.1:27017', database: 'app' } },
+   *   groupBy: ['type', { field: 'at', bucket: 'day' }],
+   *   aggregates: [{ kind: 'count' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.99] }],
+   * });
+   */
+  run(options: AggregateOptions, callOptions?: CallOptions): Promise<AggregateResult>;
+  /** Decodes records with the schema and returns them as canonical Extended JSON. */
+  decode(
+    options: Pick<AggregateOptions, 'model' | 'source' | 'onViolation'> & { limit?: number },
+    callOptions?: CallOptions,
+  ): Promise<DecodeResult>;
+}
+
 /** Methods of the daemon's `crypto` tasks. */
 export interface CryptoMethods {
   /** The argon2id password hash. */
@@ -92,6 +123,8 @@ export interface HeavyliftClient {
   readonly image: ImageMethods;
   /** Cryptographic tasks. */
   readonly crypto: CryptoMethods;
+  /** Aggregation over MongoDB, PostgreSQL or BSON documents with the shared schema. */
+  readonly aggregate: AggregateMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
   health(options?: HealthCheckOptions): Promise<HealthStatus>;
   /** Closes the channel. Later calls reject with a plain Error. */
@@ -102,6 +135,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly address: string;
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
+  readonly aggregate: AggregateMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
   #closed = false;
@@ -141,6 +175,21 @@ class GrpcHeavyliftClient implements HeavyliftClient {
           const response = await callUnary(this.#channel, CryptoServiceService.argon2IdVerify, request, resolved);
           return response.match;
         },
+      },
+    };
+
+    this.aggregate = {
+      run: async (options, callOptions) => {
+        const request = buildAggregateRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toAggregateResult(request, await callUnary(this.#channel, AggregateServiceService.aggregate, request, resolved));
+      },
+      decode: async (options, callOptions) => {
+        const request = buildDecodeRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toDecodeResult(await callUnary(this.#channel, AggregateServiceService.decode, request, resolved));
       },
     };
   }

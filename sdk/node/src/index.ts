@@ -8,6 +8,7 @@ export {
   createClient,
   DEFAULT_ADDRESS,
   DEFAULT_DEADLINE_MS,
+  type AggregateMethods,
   type Argon2idMethods,
   type ClientOptions,
   type CryptoMethods,
@@ -15,6 +16,23 @@ export {
   type ImageMethods,
 } from './client';
 export type { CallOptions } from './call';
+export {
+  AGGREGATE_KINDS,
+  TIME_BUCKET_UNITS,
+  exportModelSchemas,
+  type AggregateField,
+  type AggregateGroup,
+  type AggregateKind,
+  type AggregateOptions,
+  type AggregateResult,
+  type AggregateSource,
+  type AggregateValue,
+  type DecodeResult,
+  type GroupBy,
+  type ModelWithSchema,
+  type SchemaViolation,
+  type TimeBucketUnit,
+} from './aggregate';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
 export {

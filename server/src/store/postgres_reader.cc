@@ -90,7 +90,15 @@ bool build_document(const std::vector<FieldSchema>& fields, PGresult* result, in
     out->keys.push_back(field.name);
     Value& item = out->items.emplace_back();
     if (field.type == FieldType::kObject) {
-      if (!build_document(field.children, result, row, column, path, &item, violations, valid)) item = Value{};
+      // An absent Object (every column NULL) has no required children to miss.
+      std::vector<Violation> child_violations;
+      bool child_valid = true;
+      if (build_document(field.children, result, row, column, path, &item, &child_violations, &child_valid)) {
+        violations->insert(violations->end(), child_violations.begin(), child_violations.end());
+        *valid &= child_valid;
+      } else {
+        item = Value{};
+      }
     } else {
       const int index = (*column)++;
       if (!PQgetisnull(result, row, index)) {
