@@ -71,11 +71,16 @@ bool decode_fields(const std::vector<FieldSchema>& fields, bson_iter_t* iter, co
   for (const FieldSchema& field : fields) out->keys.push_back(field.name);
 
   bool valid = true;
+  // Fields already reported for a wrong value are not reported again as missing.
+  std::vector<bool> reported(fields.size(), false);
   while (bson_iter_next(iter)) {
     const char* key = bson_iter_key(iter);
     for (size_t i = 0; i < fields.size(); ++i) {
       if (fields[i].name != key) continue;
-      valid &= decode_bson_value(fields[i], *iter, child_path(path, key), &out->items[i], violations);
+      if (!decode_bson_value(fields[i], *iter, child_path(path, key), &out->items[i], violations)) {
+        valid = false;
+        reported[i] = true;
+      }
       break;
     }
   }
@@ -84,7 +89,7 @@ bool decode_fields(const std::vector<FieldSchema>& fields, bson_iter_t* iter, co
     return false;
   }
   for (size_t i = 0; i < fields.size(); ++i) {
-    if (fields[i].required && !out->items[i].present()) {
+    if (fields[i].required && !reported[i] && !out->items[i].present()) {
       add_violation(violations, child_path(path, fields[i].name), fields[i].expected(),
                     out->items[i].kind == ValueKind::kNull ? "null" : "missing");
       valid = false;

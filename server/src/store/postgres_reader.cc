@@ -89,6 +89,7 @@ bool build_document(const std::vector<FieldSchema>& fields, PGresult* result, in
     const std::string path = prefix.empty() ? field.name : prefix + "." + field.name;
     out->keys.push_back(field.name);
     Value& item = out->items.emplace_back();
+    bool reported = false;
     if (field.type == FieldType::kObject) {
       // An absent Object (every column NULL) has no required children to miss.
       std::vector<Violation> child_violations;
@@ -103,10 +104,11 @@ bool build_document(const std::vector<FieldSchema>& fields, PGresult* result, in
       const int index = (*column)++;
       if (!PQgetisnull(result, row, index)) {
         const std::string_view text(PQgetvalue(result, row, index), static_cast<size_t>(PQgetlength(result, row, index)));
-        *valid &= decode_pg_text(field, text, path, &item, violations);
+        reported = !decode_pg_text(field, text, path, &item, violations);
+        *valid &= !reported;
       }
     }
-    if (field.required && !item.present()) {
+    if (field.required && !reported && !item.present()) {
       violations->push_back(Violation{"", "", path, field.expected(), "missing"});
       *valid = false;
     }
