@@ -44,14 +44,20 @@ export class FerretServer {
     };
     server.process.stdout.on('data', keep);
     server.process.stderr.on('data', keep);
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
+    // Poll the port until it opens, failing at once if the process exits.
+    const deadline = Date.now() + START_TIMEOUT_MS;
     try {
-      await Promise.race([
-        waitForPort(server.port, START_TIMEOUT_MS, () => `ferretdb output:\n${server.output}`),
-        exited.then((code) => {
-          throw new Error(`ferretdb exited with code ${code} before listening:\n${server.output}`);
-        }),
-      ]);
+      for (;;) {
+        if (server.process.exitCode !== null) {
+          throw new Error(`ferretdb exited with code ${server.process.exitCode} before listening:\n${server.output}`);
+        }
+        try {
+          await waitForPort(server.port, 100);
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw new Error(`${error.message} ferretdb output:\n${server.output}`);
+        }
+      }
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
