@@ -5,6 +5,15 @@ import {
   credentials as grpcCredentials,
 } from '@grpc/grpc-js';
 
+import {
+  type AggregateOptions,
+  type AggregateResult,
+  buildAggregateRequest,
+  buildDecodeRequest,
+  type DecodeResult,
+  toAggregateResult,
+  toDecodeResult,
+} from './aggregate';
 import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions, setChannelSettings } from './call';
 import {
   type OverloadRetryOptions,
@@ -20,6 +29,7 @@ import {
 } from './connection';
 import { createCryptoMethods, type CryptoMethods } from './crypto';
 import { HealthService } from './gen/grpc/health/v1/health';
+import { AggregateServiceService } from './gen/heavylift/v1/aggregate';
 import { ImageServiceService } from './gen/heavylift/v1/image';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
 import { createRealtimeMethods, type RealtimeMethods } from './realtime';
@@ -131,6 +141,27 @@ export interface ImageMethods {
   analyze(options: AnalyzeOptions, callOptions?: CallOptions): Promise<AnalyzeResult>;
 }
 
+/** Methods of the daemon's `aggregate` tasks (AggregateService). */
+export interface AggregateMethods {
+  /**
+   * Groups records of a schema model and computes aggregates per group.
+   *
+   * @example
+   * const { groups } = await client.aggregate.run({
+   *   model: 'Event',
+   *   source: { mongo: { uri: 'mongodb://127.0.0.1:27017', database: 'app' } },
+   *   groupBy: ['type', { field: 'at', bucket: 'day' }],
+   *   aggregates: [{ kind: 'count' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.99] }],
+   * });
+   */
+  run(options: AggregateOptions, callOptions?: CallOptions): Promise<AggregateResult>;
+  /** Decodes records with the schema and returns them as canonical Extended JSON. */
+  decode(
+    options: Pick<AggregateOptions, 'model' | 'source' | 'onViolation'> & { limit?: number },
+    callOptions?: CallOptions,
+  ): Promise<DecodeResult>;
+}
+
 /**
  * A connection to one heavylift daemon. Calls may run concurrently over the one HTTP/2
  * connection. Every call returns a promise that rejects with a HeavyliftError subclass, except
@@ -143,6 +174,8 @@ export interface HeavyliftClient {
   readonly image: ImageMethods;
   /** Cryptographic tasks. */
   readonly crypto: CryptoMethods;
+  /** Aggregation over MongoDB, PostgreSQL or BSON documents with the shared schema. */
+  readonly aggregate: AggregateMethods;
   /** The real-time hub: emit to rooms, membership, presence and client events. */
   readonly realtime: RealtimeMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
@@ -155,6 +188,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly address: string;
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
+  readonly aggregate: AggregateMethods;
   readonly realtime: RealtimeMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
@@ -199,6 +233,21 @@ class GrpcHeavyliftClient implements HeavyliftClient {
       this.#checkOpen();
       return callUnary(this.#channel, method, request, resolved);
     });
+    this.aggregate = {
+      run: async (options, callOptions) => {
+        const request = buildAggregateRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toAggregateResult(request, await callUnary(this.#channel, AggregateServiceService.aggregate, request, resolved));
+      },
+      decode: async (options, callOptions) => {
+        const request = buildDecodeRequest(options);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return toDecodeResult(await callUnary(this.#channel, AggregateServiceService.decode, request, resolved));
+      },
+    };
+
     this.realtime = createRealtimeMethods(this.#channel, this.#defaultDeadlineMs, () => this.#checkOpen());
   }
 

@@ -8,11 +8,29 @@ export {
   createClient,
   DEFAULT_ADDRESS,
   DEFAULT_DEADLINE_MS,
+  type AggregateMethods,
   type ClientOptions,
   type HeavyliftClient,
   type ImageMethods,
 } from './client';
 export type { CallOptions } from './call';
+export {
+  AGGREGATE_KINDS,
+  TIME_BUCKET_UNITS,
+  exportModelSchemas,
+  type AggregateField,
+  type AggregateGroup,
+  type AggregateKind,
+  type AggregateOptions,
+  type AggregateResult,
+  type AggregateSource,
+  type AggregateValue,
+  type DecodeResult,
+  type GroupBy,
+  type ModelWithSchema,
+  type SchemaViolation,
+  type TimeBucketUnit,
+} from './aggregate';
 export type { OverloadRetryOptions, TlsOptions } from './connection';
 export { childTraceparent, traceIdOf } from './trace';
 export type {

@@ -484,6 +484,36 @@ std::vector<Setting> all_settings() {
       "realtime.subscriber_queue_capacity", "events",
       "Client events each RealtimeService.Subscribe stream may have queued; further events are dropped.",
       [](Config& c) { return &c.realtime.subscriber_queue_capacity; }, 1, 10'000'000));
+  // Aggregation and the record schema.
+  {
+    Setting schema_file{"schema.file", flag_for("schema.file"), env_for("schema.file"), "path",
+                        "Record schema descriptor (schema/gen/schema.json) for the aggregate tasks. Empty: they fail "
+                        "with FAILED_PRECONDITION.",
+                        nullptr, nullptr};
+    schema_file.apply = [](Config& config, const std::string& value, const std::string&) {
+      config.aggregate.schema_file = value;
+      return Status::Ok();
+    };
+    schema_file.current = [](const Config& config) { return config.aggregate.schema_file; };
+    settings.push_back(std::move(schema_file));
+  }
+  settings.push_back(make_unsigned<uint32_t>(
+      "aggregate.max_groups", "groups", "Most groups one aggregate response may hold.",
+      [](Config& c) { return &c.aggregate.limits.max_groups; }, 1, 100'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "aggregate.max_request_memory_bytes", "bytes",
+      "Most memory the accumulators of one aggregate request may hold (exact quantile values, sketches, top-k counts).",
+      [](Config& c) { return &c.aggregate.limits.max_request_memory_bytes; }, 1 << 20, 1ull << 40));
+  settings.push_back(make_unsigned<uint32_t>(
+      "aggregate.max_violations_reported", "violations",
+      "Most schema violations listed in one response; all are counted.",
+      [](Config& c) { return &c.aggregate.limits.max_violations_reported; }, 0, 100'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "aggregate.max_decode_records", "records", "Most records one Decode call returns.",
+      [](Config& c) { return &c.aggregate.limits.max_decode_records; }, 1, 10'000'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "aggregate.max_partitions", "cursors", "Most parallel MongoDB cursors one request may open.",
+      [](Config& c) { return &c.aggregate.limits.max_partitions; }, 1, 256));
   return settings;
 }
 

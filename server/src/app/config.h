@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "jobs/redis_bullmq/settings.h"
 #include "realtime/realtime_config.h"
+#include "tasks/aggregate/aggregate_task.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/crypto/crypto_tasks.h"
 #include "tasks/image/limits.h"
@@ -42,6 +43,7 @@ struct Config {
   BullmqSettings bullmq;
   CryptoConfig crypto;
   realtime::RealtimeLimits realtime;
+  AggregateSettings aggregate;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -27,6 +27,7 @@
 #include "core/process_metrics.h"
 #include "core/task_registry.h"
 #include "core/task_runner.h"
+#include "grpc/aggregate_service.h"
 #include "grpc/realtime_service.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
@@ -34,8 +35,8 @@
 #include "realtime/jwt_verifier.h"
 #include "realtime/socketio_server.h"
 #include "tasks/crypto/argon2.h"
-#include "tasks/image/vips_support.h"
 #include "tasks/crypto/crypto_tasks.h"
+#include "tasks/image/vips_support.h"
 
 namespace heavylift {
 namespace {
@@ -231,6 +232,10 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }
+  if (Status s = register_aggregate_tasks(registry, config.aggregate, metrics); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=schema message={}", log_value(s.error().message));
+    return 1;
+  }
   TaskRunner runner(executor, metrics);
   for (const std::string& name : registry.names()) runner.declare_metrics(*registry.find(name));
 
@@ -243,6 +248,7 @@ int run_daemon(const Config& config) {
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
+  AggregateServiceImpl aggregate_service(dispatcher);
 
   // The real-time hub, when realtime.address is set, listens before gRPC so
   // that RealtimeService always has a running hub behind it.
@@ -267,7 +273,9 @@ int run_daemon(const Config& config) {
 
   int grpc_port = 0;
   std::unique_ptr<grpc::Server> server =
-      start_grpc_server(config, {&image_service, &crypto_service, &testing_service, &realtime_service}, &grpc_port);
+      start_grpc_server(config,
+                        {&image_service, &crypto_service, &testing_service, &realtime_service, &aggregate_service},
+                        &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
@@ -275,7 +283,8 @@ int run_daemon(const Config& config) {
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
   for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
-                              "heavylift.v1.RealtimeService", "heavylift.v1.TestingService"}) {
+                              "heavylift.v1.RealtimeService", "heavylift.v1.TestingService",
+                              "heavylift.v1.AggregateService"}) {
     health->SetServingStatus(service, true);
   }
 

@@ -2,10 +2,12 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "app/config.h"
 #include "app/daemon.h"
 #include "core/logging.h"
+#include "store/schema_check.h"
 
 int main(int argc, char** argv) {
   // Block the termination and reload signals before any thread starts, so
@@ -17,6 +19,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // `heavylift schema check ...` compares the schema with the Node models and exits.
+  if (argc > 1 && std::string_view(argv[1]) == "schema") return heavylift::run_schema_command(argc, argv);
 
   const auto parsed = heavylift::parse_config(argc, argv, heavylift::process_environment());
   if (parsed.exit_code) {

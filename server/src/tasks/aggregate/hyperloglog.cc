@@ -1,0 +1,36 @@
+#include "tasks/aggregate/hyperloglog.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace heavylift {
+
+void HyperLogLog::add_hash(uint64_t hash) {
+  const size_t index = hash >> (64 - kPrecision);
+  // The rank is the position of the first 1 bit in the remaining 50 bits.
+  const uint64_t rest = (hash << kPrecision) | (uint64_t{1} << (kPrecision - 1));
+  const auto rank = static_cast<uint8_t>(std::countl_zero(rest) + 1);
+  registers_[index] = std::max(registers_[index], rank);
+}
+
+void HyperLogLog::merge(const HyperLogLog& other) {
+  for (size_t i = 0; i < kRegisters; ++i) registers_[i] = std::max(registers_[i], other.registers_[i]);
+}
+
+double HyperLogLog::estimate() const {
+  const double m = static_cast<double>(kRegisters);
+  double inverse_sum = 0;
+  size_t zeros = 0;
+  for (size_t i = 0; i < kRegisters; ++i) {
+    inverse_sum += std::ldexp(1.0, -registers_[i]);
+    if (registers_[i] == 0) ++zeros;
+  }
+  const double alpha = 0.7213 / (1.0 + 1.079 / m);
+  const double raw = alpha * m * m / inverse_sum;
+  // Linear counting is more accurate while many registers are still empty.
+  if (raw <= 2.5 * m && zeros > 0) return m * std::log(m / static_cast<double>(zeros));
+  return raw;
+}
+
+}  // namespace heavylift

@@ -1,0 +1,83 @@
+#include "tasks/aggregate/time_bucket.h"
+
+#include <fmt/format.h>
+
+namespace heavylift {
+namespace {
+
+constexpr int64_t kMinuteMs = 60'000;
+constexpr int64_t kHourMs = 60 * kMinuteMs;
+constexpr int64_t kDayMs = 24 * kHourMs;
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back (the
+// era-based algorithms of Howard Hinnant's date paper, public domain).
+int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
+  year -= month <= 2;
+  const int64_t era = floor_div(year, 400);
+  const int64_t year_of_era = year - era * 400;
+  const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+void civil_from_days(int64_t days, int64_t* year, int64_t* month) {
+  days += 719468;
+  const int64_t era = floor_div(days, 146097);
+  const int64_t day_of_era = days - era * 146097;
+  const int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const int64_t shifted_month = (5 * day_of_year + 2) / 153;
+  *month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
+  *year = year_of_era + era * 400 + (*month <= 2);
+}
+
+}  // namespace
+
+Result<int64_t> parse_time_zone_offset(std::string_view text, const std::string& field) {
+  if (text.empty() || text == "UTC" || text == "Z") return int64_t{0};
+  const auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() == 6 && (text[0] == '+' || text[0] == '-') && digit(1) && digit(2) && text[3] == ':' && digit(4) &&
+      digit(5)) {
+    const int hours = (text[1] - '0') * 10 + (text[2] - '0');
+    const int minutes = (text[4] - '0') * 10 + (text[5] - '0');
+    if (hours <= 14 && minutes < 60) {
+      const int64_t offset = hours * kHourMs + minutes * kMinuteMs;
+      return text[0] == '-' ? -offset : offset;
+    }
+  }
+  return Error::invalid(field, "INVALID_TIME_ZONE",
+                        fmt::format("{} must be UTC or an offset like +05:30, got {}", field, quote_value(text)),
+                        "UTC or +HH:MM within 14 hours", std::string(text));
+}
+
+int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, int64_t offset_ms) {
+  const int64_t local = epoch_ms + offset_ms;
+  int64_t start = 0;
+  switch (unit) {
+    case BucketUnit::kMinute: start = floor_div(local, kMinuteMs) * kMinuteMs; break;
+    case BucketUnit::kHour: start = floor_div(local, kHourMs) * kHourMs; break;
+    case BucketUnit::kDay: start = floor_div(local, kDayMs) * kDayMs; break;
+    case BucketUnit::kWeek: {
+      // 1970-01-01 was a Thursday, so Mondays are 4 days after multiples of 7.
+      const int64_t days = floor_div(local, kDayMs);
+      start = (floor_div(days - 4, 7) * 7 + 4) * kDayMs;
+      break;
+    }
+    case BucketUnit::kMonth: {
+      int64_t year = 0;
+      int64_t month = 0;
+      civil_from_days(floor_div(local, kDayMs), &year, &month);
+      start = days_from_civil(year, month, 1) * kDayMs;
+      break;
+    }
+  }
+  return start - offset_ms;
+}
+
+}  // namespace heavylift

@@ -1,0 +1,220 @@
+#include "tasks/aggregate/aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace heavylift {
+namespace {
+
+// A batch with one text key column (0) and one number column (1).
+ColumnBatch make_batch(const std::vector<std::string>& keys, const std::vector<double>& values) {
+  ColumnBatch batch;
+  batch.rows = keys.size();
+  batch.columns.resize(2);
+  batch.columns[0].kind = Column::Kind::kText;
+  batch.columns[0].texts = keys;
+  batch.columns[0].present.assign(keys.size(), 1);
+  batch.columns[1].kind = Column::Kind::kNumber;
+  batch.columns[1].numbers = values;
+  batch.columns[1].present.assign(values.size(), 1);
+  return batch;
+}
+
+AggregationPlan key_plan(std::vector<AggregateSpec> aggregates) {
+  AggregationPlan plan;
+  plan.keys.push_back(KeySpec{0, v1::KeyValue::kText});
+  plan.aggregates = std::move(aggregates);
+  return plan;
+}
+
+AggregateSpec spec(v1::AggregateSpec::Kind kind, std::string name, size_t column = 1) {
+  AggregateSpec out;
+  out.kind = kind;
+  out.name = std::move(name);
+  out.column = column;
+  return out;
+}
+
+TEST(Aggregator, ComputesMomentsPerGroup) {
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_COUNT, "count", AggregateSpec::kNoColumn),
+                                   spec(v1::AggregateSpec::KIND_SUM, "sum"), spec(v1::AggregateSpec::KIND_MEAN, "mean"),
+                                   spec(v1::AggregateSpec::KIND_MIN, "min"), spec(v1::AggregateSpec::KIND_MAX, "max"),
+                                   spec(v1::AggregateSpec::KIND_STDDEV, "stddev")});
+  Aggregator aggregator(plan, AggregateLimits{});
+  ASSERT_TRUE(aggregator.add(make_batch({"b", "a", "b", "a", "a"}, {10, 1, 20, 2, 6})).ok());
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  ASSERT_EQ(response.groups_size(), 2);
+  const v1::Group& a = response.groups(0);
+  EXPECT_EQ(a.keys(0).text(), "a");
+  EXPECT_EQ(a.count(), 3u);
+  EXPECT_DOUBLE_EQ(a.values(1).number(), 9);
+  EXPECT_DOUBLE_EQ(a.values(2).number(), 3);
+  EXPECT_DOUBLE_EQ(a.values(3).number(), 1);
+  EXPECT_DOUBLE_EQ(a.values(4).number(), 6);
+  EXPECT_DOUBLE_EQ(a.values(5).number(), std::sqrt(7.0));  // ((1-3)^2 + (2-3)^2 + (6-3)^2) / 2
+  EXPECT_EQ(response.groups(1).keys(0).text(), "b");
+  EXPECT_DOUBLE_EQ(response.groups(1).values(5).number(), std::sqrt(50.0));
+}
+
+TEST(Aggregator, ExactQuantilesInterpolate) {
+  AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
+  quantiles.quantiles = {0.9, 0.5, 0, 1, 0.25};
+  AggregationPlan plan = key_plan({quantiles});
+  Aggregator aggregator(plan, AggregateLimits{});
+  std::vector<double> values;
+  for (int i = 100; i >= 1; --i) values.push_back(i);
+  ASSERT_TRUE(aggregator.add(make_batch(std::vector<std::string>(100, "k"), values)).ok());
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  const auto& q = response.groups(0).values(0).quantiles();
+  ASSERT_EQ(q.size(), 5);
+  EXPECT_DOUBLE_EQ(q[0], 90.1);
+  EXPECT_DOUBLE_EQ(q[1], 50.5);
+  EXPECT_DOUBLE_EQ(q[2], 1);
+  EXPECT_DOUBLE_EQ(q[3], 100);
+  EXPECT_DOUBLE_EQ(q[4], 25.75);
+}
+
+TEST(Aggregator, NanOrdersAboveNumbers) {
+  AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
+  quantiles.quantiles = {0, 0.5};
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_MIN, "min"), spec(v1::AggregateSpec::KIND_MAX, "max"), quantiles});
+  Aggregator aggregator(plan, AggregateLimits{});
+  ASSERT_TRUE(aggregator.add(make_batch({"k", "k", "k"}, {std::nan(""), 2, 1})).ok());
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  EXPECT_DOUBLE_EQ(response.groups(0).values(0).number(), 1);
+  EXPECT_TRUE(std::isnan(response.groups(0).values(1).number()));
+  EXPECT_DOUBLE_EQ(response.groups(0).values(2).quantiles(0), 1);
+  EXPECT_DOUBLE_EQ(response.groups(0).values(2).quantiles(1), 2);
+}
+
+TEST(Aggregator, MergeEqualsSinglePass) {
+  AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
+  quantiles.quantiles = {0.5, 0.99};
+  AggregateSpec histogram = spec(v1::AggregateSpec::KIND_HISTOGRAM, "h");
+  histogram.histogram_bounds = {10, 50};
+  AggregateSpec correlation = spec(v1::AggregateSpec::KIND_CORRELATION, "r");
+  correlation.column2 = 1;
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_STDDEV, "sd"), quantiles, histogram,
+                                   spec(v1::AggregateSpec::KIND_DISTINCT_COUNT, "d"), correlation});
+  std::mt19937_64 random(7);
+  std::vector<std::string> keys;
+  std::vector<double> values;
+  for (int i = 0; i < 10000; ++i) {
+    keys.push_back(i % 3 == 0 ? "x" : "y");
+    values.push_back(std::uniform_real_distribution<double>(0, 100)(random));
+  }
+  Aggregator whole(plan, AggregateLimits{});
+  ASSERT_TRUE(whole.add(make_batch(keys, values)).ok());
+  Aggregator first(plan, AggregateLimits{});
+  Aggregator second(plan, AggregateLimits{});
+  ASSERT_TRUE(first.add(make_batch({keys.begin(), keys.begin() + 4000}, {values.begin(), values.begin() + 4000})).ok());
+  ASSERT_TRUE(second.add(make_batch({keys.begin() + 4000, keys.end()}, {values.begin() + 4000, values.end()})).ok());
+  ASSERT_TRUE(first.merge(second).ok());
+  v1::AggregateResponse expected;
+  v1::AggregateResponse merged;
+  whole.finish(&expected);
+  first.finish(&merged);
+  ASSERT_EQ(merged.groups_size(), 2);
+  for (int g = 0; g < 2; ++g) {
+    const v1::Group& a = expected.groups(g);
+    const v1::Group& b = merged.groups(g);
+    EXPECT_EQ(a.count(), b.count());
+    EXPECT_NEAR(a.values(0).number(), b.values(0).number(), 1e-9);
+    EXPECT_EQ(a.values(1).quantiles(0), b.values(1).quantiles(0));
+    EXPECT_EQ(a.values(1).quantiles(1), b.values(1).quantiles(1));
+    EXPECT_EQ(a.values(2).buckets(0), b.values(2).buckets(0));
+    EXPECT_EQ(a.values(2).buckets(2), b.values(2).buckets(2));
+    EXPECT_EQ(a.values(3).number(), b.values(3).number());
+    EXPECT_NEAR(b.values(4).number(), 1.0, 1e-9);  // a field correlates with itself
+  }
+}
+
+TEST(Aggregator, DistinctCountWithinStatedError) {
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_DISTINCT_COUNT, "d")});
+  Aggregator aggregator(plan, AggregateLimits{});
+  const int distinct = 200'000;
+  std::vector<std::string> keys(distinct, "k");
+  std::vector<double> values;
+  for (int i = 0; i < distinct; ++i) values.push_back(i);
+  ASSERT_TRUE(aggregator.add(make_batch(keys, values)).ok());
+  ASSERT_TRUE(aggregator.add(make_batch(keys, values)).ok());  // repeats add nothing
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  // Four standard errors (4 x 0.81%) bound the estimate with high probability.
+  EXPECT_NEAR(response.groups(0).values(0).number(), distinct, distinct * 4 * 0.0081);
+}
+
+TEST(Aggregator, TopKOrdersByCount) {
+  AggregateSpec top = spec(v1::AggregateSpec::KIND_TOP_K, "top", 0);
+  top.k = 2;
+  AggregationPlan plan;
+  plan.aggregates = {top};
+  Aggregator aggregator(plan, AggregateLimits{});
+  ASSERT_TRUE(aggregator.add(make_batch({"a", "b", "b", "c", "c", "c"}, {0, 0, 0, 0, 0, 0})).ok());
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  ASSERT_EQ(response.groups_size(), 1);
+  const auto& entries = response.groups(0).values(0).top();
+  ASSERT_EQ(entries.size(), 2);
+  EXPECT_EQ(entries[0].value(), "c");
+  EXPECT_EQ(entries[0].count(), 3u);
+  EXPECT_EQ(entries[1].value(), "b");
+}
+
+TEST(Aggregator, RejectsTooManyGroups) {
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_SUM, "sum")});
+  AggregateLimits limits;
+  limits.max_groups = 2;
+  Aggregator aggregator(plan, limits);
+  const Status status = aggregator.add(make_batch({"a", "b", "c"}, {1, 2, 3}));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Code::kResourceExhausted);
+  EXPECT_EQ(status.error().field, "max_groups");
+  EXPECT_EQ(status.error().bound, "<= 2 groups");
+}
+
+TEST(Aggregator, RejectsRequestOverMemoryBound) {
+  AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
+  quantiles.quantiles = {0.5};
+  AggregationPlan plan = key_plan({quantiles});
+  AggregateLimits limits;
+  limits.max_request_memory_bytes = 4096;
+  Aggregator aggregator(plan, limits);
+  const Status status = aggregator.add(make_batch(std::vector<std::string>(1000, "k"), std::vector<double>(1000, 1)));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Code::kResourceExhausted);
+  EXPECT_EQ(status.error().reason, "REQUEST_MEMORY_LIMIT");
+}
+
+TEST(TimeBucket, BucketsInFixedOffset) {
+  // 1969-12-31T23:30:00Z is 1970-01-01T01:00 at +01:30.
+  const int64_t date = -30 * 60'000;
+  EXPECT_EQ(bucket_start(date, BucketUnit::kDay, 0), -86'400'000);
+  EXPECT_EQ(bucket_start(date, BucketUnit::kDay, 90 * 60'000), -90 * 60'000);
+  EXPECT_EQ(bucket_start(date, BucketUnit::kHour, 0), -3'600'000);
+  // 2024-03-15T12:00Z: month starts 2024-03-01, ISO week starts Monday 2024-03-11.
+  const int64_t march = 1'710'504'000'000;
+  EXPECT_EQ(bucket_start(march, BucketUnit::kMonth, 0), 1'709'251'200'000);
+  EXPECT_EQ(bucket_start(march, BucketUnit::kWeek, 0), 1'710'115'200'000);
+  // 1969-12-31 is a Wednesday of the week starting Monday 1969-12-29.
+  EXPECT_EQ(bucket_start(date, BucketUnit::kWeek, 0), -3 * 86'400'000);
+  EXPECT_EQ(bucket_start(date, BucketUnit::kMonth, 0), -31LL * 86'400'000);
+}
+
+TEST(TimeBucket, ParsesOffsets) {
+  EXPECT_EQ(parse_time_zone_offset("+05:30", "tz").value(), 19'800'000);
+  EXPECT_EQ(parse_time_zone_offset("-08:00", "tz").value(), -28'800'000);
+  EXPECT_EQ(parse_time_zone_offset("UTC", "tz").value(), 0);
+  const auto bad = parse_time_zone_offset("Europe/Paris", "group_by[0].bucket.time_zone");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "group_by[0].bucket.time_zone");
+}
+
+}  // namespace
+}  // namespace heavylift
