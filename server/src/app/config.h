@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "tasks/crypto/argon2.h"
+#include "tasks/files/limits.h"
 #include "tasks/image/thumbnail.h"
 
 namespace heavylift {
@@ -27,6 +28,7 @@ struct Config {
   std::string log_level = "info";
   ImageLimits image;
   Argon2Limits argon2;
+  FilesLimits files;
 };
 
 // Result of parsing the command line: either a configuration to run with,
