@@ -7,6 +7,7 @@ import {
 
 import { buildArgon2idHashRequest, buildArgon2idVerifyRequest, type Argon2idHashOptions, type Password } from './argon2id';
 import { type CallOptions, callUnary, checkDeadlineMs, resolveCallOptions } from './call';
+import { createFileMethods, type FileMethods } from './files';
 import { HealthService } from './gen/grpc/health/v1/health';
 import { CryptoServiceService } from './gen/heavylift/v1/crypto';
 import { ImageServiceService } from './gen/heavylift/v1/image';
@@ -92,6 +93,8 @@ export interface HeavyliftClient {
   readonly image: ImageMethods;
   /** Cryptographic tasks. */
   readonly crypto: CryptoMethods;
+  /** File tasks: streaming uploads with digests, compression, CSV and NDJSON profiles. */
+  readonly files: FileMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
   health(options?: HealthCheckOptions): Promise<HealthStatus>;
   /** Closes the channel. Later calls reject with a plain Error. */
@@ -102,6 +105,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly address: string;
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
+  readonly files: FileMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
   #closed = false;
@@ -124,6 +128,11 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         return toThumbnailResult(response);
       },
     };
+
+    this.files = createFileMethods(() => {
+      this.#checkOpen();
+      return this.#channel;
+    }, this.#defaultDeadlineMs);
 
     this.crypto = {
       argon2id: {

@@ -85,7 +85,8 @@ const FORMAT_TO_PROTO: Record<ImageFormatName, ImageFormat> = {
   webp: ImageFormat.IMAGE_FORMAT_WEBP,
 };
 
-function buildBlobRef(input: unknown): BlobRef {
+/** Validates a Buffer, Uint8Array, `{ data }` or `{ path }` input and builds the BlobRef for it. */
+export function buildBlobRef(input: unknown): BlobRef {
   if (input instanceof Uint8Array) {
     return { source: { $case: 'data', data: toBuffer(input) } };
   }

@@ -26,6 +26,21 @@ export {
   type ThumbnailResult,
 } from './image';
 export {
+  COMPRESSION_FORMATS,
+  DIGEST_NAMES,
+  type ColumnProfile,
+  type CompressionFormatName,
+  type CsvOptions,
+  type DataProfile,
+  type DigestName,
+  type FileDigests,
+  type FileInput,
+  type FileMethods,
+  type UploadOptions,
+  type UploadResult,
+  type UploadSource,
+} from './files';
+export {
   CancelledError,
   DeadlineExceededError,
   FailedPreconditionError,

@@ -72,9 +72,10 @@ class FileServiceImpl final : public v1::FileService::CallbackService {
                                                    v1::UploadResult* response) override {
     StreamCallOptions options;
     options.method = "files.upload";
-    // Counted on whole messages, so the bound leaves room for the framing
-    // of one message per max_chunk_bytes of data.
-    options.max_call_bytes = limits_.max_upload_bytes + limits_.max_upload_bytes / 1024 + 4096;
+    options.max_call_bytes = limits_.max_upload_bytes;
+    options.payload_bytes = [](const google::protobuf::Message& message) -> uint64_t {
+      return static_cast<const v1::UploadChunk&>(message).data().size();
+    };
     options.bytes_setting = "files.max_upload_bytes";
     options.max_buffered_messages = limits_.max_buffered_chunks;
     return ClientStreamCall<v1::UploadChunk, v1::UploadResult>::start(

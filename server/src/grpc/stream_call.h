@@ -17,7 +17,7 @@
 // (max_buffered_messages + 1) x the largest message, whatever the stream size.
 //
 // Bounds and errors. A call whose messages add up to more than
-// `max_call_bytes` (counted with `message_bytes`) fails with
+// `max_call_bytes` (counted with `payload_bytes`) fails with
 // INVALID_ARGUMENT, reason TOO_LARGE, naming `bytes_setting`. The call's
 // deadline and the caller's cancellation reach the handler through
 // TaskContext::check(), which the adapter calls before every message; a
@@ -30,6 +30,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -65,6 +66,9 @@ struct StreamCallOptions {
   // Method name used in logs and metric labels, for example "files.upload".
   std::string method;
   uint64_t max_call_bytes = UINT64_MAX;
+  // Bytes of one message that count toward max_call_bytes. Default: the
+  // serialized size of the message.
+  std::function<uint64_t(const google::protobuf::Message&)> payload_bytes;
   // The setting that sets max_call_bytes, named in the error.
   std::string bytes_setting;
   uint32_t max_buffered_messages = 4;
@@ -162,7 +166,8 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
         // the context, so the handler's next check() fails).
         end_of_stream_ = true;
       } else {
-        bytes_ += static_cast<uint64_t>(incoming_.ByteSizeLong());
+        bytes_ += options_.payload_bytes ? options_.payload_bytes(incoming_)
+                                         : static_cast<uint64_t>(incoming_.ByteSizeLong());
         if (bytes_ > options_.max_call_bytes) {
           failure = too_many_bytes();
         } else {

@@ -128,14 +128,18 @@ bool is_utf8(std::string_view bytes, bool complete) {
 }
 
 char detect_csv_delimiter(std::string_view head, bool complete) {
+  // The delimiter that splits the first record into the most fields wins,
+  // among those for which more than half of the records (all of them when
+  // there are only two) have that same count,
+  // so a few ragged rows do not hide the dialect.
   char best = '\0';
   size_t best_fields = 1;
   for (char delimiter : {',', ';', '\t', '|'}) {
     const std::vector<size_t> counts = fields_per_record(head, delimiter, complete);
-    if (counts.empty()) continue;
-    bool consistent = true;
-    for (size_t count : counts) consistent = consistent && count == counts.front();
-    if (consistent && counts.front() > best_fields) {
+    if (counts.empty() || counts.front() < 2) continue;
+    size_t agreeing = 0;
+    for (size_t count : counts) agreeing += count == counts.front() ? 1 : 0;
+    if ((agreeing * 2 > counts.size() || agreeing == counts.size()) && counts.front() > best_fields) {
       best = delimiter;
       best_fields = counts.front();
     }

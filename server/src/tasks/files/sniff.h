@@ -27,9 +27,9 @@ inline constexpr size_t kSniffBytes = 4096;
 std::string sniff_content_type(std::string_view head, bool complete);
 
 // Returns the CSV delimiter among ',', ';', '\t' and '|' that splits the
-// first lines of `head` into the same number (at least 2) of fields, preferring
-// the one with the most fields, or '\0' when none does. Quoted sections are
-// skipped.
+// first record of `head` into the most fields (at least 2) while more than
+// half of the first 16 records (all, when there are two) have that many, or '\0' when none does.
+// Quoted sections are skipped.
 char detect_csv_delimiter(std::string_view head, bool complete);
 
 // Returns true when `bytes` is valid UTF-8, allowing a truncated sequence at

@@ -42,6 +42,12 @@ TEST(SniffContentType, CsvWithQuotedNewlineKeepsFieldCount) {
   EXPECT_EQ(sniff_content_type("a,b\n\"x\ny\",2\n3,4\n", true), "text/csv");
 }
 
+TEST(DetectCsvDelimiter, ToleratesFewRaggedRows) {
+  EXPECT_EQ(detect_csv_delimiter("id;amount;city\n1;2,5;x\n3;4\n5;6;y\n", true), ';');
+  EXPECT_EQ(detect_csv_delimiter("a,b\n1\n2\n3\n", true), '\0');
+  EXPECT_EQ(detect_csv_delimiter("just words here\n", true), '\0');
+}
+
 TEST(IsUtf8, AllowsCutSequenceOnlyWhenIncomplete) {
   const std::string cut = "ab\xE2\x82";
   EXPECT_TRUE(is_utf8(cut, false));
