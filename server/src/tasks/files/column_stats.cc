@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 
@@ -92,10 +93,6 @@ bool is_json_number(std::string_view text) {
 
 namespace {
 
-std::string kept(std::string_view text) {
-  return std::string(text.substr(0, ColumnStats::kMaxKeptBytes));
-}
-
 std::string format_number(double value) { return fmt::format("{}", value); }
 
 }  // namespace
@@ -148,29 +145,52 @@ uint64_t HyperLogLog::estimate() const {
   return static_cast<uint64_t>(std::llround(estimate));
 }
 
+TopValues::TopValues(size_t capacity)
+    : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)), texts_(slots_.size()) {}
+
 void TopValues::add(uint64_t hash, std::string_view text) {
-  if (auto it = counters_.find(hash); it != counters_.end()) {
-    ++it->second.count;
-    return;
-  }
-  if (counters_.size() < capacity_) {
-    counters_.emplace(hash, Counter{1, kept(text)});
-    return;
-  }
-  // Full: the new value and every counter lose one, and counters at zero go.
-  for (auto it = counters_.begin(); it != counters_.end();) {
-    if (--it->second.count == 0) {
-      it = counters_.erase(it);
-    } else {
-      ++it;
+  const size_t mask = slots_.size() - 1;
+  size_t index = hash & mask;
+  while (slots_[index].count != 0) {
+    if (slots_[index].hash == hash) {
+      ++slots_[index].count;
+      return;
     }
+    index = (index + 1) & mask;
+  }
+  if (size_ < capacity_) {
+    slots_[index] = {hash, 1};
+    texts_[index].assign(text.substr(0, ColumnStats::kMaxKeptBytes));
+    ++size_;
+    return;
+  }
+  // Full: the new value and every counter lose one.
+  decrement_all();
+}
+
+void TopValues::decrement_all() {
+  std::vector<std::pair<Slot, std::string>> survivors;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].count > 1) survivors.emplace_back(Slot{slots_[i].hash, slots_[i].count - 1}, std::move(texts_[i]));
+    slots_[i].count = 0;
+  }
+  size_ = 0;
+  const size_t mask = slots_.size() - 1;
+  for (auto& [slot, text] : survivors) {
+    size_t index = slot.hash & mask;
+    while (slots_[index].count != 0) index = (index + 1) & mask;
+    slots_[index] = slot;
+    texts_[index] = std::move(text);
+    ++size_;
   }
 }
 
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
-  entries.reserve(counters_.size());
-  for (const auto& [hash, counter] : counters_) entries.emplace_back(counter.text, counter.count);
+  entries.reserve(size_);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].count != 0) entries.emplace_back(texts_[i], slots_[i].count);
+  }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -197,15 +217,18 @@ void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, do
     has_number_ = true;
     sum_ += number;
   }
-  const std::string_view compared = text.substr(0, kMaxKeptBytes);
-  if (!has_text_) {
-    min_text_ = compared;
-    max_text_ = compared;
-    has_text_ = true;
-  } else if (compared < min_text_) {
-    min_text_ = compared;
-  } else if (compared > max_text_) {
-    max_text_ = compared;
+  // Numeric values have their own range; the byte-wise range covers the rest.
+  if (kind != ValueKind::kInteger && kind != ValueKind::kNumber) {
+    const std::string_view compared = text.substr(0, kMaxKeptBytes);
+    if (!has_text_) {
+      min_text_ = compared;
+      max_text_ = compared;
+      has_text_ = true;
+    } else if (compared < min_text_) {
+      min_text_ = compared;
+    } else if (compared > max_text_) {
+      max_text_ = compared;
+    }
   }
   const uint64_t hash = XXH3_64bits(text.data(), text.size());
   distinct_.add(hash);

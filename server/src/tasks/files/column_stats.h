@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "heavylift/v1/files.pb.h"
@@ -56,18 +55,25 @@ class HyperLogLog {
 // value more frequent than n / (capacity + 1) is kept.
 class TopValues {
  public:
-  explicit TopValues(size_t capacity) : capacity_(capacity) { counters_.reserve(capacity * 2); }
+  explicit TopValues(size_t capacity);
   void add(uint64_t hash, std::string_view text);
   // The `limit` most frequent entries, most frequent first, ties by value.
   std::vector<std::pair<std::string, uint64_t>> top(size_t limit) const;
 
  private:
-  struct Counter {
-    uint64_t count;
-    std::string text;
+  // Open addressing over twice `capacity` slots; a count of 0 marks an empty
+  // slot. Texts sit in a parallel array so their buffers are reused.
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t count = 0;
   };
+  // Lowers every count by one and drops the counters that reach zero.
+  void decrement_all();
+
   size_t capacity_;
-  std::unordered_map<uint64_t, Counter> counters_;
+  size_t size_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<std::string> texts_;
 };
 
 class ColumnStats {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "tasks/files/sniff.h"
 
@@ -20,19 +21,25 @@ Error too_many_columns(uint32_t max_columns) {
                         fmt::format("<= {} columns", max_columns));
 }
 
-// Builds the excerpt of a row from its fields, up to kExcerptBytes.
+// Builds the excerpt of a row from its fields, up to kExcerptBytes, in a
+// fixed buffer: every row is copied while bad-row examples are wanted, so
+// this is on the hot path.
 class Excerpt {
  public:
   void add_field(std::string_view value, char delimiter, bool first) {
-    if (text_.size() >= kExcerptBytes) return;
-    if (!first) text_.push_back(delimiter);
-    text_.append(value.substr(0, kExcerptBytes - std::min(kExcerptBytes, text_.size())));
+    if (size_ >= kExcerptBytes) return;
+    if (!first) text_[size_++] = delimiter;
+    const size_t length = std::min(value.size(), kExcerptBytes - size_);
+    std::memcpy(text_ + size_, value.data(), length);
+    size_ += length;
   }
-  const std::string& text() const { return text_; }
-  void clear() { text_.clear(); }
+  std::string_view text() const { return {text_, std::min(size_, kExcerptBytes)}; }
+  void clear() { size_ = 0; }
 
  private:
-  std::string text_;
+  // One spare byte for a delimiter written at the limit.
+  char text_[kExcerptBytes + 1];
+  size_t size_ = 0;
 };
 
 // Shared header handling for the CSV visitors: the first record names the
