@@ -28,6 +28,7 @@ import {
   tlsProbe,
 } from './connection';
 import { createCryptoMethods, type CryptoMethods } from './crypto';
+import { createFileMethods, type FileMethods } from './files';
 import { HealthService } from './gen/grpc/health/v1/health';
 import { AggregateServiceService } from './gen/heavylift/v1/aggregate';
 import { ImageServiceService } from './gen/heavylift/v1/image';
@@ -176,6 +177,8 @@ export interface HeavyliftClient {
   readonly crypto: CryptoMethods;
   /** Aggregation over MongoDB, PostgreSQL or BSON documents with the shared schema. */
   readonly aggregate: AggregateMethods;
+  /** File tasks: streaming uploads with digests, compression, CSV and NDJSON profiles. */
+  readonly files: FileMethods;
   /** The real-time hub: emit to rooms, membership, presence and client events. */
   readonly realtime: RealtimeMethods;
   /** Returns the serving status from the standard gRPC health check (`grpc.health.v1.Health/Check`). */
@@ -189,6 +192,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
   readonly image: ImageMethods;
   readonly crypto: CryptoMethods;
   readonly aggregate: AggregateMethods;
+  readonly files: FileMethods;
   readonly realtime: RealtimeMethods;
   readonly #channel: Client;
   readonly #defaultDeadlineMs: number;
@@ -247,6 +251,11 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         return toDecodeResult(await callUnary(this.#channel, AggregateServiceService.decode, request, resolved));
       },
     };
+
+    this.files = createFileMethods(() => {
+      this.#checkOpen();
+      return this.#channel;
+    }, this.#defaultDeadlineMs);
 
     this.realtime = createRealtimeMethods(this.#channel, this.#defaultDeadlineMs, () => this.#checkOpen());
   }

@@ -92,6 +92,21 @@ export {
   type TransformResult,
 } from './image-transform';
 export {
+  COMPRESSION_FORMATS,
+  DIGEST_NAMES,
+  type ColumnProfile,
+  type CompressionFormatName,
+  type CsvOptions,
+  type DataProfile,
+  type DigestName,
+  type FileDigests,
+  type FileInput,
+  type FileMethods,
+  type UploadOptions,
+  type UploadResult,
+  type UploadSource,
+} from './files';
+export {
   CancelledError,
   DeadlineExceededError,
   FailedPreconditionError,

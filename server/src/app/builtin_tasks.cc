@@ -1,6 +1,7 @@
 #include "app/builtin_tasks.h"
 
 #include "tasks/crypto/argon2.h"
+#include "tasks/files/file_tasks.h"
 #include "tasks/image/image_tasks.h"
 #include "tasks/testing/testing_tasks.h"
 
@@ -26,12 +27,15 @@ Status register_builtin_tasks(TaskRegistry& registry, const Config& config, cons
       });
   if (!status.ok()) return status;
 
-  return registry.add<v1::Argon2idVerifyRequest, v1::Argon2idVerifyResponse>(
+  status = registry.add<v1::Argon2idVerifyRequest, v1::Argon2idVerifyResponse>(
       "crypto.argon2id.verify",
       [argon2_limits](const v1::Argon2idVerifyRequest& request, v1::Argon2idVerifyResponse* response,
                       TaskContext& context) {
         return argon2id_verify(request, response, context, argon2_limits);
       });
+  if (!status.ok()) return status;
+
+  return register_files_tasks(registry, config.files, blobs);
 }
 
 }  // namespace heavylift

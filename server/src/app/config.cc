@@ -514,6 +514,39 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "aggregate.max_partitions", "cursors", "Most parallel MongoDB cursors one request may open.",
       [](Config& c) { return &c.aggregate.limits.max_partitions; }, 1, 256));
+  settings.push_back(make_unsigned<uint64_t>(
+      "files.max_upload_bytes", "bytes", "Bytes one FileService.Upload call may send.",
+      [](Config& c) { return &c.files.max_upload_bytes; }, 1, 1ull << 50));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.max_chunk_bytes", "bytes", "Largest data field in one upload message.",
+      [](Config& c) { return &c.files.max_chunk_bytes; }, 1024, 64u << 20));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.max_buffered_chunks", "messages",
+      "Upload messages received and waiting for a worker, per call; beyond it the call stops reading.",
+      [](Config& c) { return &c.files.max_buffered_chunks; }, 1, 1024));
+  settings.push_back(make_unsigned<uint64_t>(
+      "files.max_input_bytes", "bytes", "Largest input of the unary file tasks, inline or by path.",
+      [](Config& c) { return &c.files.max_input_bytes; }, 1, 1ull << 40));
+  settings.push_back(make_unsigned<uint64_t>(
+      "files.max_inline_output_bytes", "bytes",
+      "Largest output a file task returns in its response; larger outputs need output_path.",
+      [](Config& c) { return &c.files.max_inline_output_bytes; }, 1, 1ull << 31));
+  settings.push_back(make_unsigned<uint64_t>(
+      "files.max_decompressed_bytes", "bytes",
+      "Largest decompressed output; decompression stops with an error beyond it.",
+      [](Config& c) { return &c.files.max_decompressed_bytes; }, 1, 1ull << 50));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.max_columns", "columns", "Widest CSV header or most NDJSON keys profiled.",
+      [](Config& c) { return &c.files.profile.max_columns; }, 1, 1'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "files.max_field_bytes", "bytes", "Longest CSV field or NDJSON line.",
+      [](Config& c) { return &c.files.profile.max_field_bytes; }, 1024, 1ull << 31));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.max_bad_row_examples", "rows", "Bad rows returned as examples in a profile; all are counted.",
+      [](Config& c) { return &c.files.profile.max_bad_row_examples; }, 0, 10'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.top_values", "values", "Most frequent values returned per profiled column.",
+      [](Config& c) { return &c.files.profile.top_values; }, 0, 256));
   return settings;
 }
 

@@ -15,6 +15,7 @@
 #include "tasks/aggregate/aggregate_task.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/crypto/crypto_tasks.h"
+#include "tasks/files/limits.h"
 #include "tasks/image/limits.h"
 
 namespace heavylift {
@@ -44,6 +45,7 @@ struct Config {
   CryptoConfig crypto;
   realtime::RealtimeLimits realtime;
   AggregateSettings aggregate;
+  FilesLimits files;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -28,6 +28,7 @@
 #include "core/task_registry.h"
 #include "core/task_runner.h"
 #include "grpc/aggregate_service.h"
+#include "grpc/file_service.h"
 #include "grpc/realtime_service.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
@@ -48,8 +49,9 @@ constexpr auto kCancelledCallsWait = std::chrono::seconds(1);
 constexpr int kMessageOverheadBytes = 1 << 20;
 
 // Waits until `dispatcher` has no call in flight or `deadline` passes.
-void wait_until_idle(const TaskCallDispatcher& dispatcher, std::chrono::steady_clock::time_point deadline) {
-  while (dispatcher.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+void wait_until_idle(const TaskCallDispatcher& dispatcher, const StreamCallTracker& streams,
+                     std::chrono::steady_clock::time_point deadline) {
+  while (dispatcher.in_flight() + streams.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
@@ -139,7 +141,9 @@ std::unique_ptr<grpc::Server> start_grpc_server(const Config& config, std::initi
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.grpc_address, grpc_server_credentials(config), port);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  const uint64_t max_message = config.image.max_input_bytes + kMessageOverheadBytes;
+  const uint64_t max_message =
+      std::max({config.image.max_input_bytes, config.files.max_input_bytes, uint64_t{config.files.max_chunk_bytes}}) +
+      kMessageOverheadBytes;
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(std::min<uint32_t>(config.grpc_max_concurrent_streams, INT32_MAX)));
   builder.SetMaxReceiveMessageSize(max_message > INT32_MAX ? INT32_MAX : static_cast<int>(max_message));
@@ -148,24 +152,26 @@ std::unique_ptr<grpc::Server> start_grpc_server(const Config& config, std::initi
 
 // Lets in-flight calls finish within the grace period, cancels the rest,
 // then stops `server`. Readiness and health must already be off.
-void drain(const Config& config, TaskCallDispatcher& dispatcher, Executor& executor, grpc::Server& server) {
+void drain(const Config& config, TaskCallDispatcher& dispatcher, StreamCallTracker& streams, Executor& executor,
+           grpc::Server& server) {
   // While draining, the server keeps accepting calls, so requests still
   // arriving get UNAVAILABLE from the dispatcher and callers may retry them
   // elsewhere. In-flight calls run until none is left or the grace period
   // ends.
   const auto grace_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.shutdown_grace_ms);
-  wait_until_idle(dispatcher, grace_deadline);
+  wait_until_idle(dispatcher, streams, grace_deadline);
 
   // At the grace deadline, the remaining calls are cancelled with reason
   // shutdown: queued ones are rejected at once, running ones stop at their
   // next safe point, and each caller gets UNAVAILABLE. They get up to
   // kCancelledCallsWait to do so before the listener closes.
-  if (dispatcher.in_flight() > 0) {
-    spdlog::warn("event=server.grace_expired in_flight={} queued={}", dispatcher.in_flight(),
-                 executor.queue_depth());
+  if (dispatcher.in_flight() + streams.in_flight() > 0) {
+    spdlog::warn("event=server.grace_expired in_flight={} streams_in_flight={} queued={}", dispatcher.in_flight(),
+                 streams.in_flight(), executor.queue_depth());
     dispatcher.cancel_all(TaskContext::CancelReason::kShutdown);
+    streams.cancel_all(TaskContext::CancelReason::kShutdown);
     executor.reject_expired();
-    wait_until_idle(dispatcher, std::chrono::steady_clock::now() + kCancelledCallsWait);
+    wait_until_idle(dispatcher, streams, std::chrono::steady_clock::now() + kCancelledCallsWait);
   }
 
   // Shutdown rejects new calls at once. A call whose request is still
@@ -249,6 +255,8 @@ int run_daemon(const Config& config) {
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
   AggregateServiceImpl aggregate_service(dispatcher);
+  StreamCallTracker streams(executor, metrics, draining);
+  FileServiceImpl file_service(dispatcher, streams, config.files, config.blob_root);
 
   // The real-time hub, when realtime.address is set, listens before gRPC so
   // that RealtimeService always has a running hub behind it.
@@ -274,7 +282,8 @@ int run_daemon(const Config& config) {
   int grpc_port = 0;
   std::unique_ptr<grpc::Server> server =
       start_grpc_server(config,
-                        {&image_service, &crypto_service, &testing_service, &realtime_service, &aggregate_service},
+                        {&image_service, &crypto_service, &testing_service, &realtime_service, &aggregate_service,
+                         &file_service},
                         &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
@@ -284,7 +293,7 @@ int run_daemon(const Config& config) {
   health->SetServingStatus(true);
   for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
                               "heavylift.v1.RealtimeService", "heavylift.v1.TestingService",
-                              "heavylift.v1.AggregateService"}) {
+                              "heavylift.v1.AggregateService", "heavylift.v1.FileService"}) {
     health->SetServingStatus(service, true);
   }
 
@@ -341,7 +350,7 @@ int run_daemon(const Config& config) {
   // Real-time clients are closed with "going away", so they reconnect to
   // another hub while this one finishes its gRPC calls and jobs.
   if (realtime_server) realtime_server->drain(std::chrono::milliseconds(config.shutdown_grace_ms));
-  drain(config, dispatcher, executor, *server);
+  drain(config, dispatcher, streams, executor, *server);
   if (bullmq_drain.joinable()) bullmq_drain.join();
   executor.shutdown();
   admin.stop();

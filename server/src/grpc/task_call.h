@@ -71,8 +71,4 @@ class TaskCallDispatcher {
 // Trailing metadata key of the serialized heavylift.v1.ErrorDetail.
 inline constexpr char kErrorDetailKey[] = "heavylift-error-bin";
 
-// Returns the trace id of the call's `traceparent` metadata, or empty when it
-// has none or an invalid one.
-std::string trace_id_of(const grpc::CallbackServerContext& server_context);
-
 }  // namespace heavylift

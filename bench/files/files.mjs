@@ -1,0 +1,243 @@
+// Benchmarks heavylift's file work against the same work in this Node
+// process (crypto streams, zlib, csv-parse), one workload at a time, while an
+// Express server in this process answers pings. Prints MB/s for each side,
+// the ratio, and the event-loop delay and ping latency during each run.
+// Usage: node bench/files/files.mjs [--bytes=268435456] [--csv-bytes=268435456]
+// (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; the issue's 1 GB case is
+// --csv-bytes=1073741824).
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
+
+import { parse } from 'csv-parse';
+import express from 'express';
+import { createClient } from 'heavylift';
+import { startDaemon } from 'heavylift/testing';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MB = 1e6;
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      bytes: { type: 'string', default: process.env.BENCH_FILES_BYTES ?? String(256 * 1024 * 1024) },
+      'csv-bytes': { type: 'string', default: process.env.BENCH_FILES_CSV_BYTES ?? String(256 * 1024 * 1024) },
+      bin: { type: 'string', default: process.env.HEAVYLIFT_BIN ?? path.join(REPO_ROOT, 'build', 'release', 'heavylift') },
+    },
+  });
+  return { bytes: Number(values.bytes), csvBytes: Number(values['csv-bytes']), bin: values.bin };
+}
+
+// Writes `total` bytes of random data (1 MiB of random bytes with a counter
+// per chunk) to `file`.
+async function writeBinary(file, total) {
+  const block = randomBytes(1 << 20);
+  const out = createWriteStream(file);
+  for (let offset = 0, index = 0; offset < total; offset += block.length, index += 1) {
+    const chunk = Buffer.from(block.subarray(0, Math.min(block.length, total - offset)));
+    chunk.writeUInt32LE(index, 0);
+    if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
+  }
+  await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+}
+
+// Writes a CSV of about `total` bytes with an integer, a decimal, a short
+// string from 50 values, an ISO date, a boolean and a quoted free-text column.
+async function writeCsv(file, total) {
+  const out = createWriteStream(file);
+  out.write('id,amount,city,day,active,comment\n');
+  let written = 0;
+  let state = 1;
+  let id = 0;
+  while (written < total) {
+    let batch = '';
+    for (let i = 0; i < 2000; i += 1) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      id += 1;
+      const amount = ((state % 2000000) - 500000) / 100;
+      const day = `2024-${String((state % 12) + 1).padStart(2, '0')}-${String((state % 28) + 1).padStart(2, '0')}`;
+      const comment = state % 7 === 0 ? '' : `"note ${state % 1000}, ok"`;
+      batch += `${id},${amount},city${state % 50},${day},${state % 3 === 0},${comment}\n`;
+    }
+    written += batch.length;
+    if (!out.write(batch)) await new Promise((resolve) => out.once('drain', resolve));
+  }
+  await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+}
+
+// A Writable that counts and drops its input.
+function counter() {
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      sink.bytes += chunk.length;
+      callback();
+    },
+  });
+  sink.bytes = 0;
+  return sink;
+}
+
+// Profiles CSV in this process: csv-parse with per-column type inference,
+// null count, min/max, mean and exact distinct counts (capped at 100000).
+async function nodeProfileCsv(file) {
+  const columns = [];
+  let header;
+  const parser = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true }));
+  for await (const record of parser) {
+    if (!header) {
+      header = record;
+      for (const name of header) columns.push({ name, nulls: 0, numbers: 0, strings: 0, min: Infinity, max: -Infinity, sum: 0, distinct: new Set() });
+      continue;
+    }
+    for (let i = 0; i < columns.length; i += 1) {
+      const column = columns[i];
+      const value = record[i];
+      if (value === undefined || value === '') {
+        column.nulls += 1;
+        continue;
+      }
+      const number = Number(value);
+      if (Number.isFinite(number)) {
+        column.numbers += 1;
+        column.sum += number;
+        if (number < column.min) column.min = number;
+        if (number > column.max) column.max = number;
+      } else {
+        column.strings += 1;
+      }
+      if (column.distinct.size < 100000) column.distinct.add(value);
+    }
+  }
+  return columns;
+}
+
+const ping = express();
+ping.get('/ping', (_req, res) => res.send('pong'));
+
+// Runs `work` while pinging the Express server every 5 ms; returns MB/s,
+// the event-loop delay and the ping latency during the run.
+async function measure(bytes, work) {
+  const server = await new Promise((resolve) => {
+    const listening = ping.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const url = `http://127.0.0.1:${server.address().port}/ping`;
+  const pings = [];
+  let running = true;
+  const pinger = (async () => {
+    while (running) {
+      const started = performance.now();
+      await (await fetch(url)).text();
+      pings.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const started = performance.now();
+  await work();
+  const seconds = (performance.now() - started) / 1000;
+  loop.disable();
+  running = false;
+  await pinger;
+  server.close();
+  pings.sort((a, b) => a - b);
+  return {
+    mbPerSecond: bytes / MB / seconds,
+    seconds,
+    loopMaxMs: loop.max / 1e6,
+    loopP99Ms: loop.percentile(99) / 1e6,
+    pingP99Ms: pings[Math.floor(pings.length * 0.99)] ?? Number.NaN,
+    pingMaxMs: pings[pings.length - 1] ?? Number.NaN,
+  };
+}
+
+function row(name, node, heavylift, note = '') {
+  const cell = (result) =>
+    result
+      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
+      : '        n/a'.padEnd(54);
+  const ratio = node && heavylift ? `${(heavylift.mbPerSecond / node.mbPerSecond).toFixed(2)}x` : 'n/a';
+  console.log(`${name.padEnd(34)} node: ${cell(node)} | heavylift: ${cell(heavylift)} | ratio ${ratio} ${note}`);
+}
+
+async function main() {
+  const options = readOptions();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'heavylift-bench-files-'));
+  const binary = path.join(root, 'data.bin');
+  const csv = path.join(root, 'data.csv');
+  console.log(`# generating ${options.bytes} random bytes and a ${options.csvBytes}-byte CSV in ${root}`);
+  await writeBinary(binary, options.bytes);
+  await writeCsv(csv, options.csvBytes);
+  const csvBytes = (await stat(csv)).size;
+
+  const daemon = await startDaemon({
+    bin: options.bin,
+    args: ['--blob-root', root, '--files-max-input-bytes', String(8 * 1024 ** 3), '--files-max-field-bytes', '1048576'],
+  });
+  const client = createClient({ address: daemon.grpcAddress, deadlineMs: 600_000 });
+  try {
+    console.log(`# node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0].model}), load ${os.loadavg()[0].toFixed(1)}`);
+    const bytes = options.bytes;
+    let index = 0;
+    const output = (suffix) => `out-${index++}${suffix}`;
+
+    const nodeSha = await measure(bytes, () => pipeline(createReadStream(binary), createHash('sha256'), counter()));
+    const heavySha = await measure(bytes, () => client.files.upload(createReadStream(binary), { digests: ['sha256'] }));
+    row('SHA-256 (stream)', nodeSha, heavySha);
+
+    const heavyShaPath = await measure(bytes, () => client.files.digest({ path: 'data.bin' }, { digests: ['sha256'] }));
+    row('SHA-256 (blob path, no transfer)', nodeSha, heavyShaPath);
+
+    const hasZstd = typeof zlib.createZstdCompress === 'function';
+    const nodeZstd = hasZstd
+      ? await measure(bytes, () => pipeline(createReadStream(binary), zlib.createZstdCompress(), counter()))
+      : undefined;
+    const heavyZstd = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'zstd', level: 3, outputPath: output('.zst') }));
+    row('zstd level 3', nodeZstd, heavyZstd, hasZstd ? '' : `(node ${process.version} zlib has no zstd; it came in v22.15/v23.8)`);
+
+    const nodeGzip = await measure(bytes, () => pipeline(createReadStream(binary), zlib.createGzip({ level: 6 }), counter()));
+    const heavyGzip = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'gzip', level: 6, outputPath: output('.gz') }));
+    row('gzip level 6', nodeGzip, heavyGzip);
+
+    const nodeGzipCsv = await measure(csvBytes, () => pipeline(createReadStream(csv), zlib.createGzip({ level: 6 }), counter()));
+    const heavyGzipCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'gzip', level: 6, outputPath: output('.gz') }));
+    row('gzip level 6 (CSV text)', nodeGzipCsv, heavyGzipCsv);
+
+    const nodeCsv = await measure(csvBytes, () => nodeProfileCsv(csv));
+    const heavyCsv = await measure(csvBytes, () => client.files.profileCsv({ path: 'data.csv' }));
+    row(`CSV profile (${(csvBytes / MB).toFixed(0)} MB)`, nodeCsv, heavyCsv);
+    const heavyCsvUpload = await measure(csvBytes, () => client.files.upload(createReadStream(csv), { digests: ['xxh3'], profileCsv: true }));
+    row('CSV profile (streamed upload)', nodeCsv, heavyCsvUpload);
+
+    // Node has neither XXH3 nor (before v22.15) zstd, so its pipeline is SHA-256 + gzip level 3.
+    const nodePipeline = await measure(bytes, async () => {
+      const hash = createHash('sha256');
+      const source = createReadStream(binary);
+      source.on('data', (chunk) => hash.update(chunk));
+      await pipeline(source, zlib.createGzip({ level: 3 }), counter());
+      hash.digest('hex');
+    });
+    const heavyPipeline = await measure(bytes, () =>
+      client.files.upload(createReadStream(binary), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
+    );
+    row('upload: SHA-256 + XXH3 + zstd 3', nodePipeline, heavyPipeline, '(node side: SHA-256 + gzip 3)');
+    const heavyPipelineCsv = await measure(csvBytes, () =>
+      client.files.upload(createReadStream(csv), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
+    );
+    row('upload pipeline on CSV text', undefined, heavyPipelineCsv);
+  } finally {
+    client.close();
+    await daemon.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,516 @@
+import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+
+import { type CallOptions, REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
+import { abortError, errorFromServiceError } from './errors';
+import {
+  type ColumnProfile as ColumnProfileMessage,
+  ColumnType,
+  CompressionFormat,
+  type CsvOptions as CsvOptionsMessage,
+  type DataProfile as DataProfileMessage,
+  type DigestSelection,
+  type Digests as DigestsMessage,
+  FileServiceService,
+  type UploadChunk,
+  type UploadOptions as UploadOptionsMessage,
+  type UploadResult as UploadResultMessage,
+} from './gen/heavylift/v1/files';
+import { buildBlobRef } from './image';
+import {
+  checkBoolean,
+  checkIntegerInRange,
+  checkNonEmptyString,
+  checkOneOf,
+  checkOptionsObject,
+  checkString,
+  invalidParameter,
+} from './validate';
+
+/** Digests the daemon computes while bytes stream through. */
+export const DIGEST_NAMES = ['sha256', 'sha512', 'blake2b512', 'xxh3', 'xxh128'] as const;
+/** A digest: SHA-256, SHA-512, BLAKE2b-512 (`b2sum`), XXH3-64 (`xxhsum -H3`) or XXH3-128 (`xxhsum -H2`). */
+export type DigestName = (typeof DIGEST_NAMES)[number];
+
+/** Compression formats. */
+export const COMPRESSION_FORMATS = ['zstd', 'gzip', 'brotli'] as const;
+/** A compression format name. */
+export type CompressionFormatName = (typeof COMPRESSION_FORMATS)[number];
+
+/** Lower-case hex digests; a digest that was not requested is absent. */
+export type FileDigests = Partial<Record<DigestName, string>>;
+
+/** Bytes for an upload: a Node Readable (a busboy file stream, `fs.createReadStream`), any async iterable of chunks, or a Buffer. */
+export type UploadSource = AsyncIterable<Uint8Array | string> | Uint8Array;
+
+/** A blob for the unary file tasks: bytes, or `{ path }` under the daemon's blob root. */
+export type FileInput = Uint8Array | { data: Uint8Array } | { path: string };
+
+/** CSV dialect options. */
+export interface CsvOptions {
+  /** Field delimiter, one character. Default: detected among `,`, `;`, tab and `|` (`,` when unclear). */
+  delimiter?: string;
+  /** The first row is data, and the columns are named `column_1`, `column_2`, ... Default: `false`. */
+  noHeader?: boolean;
+}
+
+/** Options of {@link FileMethods.upload}. */
+export interface UploadOptions extends CallOptions {
+  /** Digests to compute. Default: all five. */
+  digests?: readonly DigestName[];
+  /** Stores the bytes under the daemon's blob root, keyed (and deduplicated) by SHA-256. Default: `false`. */
+  store?: boolean;
+  /** Compresses the stream; with `store`, the stored copy is compressed. Default: none. */
+  compression?: CompressionFormatName;
+  /** Compression level: zstd 1..19 (default 3), gzip 1..9 (default 6), brotli 1..11 (default 5). */
+  compressionLevel?: number;
+  /** Profiles the bytes as CSV while they stream. `true` or CSV options. Default: `false`. */
+  profileCsv?: boolean | CsvOptions;
+  /** Expected size in bytes; the daemon rejects an upload of any other size. Default: unknown. */
+  expectedBytes?: number;
+  /** Largest message sent, in bytes; larger chunks are split. 1 KiB..4 MiB. Default: 1 MiB. */
+  chunkBytes?: number;
+}
+
+/** Per-column statistics of a profile. */
+export interface ColumnProfile {
+  name: string;
+  /** Inferred type. */
+  type: 'null' | 'boolean' | 'integer' | 'number' | 'timestamp' | 'string' | 'object' | 'array' | 'mixed';
+  /** Rows in which the column is present. */
+  count: number;
+  /** Empty or null values, plus rows where the column is absent. */
+  nullCount: number;
+  /** Minimum and maximum: numeric for integer and number columns, otherwise by bytes. Absent when all values are null. */
+  min?: string;
+  max?: string;
+  /** Mean of integer and number columns. */
+  mean?: number;
+  /** HyperLogLog estimate of distinct non-null values (about 0.8% standard error). */
+  distinctEstimate: number;
+  /** Most frequent values, most frequent first. */
+  topValues: { value: string; count: number }[];
+}
+
+/** A CSV or NDJSON profile. */
+export interface DataProfile {
+  rows: number;
+  bytes: number;
+  columns: ColumnProfile[];
+  /** The CSV delimiter used. */
+  delimiter?: string;
+  badRowCount: number;
+  /** The first bad rows with their 1-based line numbers. */
+  badRows: { line: number; reason: string; excerpt: string }[];
+}
+
+/** Result of {@link FileMethods.upload}. */
+export interface UploadResult {
+  bytes: number;
+  digests: FileDigests;
+  /** MIME type sniffed from the first bytes, for example `'image/png'` or `'text/csv'`. */
+  contentType: string;
+  /** Path under the blob root where the bytes were stored, when `store` was set. */
+  storedPath?: string;
+  /** True when identical bytes were stored already. */
+  deduplicated: boolean;
+  /** Size after compression, when `compression` was set. */
+  compressedBytes?: number;
+  /** CSV profile, when `profileCsv` was set. */
+  profile?: DataProfile;
+}
+
+/** Methods of the daemon's file tasks. */
+export interface FileMethods {
+  /**
+   * Streams bytes of any size to the daemon, which digests, sniffs and optionally compresses,
+   * stores and profiles them in one pass. Node never holds more than a few chunks: writes wait
+   * for the gRPC stream to drain, and the daemon reads at most a few messages ahead of its
+   * workers, so a slow daemon slows the source down.
+   *
+   * @example
+   * const result = await client.files.upload(fs.createReadStream('big.bin'), { digests: ['sha256'] });
+   */
+  upload(source: UploadSource, options?: UploadOptions): Promise<UploadResult>;
+  /**
+   * Streams one file of a busboy multipart parse (`busboy.on('file', (name, file, info) => ...)`)
+   * into {@link FileMethods.upload}. On a daemon error the rest of the file is drained, so busboy
+   * can finish the request.
+   *
+   * @example
+   * bb.on('file', (name, file, info) => { uploads.push(client.files.uploadMultipartFile(file, info, { store: true })); });
+   */
+  uploadMultipartFile(
+    file: NodeJS.ReadableStream & AsyncIterable<Uint8Array>,
+    info: { filename?: string; mimeType?: string },
+    options?: UploadOptions,
+  ): Promise<UploadResult & { filename?: string; declaredMimeType?: string }>;
+  /** Digests and sniffs a blob (task `files.digest`). */
+  digest(input: FileInput, options?: CallOptions & { digests?: readonly DigestName[] }): Promise<{ bytes: number; digests: FileDigests; contentType: string }>;
+  /** Compresses a blob (task `files.compress`); the output is returned, or written to `outputPath` under the blob root. */
+  compress(
+    input: FileInput,
+    options: CallOptions & { format: CompressionFormatName; level?: number; outputPath?: string },
+  ): Promise<{ inputBytes: number; outputBytes: number; data?: Buffer }>;
+  /** Decompresses a blob (task `files.decompress`), stopping with an InvalidArgumentError past `maxOutputBytes`. */
+  decompress(
+    input: FileInput,
+    options?: CallOptions & { format?: CompressionFormatName; maxOutputBytes?: number; outputPath?: string },
+  ): Promise<{ inputBytes: number; outputBytes: number; data?: Buffer; format: CompressionFormatName }>;
+  /** Profiles CSV (task `files.profile_csv`). */
+  profileCsv(input: FileInput, options?: CallOptions & CsvOptions): Promise<DataProfile>;
+  /** Profiles NDJSON (task `files.profile_ndjson`). */
+  profileNdjson(input: FileInput, options?: CallOptions): Promise<DataProfile>;
+  /** Converts CSV to NDJSON (task `files.csv_to_ndjson`). */
+  csvToNdjson(
+    input: FileInput,
+    options?: CallOptions & CsvOptions & { stringsOnly?: boolean; outputPath?: string },
+  ): Promise<{ rows: number; outputBytes: number; data?: Buffer; badRowCount: number }>;
+}
+
+const DEFAULT_CHUNK_BYTES = 1 << 20;
+
+const FORMAT_TO_PROTO: Record<CompressionFormatName, CompressionFormat> = {
+  zstd: CompressionFormat.COMPRESSION_FORMAT_ZSTD,
+  gzip: CompressionFormat.COMPRESSION_FORMAT_GZIP,
+  brotli: CompressionFormat.COMPRESSION_FORMAT_BROTLI,
+};
+
+const COLUMN_TYPES: Record<number, ColumnProfile['type']> = {
+  [ColumnType.COLUMN_TYPE_NULL]: 'null',
+  [ColumnType.COLUMN_TYPE_BOOLEAN]: 'boolean',
+  [ColumnType.COLUMN_TYPE_INTEGER]: 'integer',
+  [ColumnType.COLUMN_TYPE_NUMBER]: 'number',
+  [ColumnType.COLUMN_TYPE_TIMESTAMP]: 'timestamp',
+  [ColumnType.COLUMN_TYPE_STRING]: 'string',
+  [ColumnType.COLUMN_TYPE_OBJECT]: 'object',
+  [ColumnType.COLUMN_TYPE_ARRAY]: 'array',
+  [ColumnType.COLUMN_TYPE_MIXED]: 'mixed',
+};
+
+function buildDigestSelection(value: unknown, field: string): DigestSelection {
+  const selection: DigestSelection = { sha256: false, sha512: false, blake2b512: false, xxh364: false, xxh128: false };
+  if (value === undefined) {
+    return selection;
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalidParameter(field, `non-empty array of ${DIGEST_NAMES.join(', ')}`, value);
+  }
+  value.forEach((name: unknown, index: number) => {
+    const digest = checkOneOf(name, `${field}[${index}]`, DIGEST_NAMES);
+    selection[digest === 'xxh3' ? 'xxh364' : digest] = true;
+  });
+  return selection;
+}
+
+function buildCsvOptions(options: CsvOptions | undefined, field: string): CsvOptionsMessage {
+  const checked = checkOptionsObject(options, field);
+  const delimiter = checked.delimiter === undefined ? '' : checkString(checked.delimiter, `${field}.delimiter`);
+  if (delimiter.length > 1 || Buffer.byteLength(delimiter) > 1) {
+    throw invalidParameter(`${field}.delimiter`, 'one ASCII character', delimiter);
+  }
+  const noHeader = checked.noHeader === undefined ? false : checkBoolean(checked.noHeader, `${field}.noHeader`);
+  return { delimiter, noHeader };
+}
+
+function checkLevel(value: unknown, format: CompressionFormatName | undefined, field: string): number {
+  if (value === undefined) {
+    return 0;
+  }
+  const max = format === 'zstd' ? 19 : format === 'gzip' ? 9 : 11;
+  return checkIntegerInRange(value, field, 1, max);
+}
+
+/** Validates the upload options and builds the first message's options. */
+export function buildUploadOptions(options: UploadOptions | undefined): { message: UploadOptionsMessage; chunkBytes: number } {
+  const checked = checkOptionsObject(options, 'options');
+  const compression = checked.compression === undefined ? undefined : checkOneOf(checked.compression, 'compression', COMPRESSION_FORMATS);
+  if (checked.compressionLevel !== undefined && compression === undefined) {
+    throw invalidParameter('compressionLevel', 'to be set together with compression', checked.compressionLevel);
+  }
+  const profile = checked.profileCsv;
+  const profileCsv = profile !== undefined && profile !== false;
+  if (profile !== undefined && typeof profile !== 'boolean' && (typeof profile !== 'object' || profile === null)) {
+    throw invalidParameter('profileCsv', 'boolean or CSV options object', profile);
+  }
+  const expectedBytes =
+    checked.expectedBytes === undefined ? 0 : checkIntegerInRange(checked.expectedBytes, 'expectedBytes', 0, Number.MAX_SAFE_INTEGER);
+  const chunkBytes =
+    checked.chunkBytes === undefined ? DEFAULT_CHUNK_BYTES : checkIntegerInRange(checked.chunkBytes, 'chunkBytes', 1024, 4 << 20);
+  return {
+    message: {
+      digests: buildDigestSelection(checked.digests, 'digests'),
+      store: checked.store === undefined ? false : checkBoolean(checked.store, 'store'),
+      compression: compression === undefined ? CompressionFormat.COMPRESSION_FORMAT_UNSPECIFIED : FORMAT_TO_PROTO[compression],
+      compressionLevel: checkLevel(checked.compressionLevel, compression, 'compressionLevel'),
+      profileCsv,
+      csv: buildCsvOptions(typeof profile === 'object' ? profile : undefined, 'profileCsv'),
+      expectedBytes,
+    },
+    chunkBytes,
+  };
+}
+
+function toDigests(message: DigestsMessage | undefined): FileDigests {
+  const digests: FileDigests = {};
+  if (!message) {
+    return digests;
+  }
+  if (message.sha256) digests.sha256 = message.sha256;
+  if (message.sha512) digests.sha512 = message.sha512;
+  if (message.blake2b512) digests.blake2b512 = message.blake2b512;
+  if (message.xxh364) digests.xxh3 = message.xxh364;
+  if (message.xxh128) digests.xxh128 = message.xxh128;
+  return digests;
+}
+
+function toColumn(column: ColumnProfileMessage): ColumnProfile {
+  const type = COLUMN_TYPES[column.type] ?? 'mixed';
+  const numeric = type === 'integer' || type === 'number';
+  return {
+    name: column.name,
+    type,
+    count: column.count,
+    nullCount: column.nullCount,
+    ...(column.min !== '' || column.max !== '' ? { min: column.min, max: column.max } : {}),
+    ...(numeric ? { mean: column.mean } : {}),
+    distinctEstimate: column.distinctEstimate,
+    topValues: column.topValues.map((entry) => ({ value: entry.value, count: entry.count })),
+  };
+}
+
+/** Converts a profile message to the SDK's shape. */
+export function toDataProfile(message: DataProfileMessage | undefined): DataProfile {
+  const profile = message ?? { rows: 0, bytes: 0, columns: [], delimiter: '', badRowCount: 0, badRows: [] };
+  return {
+    rows: profile.rows,
+    bytes: profile.bytes,
+    columns: profile.columns.map(toColumn),
+    ...(profile.delimiter ? { delimiter: profile.delimiter } : {}),
+    badRowCount: profile.badRowCount,
+    badRows: profile.badRows.map((row) => ({ line: row.line, reason: row.reason, excerpt: row.excerpt })),
+  };
+}
+
+function toUploadResult(message: UploadResultMessage, options: UploadOptionsMessage): UploadResult {
+  return {
+    bytes: message.bytes,
+    digests: toDigests(message.digests),
+    contentType: message.contentType,
+    ...(message.storedPath ? { storedPath: message.storedPath } : {}),
+    deduplicated: message.deduplicated,
+    ...(options.compression !== CompressionFormat.COMPRESSION_FORMAT_UNSPECIFIED ? { compressedBytes: message.compressedBytes } : {}),
+    ...(options.profileCsv ? { profile: toDataProfile(message.profile) } : {}),
+  };
+}
+
+function isUploadSource(value: unknown): value is UploadSource {
+  return (
+    value instanceof Uint8Array ||
+    (typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  );
+}
+
+/**
+ * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
+ * waiting for the stream to drain whenever grpc-js reports its buffer full.
+ */
+export function callUpload(
+  client: Client,
+  source: UploadSource,
+  options: UploadOptionsMessage,
+  chunkBytes: number,
+  resolved: ResolvedCallOptions,
+): Promise<UploadResultMessage> {
+  const { signal, requestId, deadlineMs } = resolved;
+  if (signal?.aborted) {
+    return Promise.reject(abortError(signal, requestId));
+  }
+  return new Promise<UploadResultMessage>((resolve, reject) => {
+    const metadata = new Metadata();
+    metadata.set(REQUEST_ID_METADATA_KEY, requestId);
+    const grpcOptions: GrpcCallOptions = {};
+    if (Number.isFinite(deadlineMs)) {
+      grpcOptions.deadline = Date.now() + deadlineMs;
+    }
+    const startedAt = performance.now();
+    let settled = false;
+    let resolveEnded!: () => void;
+    // Settles when the call ends for any reason, so a pending wait for 'drain' stops.
+    const ended = new Promise<void>((done) => {
+      resolveEnded = done;
+    });
+
+    const settle = (error: Error | undefined, response?: UploadResultMessage): void => {
+      resolveEnded();
+      signal?.removeEventListener('abort', onAbort);
+      if (settled) {
+        return;
+      }
+      settled = true;
+      if (error) {
+        reject(error);
+      } else {
+        resolve(response as UploadResultMessage);
+      }
+    };
+    const onAbort = (): void => {
+      settle(abortError(signal!, requestId));
+      call.cancel();
+    };
+
+    const method = FileServiceService.upload;
+    const call = client.makeClientStreamRequest<UploadChunk, UploadResultMessage>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      metadata,
+      grpcOptions,
+      (error: ServiceError | null, response?: UploadResultMessage) => {
+        if (error) {
+          settle(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
+        } else {
+          settle(undefined, response);
+        }
+      },
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const send = async (data: Uint8Array): Promise<void> => {
+      for (let offset = 0; offset < data.length && !settled; offset += chunkBytes) {
+        const piece = Buffer.from(data.buffer, data.byteOffset + offset, Math.min(chunkBytes, data.length - offset));
+        if (!call.write({ options: undefined, data: piece })) {
+          await Promise.race([once(call, 'drain'), ended]);
+        }
+      }
+    };
+
+    const pump = async (): Promise<void> => {
+      call.write({ options, data: Buffer.alloc(0) });
+      if (source instanceof Uint8Array) {
+        await send(source);
+      } else {
+        for await (const chunk of source) {
+          if (settled) {
+            break;
+          }
+          await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        }
+      }
+      call.end();
+    };
+    pump().catch((error: unknown) => {
+      call.cancel();
+      settle(error instanceof Error ? error : new Error(String(error)));
+    });
+  });
+}
+
+/** Builds the `files` methods over `channel`. */
+export function createFileMethods(channel: () => Client, defaultDeadlineMs: number): FileMethods {
+  const uploadWith = async (source: UploadSource, options: UploadOptions | undefined): Promise<UploadResult> => {
+    if (!isUploadSource(source)) {
+      throw invalidParameter('source', 'Readable stream, async iterable of Uint8Array, or Uint8Array', source);
+    }
+    const { message, chunkBytes } = buildUploadOptions(options);
+    const resolved = resolveCallOptions(options, defaultDeadlineMs);
+    const response = await callUpload(channel(), source, message, chunkBytes, resolved);
+    return toUploadResult(response, message);
+  };
+
+  return {
+    upload: uploadWith,
+
+    uploadMultipartFile: async (file, info, options) => {
+      try {
+        const result = await uploadWith(file, options);
+        return { ...result, filename: info?.filename, declaredMimeType: info?.mimeType };
+      } catch (error) {
+        // Busboy waits until every file stream is consumed before it finishes.
+        (file as NodeJS.ReadableStream).resume();
+        throw error;
+      }
+    },
+
+    digest: async (input, options) => {
+      const checked = checkOptionsObject(options, 'options');
+      const request = { input: buildBlobRef(input), digests: buildDigestSelection(checked.digests, 'digests') };
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.digest, request, resolved);
+      return { bytes: response.bytes, digests: toDigests(response.digests), contentType: response.contentType };
+    },
+
+    compress: async (input, options) => {
+      const checked = checkOptionsObject(options, 'options');
+      const format = checkOneOf(checked.format, 'format', COMPRESSION_FORMATS);
+      const request = {
+        input: buildBlobRef(input),
+        format: FORMAT_TO_PROTO[format],
+        level: checkLevel(checked.level, format, 'level'),
+        outputPath: checked.outputPath === undefined ? '' : checkNonEmptyString(checked.outputPath, 'outputPath'),
+      };
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.compress, request, resolved);
+      return {
+        inputBytes: response.inputBytes,
+        outputBytes: response.outputBytes,
+        ...(request.outputPath ? {} : { data: response.data }),
+      };
+    },
+
+    decompress: async (input, options) => {
+      const checked = checkOptionsObject(options, 'options');
+      const format = checked.format === undefined ? undefined : checkOneOf(checked.format, 'format', COMPRESSION_FORMATS);
+      const request = {
+        input: buildBlobRef(input),
+        format: format === undefined ? CompressionFormat.COMPRESSION_FORMAT_UNSPECIFIED : FORMAT_TO_PROTO[format],
+        maxOutputBytes:
+          checked.maxOutputBytes === undefined
+            ? 0
+            : checkIntegerInRange(checked.maxOutputBytes, 'maxOutputBytes', 1, Number.MAX_SAFE_INTEGER),
+        outputPath: checked.outputPath === undefined ? '' : checkNonEmptyString(checked.outputPath, 'outputPath'),
+      };
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.decompress, request, resolved);
+      const name = (Object.keys(FORMAT_TO_PROTO) as CompressionFormatName[]).find((key) => FORMAT_TO_PROTO[key] === response.format) ?? 'zstd';
+      return {
+        inputBytes: response.inputBytes,
+        outputBytes: response.outputBytes,
+        format: name,
+        ...(request.outputPath ? {} : { data: response.data }),
+      };
+    },
+
+    profileCsv: async (input, options) => {
+      const request = { input: buildBlobRef(input), csv: buildCsvOptions(options, 'options') };
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.profileCsv, request, resolved);
+      return toDataProfile(response.profile);
+    },
+
+    profileNdjson: async (input, options) => {
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.profileNdjson, { input: buildBlobRef(input) }, resolved);
+      return toDataProfile(response.profile);
+    },
+
+    csvToNdjson: async (input, options) => {
+      const checked = checkOptionsObject(options, 'options');
+      const request = {
+        input: buildBlobRef(input),
+        csv: buildCsvOptions(options, 'options'),
+        stringsOnly: checked.stringsOnly === undefined ? false : checkBoolean(checked.stringsOnly, 'stringsOnly'),
+        outputPath: checked.outputPath === undefined ? '' : checkNonEmptyString(checked.outputPath, 'outputPath'),
+      };
+      const resolved = resolveCallOptions(options, defaultDeadlineMs);
+      const response = await callUnary(channel(), FileServiceService.csvToNdjson, request, resolved);
+      return {
+        rows: response.rows,
+        outputBytes: response.outputBytes,
+        badRowCount: response.badRowCount,
+        ...(request.outputPath ? {} : { data: response.data }),
+      };
+    },
+  };
+}

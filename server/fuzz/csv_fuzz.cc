@@ -1,0 +1,81 @@
+// libFuzzer target for the chunk-resumable CSV parser, the CSV profiler and
+// the CSV to NDJSON converter. The first byte picks the chunk size, so the
+// same bytes are also parsed split at many offsets: the records must be the
+// same as in one piece, and every NDJSON line written must be valid JSON.
+#include <simdjson.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tasks/files/csv_parser.h"
+#include "tasks/files/profile.h"
+
+namespace {
+
+struct Recorder {
+  std::vector<std::string> fields;
+  bool on_field(std::string_view value, bool) {
+    fields.emplace_back(value);
+    return true;
+  }
+  bool on_record_end(uint64_t line) {
+    fields.push_back("\n" + std::to_string(line));
+    return true;
+  }
+  void on_malformed(uint64_t, const char*) {}
+};
+
+std::vector<std::string> parse(std::string_view input, char delimiter, size_t chunk) {
+  heavylift::CsvParser parser(delimiter, 1 << 16);
+  Recorder recorder;
+  for (size_t offset = 0; offset < input.size(); offset += chunk) {
+    if (!parser.feed(input.substr(offset, chunk), recorder).ok()) return {"too large"};
+  }
+  if (!parser.finish(recorder).ok()) return {"too large"};
+  return recorder.fields;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const size_t chunk = 1 + data[0] % 17;
+  const char delimiter = static_cast<char>(data[1]) == '"' || data[1] == '\n' || data[1] == '\r' ? ',' : static_cast<char>(data[1]);
+  const std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
+
+  if (parse(input, delimiter, chunk) != parse(input, delimiter, input.size() + 1)) std::abort();
+
+  heavylift::ProfileLimits limits;
+  limits.max_field_bytes = 1 << 16;
+  limits.max_columns = 64;
+  heavylift::CsvProfiler profiler({}, limits);
+  bool ok = true;
+  for (size_t offset = 0; offset < input.size() && ok; offset += chunk) ok = profiler.feed(input.substr(offset, chunk)).ok();
+  heavylift::v1::DataProfile profile;
+  if (ok) (void)profiler.finish(&profile);
+
+  std::string ndjson;
+  heavylift::CsvToNdjson converter({}, false, limits, [&ndjson](std::string_view bytes) {
+    ndjson.append(bytes);
+    return heavylift::Status::Ok();
+  });
+  ok = true;
+  for (size_t offset = 0; offset < input.size() && ok; offset += chunk) ok = converter.feed(input.substr(offset, chunk)).ok();
+  heavylift::v1::CsvToNdjsonResponse response;
+  if (ok && converter.finish(&response).ok()) {
+    simdjson::dom::parser json;
+    size_t start = 0;
+    while (start < ndjson.size()) {
+      const size_t end = ndjson.find('\n', start);
+      simdjson::padded_string line(std::string_view(ndjson).substr(start, end - start));
+      simdjson::dom::element element;
+      if (json.parse(line).get(element) != simdjson::SUCCESS) std::abort();
+      start = end + 1;
+    }
+  }
+  return 0;
+}

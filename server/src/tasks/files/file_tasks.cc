@@ -1,0 +1,242 @@
+#include "tasks/files/file_tasks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "tasks/files/codec.h"
+#include "tasks/files/profile.h"
+#include "tasks/files/upload.h"
+
+namespace heavylift {
+namespace {
+
+// Input is processed in slices of this size, with a deadline check between.
+constexpr size_t kSliceBytes = 1 << 20;
+
+// Calls `fn` on consecutive slices of `bytes`, checking the call's deadline
+// and cancellation before each.
+template <typename Fn>
+Status for_each_slice(std::string_view bytes, TaskContext& context, Fn&& fn) {
+  while (!bytes.empty()) {
+    if (Status s = context.check(); !s.ok()) return s;
+    const std::string_view slice = bytes.substr(0, kSliceBytes);
+    if (Status s = fn(slice); !s.ok()) return s;
+    bytes.remove_prefix(slice.size());
+  }
+  return context.check();
+}
+
+// Where a task's output goes: inline into a bytes field, bounded, or into a
+// new file under the blob root.
+class Output {
+ public:
+  static Result<Output> open(const std::string& output_path, std::string* inline_data, uint64_t max_inline_bytes,
+                             const BlobReader& blobs) {
+    Output output;
+    if (output_path.empty()) {
+      output.inline_data_ = inline_data;
+      output.max_inline_bytes_ = max_inline_bytes;
+      return output;
+    }
+    Result<BlobWriter> writer = BlobWriter::create_output(blobs.root(), output_path, "output_path");
+    if (!writer.ok()) return writer.error();
+    output.writer_.emplace(std::move(writer).value());
+    return output;
+  }
+
+  Status write(std::string_view bytes) {
+    if (writer_) return writer_->write(bytes);
+    if (inline_data_->size() + bytes.size() > max_inline_bytes_) {
+      return Error::invalid("output_path", "OUTPUT_TOO_LARGE",
+                            fmt::format("the output exceeds files.max_inline_output_bytes = {} bytes; set output_path "
+                                        "to write it under the blob root",
+                                        max_inline_bytes_),
+                            fmt::format("<= {} bytes inline", max_inline_bytes_));
+    }
+    inline_data_->append(bytes);
+    return Status::Ok();
+  }
+
+  Status commit() { return writer_ ? writer_->commit_output() : Status::Ok(); }
+
+ private:
+  std::string* inline_data_ = nullptr;
+  uint64_t max_inline_bytes_ = 0;
+  std::optional<BlobWriter> writer_;
+};
+
+Status digest_task(const v1::DigestRequest& request, v1::DigestResponse* response, TaskContext& context,
+                   const FilesLimits& limits, const BlobReader& blobs) {
+  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  v1::UploadOptions options;
+  *options.mutable_digests() = request.digests();
+  Result<std::unique_ptr<UploadPipeline>> pipeline = UploadPipeline::create(options, limits, "");
+  if (!pipeline.ok()) return pipeline.error();
+  if (Status s = for_each_slice(blob.value().bytes(), context,
+                                [&](std::string_view slice) { return pipeline.value()->write(slice); });
+      !s.ok()) {
+    return s;
+  }
+  v1::UploadResult result;
+  if (Status s = pipeline.value()->finish(&result); !s.ok()) return s;
+  response->set_bytes(result.bytes());
+  *response->mutable_digests() = std::move(*result.mutable_digests());
+  response->set_content_type(result.content_type());
+  return Status::Ok();
+}
+
+Status compress_task(const v1::CompressRequest& request, v1::CompressResponse* response, TaskContext& context,
+                     const FilesLimits& limits, const BlobReader& blobs) {
+  Result<std::unique_ptr<StreamCodec>> encoder = make_encoder(request.format(), request.level(), "format", "level");
+  if (!encoder.ok()) return encoder.error();
+  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  Result<Output> output =
+      Output::open(request.output_path(), response->mutable_data(), limits.max_inline_output_bytes, blobs);
+  if (!output.ok()) return output.error();
+
+  const ByteSink sink = [&output](std::string_view bytes) { return output.value().write(bytes); };
+  StreamCodec& codec = *encoder.value();
+  if (Status s = for_each_slice(blob.value().bytes(), context,
+                                [&](std::string_view slice) { return codec.write(slice, sink); });
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = codec.finish(sink); !s.ok()) return s;
+  if (Status s = output.value().commit(); !s.ok()) return s;
+  response->set_input_bytes(blob.value().bytes().size());
+  response->set_output_bytes(codec.output_bytes());
+  return Status::Ok();
+}
+
+Status decompress_task(const v1::DecompressRequest& request, v1::DecompressResponse* response, TaskContext& context,
+                       const FilesLimits& limits, const BlobReader& blobs) {
+  if (request.max_output_bytes() > limits.max_decompressed_bytes) {
+    Error error = Error::out_of_range("max_output_bytes", fmt::format("<= {} bytes (files.max_decompressed_bytes)",
+                                                                      limits.max_decompressed_bytes),
+                                      fmt::format("{} bytes", request.max_output_bytes()));
+    return error;
+  }
+  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  const std::string_view input = blob.value().bytes();
+
+  v1::CompressionFormat format = request.format();
+  if (format == v1::COMPRESSION_FORMAT_UNSPECIFIED) format = sniff_compression_format(input);
+  uint64_t bound = limits.max_decompressed_bytes;
+  std::string bound_name = "files.max_decompressed_bytes";
+  if (request.max_output_bytes() != 0) {
+    bound = request.max_output_bytes();
+    bound_name = "max_output_bytes";
+  }
+  if (request.output_path().empty() && bound > limits.max_inline_output_bytes) {
+    bound = limits.max_inline_output_bytes;
+    bound_name = "files.max_inline_output_bytes";
+  }
+  Result<std::unique_ptr<StreamCodec>> decoder = make_decoder(format, bound, bound_name);
+  if (!decoder.ok()) return decoder.error();
+  Result<Output> output = Output::open(request.output_path(), response->mutable_data(), UINT64_MAX, blobs);
+  if (!output.ok()) return output.error();
+
+  const ByteSink sink = [&output](std::string_view bytes) { return output.value().write(bytes); };
+  StreamCodec& codec = *decoder.value();
+  // Decoding a bomb produces far more output than input, so the deadline is
+  // also checked per output chunk.
+  const ByteSink checked_sink = [&](std::string_view bytes) {
+    if (Status s = context.check(); !s.ok()) return s;
+    return sink(bytes);
+  };
+  if (Status s = for_each_slice(input, context, [&](std::string_view slice) { return codec.write(slice, checked_sink); });
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = codec.finish(checked_sink); !s.ok()) return s;
+  if (Status s = output.value().commit(); !s.ok()) return s;
+  response->set_input_bytes(input.size());
+  response->set_output_bytes(codec.output_bytes());
+  response->set_format(format);
+  return Status::Ok();
+}
+
+template <typename Profiler>
+Status run_profiler(Profiler& profiler, const v1::BlobRef& input, TaskContext& context, const FilesLimits& limits,
+                    const BlobReader& blobs, v1::ProfileResponse* response) {
+  Result<Blob> blob = blobs.read(input, "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  if (Status s = for_each_slice(blob.value().bytes(), context,
+                                [&](std::string_view slice) { return profiler.feed(slice); });
+      !s.ok()) {
+    return s;
+  }
+  return profiler.finish(response->mutable_profile());
+}
+
+Status csv_to_ndjson_task(const v1::CsvToNdjsonRequest& request, v1::CsvToNdjsonResponse* response,
+                          TaskContext& context, const FilesLimits& limits, const BlobReader& blobs) {
+  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  Result<Output> output =
+      Output::open(request.output_path(), response->mutable_data(), limits.max_inline_output_bytes, blobs);
+  if (!output.ok()) return output.error();
+  CsvToNdjson converter(request.csv(), request.strings_only(), limits.profile,
+                        [&output](std::string_view bytes) { return output.value().write(bytes); });
+  if (Status s = for_each_slice(blob.value().bytes(), context,
+                                [&](std::string_view slice) { return converter.feed(slice); });
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = converter.finish(response); !s.ok()) return s;
+  return output.value().commit();
+}
+
+}  // namespace
+
+Status register_files_tasks(TaskRegistry& registry, const FilesLimits& limits, const BlobReader& blobs) {
+  Status status = registry.add<v1::DigestRequest, v1::DigestResponse>(
+      "files.digest", [limits, &blobs](const v1::DigestRequest& request, v1::DigestResponse* response,
+                                       TaskContext& context) {
+        return digest_task(request, response, context, limits, blobs);
+      });
+  if (!status.ok()) return status;
+
+  status = registry.add<v1::CompressRequest, v1::CompressResponse>(
+      "files.compress", [limits, &blobs](const v1::CompressRequest& request, v1::CompressResponse* response,
+                                         TaskContext& context) {
+        return compress_task(request, response, context, limits, blobs);
+      });
+  if (!status.ok()) return status;
+
+  status = registry.add<v1::DecompressRequest, v1::DecompressResponse>(
+      "files.decompress", [limits, &blobs](const v1::DecompressRequest& request, v1::DecompressResponse* response,
+                                           TaskContext& context) {
+        return decompress_task(request, response, context, limits, blobs);
+      });
+  if (!status.ok()) return status;
+
+  status = registry.add<v1::ProfileCsvRequest, v1::ProfileResponse>(
+      "files.profile_csv", [limits, &blobs](const v1::ProfileCsvRequest& request, v1::ProfileResponse* response,
+                                            TaskContext& context) {
+        CsvProfiler profiler(request.csv(), limits.profile);
+        return run_profiler(profiler, request.input(), context, limits, blobs, response);
+      });
+  if (!status.ok()) return status;
+
+  status = registry.add<v1::ProfileNdjsonRequest, v1::ProfileResponse>(
+      "files.profile_ndjson", [limits, &blobs](const v1::ProfileNdjsonRequest& request,
+                                               v1::ProfileResponse* response, TaskContext& context) {
+        NdjsonProfiler profiler(limits.profile);
+        return run_profiler(profiler, request.input(), context, limits, blobs, response);
+      });
+  if (!status.ok()) return status;
+
+  return registry.add<v1::CsvToNdjsonRequest, v1::CsvToNdjsonResponse>(
+      "files.csv_to_ndjson", [limits, &blobs](const v1::CsvToNdjsonRequest& request,
+                                              v1::CsvToNdjsonResponse* response, TaskContext& context) {
+        return csv_to_ndjson_task(request, response, context, limits, blobs);
+      });
+}
+
+}  // namespace heavylift

@@ -1,0 +1,549 @@
+#include "tasks/files/profile.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "tasks/files/sniff.h"
+
+namespace heavylift {
+namespace {
+
+// Bytes buffered to detect the delimiter when none is given.
+constexpr size_t kDetectionBytes = 64 * 1024;
+constexpr size_t kExcerptBytes = 256;
+constexpr size_t kOutputFlushBytes = 64 * 1024;
+
+Error too_many_columns(uint32_t max_columns) {
+  return Error::invalid("files.max_columns", "TOO_MANY_COLUMNS",
+                        fmt::format("the input has more than {} columns (files.max_columns)", max_columns),
+                        fmt::format("<= {} columns", max_columns));
+}
+
+// Builds the excerpt of a row from its fields, up to kExcerptBytes, in a
+// fixed buffer: every row is copied while bad-row examples are wanted, so
+// this is on the hot path.
+class Excerpt {
+ public:
+  void add_field(std::string_view value, char delimiter, bool first) {
+    if (size_ >= kExcerptBytes) return;
+    if (!first) text_[size_++] = delimiter;
+    const size_t length = std::min(value.size(), kExcerptBytes - size_);
+    std::memcpy(text_ + size_, value.data(), length);
+    size_ += length;
+  }
+  std::string_view text() const { return {text_, std::min(size_, kExcerptBytes)}; }
+  void clear() { size_ = 0; }
+
+ private:
+  // One spare byte for a delimiter written at the limit.
+  char text_[kExcerptBytes + 1];
+  size_t size_ = 0;
+};
+
+// Shared header handling for the CSV visitors: the first record names the
+// columns unless `no_header` is set, when columns are named column_1, ...
+struct CsvHeader {
+  bool no_header = false;
+  bool done = false;
+  std::vector<std::string> names;
+
+  // Returns false when the header is wider than `max_columns`.
+  bool add(std::string_view name, uint32_t max_columns) {
+    if (names.size() >= max_columns) return false;
+    names.emplace_back(name);
+    return true;
+  }
+};
+
+}  // namespace
+
+Result<char> choose_csv_delimiter(const v1::CsvOptions& options, std::string_view head, bool complete) {
+  const std::string& given = options.delimiter();
+  if (!given.empty()) {
+    if (given.size() != 1 || given[0] == '"' || given[0] == '\r' || given[0] == '\n') {
+      return Error::invalid("csv.delimiter", "INVALID_DELIMITER",
+                            fmt::format("csv.delimiter must be one byte other than a quote, CR or LF, got {}",
+                                        quote_value(given)),
+                            "one byte", given);
+    }
+    return given[0];
+  }
+  if (head.size() >= 3 && head.substr(0, 3) == "\xEF\xBB\xBF") head.remove_prefix(3);
+  const char detected = detect_csv_delimiter(head, complete);
+  return detected == '\0' ? ',' : detected;
+}
+
+void BadRows::add(uint64_t line, std::string reason, std::string_view excerpt) {
+  ++count_;
+  if (examples_.size() >= max_examples_) return;
+  v1::BadRow row;
+  row.set_line(line);
+  row.set_reason(std::move(reason));
+  // The excerpt is cut at a UTF-8 boundary so it stays a valid proto string.
+  std::string_view text = excerpt.substr(0, kExcerptBytes);
+  while (!text.empty() && !is_utf8(text, true)) text.remove_suffix(1);
+  row.set_excerpt(std::string(text));
+  examples_.push_back(std::move(row));
+}
+
+// --- CSV profile --------------------------------------------------------------
+
+struct CsvProfiler::Visitor {
+  Visitor(char delimiter, const v1::CsvOptions& options, const ProfileLimits& limits)
+      : delimiter(delimiter), limits(limits), bad_rows(limits.max_bad_row_examples) {
+    header.no_header = options.no_header();
+  }
+
+  bool on_field(std::string_view value, bool) {
+    if (bad_rows.wants_examples()) excerpt.add_field(value, delimiter, field == 0);
+    if (!header.done) {
+      if (header.no_header) {
+        if (columns.size() >= limits.max_columns) return fail(too_many_columns(limits.max_columns));
+        columns.push_back(std::make_unique<ColumnStats>(fmt::format("column_{}", columns.size() + 1)));
+        add_value(*columns.back(), value);
+      } else if (!header.add(value, limits.max_columns)) {
+        return fail(too_many_columns(limits.max_columns));
+      }
+      ++field;
+      return true;
+    }
+    if (field < columns.size()) add_value(*columns[field], value);
+    ++field;
+    return true;
+  }
+
+  bool on_record_end(uint64_t line) {
+    if (!header.done) {
+      header.done = true;
+      if (!header.no_header) {
+        for (const std::string& name : header.names) columns.push_back(std::make_unique<ColumnStats>(name));
+      } else {
+        ++rows;
+      }
+      end_row(line);
+      return true;
+    }
+    ++rows;
+    if (field != columns.size() && malformed == nullptr) {
+      bad_rows.add(line, fmt::format("expected {} fields, got {}", columns.size(), field), excerpt.text());
+    }
+    for (size_t i = field; i < columns.size(); ++i) columns[i]->add_missing();
+    end_row(line);
+    return true;
+  }
+
+  void on_malformed(uint64_t, const char* reason) {
+    if (malformed == nullptr) malformed = reason;
+  }
+
+  void end_row(uint64_t line) {
+    if (malformed != nullptr) bad_rows.add(line, malformed, excerpt.text());
+    malformed = nullptr;
+    field = 0;
+    excerpt.clear();
+  }
+
+  void add_value(ColumnStats& column, std::string_view value) {
+    int64_t integer = 0;
+    double number = 0;
+    const ValueKind kind = classify_text(value, &integer, &number);
+    column.add(kind, value, integer, number);
+  }
+
+  bool fail(Error failure) {
+    error = std::move(failure);
+    return false;
+  }
+
+  char delimiter;
+  ProfileLimits limits;
+  CsvHeader header;
+  std::vector<std::unique_ptr<ColumnStats>> columns;
+  BadRows bad_rows;
+  Excerpt excerpt;
+  const char* malformed = nullptr;
+  size_t field = 0;
+  uint64_t rows = 0;
+  std::optional<Error> error;
+};
+
+CsvProfiler::CsvProfiler(v1::CsvOptions options, ProfileLimits limits)
+    : options_(std::move(options)), limits_(limits) {}
+
+CsvProfiler::~CsvProfiler() = default;
+
+Status CsvProfiler::start(std::string_view head, bool complete) {
+  Result<char> delimiter = choose_csv_delimiter(options_, head, complete);
+  if (!delimiter.ok()) return delimiter.error();
+  visitor_ = std::make_unique<Visitor>(delimiter.value(), options_, limits_);
+  parser_.emplace(delimiter.value(), limits_.max_field_bytes);
+  return Status::Ok();
+}
+
+Status CsvProfiler::feed(std::string_view chunk) {
+  bytes_ += chunk.size();
+  if (!parser_) {
+    if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
+      head_.append(chunk);
+      return Status::Ok();
+    }
+    std::string head = std::move(head_);
+    head.append(chunk);
+    if (Status s = start(head, false); !s.ok()) return s;
+    chunk = head;
+    Status s = parser_->feed(chunk, *visitor_);
+    if (!s.ok() && visitor_->error) return *visitor_->error;
+    return s;
+  }
+  Status s = parser_->feed(chunk, *visitor_);
+  if (!s.ok() && visitor_->error) return *visitor_->error;
+  return s;
+}
+
+Status CsvProfiler::finish(v1::DataProfile* out) {
+  if (!parser_) {
+    std::string head = std::move(head_);
+    if (Status s = start(head, true); !s.ok()) return s;
+    if (Status s = parser_->feed(head, *visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
+  }
+  if (Status s = parser_->finish(*visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
+
+  out->set_rows(visitor_->rows);
+  out->set_bytes(bytes_);
+  out->set_delimiter(std::string(1, visitor_->delimiter));
+  for (const auto& column : visitor_->columns) column->write(out->add_columns(), limits_.top_values);
+  visitor_->bad_rows.write(out);
+  return Status::Ok();
+}
+
+// --- NDJSON profile -----------------------------------------------------------
+
+NdjsonProfiler::NdjsonProfiler(ProfileLimits limits) : limits_(limits), bad_rows_(limits.max_bad_row_examples) {}
+
+std::optional<size_t> NdjsonProfiler::column_index(std::string_view key) {
+  key_.assign(key);
+  auto it = index_.find(key_);
+  if (it != index_.end()) return it->second;
+  if (columns_.size() >= limits_.max_columns) return std::nullopt;
+  index_.emplace(key_, columns_.size());
+  columns_.push_back(std::make_unique<ColumnStats>(key_));
+  seen_in_row_.push_back(0);
+  // Rows before this one lacked the key.
+  columns_.back()->add_missing(rows_ - 1);
+  return columns_.size() - 1;
+}
+
+Status NdjsonProfiler::profile_line(std::string_view line) {
+  ++line_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return Status::Ok();
+
+  padded_.assign(line);
+  padded_.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::dom::element document;
+  if (auto error = parser_.parse(padded_.data(), line.size(), false).get(document); error) {
+    bad_rows_.add(line_, fmt::format("invalid JSON: {}", simdjson::error_message(error)), line);
+    return Status::Ok();
+  }
+  simdjson::dom::object object;
+  if (document.get_object().get(object)) {
+    bad_rows_.add(line_, "the line is not a JSON object", line);
+    return Status::Ok();
+  }
+  ++rows_;
+  for (auto [key, value] : object) {
+    const std::optional<size_t> index = column_index(key);
+    if (!index) return too_many_columns(limits_.max_columns);
+    if (seen_in_row_[*index] == rows_) continue;  // a duplicate key counts once
+    seen_in_row_[*index] = rows_;
+    ColumnStats* stats = columns_[*index].get();
+    switch (value.type()) {
+      case simdjson::dom::element_type::NULL_VALUE:
+        stats->add(ValueKind::kNull, {}, 0, 0);
+        break;
+      case simdjson::dom::element_type::BOOL:
+        stats->add(ValueKind::kBoolean, value.get_bool().value() ? "true" : "false", 0, 0);
+        break;
+      case simdjson::dom::element_type::INT64: {
+        const int64_t integer = value.get_int64().value();
+        stats->add(ValueKind::kInteger, std::to_string(integer), integer, 0);
+        break;
+      }
+      case simdjson::dom::element_type::UINT64:
+      case simdjson::dom::element_type::DOUBLE: {
+        const double number = value.get_double().value();
+        stats->add(ValueKind::kNumber, fmt::format("{}", number), 0, number);
+        break;
+      }
+      case simdjson::dom::element_type::STRING: {
+        const std::string_view text = value.get_string().value();
+        stats->add(is_iso_timestamp(text) ? ValueKind::kTimestamp : ValueKind::kString, text, 0, 0);
+        break;
+      }
+      case simdjson::dom::element_type::ARRAY:
+      case simdjson::dom::element_type::OBJECT:
+        minified_ = simdjson::minify(value);
+        stats->add(value.type() == simdjson::dom::element_type::ARRAY ? ValueKind::kArray : ValueKind::kObject,
+                   minified_, 0, 0);
+        break;
+    }
+  }
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (seen_in_row_[i] != rows_) columns_[i]->add_missing();
+  }
+  return Status::Ok();
+}
+
+Status NdjsonProfiler::feed(std::string_view chunk) {
+  bytes_ += chunk.size();
+  if (skip_bom_ && !chunk.empty()) {
+    // NOTE: a byte order mark split across the first two chunks is not skipped.
+    if (chunk.size() >= 3 && chunk.substr(0, 3) == "\xEF\xBB\xBF") chunk.remove_prefix(3);
+    skip_bom_ = false;
+  }
+  while (!chunk.empty()) {
+    const size_t newline = chunk.find('\n');
+    if (newline == std::string_view::npos) {
+      if (partial_.size() + chunk.size() > limits_.max_field_bytes) {
+        return Error::invalid("files.max_field_bytes", "LINE_TOO_LARGE",
+                              fmt::format("NDJSON line {} exceeds {} bytes (files.max_field_bytes)", line_ + 1,
+                                          limits_.max_field_bytes),
+                              fmt::format("<= {} bytes", limits_.max_field_bytes));
+      }
+      partial_.append(chunk);
+      return Status::Ok();
+    }
+    Status s;
+    if (partial_.empty()) {
+      s = profile_line(chunk.substr(0, newline));
+    } else {
+      partial_.append(chunk.substr(0, newline));
+      s = profile_line(partial_);
+      partial_.clear();
+    }
+    if (!s.ok()) return s;
+    chunk.remove_prefix(newline + 1);
+  }
+  return Status::Ok();
+}
+
+Status NdjsonProfiler::finish(v1::DataProfile* out) {
+  if (!partial_.empty()) {
+    std::string last = std::move(partial_);
+    partial_.clear();
+    if (Status s = profile_line(last); !s.ok()) return s;
+  }
+  out->set_rows(rows_);
+  out->set_bytes(bytes_);
+  for (const auto& column : columns_) column->write(out->add_columns(), limits_.top_values);
+  bad_rows_.write(out);
+  return Status::Ok();
+}
+
+// --- CSV to NDJSON ------------------------------------------------------------
+
+void append_json_string(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t i = 0;
+  while (i < text.size()) {
+    // Copies the run of bytes that need no escaping at once.
+    size_t run = i;
+    while (run < text.size()) {
+      const auto c = static_cast<unsigned char>(text[run]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++run;
+    }
+    out->append(text.data() + i, run - i);
+    i = run;
+    if (i == text.size()) break;
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+      if (length > 1 && i + length <= text.size() && is_utf8(text.substr(i, length), true)) {
+        out->append(text.data() + i, length);
+        i += length;
+      } else {
+        out->append("\xEF\xBF\xBD");
+        ++i;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
+    }
+    ++i;
+  }
+  out->push_back('"');
+}
+
+struct CsvToNdjson::Visitor {
+  Visitor(char delimiter, const v1::CsvOptions& options, bool strings_only, const ProfileLimits& limits,
+          const ByteSink& sink)
+      : delimiter(delimiter), strings_only(strings_only), limits(limits), sink(sink),
+        bad_rows(limits.max_bad_row_examples) {
+    header.no_header = options.no_header();
+  }
+
+  bool on_field(std::string_view value, bool quoted) {
+    if (bad_rows.wants_examples()) excerpt.add_field(value, delimiter, field == 0);
+    if (!header.done && !header.no_header) {
+      if (!header.add(value, limits.max_columns)) return fail(too_many_columns(limits.max_columns));
+      ++field;
+      return true;
+    }
+    if (!header.done) {
+      // Without a header, the first row fixes the width.
+      if (!header.add(fmt::format("column_{}", field + 1), limits.max_columns)) {
+        return fail(too_many_columns(limits.max_columns));
+      }
+    }
+    if (field < keys.size() || !header.done) {
+      if (field == keys.size()) keys.push_back(json_key(header.names[field]));
+      output.append(field == 0 ? "{" : ",");
+      output.append(keys[field]);
+      append_value(value, quoted);
+    }
+    ++field;
+    return true;
+  }
+
+  bool on_record_end(uint64_t line) {
+    if (!header.done && !header.no_header) {
+      header.done = true;
+      for (const std::string& name : header.names) keys.push_back(json_key(name));
+      end_row(line);
+      return true;
+    }
+    header.done = true;
+    ++rows;
+    if (field != keys.size() && malformed == nullptr) {
+      bad_rows.add(line, fmt::format("expected {} fields, got {}", keys.size(), field), excerpt.text());
+    }
+    for (size_t i = field; i < keys.size(); ++i) {
+      output.append(i == 0 ? "{" : ",");
+      output.append(keys[i]);
+      output.append("null");
+    }
+    output.append("}\n");
+    end_row(line);
+    if (output.size() >= kOutputFlushBytes) return flush();
+    return true;
+  }
+
+  void on_malformed(uint64_t, const char* reason) {
+    if (malformed == nullptr) malformed = reason;
+  }
+
+  void end_row(uint64_t line) {
+    if (malformed != nullptr) bad_rows.add(line, malformed, excerpt.text());
+    malformed = nullptr;
+    field = 0;
+    excerpt.clear();
+  }
+
+  std::string json_key(const std::string& name) {
+    std::string key;
+    append_json_string(name, &key);
+    key.push_back(':');
+    return key;
+  }
+
+  void append_value(std::string_view value, bool quoted) {
+    if (value.empty() && !quoted) {
+      output.append("null");
+      return;
+    }
+    if (!strings_only && !quoted && (value == "true" || value == "false" || is_json_number(value))) {
+      output.append(value);
+      return;
+    }
+    append_json_string(value, &output);
+  }
+
+  bool flush() {
+    if (output.empty()) return true;
+    Status s = sink(output);
+    output_bytes += output.size();
+    output.clear();
+    if (!s.ok()) return fail(s.error());
+    return true;
+  }
+
+  bool fail(Error failure) {
+    error = std::move(failure);
+    return false;
+  }
+
+  char delimiter;
+  bool strings_only;
+  ProfileLimits limits;
+  const ByteSink& sink;
+  CsvHeader header;
+  std::vector<std::string> keys;
+  std::string output;
+  BadRows bad_rows;
+  Excerpt excerpt;
+  const char* malformed = nullptr;
+  size_t field = 0;
+  uint64_t rows = 0;
+  uint64_t output_bytes = 0;
+  std::optional<Error> error;
+};
+
+CsvToNdjson::CsvToNdjson(v1::CsvOptions options, bool strings_only, ProfileLimits limits, ByteSink sink)
+    : options_(std::move(options)), strings_only_(strings_only), limits_(limits), sink_(std::move(sink)) {}
+
+CsvToNdjson::~CsvToNdjson() = default;
+
+Status CsvToNdjson::start(std::string_view head, bool complete) {
+  Result<char> delimiter = choose_csv_delimiter(options_, head, complete);
+  if (!delimiter.ok()) return delimiter.error();
+  visitor_ = std::make_unique<Visitor>(delimiter.value(), options_, strings_only_, limits_, sink_);
+  parser_.emplace(delimiter.value(), limits_.max_field_bytes);
+  return Status::Ok();
+}
+
+Status CsvToNdjson::feed(std::string_view chunk) {
+  if (!parser_) {
+    if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
+      head_.append(chunk);
+      return Status::Ok();
+    }
+    std::string head = std::move(head_);
+    head.append(chunk);
+    if (Status s = start(head, false); !s.ok()) return s;
+    Status s = parser_->feed(head, *visitor_);
+    if (!s.ok() && visitor_->error) return *visitor_->error;
+    return s;
+  }
+  Status s = parser_->feed(chunk, *visitor_);
+  if (!s.ok() && visitor_->error) return *visitor_->error;
+  return s;
+}
+
+Status CsvToNdjson::finish(v1::CsvToNdjsonResponse* out) {
+  if (!parser_) {
+    std::string head = std::move(head_);
+    if (Status s = start(head, true); !s.ok()) return s;
+    if (Status s = parser_->feed(head, *visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
+  }
+  if (Status s = parser_->finish(*visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
+  if (!visitor_->flush()) return *visitor_->error;
+  out->set_rows(visitor_->rows);
+  out->set_output_bytes(visitor_->output_bytes);
+  visitor_->bad_rows.write(out);
+  return Status::Ok();
+}
+
+}  // namespace heavylift

@@ -1,0 +1,269 @@
+#include "tasks/files/profile.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+
+namespace heavylift {
+namespace {
+
+const v1::ColumnProfile* find_column(const v1::DataProfile& profile, const std::string& name) {
+  for (const auto& column : profile.columns()) {
+    if (column.name() == name) return &column;
+  }
+  return nullptr;
+}
+
+v1::DataProfile profile_csv(std::string_view input, size_t chunk, v1::CsvOptions options = {}) {
+  CsvProfiler profiler(options, ProfileLimits{});
+  for (size_t offset = 0; offset < input.size(); offset += chunk) {
+    EXPECT_TRUE(profiler.feed(input.substr(offset, chunk)).ok());
+  }
+  v1::DataProfile profile;
+  Status status = profiler.finish(&profile);
+  EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
+  return profile;
+}
+
+TEST(CsvProfiler, InfersTypesAndStatistics) {
+  const std::string input =
+      "\xEF\xBB\xBFid,price,name,when,ok,empty\r\n"
+      "1,2.5,ann,2024-01-02,true,\r\n"
+      "2,3,bob,2024-01-03T10:00:00Z,false,\r\n"
+      "3,-1.5e1,\"ann\",2023-12-31,TRUE,\r\n";
+  const v1::DataProfile profile = profile_csv(input, 1 << 20);
+  EXPECT_EQ(profile.rows(), 3u);
+  EXPECT_EQ(profile.delimiter(), ",");
+  ASSERT_EQ(profile.columns_size(), 6);
+  EXPECT_EQ(profile.columns(0).name(), "id");  // no byte order mark in the name
+
+  const v1::ColumnProfile& id = profile.columns(0);
+  EXPECT_EQ(id.type(), v1::COLUMN_TYPE_INTEGER);
+  EXPECT_EQ(id.min(), "1");
+  EXPECT_EQ(id.max(), "3");
+  EXPECT_DOUBLE_EQ(id.mean(), 2.0);
+  EXPECT_EQ(id.distinct_estimate(), 3u);
+
+  const v1::ColumnProfile& price = *find_column(profile, "price");
+  EXPECT_EQ(price.type(), v1::COLUMN_TYPE_NUMBER);
+  EXPECT_EQ(price.min(), "-15");
+  EXPECT_EQ(price.max(), "3");
+  EXPECT_NEAR(price.mean(), (2.5 + 3 - 15) / 3, 1e-12);
+
+  const v1::ColumnProfile& name = *find_column(profile, "name");
+  EXPECT_EQ(name.type(), v1::COLUMN_TYPE_STRING);
+  EXPECT_EQ(name.distinct_estimate(), 2u);
+  ASSERT_GE(name.top_values_size(), 2);
+  EXPECT_EQ(name.top_values(0).value(), "ann");
+  EXPECT_EQ(name.top_values(0).count(), 2u);
+  EXPECT_EQ(name.min(), "ann");
+  EXPECT_EQ(name.max(), "bob");
+
+  EXPECT_EQ(find_column(profile, "when")->type(), v1::COLUMN_TYPE_TIMESTAMP);
+  EXPECT_EQ(find_column(profile, "ok")->type(), v1::COLUMN_TYPE_BOOLEAN);
+  const v1::ColumnProfile& empty = *find_column(profile, "empty");
+  EXPECT_EQ(empty.type(), v1::COLUMN_TYPE_NULL);
+  EXPECT_EQ(empty.null_count(), 3u);
+}
+
+TEST(CsvProfiler, ReportsRaggedRowsWithLineNumbers) {
+  const std::string input = "a,b\n1,2\n3\n4,5,6\n\"x\ny\",7\n8,9\n";
+  const v1::DataProfile profile = profile_csv(input, 5);
+  EXPECT_EQ(profile.rows(), 5u);
+  EXPECT_EQ(profile.bad_row_count(), 2u);
+  ASSERT_EQ(profile.bad_rows_size(), 2);
+  EXPECT_EQ(profile.bad_rows(0).line(), 3u);
+  EXPECT_EQ(profile.bad_rows(0).reason(), "expected 2 fields, got 1");
+  EXPECT_EQ(profile.bad_rows(0).excerpt(), "3");
+  EXPECT_EQ(profile.bad_rows(1).line(), 4u);
+  EXPECT_EQ(profile.bad_rows(1).excerpt(), "4,5,6");
+  EXPECT_EQ(find_column(profile, "b")->null_count(), 1u);
+}
+
+TEST(CsvProfiler, DetectsOrTakesDelimiter) {
+  EXPECT_EQ(profile_csv("a;b;c\n1;2;3\n", 3).delimiter(), ";");
+  EXPECT_EQ(profile_csv("a|b\n1|2\n", 1).delimiter(), "|");
+  v1::CsvOptions options;
+  options.set_delimiter("\t");
+  EXPECT_EQ(profile_csv("a,b\tc\n1,2\t3\n", 4, options).columns(0).name(), "a,b");
+
+  options.set_delimiter("ab");
+  CsvProfiler profiler(options, ProfileLimits{});
+  Status status = profiler.feed("x");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().field, "csv.delimiter");
+}
+
+TEST(CsvProfiler, ProfileIsSameForEveryChunkSize) {
+  const std::string input = "id,text\r\n1,\"a,\"\"b\"\"\r\nc\"\r\n2,plain\r\n3,\"\"\r\n";
+  const std::string whole = profile_csv(input, input.size()).SerializeAsString();
+  for (size_t chunk = 1; chunk < input.size(); ++chunk) {
+    ASSERT_EQ(profile_csv(input, chunk).SerializeAsString(), whole) << "chunk " << chunk;
+  }
+}
+
+TEST(CsvProfiler, RejectsTooManyColumns) {
+  ProfileLimits limits;
+  limits.max_columns = 2;
+  CsvProfiler profiler({}, limits);
+  EXPECT_TRUE(profiler.feed("a,b,c\n1,2,3\n").ok());
+  v1::DataProfile profile;
+  Status status = profiler.finish(&profile);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().reason, "TOO_MANY_COLUMNS");
+  EXPECT_EQ(status.error().bound, "<= 2 columns");
+}
+
+// Generates rows whose statistics the test computes on its own, and checks
+// the profiler against them. HEAVYLIFT_LARGE_CSV_BYTES raises the size (the
+// benchmark uses 1 GB); the default keeps the suite fast.
+TEST(CsvProfiler, LargeFileMatchesIndependentReference) {
+  size_t target = 8u << 20;
+  if (const char* env = std::getenv("HEAVYLIFT_LARGE_CSV_BYTES")) target = std::strtoull(env, nullptr, 10);
+
+  std::string csv = "id,amount,city,day,note\n";
+  std::map<std::string, uint64_t> city_counts;
+  std::set<std::string> days;
+  int64_t min_amount_cents = INT64_MAX;
+  int64_t max_amount_cents = INT64_MIN;
+  long double amount_sum = 0;
+  uint64_t rows = 0;
+  uint64_t notes_null = 0;
+  static const char* const kCities[] = {"Lisbon", "Oslo", "Lima", "Kyoto", "Quito", "Accra", "Hanoi"};
+  uint64_t state = 42;
+  while (csv.size() < target) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const uint64_t r = state >> 33;
+    ++rows;
+    const int64_t cents = static_cast<int64_t>(r % 200000) - 50000;
+    const std::string city = kCities[(r / 7) % 7];
+    const std::string day = "2024-" + std::string((r % 12) < 9 ? "0" : "") + std::to_string(r % 12 + 1) + "-1" +
+                            std::to_string(r % 9 + 1);
+    const bool has_note = (r % 5) != 0;
+    char amount[32];
+    std::snprintf(amount, sizeof amount, "%s%lld.%02lld", cents < 0 ? "-" : "", static_cast<long long>(std::llabs(cents) / 100),
+                  static_cast<long long>(std::llabs(cents) % 100));
+    csv += std::to_string(rows) + "," + amount + "," + city + "," + day + "," +
+           (has_note ? "\"note, with comma " + std::to_string(r % 100) + "\"" : "") + "\n";
+    ++city_counts[city];
+    days.insert(day);
+    min_amount_cents = std::min(min_amount_cents, cents);
+    max_amount_cents = std::max(max_amount_cents, cents);
+    amount_sum += static_cast<long double>(std::strtod(amount, nullptr));
+    notes_null += has_note ? 0 : 1;
+  }
+
+  const v1::DataProfile profile = profile_csv(csv, 1'000'003);
+  EXPECT_EQ(profile.rows(), rows);
+  EXPECT_EQ(profile.bad_row_count(), 0u);
+  const v1::ColumnProfile& id = *find_column(profile, "id");
+  EXPECT_EQ(id.type(), v1::COLUMN_TYPE_INTEGER);
+  EXPECT_EQ(id.max(), std::to_string(rows));
+  EXPECT_NEAR(static_cast<double>(id.distinct_estimate()), static_cast<double>(rows), rows * 0.03);
+
+  const v1::ColumnProfile& amount = *find_column(profile, "amount");
+  EXPECT_EQ(amount.type(), v1::COLUMN_TYPE_NUMBER);
+  EXPECT_DOUBLE_EQ(std::stod(amount.min()), min_amount_cents / 100.0);
+  EXPECT_DOUBLE_EQ(std::stod(amount.max()), max_amount_cents / 100.0);
+  EXPECT_NEAR(amount.mean(), static_cast<double>(amount_sum / rows), 1e-6);
+
+  const v1::ColumnProfile& city = *find_column(profile, "city");
+  EXPECT_EQ(city.distinct_estimate(), city_counts.size());
+  for (const auto& top : city.top_values()) EXPECT_EQ(top.count(), city_counts[top.value()]) << top.value();
+
+  const v1::ColumnProfile& day = *find_column(profile, "day");
+  EXPECT_EQ(day.type(), v1::COLUMN_TYPE_TIMESTAMP);
+  EXPECT_EQ(day.distinct_estimate(), days.size());
+  EXPECT_EQ(day.min(), *days.begin());
+  EXPECT_EQ(day.max(), *days.rbegin());
+
+  EXPECT_EQ(find_column(profile, "note")->null_count(), notes_null);
+}
+
+v1::DataProfile profile_ndjson(std::string_view input, size_t chunk) {
+  NdjsonProfiler profiler(ProfileLimits{});
+  for (size_t offset = 0; offset < input.size(); offset += chunk) {
+    EXPECT_TRUE(profiler.feed(input.substr(offset, chunk)).ok());
+  }
+  v1::DataProfile profile;
+  EXPECT_TRUE(profiler.finish(&profile).ok());
+  return profile;
+}
+
+TEST(NdjsonProfiler, ProfilesKeysAndReportsBadLines) {
+  const std::string input =
+      "{\"id\":1,\"tags\":[\"a\"],\"name\":\"ann\",\"at\":\"2024-01-01\"}\n"
+      "{\"id\":2.5,\"name\":null}\r\n"
+      "not json\n"
+      "\n"
+      "[1,2]\n"
+      "{\"id\":3,\"name\":\"bob\",\"extra\":{\"k\":true}}";
+  for (size_t chunk : {size_t{1}, size_t{7}, input.size()}) {
+    const v1::DataProfile profile = profile_ndjson(input, chunk);
+    EXPECT_EQ(profile.rows(), 3u);
+    EXPECT_EQ(profile.bad_row_count(), 2u);
+    ASSERT_EQ(profile.bad_rows_size(), 2);
+    EXPECT_EQ(profile.bad_rows(0).line(), 3u);
+    EXPECT_EQ(profile.bad_rows(0).excerpt(), "not json");
+    EXPECT_EQ(profile.bad_rows(1).line(), 5u);
+    EXPECT_EQ(profile.bad_rows(1).reason(), "the line is not a JSON object");
+
+    const v1::ColumnProfile& id = *find_column(profile, "id");
+    EXPECT_EQ(id.type(), v1::COLUMN_TYPE_NUMBER);
+    EXPECT_EQ(id.min(), "1");
+    EXPECT_EQ(id.max(), "3");
+    EXPECT_NEAR(id.mean(), 6.5 / 3, 1e-12);
+    const v1::ColumnProfile& name = *find_column(profile, "name");
+    EXPECT_EQ(name.type(), v1::COLUMN_TYPE_STRING);
+    EXPECT_EQ(name.null_count(), 1u);
+    EXPECT_EQ(find_column(profile, "tags")->type(), v1::COLUMN_TYPE_ARRAY);
+    EXPECT_EQ(find_column(profile, "tags")->null_count(), 2u);
+    const v1::ColumnProfile& extra = *find_column(profile, "extra");
+    EXPECT_EQ(extra.type(), v1::COLUMN_TYPE_OBJECT);
+    EXPECT_EQ(extra.null_count(), 2u);
+    EXPECT_EQ(extra.top_values(0).value(), "{\"k\":true}");
+    EXPECT_EQ(find_column(profile, "at")->type(), v1::COLUMN_TYPE_TIMESTAMP);
+  }
+}
+
+std::string convert(std::string_view csv, bool strings_only, size_t chunk, v1::CsvToNdjsonResponse* response) {
+  std::string output;
+  CsvToNdjson converter({}, strings_only, ProfileLimits{}, [&output](std::string_view bytes) {
+    output.append(bytes);
+    return Status::Ok();
+  });
+  for (size_t offset = 0; offset < csv.size(); offset += chunk) {
+    EXPECT_TRUE(converter.feed(csv.substr(offset, chunk)).ok());
+  }
+  EXPECT_TRUE(converter.finish(response).ok());
+  return output;
+}
+
+TEST(CsvToNdjson, WritesTypedObjectsPerRow) {
+  const std::string csv = "\xEF\xBB\xBFid,name,zip,ok\r\n1,\"Ann \"\"A\"\"\",007,true\r\n2.5,\"x\ny\",,false\r\n3,tab\there\n";
+  const std::string expected =
+      "{\"id\":1,\"name\":\"Ann \\\"A\\\"\",\"zip\":\"007\",\"ok\":true}\n"
+      "{\"id\":2.5,\"name\":\"x\\ny\",\"zip\":null,\"ok\":false}\n"
+      "{\"id\":3,\"name\":\"tab\\there\",\"zip\":null,\"ok\":null}\n";
+  for (size_t chunk = 1; chunk <= csv.size(); ++chunk) {
+    v1::CsvToNdjsonResponse response;
+    ASSERT_EQ(convert(csv, false, chunk, &response), expected) << "chunk " << chunk;
+    EXPECT_EQ(response.rows(), 3u);
+    EXPECT_EQ(response.bad_row_count(), 1u);
+  }
+  v1::CsvToNdjsonResponse response;
+  EXPECT_EQ(convert("a\n1\n", true, 100, &response), "{\"a\":\"1\"}\n");
+}
+
+TEST(AppendJsonString, EscapesControlsAndReplacesInvalidUtf8) {
+  std::string out;
+  append_json_string(std::string("a\x01\"\\\xC3\xA9\xFF", 7), &out);
+  EXPECT_EQ(out, "\"a\\u0001\\\"\\\\\xC3\xA9\xEF\xBF\xBD\"");
+}
+
+}  // namespace
+}  // namespace heavylift
