@@ -415,9 +415,10 @@ std::vector<Setting> all_settings() {
   settings.push_back(realtime_string(
       "realtime.address", "host:port",
       "Address of the real-time hub's WebSocket listener (Socket.IO clients connect to /socket.io/). "
-      "Empty leaves the hub off. Port 0 picks a free port. Only loopback hosts are accepted.",
+      "Empty leaves the hub off. Port 0 picks a free port. The hub has no TLS, so an address other than "
+      "127.0.0.1, ::1 or localhost needs --security-allow-insecure true (put a TLS proxy in front).",
       &realtime::RealtimeLimits::address, [](const std::string& source, const std::string& value) {
-        return value.empty() ? Status::Ok() : check_loopback_address(source, value);
+        return value.empty() ? Status::Ok() : check_host_port(source, value);
       }));
   settings.push_back(make_unsigned<uint32_t>(
       "realtime.threads", "threads", "I/O threads of the real-time hub. 0 means one per core.",
@@ -687,7 +688,18 @@ Status check_security_settings(const Config& config) {
                           "tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first");
   }
   if (Status s = check_listener_security(config, "grpc.address", config.grpc_address, true); !s.ok()) return s;
-  return check_listener_security(config, "http.address", config.http_address, false);
+  if (Status s = check_listener_security(config, "http.address", config.http_address, false); !s.ok()) return s;
+  if (config.realtime.address.empty() || is_default_loopback(config.realtime.address) || config.allow_insecure) {
+    return Status::Ok();
+  }
+  // NOTE: the hub has no TLS of its own. Clients still need a JWT signed by
+  // the app to connect, but the token travels in plain text unless a TLS
+  // proxy sits in front.
+  return Error::invalid("realtime.address", "INSECURE_LISTENER",
+                        fmt::format("realtime.address {} is not 127.0.0.1, ::1 or localhost, and the hub has no TLS; "
+                                    "put a TLS-terminating proxy in front and pass --security-allow-insecure true",
+                                    config.realtime.address),
+                        "127.0.0.1, ::1 or localhost", config.realtime.address);
 }
 
 }  // namespace

@@ -130,6 +130,11 @@ void warn_about_insecure_listeners(const Config& config) {
     spdlog::warn("event=server.insecure_listener listener=http address={} message={}", log_value(config.http_address),
                  log_value("no token: anyone who can reach this address can read /metrics"));
   }
+  if (!config.realtime.address.empty() && !is_default_loopback(config.realtime.address)) {
+    spdlog::warn("event=server.insecure_listener listener=realtime address={} message={}",
+                 log_value(config.realtime.address),
+                 log_value("no TLS: clients' JWTs and messages travel in plain text unless a TLS proxy is in front"));
+  }
 }
 
 // Builds and starts the gRPC server for `services` and the standard health
