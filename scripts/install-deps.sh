@@ -28,6 +28,9 @@ fi
 
 # FerretDB, the MongoDB wire-protocol server that the tests and the demo use,
 # is not packaged for Debian; it is built from its Go module into build/tools.
+# The module leaves out build/version/version.txt, which FerretDB reads at
+# start (it panics without it), so the source is copied out of the module
+# cache and the file written before building.
 FERRETDB_VERSION="v1.24.2"
 ferretdb_bin="$repo_root/build/tools/ferretdb"
 if [ ! -x "$ferretdb_bin" ] || [ "$(cat "$ferretdb_bin.version" 2>/dev/null)" != "$FERRETDB_VERSION" ]; then
@@ -37,8 +40,20 @@ if [ ! -x "$ferretdb_bin" ] || [ "$(cat "$ferretdb_bin.version" 2>/dev/null)" !=
     exit 1
   fi
   echo "install-deps: building FerretDB $FERRETDB_VERSION with $("$go_bin" version)"
+  module_dir="$(cd /tmp && "$go_bin" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  if [ -z "$module_dir" ] || [ ! -d "$module_dir" ]; then
+    echo "install-deps: go mod download of FerretDB $FERRETDB_VERSION failed" >&2
+    exit 1
+  fi
+  source_dir="$(mktemp -d)"
+  cp -r "$module_dir/." "$source_dir"
+  chmod -R u+w "$source_dir"
+  echo "$FERRETDB_VERSION" > "$source_dir/build/version/version.txt"
   mkdir -p "$repo_root/build/tools"
-  GOBIN="$repo_root/build/tools" "$go_bin" install "github.com/FerretDB/FerretDB/cmd/ferretdb@$FERRETDB_VERSION"
+  (cd "$source_dir" && "$go_bin" build -o "$ferretdb_bin" ./cmd/ferretdb)
+  rm -rf "$source_dir"
+  "$ferretdb_bin" --version > /dev/null
   echo "$FERRETDB_VERSION" > "$ferretdb_bin.version"
 fi
 

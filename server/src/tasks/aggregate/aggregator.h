@@ -20,7 +20,7 @@
 
 #include "core/error.h"
 #include "heavylift/v1/aggregate.pb.h"
-#include "tasks/aggregate/hyperloglog.h"
+#include "core/hyperloglog.h"
 #include "tasks/aggregate/time_bucket.h"
 
 namespace heavylift {

@@ -130,21 +130,6 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
   return ValueKind::kString;
 }
 
-uint64_t HyperLogLog::estimate() const {
-  double sum = 0;
-  uint32_t zeros = 0;
-  for (uint8_t value : registers_) {
-    sum += std::ldexp(1.0, -static_cast<int>(value));
-    zeros += value == 0 ? 1 : 0;
-  }
-  const double m = kRegisters;
-  const double alpha = 0.7213 / (1.0 + 1.079 / m);
-  double estimate = alpha * m * m / sum;
-  // Linear counting is more accurate while many registers are still empty.
-  if (estimate <= 2.5 * m && zeros > 0) estimate = m * std::log(m / zeros);
-  return static_cast<uint64_t>(std::llround(estimate));
-}
-
 TopValues::TopValues(size_t capacity)
     : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)), texts_(slots_.size()) {}
 
@@ -231,7 +216,7 @@ void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, do
     }
   }
   const uint64_t hash = XXH3_64bits(text.data(), text.size());
-  distinct_.add(hash);
+  distinct_.add_hash(hash);
   top_.add(hash, text);
 }
 
@@ -289,7 +274,7 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   if (numeric && (type == v1::COLUMN_TYPE_INTEGER || type == v1::COLUMN_TYPE_NUMBER)) {
     out->set_mean(static_cast<double>(sum_ / static_cast<long double>(numeric_count)));
   }
-  out->set_distinct_estimate(std::min<uint64_t>(distinct_.estimate(), present_ - nulls_));
+  out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), present_ - nulls_));
   for (const auto& [text, value_count] : top_.top(top_limit)) {
     v1::ValueCount* entry = out->add_top_values();
     entry->set_value(text);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hyperloglog.h"
 #include "heavylift/v1/files.pb.h"
 
 namespace heavylift {
@@ -30,24 +31,6 @@ bool is_iso_timestamp(std::string_view text);
 
 // Returns true when `text` is a number exactly as JSON (RFC 8259) writes one.
 bool is_json_number(std::string_view text);
-
-// HyperLogLog with 2^14 one-byte registers (16 KiB), standard error about 0.8%.
-class HyperLogLog {
- public:
-  HyperLogLog() : registers_(kRegisters, 0) {}
-  void add(uint64_t hash) {
-    const uint32_t index = static_cast<uint32_t>(hash >> (64 - kPrecision));
-    const uint64_t rest = (hash << kPrecision) | (uint64_t{1} << (kPrecision - 1));
-    const uint8_t rank = static_cast<uint8_t>(__builtin_clzll(rest) + 1);
-    if (rank > registers_[index]) registers_[index] = rank;
-  }
-  uint64_t estimate() const;
-
- private:
-  static constexpr int kPrecision = 14;
-  static constexpr uint32_t kRegisters = 1u << kPrecision;
-  std::vector<uint8_t> registers_;
-};
 
 // Misra-Gries frequent-items summary keyed by the value's 64-bit hash, with
 // `capacity` counters. Counts are exact while the column has at most
