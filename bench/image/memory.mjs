@@ -1,9 +1,10 @@
 // Measures the daemon's resident memory under a steady mixed image load with each allocator
-// setting: glibc malloc as is, glibc with MALLOC_ARENA_MAX=2, and jemalloc through LD_PRELOAD.
-// glibc keeps one arena per thread and returns freed memory lazily, so libvips' large
-// short-lived buffers can look like a leak. Prints RSS at the start of the load, at half time,
-// at the end and the peak, and the growth over the last half.
-// Usage: node image/memory.mjs [--seconds=120] [--concurrency=16] [--variants=glibc,arena2,jemalloc]
+// setting. glibc keeps one arena per thread and returns freed memory lazily, so libvips' large
+// short-lived buffers can look like a leak. The release daemon is linked with jemalloc; the
+// glibc settings need a daemon built with -DHEAVYLIFT_JEMALLOC=OFF, given as --glibc-bin.
+// Prints RSS at the start of the load, at half time, at the end and the peak, and the growth
+// over the last half.
+// Usage: node image/memory.mjs [--seconds=120] [--concurrency=16] [--glibc-bin=PATH]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,26 +18,29 @@ import { PHOTOS } from './cases.mjs';
 import { peakRssBytes, rssBytes } from './rss.mjs';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
-
-const VARIANTS = {
-  glibc: {},
-  arena2: { MALLOC_ARENA_MAX: '2' },
-  jemalloc: { LD_PRELOAD: JEMALLOC },
-};
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: process.env.BENCH_MEMORY_SECONDS ?? '120' },
     concurrency: { type: 'string', default: '16' },
-    variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
     bin: { type: 'string', default: process.env.HEAVYLIFT_BIN ?? path.join(REPO_ROOT, 'build', 'release', 'heavylift') },
+    'glibc-bin': { type: 'string', default: process.env.HEAVYLIFT_GLIBC_BIN ?? '' },
   },
 });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-// The mixed load: the three kinds of call a web app makes, in turn.
+// Allocator settings by name: the daemon binary and its extra environment.
+const VARIANTS = { jemalloc: { bin: values.bin, env: {} } };
+if (values['glibc-bin']) {
+  VARIANTS.glibc = { bin: values['glibc-bin'], env: {} };
+  VARIANTS['glibc, MALLOC_ARENA_MAX=2'] = { bin: values['glibc-bin'], env: { MALLOC_ARENA_MAX: '2' } };
+} else {
+  console.log('No --glibc-bin given: measuring the jemalloc daemon only.');
+}
+
+// The mixed load, in turn: eight renditions of a 1920 px photo, a thumbnail of a 5640 px
+// photo, a rotate + blur to PNG, and an analysis.
 function makeOperations(client, small, large) {
   return [
     () => client.image.transform({ input: small, outputs: [320, 640, 960, 1280].flatMap((width) => [{ format: 'webp', resize: { width } }, { format: 'jpeg', resize: { width } }]) }),
@@ -47,7 +51,7 @@ function makeOperations(client, small, large) {
 }
 
 async function measure(name) {
-  const daemon = await startDaemon({ bin: values.bin, env: VARIANTS[name] });
+  const daemon = await startDaemon({ bin: VARIANTS[name].bin, env: VARIANTS[name].env });
   const client = createClient({ address: daemon.grpcAddress, deadlineMs: 120_000 });
   const small = await readFile(PHOTOS.photo1920);
   const large = await readFile(PHOTOS.photo5640);
@@ -82,7 +86,7 @@ async function measure(name) {
 }
 
 const rows = [];
-for (const name of values.variants.split(',')) {
+for (const name of Object.keys(VARIANTS)) {
   rows.push(await measure(name));
 }
 const mib = (bytes) => bytes / 2 ** 20;

@@ -174,6 +174,23 @@ describe('classic problem images', () => {
     await assertStillServing();
   });
 
+  test('AVIF, HEIC, TIFF and WebP inputs decode', async () => {
+    for (const [name, format] of [
+      ['input.avif', 'heif'],
+      ['input.heic[compression=hevc]', 'heif'],
+      ['input.tif', 'tiff'],
+      ['input.webp', 'webp'],
+    ]) {
+      await tool('vips', ['copy', file('upright.jpg'), file(name)]);
+      const fileName = name.replace(/\[.*$/, '');
+      const { output, result } = await transformToPng(await readFile(file(fileName)), fileName);
+      assert.equal(result.source.format, format, name);
+      const error = await meanAbsoluteError(output, file('upright.png'));
+      assert.ok(error < 0.05, `${name} differs from the original by ${error}`);
+    }
+    await assertStillServing();
+  });
+
   test('grayscale JPEG stays grey', async () => {
     await tool('convert', [file('upright.jpg'), '-colorspace', 'Gray', file('grey.jpg')]);
     const result = await running.client.image.transform({ input: await readFile(file('grey.jpg')), outputs: [{ format: 'jpeg' }, { format: 'webp' }] });
