@@ -1,7 +1,7 @@
 // libFuzzer target for the schema-driven BSON decoder. Any bytes must decode
-// without a crash; a document that decodes as valid must render canonical
-// Extended JSON that libbson parses back into a document that decodes to the
-// same JSON (unless a key starts with "$").
+// without a crash. A valid document's canonical Extended JSON must parse back
+// (with libbson) into a document that decodes to the same JSON, unless a key
+// starts with "$".
 #include <bson/bson.h>
 
 #include <cstddef>
