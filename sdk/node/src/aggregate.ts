@@ -14,7 +14,7 @@ import {
 } from './gen/heavylift/v1/aggregate';
 import { invalidParameter } from './validate';
 
-/** Where the records come from. Exactly one key is set. */
+/** The record source: exactly one of mongo, postgres or documents. */
 export type AggregateSource =
   | {
       /** A MongoDB collection, read through a mongodb:// URI (MongoDB or FerretDB). */
@@ -82,7 +82,7 @@ export interface AggregateOptions {
   source: AggregateSource;
   groupBy?: GroupBy[];
   aggregates: AggregateField[];
-  /** What a record that breaks the schema does: skip it (default) or fail the call. */
+  /** Policy for a record that breaks the schema: skip it (default) or fail the call. */
   onViolation?: 'continue' | 'stop';
   /** At most this many groups; the daemon's aggregate.max_groups by default. */
   maxGroups?: number;
@@ -148,7 +148,9 @@ function buildSource(model: unknown, source: AggregateSource | undefined): Recor
   if (typeof model !== 'string' || model === '') throw invalidParameter('model', 'a model name', model);
   if (source && 'mongo' in source) {
     const { uri, database, collection = '', filter, partitions = 1 } = source.mongo;
-    const filterJson = filter === undefined ? '' : typeof filter === 'string' ? filter : JSON.stringify(filter);
+    let filterJson = '';
+    if (typeof filter === 'string') filterJson = filter;
+    else if (filter !== undefined) filterJson = JSON.stringify(filter);
     return { model, source: { $case: 'mongo', mongo: { uri, database, collection, filterJson, partitions } } };
   }
   if (source && 'postgres' in source) {

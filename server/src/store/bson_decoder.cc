@@ -48,6 +48,21 @@ std::string describe_found(const bson_iter_t& iter) {
   }
 }
 
+// Returns whether `decimal` is in canonical form. The BSON Decimal128
+// encoding (IEEE 754-2008 BID) can hold coefficients above 10^34 - 1, which
+// the standard reads as zero and libbson prints as out-of-range digits, so
+// they could not round-trip and are reported instead.
+bool is_canonical_decimal128(const bson_decimal128_t& decimal) {
+  const uint64_t combination = (decimal.high >> 58) & 0x1f;
+  if (combination >= 0x1e) return true;                    // infinity or NaN
+  if (((decimal.high >> 61) & 3) == 3) return false;      // the large-coefficient form
+  __extension__ using Uint128 = unsigned __int128;
+  Uint128 max_coefficient = 1;
+  for (int i = 0; i < 34; ++i) max_coefficient *= 10;
+  const Uint128 coefficient = (static_cast<Uint128>(decimal.high & ((uint64_t{1} << 49) - 1)) << 64) | decimal.low;
+  return coefficient < max_coefficient;
+}
+
 void add_violation(std::vector<Violation>* violations, const std::string& path, std::string expected,
                    std::string found) {
   violations->push_back(Violation{"", "", path, std::move(expected), std::move(found)});
@@ -107,6 +122,11 @@ bool decode_elements(const FieldSchema& field, bson_iter_t* child, const std::st
   bool valid = true;
   while (bson_iter_next(child)) {
     const char* key = bson_iter_key(child);
+    if (field.type == FieldType::kMap && !bson_utf8_validate(key, std::strlen(key), /*allow_null=*/false)) {
+      add_violation(violations, path, "map keys of valid UTF-8", "a key with invalid UTF-8");
+      valid = false;
+      continue;
+    }
     Value item;
     if (bson_iter_type(child) == BSON_TYPE_NULL) {
       item.kind = ValueKind::kNull;
@@ -178,6 +198,10 @@ bool decode_bson_value(const FieldSchema& field, const bson_iter_t& iter, const 
       if ((matches = type == BSON_TYPE_DECIMAL128)) {
         bson_decimal128_t decimal;
         bson_iter_decimal128(&iter, &decimal);
+        if (!is_canonical_decimal128(decimal)) {
+          add_violation(violations, path, "decimal128 (canonical)", "non-canonical decimal128");
+          return false;
+        }
         out->kind = ValueKind::kDecimal128;
         out->bytes.resize(16);
         std::memcpy(out->bytes.data(), &decimal.low, 8);

@@ -180,6 +180,33 @@ TEST(BsonDecoder, ReportsInvalidUtf8) {
   bson_destroy(document);
 }
 
+TEST(BsonDecoder, ReportsInvalidUtf8MapKey) {
+  bson_t* document = base_specimen();
+  bson_t counters;
+  BSON_APPEND_DOCUMENT_BEGIN(document, "counters", &counters);
+  bson_append_int32(&counters, "a\xff", 2, 1);
+  bson_append_document_end(document, &counters);
+  const Decoded decoded = decode(document);
+  EXPECT_FALSE(decoded.valid);
+  ASSERT_EQ(decoded.violations.size(), 1u);
+  EXPECT_EQ(decoded.violations[0].field, "counters");
+  bson_destroy(document);
+}
+
+TEST(BsonDecoder, ReportsNonCanonicalDecimal128) {
+  bson_t* document = base_specimen();
+  bson_decimal128_t price;
+  price.high = 0x0001ffffffffffffULL;  // coefficient above 10^34 - 1, exponent 0
+  price.low = 0xffffffffffffffffULL;
+  BSON_APPEND_DECIMAL128(document, "price", &price);
+  const Decoded decoded = decode(document);
+  EXPECT_FALSE(decoded.valid);
+  ASSERT_EQ(decoded.violations.size(), 1u);
+  EXPECT_EQ(decoded.violations[0].field, "price");
+  EXPECT_EQ(decoded.violations[0].found, "non-canonical decimal128");
+  bson_destroy(document);
+}
+
 TEST(BsonDecoder, RejectsCorruptBytes) {
   const uint8_t truncated[] = {0x20, 0, 0, 0, 0x10, 'a', 0, 1};
   Value record;

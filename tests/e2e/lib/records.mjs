@@ -13,7 +13,7 @@ export const SCHEMA_DIR = path.join(REPO_ROOT, 'schema');
 export const SCHEMA_FILE = path.join(SCHEMA_DIR, 'gen', 'schema.json');
 export const TABLES_SQL = path.join(SCHEMA_DIR, 'gen', 'tables.sql');
 
-/** The generated Mongoose models, defined on `mongoose`. */
+/** Defines the generated Mongoose models on `mongoose` and returns them by name. */
 export function defineModels(mongoose) {
   return require(path.join(SCHEMA_DIR, 'gen', 'models.cjs')).defineModels(mongoose);
 }

@@ -74,6 +74,13 @@ struct Aggregator::Accumulator {
   std::vector<uint64_t> buckets;
   std::unordered_map<std::string, uint64_t> counts;
 
+  // Adds a value to the count and sum, which is all sum and mean need.
+  void add_sum(double value) {
+    ++n;
+    sum += value;
+  }
+
+  // Adds a value to every moment: count, sum, min, max, mean and M2.
   void add_moments(double value) {
     if (n == 0 || number_less(max, value)) max = value;
     if (n == 0 || number_less(value, min)) min = value;
@@ -253,6 +260,10 @@ Status Aggregator::add(const ColumnBatch& batch) {
           ++accumulator.buckets[static_cast<size_t>(bound - spec.histogram_bounds.begin())];
           break;
         }
+        case v1::AggregateSpec::KIND_SUM:
+        case v1::AggregateSpec::KIND_MEAN:
+          accumulator.add_sum(column.number_at(row));
+          break;
         default:
           accumulator.add_moments(column.number_at(row));
           break;
