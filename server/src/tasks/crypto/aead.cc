@@ -16,6 +16,8 @@ namespace {
 constexpr uint8_t kAlgorithmAesGcm = 1;
 constexpr uint8_t kAlgorithmXChaCha = 2;
 constexpr size_t kMaxKeyIdBytes = 64;
+// The longest GCM nonce OpenSSL accepts.
+constexpr size_t kMaxGcmNonceBytes = 128;
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -68,7 +70,9 @@ size_t nonce_bytes(uint8_t algorithm) { return algorithm == kAlgorithmAesGcm ? 1
 bool aes_gcm_seal(std::string_view key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
                   size_t tag_bytes, std::string* sealed) {
   const EVP_CIPHER* cipher = gcm_cipher(key.size());
-  if (cipher == nullptr || nonce.empty() || tag_bytes < 4 || tag_bytes > 16) return false;
+  if (cipher == nullptr || nonce.empty() || nonce.size() > kMaxGcmNonceBytes || tag_bytes < 4 || tag_bytes > 16) {
+    return false;
+  }
   std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
   sealed->resize(plaintext.size() + tag_bytes);
   int length = 0;
@@ -89,7 +93,10 @@ bool aes_gcm_seal(std::string_view key, std::string_view nonce, std::string_view
 bool aes_gcm_open(std::string_view key, std::string_view nonce, std::string_view aad, std::string_view sealed,
                   size_t tag_bytes, std::string* plaintext) {
   const EVP_CIPHER* cipher = gcm_cipher(key.size());
-  if (cipher == nullptr || nonce.empty() || tag_bytes < 4 || tag_bytes > 16 || sealed.size() < tag_bytes) return false;
+  if (cipher == nullptr || nonce.empty() || nonce.size() > kMaxGcmNonceBytes || tag_bytes < 4 || tag_bytes > 16 ||
+      sealed.size() < tag_bytes) {
+    return false;
+  }
   const size_t text_bytes = sealed.size() - tag_bytes;
   std::string tag(sealed.substr(text_bytes));
   std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());

@@ -76,8 +76,9 @@ Status aead_decrypt(const v1::AeadDecryptRequest& request, v1::AeadDecryptRespon
 
 // The raw primitives, exposed for the known-answer tests. `sealed` is
 // ciphertext || tag. Open returns false when authentication fails or a size
-// is unsupported. AES-GCM takes 16, 24 or 32-byte keys, any non-empty nonce
-// and tags of 4..16 bytes (the envelope uses 32, 12 and 16).
+// is unsupported. AES-GCM takes 16, 24 or 32-byte keys, nonces
+// of 1..128 bytes (the most OpenSSL takes) and tags of 4..16 bytes (the
+// envelope uses 32, 12 and 16).
 bool aes_gcm_seal(std::string_view key, std::string_view nonce, std::string_view aad, std::string_view plaintext,
                   size_t tag_bytes, std::string* sealed);
 bool aes_gcm_open(std::string_view key, std::string_view nonce, std::string_view aad, std::string_view sealed,

@@ -166,7 +166,6 @@ Status jwt_verify_task(const v1::JwtVerifyRequest& request, v1::JwtVerifyRespons
     }
     options.algorithms.push_back(*algorithm);
   }
-  if (request.token().empty()) return Error::invalid("token", "EMPTY", "token is empty");
   auto claims = verify_jwt(request.token(), keys, options, now);
   if (!claims.ok()) return claims.error();
   const JwtClaims& c = claims.value();

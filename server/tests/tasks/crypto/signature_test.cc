@@ -186,6 +186,13 @@ TEST_F(SignatureTest, JwtTasksUseTheKeySet) {
   EXPECT_EQ(expired.error().code, Code::kUnauthenticated);
   EXPECT_EQ(expired.error().reason, "EXPIRED");
 
+  // A missing token is a missing credential.
+  verify.set_token("");
+  auto empty = jwt_verify_task(verify, &claims, keys, config_, now);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, Code::kUnauthenticated);
+  EXPECT_EQ(empty.error().reason, "MALFORMED");
+
   sign.set_claims_json("[1]");
   EXPECT_EQ(jwt_sign_task(sign, &token, keys, now).error().field, "claims_json");
   sign.set_key_id("missing");

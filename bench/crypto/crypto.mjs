@@ -1,0 +1,103 @@
+// Benchmarks heavylift's crypto tasks against what a Node app does in
+// process: the `argon2`, `bcrypt` and `bcryptjs` npm packages (with the
+// default and a tuned UV_THREADPOOL_SIZE) and Node's own crypto, at 1 and 32
+// concurrent callers, and prints throughput, p99 latency, the caller's
+// event-loop delay and the ratios.
+// Usage: node bench/crypto/crypto.mjs  (variables: BENCH_CRYPTO_SECONDS,
+// BENCH_CRYPTO_THREADPOOL, HEAVYLIFT_BIN, BENCH_DAEMON_ARGS)
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { startDaemon } from 'heavylift/testing';
+
+import { formatRatio, formatTable } from '../lib/report.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(HERE, '..', '..');
+const SECONDS = Number(process.env.BENCH_CRYPTO_SECONDS ?? '8');
+const TUNED_THREADPOOL = process.env.BENCH_CRYPTO_THREADPOOL ?? String(os.availableParallelism());
+
+// Runs worker.mjs for one row and returns its JSON result.
+function runWorker(workload, concurrency, maxOps, { address, env = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const args = [path.join(HERE, 'worker.mjs'), workload, String(concurrency), String(maxOps), String(SECONDS)];
+    if (address) args.push(address);
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${workload} exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)));
+    });
+  });
+}
+
+const bin = process.env.HEAVYLIFT_BIN ?? path.join(REPO_ROOT, 'build/release/heavylift');
+const daemonArgs = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter(Boolean);
+const daemon = await startDaemon({ bin, args: daemonArgs, env: { HEAVYLIFT_CRYPTO_AEAD_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}` } });
+const address = daemon.grpcAddress;
+
+const rows = [];
+async function measure(group, label, workload, concurrency, maxOps, options = {}) {
+  const result = await runWorker(workload, concurrency, maxOps, options);
+  const row = { group, label, ...result };
+  rows.push(row);
+  console.error(`${group} ${label} x${concurrency}: ${result.opsPerSecond.toFixed(1)} ops/s, p99 ${result.latencyMs.p99.toFixed(1)} ms, loop p99 ${result.eventLoopDelayMs.p99.toFixed(1)} ms, ${result.failed} failed`);
+  return row;
+}
+
+try {
+  for (const callers of [1, 32]) {
+    const ops = callers === 1 ? 40 : 400;
+    await measure('argon2id m=19MiB t=2 p=1', 'heavylift', 'heavylift-argon2id', callers, ops, { address });
+    await measure('argon2id m=19MiB t=2 p=1', 'npm argon2 (threadpool 4)', 'npm-argon2', callers, ops);
+    await measure('argon2id m=19MiB t=2 p=1', `npm argon2 (threadpool ${TUNED_THREADPOOL})`, 'npm-argon2', callers, ops, { env: { UV_THREADPOOL_SIZE: TUNED_THREADPOOL } });
+  }
+  for (const callers of [1, 32]) {
+    const ops = callers === 1 ? 16 : 128;
+    await measure('bcrypt cost 12', 'heavylift', 'heavylift-bcrypt', callers, ops, { address });
+    await measure('bcrypt cost 12', 'npm bcrypt (threadpool 4)', 'npm-bcrypt', callers, ops);
+    await measure('bcrypt cost 12', `npm bcrypt (threadpool ${TUNED_THREADPOOL})`, 'npm-bcrypt', callers, ops, { env: { UV_THREADPOOL_SIZE: TUNED_THREADPOOL } });
+    await measure('bcrypt cost 12', 'bcryptjs', 'bcryptjs', callers, callers === 1 ? 4 : 32);
+  }
+  for (const callers of [1, 32]) {
+    await measure('Ed25519 sign', 'heavylift', 'heavylift-ed25519-sign', callers, 20000, { address });
+    await measure('Ed25519 sign', 'node crypto', 'node-ed25519-sign', callers, 20000);
+    await measure('Ed25519 verify', 'heavylift', 'heavylift-ed25519-verify', callers, 20000, { address });
+    await measure('Ed25519 verify', 'node crypto', 'node-ed25519-verify', callers, 20000);
+  }
+  await measure('AES-256-GCM 100 MB', 'heavylift (16 MiB calls)', 'heavylift-aes-256-gcm-100mb', 1, 5, { address });
+  await measure('AES-256-GCM 100 MB', 'node crypto', 'node-aes-256-gcm-100mb', 1, 5);
+} finally {
+  await daemon.stop();
+}
+
+console.log(formatTable(
+  [
+    { header: 'workload', value: (r) => r.group },
+    { header: 'side', value: (r) => r.label },
+    { header: 'callers', value: (r) => r.concurrency, digits: 0 },
+    { header: 'ops', value: (r) => r.ok, digits: 0 },
+    { header: 'ops/s', value: (r) => r.opsPerSecond, digits: 1 },
+    { header: 'p99 ms', value: (r) => r.latencyMs.p99, digits: 1 },
+    { header: 'loop p99 ms', value: (r) => r.eventLoopDelayMs.p99, digits: 1 },
+    { header: 'loop max ms', value: (r) => r.eventLoopDelayMs.max, digits: 1 },
+  ],
+  rows,
+));
+
+// Ratios: heavylift throughput over each alternative, per workload and caller count.
+console.log('\nratios (heavylift ops/s / other ops/s; for p99, other / heavylift):');
+for (const row of rows.filter((r) => r.label.startsWith('heavylift'))) {
+  for (const other of rows.filter((r) => r.group === row.group && r.concurrency === row.concurrency && r !== row)) {
+    console.log(`  ${row.group}, ${row.concurrency} caller(s), vs ${other.label}: throughput ${formatRatio(row.opsPerSecond, other.opsPerSecond)}, p99 ${formatRatio(other.latencyMs.p99, row.latencyMs.p99)}`);
+  }
+}
+
+const outDir = path.join(REPO_ROOT, 'out', 'bench');
+await mkdir(outDir, { recursive: true });
+await writeFile(path.join(outDir, 'crypto-latest.json'), JSON.stringify({ machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model }, rows }, null, 2));
+if (rows.some((r) => r.failed > 0)) process.exitCode = 1;
