@@ -15,6 +15,7 @@ export {
   type ImageMethods,
 } from './client';
 export type { CallOptions } from './call';
+export type { MessageType, PartialMessage, TaskMethod, TaskOptions } from './task';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
 export {

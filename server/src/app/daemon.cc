@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "app/builtin_tasks.h"
+#include "app/custom_tasks.h"
 #include "core/blob.h"
 #include "core/executor.h"
 #include "core/host_port.h"
@@ -24,6 +25,7 @@
 #include "core/task_registry.h"
 #include "core/task_runner.h"
 #include "grpc/services.h"
+#include "grpc/task_service.h"
 #include "http/admin_server.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
@@ -140,6 +142,10 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }
+  if (Status s = register_custom_tasks(registry, config); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=custom_tasks message={}", log_value(s.error().message));
+    return 1;
+  }
   TaskRunner runner(executor, metrics);
   for (const std::string& name : registry.names()) runner.declare_metrics(*registry.find(name));
 
@@ -151,16 +157,17 @@ int run_daemon(const Config& config) {
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
+  TaskServiceImpl task_service(dispatcher);
 
   int grpc_port = 0;
-  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &testing_service}, &grpc_port);
+  std::unique_ptr<grpc::Server> server = start_grpc_server(config, {&image_service, &crypto_service, &testing_service, &task_service}, &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
     return 1;
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
-  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService"}) {
+  for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService", "heavylift.v1.TaskService"}) {
     health->SetServingStatus(service, true);
   }
 
