@@ -72,7 +72,7 @@ function better(a, b) {
   return a.id < b.id;
 }
 
-/** A bad search parameter; the Express route answers it with 400. */
+/** A bad search parameter, which the Express route reports with status 400. */
 export class SearchError extends Error {
   constructor(field, bound, value) {
     super(`${field} must be ${bound}, got ${value}`);

@@ -97,7 +97,7 @@ if (emitJs) {
     });
     writeFileSync(file.replace(/\.ts$/, '.js'), output.outputText);
   }
-  // The .js files are ES modules whatever the enclosing package says.
+  // Marks the .js files as ES modules whatever the enclosing package declares.
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
 }
 console.log(`heavylift-gen: wrote ${generated.length} file(s)${emitJs ? ' (.ts and .js)' : ''} into ${relative(process.cwd(), outDir) || '.'}`);

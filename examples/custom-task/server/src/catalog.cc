@@ -93,11 +93,18 @@ std::vector<std::string> split_query(std::string_view query) {
   return words;
 }
 
+// A product that matched, before it becomes a v1::Product in the response.
+struct Match {
+  uint32_t id;
+  uint32_t score;
+  uint32_t rating;
+};
+
 // Orders results best first.
-bool better(const v1::Product& a, const v1::Product& b) {
-  if (a.score() != b.score()) return a.score() > b.score();
-  if (a.rating() != b.rating()) return a.rating() > b.rating();
-  return a.id() < b.id();
+bool better(const Match& a, const Match& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.rating != b.rating) return a.rating > b.rating;
+  return a.id < b.id;
 }
 
 uint32_t env_or(const char* name, uint32_t fallback) {
@@ -161,8 +168,9 @@ Status search(const std::vector<Product>& products, const v1::SearchRequest& req
   const uint32_t max_price = request.max_price_cents() == 0 ? UINT32_MAX : request.max_price_cents();
 
   // Best `limit` so far, kept as a heap whose top is the worst of them.
-  std::vector<v1::Product> best;
-  const auto worse_on_top = [](const v1::Product& a, const v1::Product& b) { return better(a, b); };
+  std::vector<Match> best;
+  best.reserve(limit + 1);
+  const auto worse_on_top = [](const Match& a, const Match& b) { return better(a, b); };
   uint32_t matched = 0;
   for (size_t i = 0; i < products.size(); ++i) {
     if (i % kCheckEvery == 0) {
@@ -184,26 +192,26 @@ Status search(const std::vector<Product>& products, const v1::SearchRequest& req
     }
     if (score == 0) continue;
     ++matched;
-    v1::Product candidate;
-    candidate.set_id(product.id);
-    candidate.set_score(score);
-    candidate.set_rating(product.rating);
+    const Match candidate{product.id, score, product.rating};
     if (best.size() == limit) {
       if (!better(candidate, best.front())) continue;
       std::pop_heap(best.begin(), best.end(), worse_on_top);
       best.pop_back();
     }
-    best.push_back(std::move(candidate));
+    best.push_back(candidate);
     std::push_heap(best.begin(), best.end(), worse_on_top);
   }
   std::sort(best.begin(), best.end(), better);
-  for (v1::Product& entry : best) {
-    const Product& product = products[entry.id() - 1];
-    entry.set_name(product.name);
-    entry.set_category(std::string(kCategories[product.category]));
-    entry.set_price_cents(product.price_cents);
-    entry.set_in_stock(product.in_stock);
-    *response->add_products() = std::move(entry);
+  for (const Match& match : best) {
+    const Product& product = products[match.id - 1];
+    v1::Product* entry = response->add_products();
+    entry->set_id(match.id);
+    entry->set_name(product.name);
+    entry->set_category(std::string(kCategories[product.category]));
+    entry->set_price_cents(product.price_cents);
+    entry->set_rating(product.rating);
+    entry->set_in_stock(product.in_stock);
+    entry->set_score(match.score);
   }
   response->set_matched(matched);
   return Status::Ok();
