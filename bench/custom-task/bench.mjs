@@ -91,8 +91,13 @@ async function measure(mode, address) {
   const { child, port } = await startExpress(mode, address);
   const results = {};
   try {
-    // One warm-up request, then the runs.
-    await get(new http.Agent(), port, `/search/${mode}?q=warm`);
+    // The idle floor of the event-loop delay on this machine, one warm-up request, then the runs.
+    const agent = new http.Agent();
+    await get(agent, port, '/__stats/reset');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const idle = JSON.parse(String(await get(agent, port, '/__stats')));
+    console.log(`${mode.padEnd(9)} idle event-loop p99 ${idle.p99Ms.toFixed(1)} ms`);
+    await get(agent, port, `/search/${mode}?q=warm`);
     for (const concurrency of CONCURRENCY) {
       results[concurrency] = await load(port, `/search/${mode}`, concurrency);
       const r = results[concurrency];

@@ -1,10 +1,8 @@
-// client.task(): any registered task by name, through heavylift.v1.TaskService/Run. The
-// message types are written by hand with @bufbuild/protobuf's wire codec here, to show that
-// any object with encode and decode works, not only ts-proto output.
+// client.task(): any registered task by name, through heavylift.v1.TaskService/Run, with the
+// SDK's own generated types of the built-in testing tasks as the message types.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import {
   createClient,
   DeadlineExceededError,
@@ -14,49 +12,14 @@ import {
   type MessageType,
 } from 'heavylift';
 
+// Compiled to dist/gen/ by the SDK build; not exported by the package.
+import { EchoRequest, EchoResponse, FailRequest, FailResponse, SleepRequest, SleepResponse } from '../dist/gen/heavylift/v1/testing';
+
 import { useDaemon } from './support';
 
-interface Echo {
-  payload: Uint8Array;
-}
-
-// heavylift.v1.EchoRequest and EchoResponse: bytes payload = 1.
-const EchoType: MessageType<Echo> = {
-  encode: (message) => new BinaryWriter().uint32(10).bytes(message.payload),
-  decode: (input) => {
-    const reader = new BinaryReader(input);
-    const message: Echo = { payload: new Uint8Array() };
-    while (reader.pos < reader.len) {
-      const [field, wireType] = reader.tag();
-      if (field === 1) message.payload = reader.bytes();
-      else reader.skip(wireType);
-    }
-    return message;
-  },
-};
-
-interface Sleep {
-  durationMs: number;
-  busy: boolean;
-}
-
-// heavylift.v1.SleepRequest: uint32 duration_ms = 1, bool busy = 2. The response is decoded as
-// an empty object because this test reads none of its fields.
-const SleepType: MessageType<Sleep> = {
-  encode: (message) => new BinaryWriter().uint32(8).uint32(message.durationMs).uint32(16).bool(message.busy),
-  decode: () => ({ durationMs: 0, busy: false }),
-};
-
-interface Fail {
-  code: string;
-  message: string;
-}
-
-// heavylift.v1.FailRequest: string code = 1, string message = 2.
-const FailType: MessageType<Fail> = {
-  encode: (message) => new BinaryWriter().uint32(10).string(message.code).uint32(18).string(message.message),
-  decode: () => ({ code: '', message: '' }),
-};
+const EchoTypes = { requestType: EchoRequest, responseType: EchoResponse };
+const SleepTypes = { requestType: SleepRequest, responseType: SleepResponse };
+const FailTypes = { requestType: FailRequest, responseType: FailResponse };
 
 describe('client.task with a daemon', () => {
   const fixture = useDaemon(['--testing-tasks', 'true']);
@@ -69,25 +32,25 @@ describe('client.task with a daemon', () => {
   after(() => client?.close());
 
   test('echo round-trips the payload', async () => {
-    const payload = Uint8Array.from([0, 1, 2, 254, 255]);
-    const response = await client.task('testing.echo', { payload }, { requestType: EchoType, responseType: EchoType });
+    const payload = Buffer.from([0, 1, 2, 254, 255]);
+    const response = await client.task('testing.echo', { payload }, EchoTypes);
     assert.deepEqual(Array.from(response.payload), Array.from(payload));
   });
 
   test('deadline gives DeadlineExceededError', async () => {
     const call = client.task('testing.sleep', { durationMs: 5_000, busy: true },
-      { requestType: SleepType, responseType: SleepType, deadlineMs: 200 });
+      { ...SleepTypes, deadlineMs: 200 });
     await assert.rejects(call, DeadlineExceededError);
   });
 
   test('task error keeps its code', async () => {
     const call = client.task('testing.fail', { code: 'INVALID_ARGUMENT', message: 'rejected on request' },
-      { requestType: FailType, responseType: FailType });
+      FailTypes);
     await assert.rejects(call, (error: unknown) => error instanceof InvalidArgumentError && /rejected on request/.test(error.message));
   });
 
   test('unknown task gives UnimplementedError', async () => {
-    const call = client.task('no.such.task', { payload: new Uint8Array() }, { requestType: EchoType, responseType: EchoType });
+    const call = client.task('no.such.task', { payload: Buffer.alloc(0) }, EchoTypes);
     await assert.rejects(call, (error: unknown) => error instanceof UnimplementedError && error.reason === 'UNKNOWN_TASK');
   });
 });
@@ -100,16 +63,16 @@ describe('client.task validation', () => {
   const invalidField = (field: string) => (error: unknown) => error instanceof InvalidArgumentError && error.field === field;
 
   test('rejects an invalid task name', async () => {
-    await assert.rejects(client.task('bad name!', { payload: new Uint8Array() }, { requestType: EchoType, responseType: EchoType }), invalidField('name'));
+    await assert.rejects(client.task('bad name!', { payload: Buffer.alloc(0) }, EchoTypes), invalidField('name'));
   });
 
   test('rejects missing message types', async () => {
-    const types = { requestType: {}, responseType: EchoType } as unknown as { requestType: MessageType<Echo>; responseType: MessageType<Echo> };
-    await assert.rejects(client.task('testing.echo', { payload: new Uint8Array() }, types), invalidField('requestType'));
+    const types = { requestType: {}, responseType: EchoResponse } as unknown as { requestType: MessageType<EchoRequest>; responseType: MessageType<EchoResponse> };
+    await assert.rejects(client.task('testing.echo', { payload: Buffer.alloc(0) }, types), invalidField('requestType'));
   });
 
   test('rejects a request that does not encode', async () => {
-    const call = client.task('testing.echo', { payload: 'not bytes' as unknown as Uint8Array }, { requestType: EchoType, responseType: EchoType });
+    const call = client.task('testing.echo', { payload: 'not bytes' as unknown as Buffer }, EchoTypes);
     await assert.rejects(call, invalidField('request'));
   });
 });
