@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "loopback_server.h"
 #include "heavylift/v1/common.pb.h"
 #include "heavylift/v1/testing.pb.h"
 
@@ -25,14 +26,10 @@ class TaskServiceTest : public ::testing::Test {
     dispatcher_ = std::make_unique<TaskCallDispatcher>(registry_, *runner_, draining_);
     service_ = std::make_unique<TaskServiceImpl>(*dispatcher_);
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::TaskService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    LoopbackServer started = start_loopback_server(service_.get());
+    server_ = std::move(started.server);
+    ASSERT_NE(started.channel, nullptr);
+    stub_ = v1::TaskService::NewStub(started.channel);
   }
 
   void TearDown() override {
