@@ -11,6 +11,8 @@ target_link_libraries(heavylift_main PUBLIC heavylift_core)
 if(HEAVYLIFT_SANITIZE)
   target_compile_options(heavylift_main PRIVATE ${HEAVYLIFT_SANITIZER_FLAGS})
 endif()
+# Built with the daemon, so every tree that has a daemon can build custom ones.
+add_dependencies(heavylift heavylift_main)
 set_target_properties(heavylift_core PROPERTIES EXPORT_NAME core)
 set_target_properties(heavylift_proto PROPERTIES EXPORT_NAME proto)
 set_target_properties(heavylift_main PROPERTIES EXPORT_NAME main)
