@@ -1,7 +1,6 @@
-// The task template, as a team starts from it: scripts/heavylift-new-task
-// makes a project from a clean copy, CMake builds it against this heavylift
-// build tree into a daemon, and Node calls the new task over gRPC with
-// message types from heavylift-gen.
+// The task template, used as a team would use it. scripts/heavylift-new-task makes a
+// project from a clean copy and CMake builds it into a daemon against this heavylift build
+// tree. Node then calls the new task over gRPC with message types from heavylift-gen.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
