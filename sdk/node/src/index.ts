@@ -51,6 +51,7 @@ export type {
   RehashAdvice,
   SignatureAlgorithmName,
 } from './crypto';
+export type { MessageType, PartialMessage, TaskMethod, TaskOptions } from './task';
 export type { Argon2idHashOptions, Password } from './argon2id';
 export type { HealthCheckOptions, HealthStatus } from './health';
 export type {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "app/builtin_tasks.h"
+#include "app/custom_tasks.h"
 #include "app/tls_files.h"
 #include "core/bearer_tokens.h"
 #include "core/blob.h"
@@ -31,6 +32,7 @@
 #include "grpc/file_service.h"
 #include "grpc/realtime_service.h"
 #include "grpc/services.h"
+#include "grpc/task_service.h"
 #include "http/admin_server.h"
 #include "jobs/redis_bullmq/worker.h"
 #include "realtime/jwt_verifier.h"
@@ -247,6 +249,10 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed reason=schema message={}", log_value(s.error().message));
     return 1;
   }
+  if (Status s = register_custom_tasks(registry, config); !s.ok()) {
+    spdlog::critical("event=server.start_failed reason=custom_tasks message={}", log_value(s.error().message));
+    return 1;
+  }
   TaskRunner runner(executor, metrics);
   for (const std::string& name : registry.names()) runner.declare_metrics(*registry.find(name));
 
@@ -260,6 +266,7 @@ int run_daemon(const Config& config) {
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
   AggregateServiceImpl aggregate_service(dispatcher);
+  TaskServiceImpl task_service(dispatcher);
   StreamCallTracker streams(executor, metrics, draining);
   FileServiceImpl file_service(dispatcher, streams, config.files, config.blob_root);
 
@@ -288,7 +295,7 @@ int run_daemon(const Config& config) {
   std::unique_ptr<grpc::Server> server =
       start_grpc_server(config,
                         {&image_service, &crypto_service, &testing_service, &realtime_service, &aggregate_service,
-                         &file_service},
+                         &file_service, &task_service},
                         &grpc_port);
   if (!server || grpc_port == 0) {
     spdlog::critical("event=server.start_failed reason=grpc_bind address={}", log_value(config.grpc_address));
@@ -298,7 +305,8 @@ int run_daemon(const Config& config) {
   health->SetServingStatus(true);
   for (const char* service : {"heavylift.v1.ImageService", "heavylift.v1.CryptoService",
                               "heavylift.v1.RealtimeService", "heavylift.v1.TestingService",
-                              "heavylift.v1.AggregateService", "heavylift.v1.FileService"}) {
+                              "heavylift.v1.AggregateService", "heavylift.v1.FileService",
+                              "heavylift.v1.TaskService"}) {
     health->SetServingStatus(service, true);
   }
 

@@ -46,6 +46,15 @@ class TaskCallDispatcher {
   // any are set. Other adapters on the same server (streaming calls) use it
   // too.
   Status authenticate(const grpc::CallbackServerContext& server_context) const;
+  // Runs task `task_name` on `request_bytes`, the binary protobuf of the
+  // task's request type, and on success stores the binary response in
+  // `*response_bytes`. Otherwise behaves as dispatch(); a request that does
+  // not parse fails with INVALID_ARGUMENT (field "request", reason
+  // UNDECODABLE_REQUEST) without running. `request_bytes` and
+  // `response_bytes` belong to the gRPC call and outlive it.
+  grpc::ServerUnaryReactor* dispatch_serialized(grpc::CallbackServerContext* server_context,
+                                                std::string_view task_name, const std::string& request_bytes,
+                                                std::string* response_bytes);
 
   // Calls dispatched and not yet done, counted until gRPC reports each done.
   size_t in_flight() const;
@@ -57,6 +66,10 @@ class TaskCallDispatcher {
 
  private:
   friend class UnaryCall;
+
+  // Starts a call for `task_name` and sets `*task` to its task. When the
+  // call cannot run (draining, unknown task), finishes it and sets nullptr.
+  UnaryCall* begin(grpc::CallbackServerContext* server_context, std::string_view task_name, const Task** task);
 
   const TaskRegistry& registry_;
   TaskRunner& runner_;

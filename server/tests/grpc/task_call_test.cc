@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "loopback_server.h"
 #include "grpc/services.h"
 #include "heavylift/v1/common.pb.h"
 
@@ -31,13 +32,10 @@ class TaskCallTest : public ::testing::Test {
     dispatcher_ = std::make_unique<TaskCallDispatcher>(registry_, *runner_, draining_);
     service_ = std::make_unique<CryptoServiceImpl>(*dispatcher_);
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+    LoopbackServer started = start_loopback_server(service_.get());
+    server_ = std::move(started.server);
+    channel_ = std::move(started.channel);
+    ASSERT_NE(channel_, nullptr);
     stub_ = v1::CryptoService::NewStub(channel_);
   }
 
