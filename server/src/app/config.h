@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "jobs/amqp/amqp_worker.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -28,6 +29,7 @@ struct Config {
   ImageLimits image;
   Argon2Limits argon2;
   bool testing_tasks = false;
+  AmqpOptions amqp;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -25,6 +25,7 @@
 #include "core/task_runner.h"
 #include "grpc/services.h"
 #include "http/admin_server.h"
+#include "jobs/amqp/amqp_worker.h"
 #include "tasks/crypto/argon2.h"
 #include "tasks/image/thumbnail.h"
 
@@ -171,6 +172,19 @@ int run_daemon(const Config& config) {
     return 1;
   }
 
+  // The AMQP worker, when a broker is configured. It connects in the
+  // background and keeps retrying, so a broker that is down does not stop
+  // the daemon from serving gRPC.
+  std::unique_ptr<AmqpWorker> amqp_worker;
+  if (!config.amqp.url.empty()) {
+    amqp_worker = std::make_unique<AmqpWorker>(config.amqp, registry, runner, metrics, executor.threads());
+    if (Status s = amqp_worker->start(); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=amqp message={}", log_value(s.error().message));
+      server->Shutdown();
+      return 1;
+    }
+  }
+
   // The configured host with the port gRPC bound, which differs when it was 0.
   const std::string grpc_address =
       join_host_port(split_host_port(config.grpc_address).value_or(HostPort{}).host, std::to_string(grpc_port));
@@ -195,7 +209,13 @@ int run_daemon(const Config& config) {
   }).detach();
 
   const auto started = std::chrono::steady_clock::now();
+  std::thread amqp_drain;
+  if (amqp_worker) {
+    const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
+    amqp_drain = std::thread([&amqp_worker, grace_deadline] { amqp_worker->drain(grace_deadline); });
+  }
   drain(config, dispatcher, executor, *server);
+  if (amqp_drain.joinable()) amqp_drain.join();
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
