@@ -47,6 +47,8 @@ export const ATTEMPT_HEADER = 'x-heavylift-attempt';
 export const STATUS_HEADER = 'x-heavylift-status';
 /** Header of a failed result or dead-lettered message: `"<CODE>: message"`. */
 export const ERROR_HEADER = 'x-heavylift-error';
+/** Header of a result: `true` when the broker redelivered the message, so the task may have run twice. */
+export const REDELIVERED_HEADER = 'x-heavylift-redelivered';
 /** Header of a dead-lettered message: why it was dead-lettered (for example `MAX_ATTEMPTS`). */
 export const DEAD_REASON_HEADER = 'x-heavylift-dead-reason';
 
@@ -169,9 +171,22 @@ export function publishTask<N extends TaskName>(
 }
 
 /** The outcome of one task message, as the worker published it. */
-export type TaskOutcome<N extends TaskName = TaskName> =
-  | { status: 'completed'; task: N; attempt: number; messageId?: string; correlationId?: string; result: TaskResult<N> }
-  | { status: 'failed'; task: N; attempt: number; messageId?: string; correlationId?: string; error: HeavyliftError };
+export type TaskOutcome<N extends TaskName = TaskName> = OutcomeInfo<N> &
+  ({ status: 'completed'; result: TaskResult<N> } | { status: 'failed'; error: HeavyliftError });
+
+/** What every outcome carries besides its result or error. */
+export interface OutcomeInfo<N extends TaskName = TaskName> {
+  /** The task that ran. */
+  task: N;
+  /** Which attempt produced the outcome, from 1. */
+  attempt: number;
+  /** True when the broker redelivered the message (after a worker was lost), so the task may have run before. */
+  redelivered: boolean;
+  /** The request's message id. */
+  messageId?: string;
+  /** The request's correlation id, or its message id when it had none. */
+  correlationId?: string;
+}
 
 /**
  * Decodes a result message from the worker. A completed result in protobuf is decoded with
@@ -183,6 +198,7 @@ export function decodeTaskOutcome(message: ConsumeMessage): TaskOutcome {
   const task = String(headers[TASK_HEADER] ?? '') as TaskName;
   const attempt = Number(headers[ATTEMPT_HEADER] ?? 1);
   const ids = {
+    redelivered: headers[REDELIVERED_HEADER] === true,
     messageId: message.properties.messageId as string | undefined,
     correlationId: message.properties.correlationId as string | undefined,
   };

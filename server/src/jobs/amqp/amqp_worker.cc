@@ -426,8 +426,19 @@ void AmqpConnectionLoop::run() {
 }
 
 void AmqpConnectionLoop::sleep_interruptibly(std::chrono::milliseconds duration) {
-  pollfd wake{inbox_->wake_fd, POLLIN, 0};
-  ::poll(&wake, 1, static_cast<int>(duration.count()));
+  // Runs of the lost connection keep finishing and waking the eventfd; only
+  // a drain ends the wait early. Their results stay in the inbox, where the
+  // next connection drops them as stale.
+  const auto deadline = Clock::now() + duration;
+  while (!draining_.load()) {
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (remaining.count() <= 0) return;
+    pollfd wake{inbox_->wake_fd, POLLIN, 0};
+    if (::poll(&wake, 1, static_cast<int>(remaining.count())) > 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] const ssize_t read_bytes = ::read(inbox_->wake_fd, &count, sizeof(count));
+    }
+  }
 }
 
 Status AmqpConnectionLoop::check_library(int status, const char* what) {
