@@ -19,7 +19,7 @@ import { startDaemon } from 'heavylift/testing';
 
 import { RabbitMqServer } from '../../tests/e2e/lib/rabbitmq.mjs';
 import { formatRatio, formatTable } from '../lib/report.mjs';
-import { quantile, runClosedLoop } from '../lib/run.mjs';
+import { runClosedLoop } from '../lib/run.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
@@ -69,9 +69,10 @@ function summarize(side, result) {
     side,
     ok: result.ok,
     failed: result.failed,
-    perSecond: result.ok / (result.elapsedMs / 1000),
-    p50: quantile(result.latenciesMs, 0.5),
-    p99: quantile(result.latenciesMs, 0.99),
+    perSecond: result.opsPerSecond,
+    p50: result.latencyMs.p50,
+    p99: result.latencyMs.p99,
+    firstErrors: result.firstErrors,
   };
 }
 
@@ -174,6 +175,11 @@ try {
       `${pair.title}: heavylift/Node throughput ${formatRatio(pair.heavylift.perSecond, pair.node.perSecond)}, ` +
         `Node/heavylift p99 ${formatRatio(pair.node.p99, pair.heavylift.p99)}`,
     );
+  }
+  for (const pair of [noop, thumbnail]) {
+    for (const side of [pair.heavylift, pair.node]) {
+      if (side.failed > 0) console.log(`${pair.title} ${side.side} errors: ${JSON.stringify(side.firstErrors)}`);
+    }
   }
   console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)} at the end`);
   process.exitCode = noop.heavylift.failed + noop.node.failed + thumbnail.heavylift.failed + thumbnail.node.failed > 0 ? 1 : 0;

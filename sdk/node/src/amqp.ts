@@ -98,7 +98,7 @@ export interface TaskQueueOptions {
 /**
  * Declares the task queue, its retry and dead-letter queues and the results exchange with
  * the arguments the worker declares, so messages published before the worker first starts
- * are kept. RabbitMQ refuses a declaration whose arguments differ from an existing queue's
+ * are kept. RabbitMQ rejects a declaration whose arguments differ from an existing queue's
  * (PRECONDITION_FAILED), so `options` must match the worker's settings.
  */
 export async function assertTaskQueues(channel: Channel, options: TaskQueueOptions = {}): Promise<void> {

@@ -157,7 +157,7 @@ struct AmqpMetrics {
         reconnects(metrics.counter("heavylift_amqp_reconnects_total",
                                    "Connection attempts after a lost or failed connection.")),
         publish_nacks(metrics.counter("heavylift_amqp_publish_nacks_total",
-                                      "Publishes the broker refused (basic.nack); their messages were requeued.")),
+                                      "Publishes the broker rejected (basic.nack); their messages were requeued.")),
         returned(metrics.counter("heavylift_amqp_returned_total",
                                  "Results the broker returned as unroutable (no queue bound to the results "
                                  "exchange, or the reply_to queue is gone).")),
@@ -227,9 +227,9 @@ struct Delivery {
   Status status;
   bool rejected_by_executor = false;
 
-  // Publishes not yet confirmed, and whether any was refused.
+  // Publishes not yet confirmed, and whether the broker rejected any.
   int pending_confirms = 0;
-  bool publish_refused = false;
+  bool publish_rejected = false;
   const char* outcome = "completed";
 
   std::string task_label() const { return task != nullptr ? task->name : "(none)"; }
@@ -938,7 +938,7 @@ Status AmqpConnectionLoop::on_confirm(uint64_t tag, bool multiple, bool acked) {
   }
   for (auto& delivery : confirmed) {
     if (!acked) {
-      delivery->publish_refused = true;
+      delivery->publish_rejected = true;
       metrics_.publish_nacks.inc();
     }
     if (--delivery->pending_confirms == 0) {
@@ -951,8 +951,8 @@ Status AmqpConnectionLoop::on_confirm(uint64_t tag, bool multiple, bool acked) {
 Status AmqpConnectionLoop::settle(const std::shared_ptr<Delivery>& delivery) {
   if (running_.erase(delivery->delivery_tag) == 0) return Status::Ok();
   metrics_.in_flight.fetch_sub(1);
-  if (delivery->publish_refused) {
-    spdlog::warn("event=amqp.publish_refused job_id={} task={} action=requeue", log_value(delivery->job_id()),
+  if (delivery->publish_rejected) {
+    spdlog::warn("event=amqp.publish_nacked job_id={} task={} action=requeue", log_value(delivery->job_id()),
                  log_value(delivery->task_label()));
     metrics_.messages(delivery->task_label(), "requeued").inc();
     return check_library(amqp_basic_nack(connection_, kChannel, delivery->delivery_tag, 0, /*requeue=*/1),
