@@ -15,6 +15,8 @@ import { takeFromQueue, useRabbitMq } from '../lib/rabbitmq.mjs';
 const QUEUE = 'e2e.tasks';
 const RETRY_DELAY_MS = 200;
 const MAX_ATTEMPTS = 3;
+// Above the inline photo (Aqua.jpg, 200 KB); the oversized-message test sends one byte more.
+const MAX_MESSAGE_BYTES = 1 << 20;
 
 describe('AMQP worker tasks', { timeout: 120_000 }, () => {
   const rabbit = useRabbitMq();
@@ -24,6 +26,7 @@ describe('AMQP worker tasks', { timeout: 120_000 }, () => {
     '--amqp-max-attempts', String(MAX_ATTEMPTS),
     '--amqp-retry-delay-ms', String(RETRY_DELAY_MS),
     '--amqp-concurrency', '4',
+    '--amqp-max-message-bytes', String(MAX_MESSAGE_BYTES),
     '--testing-tasks', 'true',
     '--blob-root', PHOTOS_DIR,
   ]);
@@ -208,6 +211,22 @@ describe('AMQP worker tasks', { timeout: 120_000 }, () => {
       const dead = await takeFromQueue(channel, `${QUEUE}.dead`, (m) => m.properties.messageId === id);
       assert.equal(dead.properties.headers[amqp.DEAD_REASON_HEADER], reason, id);
     }
+  });
+
+  test('a body over the size bound is rejected to the dead-letter queue by the broker', async () => {
+    channel.sendToQueue(QUEUE, Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20), {
+      contentType: 'application/json',
+      headers: { [amqp.TASK_HEADER]: 'testing.echo' },
+      messageId: 'too-large',
+    });
+    await channel.waitForConfirms();
+    const dead = await takeFromQueue(channel, `${QUEUE}.dead`, (m) => m.properties.messageId === 'too-large');
+    assert.equal(dead.content.length, MAX_MESSAGE_BYTES + 1, 'the body is kept whole');
+    const [death] = dead.properties.headers['x-death'];
+    assert.equal(death.reason, 'rejected');
+    assert.equal(death.queue, QUEUE);
+    const samples = await readMetrics(running.daemon.httpAddress);
+    assert.equal(sumSamples(samples, 'heavylift_amqp_dead_lettered_total', { reason: 'MESSAGE_TOO_LARGE' }), 1);
   });
 
   test('a caller waiting on reply_to for an unknown task gets UnimplementedError', async () => {
