@@ -711,6 +711,9 @@ Status AmqpConnectionLoop::on_content_complete() {
 }
 
 Status AmqpConnectionLoop::on_delivery(std::shared_ptr<Delivery> delivery) {
+  // NOTE: a redelivery is not an attempt, so a message that crashes the
+  // daemon itself (not its task) is redelivered without end. A quorum queue
+  // with x-delivery-limit would bound that; the worker does not declare one.
   if (delivery->redelivered) metrics_.redeliveries.inc();
   const uint64_t tag = delivery->delivery_tag;
 
@@ -758,7 +761,7 @@ Status AmqpConnectionLoop::run_job(const std::shared_ptr<Delivery>& delivery) {
               [delivery, inbox, loop_thread](const Status& status) {
                 delivery->status = status;
                 // The runner calls back on this thread only when the executor
-                // refused the job before it ran.
+                // rejected the job before it ran.
                 delivery->rejected_by_executor = std::this_thread::get_id() == loop_thread;
                 inbox->push(delivery);
               });
