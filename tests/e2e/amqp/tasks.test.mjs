@@ -245,12 +245,19 @@ describe('AMQP worker tasks', { timeout: 120_000 }, () => {
   });
 
   test('metrics count messages by task and outcome, retries and dead letters', async () => {
-    const samples = await readMetrics(running.daemon.httpAddress);
+    // The caller of the last test got its reply before the broker confirmed
+    // the dead-letter copy, so the worker may still hold that message.
+    let samples = await readMetrics(running.daemon.httpAddress);
+    for (let i = 0; i < 50 && sumSamples(samples, 'heavylift_amqp_messages_in_flight') > 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      samples = await readMetrics(running.daemon.httpAddress);
+    }
     assert.ok(sumSamples(samples, 'heavylift_amqp_messages_total', { task: 'testing.echo', outcome: 'completed' }) >= 2);
     assert.ok(sumSamples(samples, 'heavylift_amqp_retries_total', { task: 'testing.fail' }) >= 3);
     assert.ok(sumSamples(samples, 'heavylift_amqp_dead_lettered_total', { reason: 'MAX_ATTEMPTS' }) >= 1);
     assert.ok(sumSamples(samples, 'heavylift_amqp_dead_lettered_total', { reason: 'UNDECODABLE_JOB_DATA' }) >= 1);
     assert.equal(sumSamples(samples, 'heavylift_amqp_connections_open'), 1);
+    assert.equal(sumSamples(samples, 'heavylift_amqp_messages_in_flight'), 0);
     assert.equal(sumSamples(samples, 'heavylift_amqp_unconfirmed_publishes'), 0);
     // Runs go through the same task runner as gRPC calls, so they count there too.
     assert.ok(sumSamples(samples, 'heavylift_requests_total', { task: 'image.thumbnail', code: 'OK' }) >= 2);
