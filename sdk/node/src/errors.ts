@@ -137,6 +137,11 @@ const ERROR_CLASS_BY_CODE: ReadonlyMap<number, typeof HeavyliftError> = new Map(
   [status.INTERNAL, InternalError],
 ]);
 
+/** Returns the HeavyliftError subclass for a numeric gRPC status code, or HeavyliftError itself. */
+export function errorClassForCode(code: number): typeof HeavyliftError {
+  return ERROR_CLASS_BY_CODE.get(code) ?? HeavyliftError;
+}
+
 /**
  * Converts a snake_case proto field path to the lowerCamelCase path that Node callers
  * write, segment by segment: `memory_cost` becomes `memoryCost`, `input.data` and
@@ -175,7 +180,7 @@ export function errorFromServiceError(
   deadline?: { deadlineMs: number; elapsedMs: number },
 ): HeavyliftError {
   const detail = decodeErrorDetail(error.metadata);
-  const ErrorClass = ERROR_CLASS_BY_CODE.get(error.code) ?? HeavyliftError;
+  const ErrorClass = errorClassForCode(error.code);
   const protoField = detail?.field || undefined;
 
   // A deadline names no request field, whether it fired in the client or in

@@ -122,3 +122,6 @@ export {
   UnimplementedError,
   type HeavyliftErrorInit,
 } from './errors';
+
+/** Helpers over amqplib for heavylift's RabbitMQ worker. */
+export * as amqp from './amqp';

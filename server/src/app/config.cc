@@ -133,6 +133,35 @@ Status check_log_level(const std::string& source, const std::string& value) {
   return invalid_setting(source, "one of trace, debug, info, warn, error, critical, off", value);
 }
 
+// A string setting reached through `get`, for fields inside a nested struct.
+Setting make_string_in(const std::string& key, std::string unit, std::string help,
+                       std::function<std::string*(Config&)> get,
+                       std::function<Status(const std::string&, const std::string&)> check) {
+  Setting setting{key, flag_for(key), env_for(key), std::move(unit), std::move(help), nullptr, nullptr};
+  setting.apply = [get, check](Config& config, const std::string& value, const std::string& source) {
+    if (Status s = check(source, value); !s.ok()) return s;
+    *get(config) = value;
+    return Status::Ok();
+  };
+  setting.current = [get, key](const Config& config) {
+    Config copy = config;
+    // The broker URL may carry a password, so --help never shows its value.
+    return key == "amqp.url" && !get(copy)->empty() ? std::string("(set)") : *get(copy);
+  };
+  return setting;
+}
+
+// AMQP queue and exchange names: 1..255 bytes of letters, digits, '-', '_', '.' or ':'.
+Status check_amqp_name(const std::string& source, const std::string& value) {
+  const bool valid = !value.empty() && value.size() <= 255 && value.rfind("amq.", 0) != 0 &&
+                     value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") ==
+                         std::string::npos;
+  if (!valid) {
+    return invalid_setting(source, "1..255 characters from [A-Za-z0-9-_.:], not starting with amq.", value);
+  }
+  return Status::Ok();
+}
+
 std::vector<Setting> all_settings() {
   constexpr uint64_t kMaxU32 = 0xffffffffu;
   std::vector<Setting> settings;
@@ -548,6 +577,49 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "files.top_values", "values", "Most frequent values returned per profiled column.",
       [](Config& c) { return &c.files.profile.top_values; }, 0, 256));
+      &Config::testing_tasks));
+
+  settings.push_back(make_string_in(
+      "amqp.url", "URL",
+      "RabbitMQ broker the AMQP worker consumes from, amqp://user:password@host:port/vhost. Empty "
+      "disables the worker. The password is never logged.",
+      [](Config& c) { return &c.amqp.url; }, check_amqp_url));
+  settings.push_back(make_string_in(
+      "amqp.queue", "name",
+      "Durable task queue the worker consumes. It also declares <queue>.retry and <queue>.dead.",
+      [](Config& c) { return &c.amqp.queue; }, check_amqp_name));
+  settings.push_back(make_string_in(
+      "amqp.results_exchange", "name",
+      "Durable topic exchange that receives the results of messages without reply_to, routed by task name.",
+      [](Config& c) { return &c.amqp.results_exchange; }, check_amqp_name));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.connections", "connections", "AMQP connections, each with its own thread and channel.",
+      [](Config& c) { return &c.amqp.connections; }, 1, 64));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.concurrency", "messages",
+      "Messages one connection runs at once, its prefetch count. 0 means executor threads.",
+      [](Config& c) { return &c.amqp.concurrency; }, 0, 65535));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.max_attempts", "attempts",
+      "Runs of a message, the first included, before a retryable failure goes to the dead-letter queue.",
+      [](Config& c) { return &c.amqp.max_attempts; }, 1, 1000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.retry_delay_ms", "milliseconds",
+      "How long a failed attempt waits in <queue>.retry (its x-message-ttl) before it runs again.",
+      [](Config& c) { return &c.amqp.retry_delay_ms; }, 1, 86'400'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.job_timeout_ms", "milliseconds", "Deadline of one run of a message.",
+      [](Config& c) { return &c.amqp.job_timeout_ms; }, 1, 86'400'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "amqp.max_message_bytes", "bytes",
+      "Largest message body accepted. Larger messages are rejected to the dead-letter queue.",
+      [](Config& c) { return &c.amqp.max_message_bytes; }, 1, 1ull << 32));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.heartbeat_s", "seconds", "AMQP heartbeat interval asked of the broker. 0 disables heartbeats.",
+      [](Config& c) { return &c.amqp.heartbeat_s; }, 0, 3600));
+  settings.push_back(make_unsigned<uint32_t>(
+      "amqp.reconnect_max_ms", "milliseconds", "Longest wait between reconnect attempts (exponential backoff).",
+      [](Config& c) { return &c.amqp.reconnect_max_ms; }, 100, 600'000));
   return settings;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "jobs/amqp/amqp_worker.h"
 #include "jobs/redis_bullmq/settings.h"
 #include "realtime/realtime_config.h"
 #include "tasks/aggregate/aggregate_task.h"
@@ -46,6 +47,7 @@ struct Config {
   realtime::RealtimeLimits realtime;
   AggregateSettings aggregate;
   FilesLimits files;
+  AmqpOptions amqp;
 };
 
 // Result of parsing the command line: either a configuration to run with,

@@ -34,6 +34,7 @@
 #include "grpc/services.h"
 #include "grpc/task_service.h"
 #include "http/admin_server.h"
+#include "jobs/amqp/amqp_worker.h"
 #include "jobs/redis_bullmq/worker.h"
 #include "realtime/jwt_verifier.h"
 #include "realtime/socketio_server.h"
@@ -330,6 +331,20 @@ int run_daemon(const Config& config) {
     }
   }
 
+  // The AMQP worker, when a broker is configured. It connects in the
+  // background and keeps retrying, so a broker that is down does not stop
+  // the daemon from serving gRPC.
+  std::unique_ptr<AmqpWorker> amqp_worker;
+  if (!config.amqp.url.empty()) {
+    amqp_worker = std::make_unique<AmqpWorker>(config.amqp, registry, runner, metrics, executor.threads());
+    if (Status s = amqp_worker->start(); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=amqp message={}", log_value(s.error().message));
+      admin.stop();
+      server->Shutdown();
+      return 1;
+    }
+  }
+
   // The configured host with the port gRPC bound, which differs when it was 0.
   const std::string grpc_address =
       join_host_port(split_host_port(config.grpc_address).value_or(HostPort{}).host, std::to_string(grpc_port));
@@ -360,11 +375,17 @@ int run_daemon(const Config& config) {
     const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
     bullmq_drain = std::thread([&bullmq, grace_deadline] { bullmq->drain(grace_deadline); });
   }
+  std::thread amqp_drain;
+  if (amqp_worker) {
+    const auto grace_deadline = started + std::chrono::milliseconds(config.shutdown_grace_ms);
+    amqp_drain = std::thread([&amqp_worker, grace_deadline] { amqp_worker->drain(grace_deadline); });
+  }
   // Real-time clients are closed with "going away", so they reconnect to
   // another hub while this one finishes its gRPC calls and jobs.
   if (realtime_server) realtime_server->drain(std::chrono::milliseconds(config.shutdown_grace_ms));
   drain(config, dispatcher, streams, executor, *server);
   if (bullmq_drain.joinable()) bullmq_drain.join();
+  if (amqp_drain.joinable()) amqp_drain.join();
   executor.shutdown();
   admin.stop();
   const auto drained_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1,0 +1,192 @@
+// The AMQP worker across failures: a daemon killed with SIGKILL mid-task
+// leaves the message unacknowledged, so the broker redelivers it to the next
+// daemon; a broker restart with thousands of messages in flight loses none.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import amqplib from 'amqplib';
+import { amqp } from 'heavylift';
+
+import { readMetrics, startTestDaemon, sumSamples } from '../lib/helpers.mjs';
+import { useRabbitMq } from '../lib/rabbitmq.mjs';
+
+// The issue's scale by default; AMQP_E2E_RESTART_MESSAGES overrides it, and
+// the sanitizer run, whose daemon is several times slower, uses a tenth.
+const RESTART_MESSAGES = Number(
+  process.env.AMQP_E2E_RESTART_MESSAGES ?? (process.env.HEAVYLIFT_E2E_SANITIZED ? 500 : 5000),
+);
+
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopDaemon(daemon) {
+  const exit = await daemon.stop();
+  assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${daemon.logs()}`);
+}
+
+describe('AMQP worker recovery', { timeout: 240_000 }, () => {
+  const rabbit = useRabbitMq();
+  const daemons = [];
+
+  const startWorker = async (queue, extra = []) => {
+    const daemon = await startTestDaemon([
+      '--amqp-url', rabbit.broker.url,
+      '--amqp-queue', queue,
+      '--amqp-reconnect-max-ms', '500',
+      '--testing-tasks', 'true',
+      ...extra,
+    ]);
+    daemons.push(daemon);
+    await daemon.waitForLog('event=amqp.connected', 30_000);
+    return daemon;
+  };
+
+  after(async () => {
+    for (const daemon of daemons) {
+      if (daemon.process.exitCode === null && daemon.process.signalCode === null) await daemon.stop();
+    }
+    await rabbit.broker?.stop();
+  });
+
+  test('a daemon killed mid-task: the message is redelivered and completed', async () => {
+    const queue = 'e2e.killed';
+    const first = await startWorker(queue, ['--amqp-concurrency', '1']);
+    const connection = await amqplib.connect(rabbit.broker.url);
+    try {
+      const tasks = await amqp.AmqpTaskClient.create(connection, { queue });
+      const call = tasks.callOutcome('testing.sleep', { durationMs: 2000 }, { messageId: 'killed-1', timeoutMs: 90_000 });
+
+      await waitFor(
+        'the first daemon to start the task',
+        async () => sumSamples(await readMetrics(first.httpAddress), 'heavylift_amqp_messages_in_flight') === 1,
+        20_000,
+      );
+      const exit = await first.stop('SIGKILL');
+      assert.equal(exit.signal, 'SIGKILL');
+
+      const second = await startWorker(queue, ['--amqp-concurrency', '1']);
+      const outcome = await call;
+      assert.equal(outcome.status, 'completed');
+      assert.equal(outcome.messageId, 'killed-1');
+      assert.equal(outcome.redelivered, true, 'the result says the message was redelivered');
+      assert.ok(outcome.result.elapsedMs >= 2000);
+      // A lost run does not count as an attempt: only a failure does.
+      assert.equal(outcome.attempt, 1);
+
+      const samples = await readMetrics(second.httpAddress);
+      assert.equal(sumSamples(samples, 'heavylift_amqp_redeliveries_total'), 1);
+      assert.equal(sumSamples(samples, 'heavylift_amqp_messages_total', { task: 'testing.sleep', outcome: 'completed' }), 1);
+      await tasks.close();
+      await stopDaemon(second);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test('SIGTERM past the grace period returns the running message to the broker', async () => {
+    const queue = 'e2e.drained';
+    const first = await startWorker(queue, ['--amqp-concurrency', '1', '--shutdown-grace-ms', '300']);
+    const connection = await amqplib.connect(rabbit.broker.url);
+    try {
+      const tasks = await amqp.AmqpTaskClient.create(connection, { queue });
+      const call = tasks.callOutcome('testing.sleep', { durationMs: 3000 }, { messageId: 'drained-1', timeoutMs: 90_000 });
+      await waitFor(
+        'the first daemon to start the task',
+        async () => sumSamples(await readMetrics(first.httpAddress), 'heavylift_amqp_messages_in_flight') === 1,
+        20_000,
+      );
+
+      const stopping = Date.now();
+      await stopDaemon(first);
+      assert.ok(Date.now() - stopping < 2500, 'the drain ends soon after the grace period, not after the task');
+      assert.match(first.logs(), /event=amqp.grace_expired/);
+
+      await startWorker(queue, ['--amqp-concurrency', '1']);
+      const outcome = await call;
+      assert.equal(outcome.status, 'completed');
+      assert.equal(outcome.messageId, 'drained-1');
+      assert.equal(outcome.attempt, 1, 'a run cut short by a shutdown is not a failed attempt');
+      await tasks.close();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test(`a broker restart with ${RESTART_MESSAGES} messages in flight: all processed, none lost`, async (t) => {
+    const queue = 'e2e.restart';
+    const resultsQueue = 'e2e.restart.results';
+    const daemon = await startWorker(queue, ['--amqp-concurrency', '32']);
+
+    // Publish every message and its results queue before the restart; all
+    // are durable and persistent, so the broker keeps them across it.
+    let connection = await amqplib.connect(rabbit.broker.url);
+    connection.on('error', () => {});
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', () => {});
+    await amqp.assertTaskQueues(channel, { queue });
+    await channel.assertQueue(resultsQueue, { durable: true });
+    await channel.bindQueue(resultsQueue, amqp.DEFAULT_RESULTS_EXCHANGE, 'testing.sleep');
+    for (let i = 0; i < RESTART_MESSAGES; i += 1) {
+      amqp.publishTask(channel, 'testing.sleep', { durationMs: 1 }, { queue, messageId: `m-${i}` });
+    }
+    await channel.waitForConfirms();
+
+    // Restart while a fifth to most of the work is done, so messages are
+    // queued, running and waiting for confirms when the broker goes away.
+    await waitFor(
+      'a fifth of the results',
+      async () => (await channel.checkQueue(resultsQueue)).messageCount >= RESTART_MESSAGES / 5,
+      60_000,
+    );
+    const doneBeforeRestart = (await channel.checkQueue(resultsQueue)).messageCount;
+    await connection.close().catch(() => {});
+    const restartStarted = Date.now();
+    await rabbit.broker.restart();
+    const restartMs = Date.now() - restartStarted;
+
+    connection = await amqplib.connect(rabbit.broker.url);
+    const seen = new Map();
+    let received = 0;
+    try {
+      const consumer = await connection.createChannel();
+      await consumer.prefetch(500);
+      await consumer.consume(resultsQueue, (message) => {
+        received += 1;
+        const outcome = amqp.decodeTaskOutcome(message);
+        assert.equal(outcome.status, 'completed', `message ${outcome.messageId} failed: ${outcome.error}`);
+        seen.set(outcome.messageId, (seen.get(outcome.messageId) ?? 0) + 1);
+        consumer.ack(message);
+      });
+      await waitFor(`results of all ${RESTART_MESSAGES} messages`, () => seen.size === RESTART_MESSAGES, 150_000);
+      const checker = await connection.createChannel();
+      assert.equal((await checker.checkQueue(queue)).messageCount, 0, 'the task queue is drained');
+      assert.equal((await checker.checkQueue(`${queue}.dead`)).messageCount, 0, 'nothing was dead-lettered');
+    } finally {
+      await connection.close();
+    }
+
+    for (let i = 0; i < RESTART_MESSAGES; i += 1) assert.ok(seen.has(`m-${i}`), `result of m-${i} is missing`);
+    const duplicates = received - RESTART_MESSAGES;
+    const samples = await readMetrics(daemon.httpAddress);
+    const reconnects = sumSamples(samples, 'heavylift_amqp_reconnects_total');
+    const redeliveries = sumSamples(samples, 'heavylift_amqp_redeliveries_total');
+    t.diagnostic(
+      `${RESTART_MESSAGES} messages, ${doneBeforeRestart} done before the restart, ${received} results, ` +
+        `${duplicates} duplicates, ${redeliveries} redeliveries, ${reconnects} reconnects`,
+    );
+    assert.ok(reconnects >= 1, 'the worker reconnected');
+    // Reconnects back off (at least 50 ms apart, up to 500 ms here) instead of spinning.
+    assert.ok(reconnects <= restartMs / 50 + 20, `${reconnects} reconnect attempts during a ${restartMs} ms restart`);
+    // A duplicate result comes from a message whose result was confirmed but
+    // whose ack was lost with the connection; the broker redelivers each.
+    assert.ok(duplicates <= redeliveries, `${duplicates} duplicates but only ${redeliveries} redeliveries`);
+    await stopDaemon(daemon);
+  });
+});
