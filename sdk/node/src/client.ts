@@ -50,7 +50,7 @@ import {
   type TransformOptions,
   type TransformResult,
 } from './image-transform';
-import { checkNonEmptyString, checkOptionsObject, checkString, invalidParameter } from './validate';
+import { checkOptionsObject, checkString, invalidParameter } from './validate';
 
 /** Address that `createClient` connects to when none is given. */
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
