@@ -63,13 +63,10 @@ class CsvProfiler {
 
  private:
   struct Visitor;
-  Status start(std::string_view head, bool complete);
+  class Driver;
 
-  v1::CsvOptions options_;
   ProfileLimits limits_;
-  std::string head_;
-  std::unique_ptr<Visitor> visitor_;
-  std::optional<CsvParser> parser_;
+  std::unique_ptr<Driver> driver_;
   uint64_t bytes_ = 0;
 };
 
@@ -109,21 +106,18 @@ class CsvToNdjson {
  public:
   CsvToNdjson(v1::CsvOptions options, bool strings_only, ProfileLimits limits, ByteSink sink);
   ~CsvToNdjson();
+  CsvToNdjson(const CsvToNdjson&) = delete;
+  CsvToNdjson& operator=(const CsvToNdjson&) = delete;
 
   Status feed(std::string_view chunk);
   Status finish(v1::CsvToNdjsonResponse* out);
 
  private:
   struct Visitor;
-  Status start(std::string_view head, bool complete);
+  class Driver;
 
-  v1::CsvOptions options_;
-  bool strings_only_;
-  ProfileLimits limits_;
   ByteSink sink_;
-  std::string head_;
-  std::unique_ptr<Visitor> visitor_;
-  std::optional<CsvParser> parser_;
+  std::unique_ptr<Driver> driver_;
 };
 
 // Appends `text` to `out` as a JSON string with quotes, escaping control
