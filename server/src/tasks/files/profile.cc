@@ -338,10 +338,17 @@ Status NdjsonProfiler::profile_line(std::string_view line) {
 
 Status NdjsonProfiler::feed(std::string_view chunk) {
   bytes_ += chunk.size();
-  if (skip_bom_ && !chunk.empty()) {
-    // NOTE: a byte order mark split across the first two chunks is not skipped.
-    if (chunk.size() >= 3 && chunk.substr(0, 3) == "\xEF\xBB\xBF") chunk.remove_prefix(3);
-    skip_bom_ = false;
+  // A byte order mark at the start is dropped, even when split across chunks;
+  // bytes that only looked like its start are kept as data.
+  static constexpr char kBom[] = "\xEF\xBB\xBF";
+  while (bom_matched_ < 3 && !chunk.empty()) {
+    if (chunk.front() != kBom[bom_matched_]) {
+      partial_.assign(kBom, bom_matched_);
+      bom_matched_ = 3;
+      break;
+    }
+    ++bom_matched_;
+    chunk.remove_prefix(1);
   }
   while (!chunk.empty()) {
     const size_t newline = chunk.find('\n');
@@ -370,6 +377,10 @@ Status NdjsonProfiler::feed(std::string_view chunk) {
 }
 
 Status NdjsonProfiler::finish(v1::DataProfile* out) {
+  if (bom_matched_ < 3) {
+    partial_.assign("\xEF\xBB\xBF", bom_matched_);
+    bom_matched_ = 3;
+  }
   if (!partial_.empty()) {
     std::string last = std::move(partial_);
     partial_.clear();

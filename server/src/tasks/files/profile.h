@@ -97,7 +97,8 @@ class NdjsonProfiler {
   uint64_t line_ = 0;
   uint64_t rows_ = 0;
   uint64_t bytes_ = 0;
-  bool skip_bom_ = true;
+  // Bytes of a leading byte order mark matched so far, 3 once decided.
+  int bom_matched_ = 0;
 };
 
 // Converts CSV to NDJSON: one JSON object per data row, keyed by the header,
