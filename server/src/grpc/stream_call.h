@@ -11,7 +11,7 @@
 // as it arrives) does not stall other calls. A handler needs no locking.
 //
 // Flow control. At most one read is outstanding, and at most
-// `max_buffered_messages` received messages wait for the handler; when that
+// `max_buffered_messages` received messages wait for the handler. When that
 // many wait, the call stops reading until the handler takes one, so HTTP/2
 // flow control pushes back on the client. Memory per call is therefore about
 // (max_buffered_messages + 1) x the largest message, whatever the stream size.

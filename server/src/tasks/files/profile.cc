@@ -81,7 +81,7 @@ class CsvDriver {
     return checked(parser_->feed(head, *visitor_));
   }
 
-  // Ends the input. The visitor then holds the result.
+  // Ends the input. The visitor then contains the result.
   Status finish() {
     if (!parser_) {
       std::string head = std::move(head_);
