@@ -21,6 +21,12 @@ const MiB = 1 << 20;
 const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
 // 2 GiB on the release daemon; HEAVYLIFT_E2E_UPLOAD_BYTES overrides.
 const UPLOAD_BYTES = Number(process.env.HEAVYLIFT_E2E_UPLOAD_BYTES ?? (SANITIZED ? 64 * MiB : 2048 * MiB));
+if (SANITIZED) {
+  // AddressSanitizer keeps freed memory in a quarantine of 256 MiB by default,
+  // which would read as RSS growth; a small quarantine keeps the check about
+  // the daemon's own buffering. The daemon inherits this environment.
+  process.env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=8'].filter(Boolean).join(':');
+}
 
 // Returns VmRSS of process `pid` in bytes.
 function residentBytes(pid) {
