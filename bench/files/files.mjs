@@ -3,7 +3,7 @@
 // Express server in this process answers pings. Prints MB/s for each side,
 // the ratio, and the event-loop delay and ping latency during each run.
 // Usage: node bench/files/files.mjs [--bytes=268435456] [--csv-bytes=268435456]
-// (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; the 1 GB case is
+// (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; a 1 GB CSV profile is
 // --csv-bytes=1073741824).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync } from 'node:fs';

@@ -125,7 +125,7 @@ export interface UploadResult {
 export interface FileMethods {
   /**
    * Streams bytes of any size to the daemon, which digests, sniffs and optionally compresses,
-   * stores and profiles them in one pass. Node never holds more than a few chunks: writes wait
+   * stores and profiles them in one pass. Node buffers at most a few chunks: writes wait
    * for the gRPC stream to drain, and the daemon reads at most a few messages ahead of its
    * workers, so a slow daemon slows the source down.
    *
@@ -177,6 +177,9 @@ const FORMAT_TO_PROTO: Record<CompressionFormatName, CompressionFormat> = {
   brotli: CompressionFormat.COMPRESSION_FORMAT_BROTLI,
 };
 
+/** Highest compression level of each format. */
+const MAX_LEVEL: Record<CompressionFormatName, number> = { zstd: 19, gzip: 9, brotli: 11 };
+
 const COLUMN_TYPES: Record<number, ColumnProfile['type']> = {
   [ColumnType.COLUMN_TYPE_NULL]: 'null',
   [ColumnType.COLUMN_TYPE_BOOLEAN]: 'boolean',
@@ -218,8 +221,7 @@ function checkLevel(value: unknown, format: CompressionFormatName | undefined, f
   if (value === undefined) {
     return 0;
   }
-  const max = format === 'zstd' ? 19 : format === 'gzip' ? 9 : 11;
-  return checkIntegerInRange(value, field, 1, max);
+  return checkIntegerInRange(value, field, 1, MAX_LEVEL[format ?? 'brotli']);
 }
 
 /** Validates the upload options and builds the first message's options. */

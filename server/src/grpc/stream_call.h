@@ -11,7 +11,7 @@
 // as it arrives) does not stall other calls. A handler needs no locking.
 //
 // Flow control. At most one read is outstanding, and at most
-// `max_buffered_messages` received messages wait for the handler; when that
+// `max_buffered_messages` received messages wait for the handler. When that
 // many wait, the call stops reading until the handler takes one, so HTTP/2
 // flow control pushes back on the client. Memory per call is therefore about
 // (max_buffered_messages + 1) x the largest message, whatever the stream size.
@@ -24,6 +24,10 @@
 // handler error, a full executor (RESOURCE_EXHAUSTED with a retry hint) or a
 // drain (UNAVAILABLE) finishes the call at once with that status and the
 // heavylift-error-bin trailer. Remaining messages are then dropped.
+//
+// NOTE: only client streaming is implemented. A server-streaming reactor
+// for outputs (downloads, streaming decompression) would follow the same
+// pattern with one write outstanding.
 //
 // Thread-safety: a StreamCallTracker may be used from any thread. A call
 // object belongs to gRPC and deletes itself when gRPC reports it done.

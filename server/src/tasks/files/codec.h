@@ -50,8 +50,8 @@ const char* compression_format_name(v1::CompressionFormat format);
 const char* compression_extension(v1::CompressionFormat format);
 
 // Creates an encoder. `level` 0 takes the format's default (zstd 3, gzip 6,
-// brotli 5); otherwise it must be in zstd 1..19, gzip 1..9 or brotli 1..11,
-// or the result is INVALID_ARGUMENT naming `level_field`. An unspecified
+// brotli 5). Other levels must be in zstd 1..19, gzip 1..9 or brotli 1..11,
+// else the result is INVALID_ARGUMENT naming `level_field`. An unspecified
 // format is INVALID_ARGUMENT naming `format_field`.
 Result<std::unique_ptr<StreamCodec>> make_encoder(v1::CompressionFormat format, int32_t level,
                                                   std::string_view format_field, std::string_view level_field);

@@ -18,11 +18,11 @@ namespace heavylift {
 // Kind of one value.
 enum class ValueKind { kNull, kBoolean, kInteger, kNumber, kTimestamp, kString, kObject, kArray };
 
-// Classifies the text of a CSV field: empty is null; true/false (any case)
-// boolean; [+-]digits that fit int64 integer; other JSON-like decimal
-// numbers (with fraction or exponent) number; YYYY-MM-DD optionally followed
-// by 'T' or ' ' and a time timestamp; anything else string. Sets *integer or
-// *number for numeric kinds.
+// Classifies the text of a CSV field. Empty is null, and true or false in
+// any case is boolean. Digits with an optional sign that fit int64 are
+// integer, and other decimal numbers (with a fraction or exponent) are number.
+// YYYY-MM-DD, optionally followed by 'T' or ' ' and a time, is timestamp.
+// Anything else is string. Sets *integer or *number for the numeric kinds.
 ValueKind classify_text(std::string_view text, int64_t* integer, double* number);
 
 // Returns true for YYYY-MM-DD optionally followed by 'T' or ' ' and
@@ -34,7 +34,7 @@ bool is_json_number(std::string_view text);
 
 // Misra-Gries frequent-items summary keyed by the value's 64-bit hash, with
 // `capacity` counters. Counts are exact while the column has at most
-// `capacity` distinct values; beyond that they are lower bounds, and every
+// `capacity` distinct values. Beyond that they are lower bounds, and every
 // value more frequent than n / (capacity + 1) is kept.
 class TopValues {
  public:

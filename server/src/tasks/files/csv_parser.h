@@ -59,7 +59,7 @@ class CsvParser {
   Status parse(const char* begin, const char* end, Visitor& visitor);
 
   // Appends [from, to) to the spill buffer of a field that crosses a chunk
-  // or holds an escaped quote.
+  // or contains an escaped quote.
   Status spill(const char* from, const char* to);
   Error field_too_large() const;
 

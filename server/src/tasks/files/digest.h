@@ -18,8 +18,8 @@ namespace heavylift {
 
 class StreamDigester {
  public:
-  // Computes the digests `selection` asks for; an all-false selection asks
-  // for every digest. Returns INTERNAL when OpenSSL lacks an algorithm.
+  // Computes the digests named in `selection`, or every digest when
+  // `selection` names none. Returns INTERNAL when OpenSSL lacks an algorithm.
   static Result<std::unique_ptr<StreamDigester>> create(const v1::DigestSelection& selection);
   ~StreamDigester();
 

@@ -28,8 +28,8 @@ Status for_each_slice(std::string_view bytes, TaskContext& context, Fn&& fn) {
   return context.check();
 }
 
-// Where a task's output goes: inline into a bytes field, bounded, or into a
-// new file under the blob root.
+// The destination of a task's output: a bounded bytes field of the response,
+// or a new file under the blob root.
 class Output {
  public:
   static Result<Output> open(const std::string& output_path, std::string* inline_data, uint64_t max_inline_bytes,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "tasks/files/sniff.h"
 
@@ -55,6 +56,63 @@ struct CsvHeader {
     names.emplace_back(name);
     return true;
   }
+};
+
+// Feeds CSV chunks to a parser and `Visitor`, first buffering up to
+// kDetectionBytes when the delimiter must be detected. A visitor that stops
+// the parse leaves its reason in `error`, which replaces the parser's status.
+template <typename Visitor>
+class CsvDriver {
+ public:
+  using MakeVisitor = std::function<std::unique_ptr<Visitor>(char delimiter)>;
+
+  CsvDriver(v1::CsvOptions options, uint64_t max_field_bytes, MakeVisitor make_visitor)
+      : options_(std::move(options)), max_field_bytes_(max_field_bytes), make_visitor_(std::move(make_visitor)) {}
+
+  Status feed(std::string_view chunk) {
+    if (parser_) return checked(parser_->feed(chunk, *visitor_));
+    if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
+      head_.append(chunk);
+      return Status::Ok();
+    }
+    std::string head = std::move(head_);
+    head.append(chunk);
+    if (Status s = start(head, false); !s.ok()) return s;
+    return checked(parser_->feed(head, *visitor_));
+  }
+
+  // Ends the input. The visitor then contains the result.
+  Status finish() {
+    if (!parser_) {
+      std::string head = std::move(head_);
+      if (Status s = start(head, true); !s.ok()) return s;
+      if (Status s = checked(parser_->feed(head, *visitor_)); !s.ok()) return s;
+    }
+    return checked(parser_->finish(*visitor_));
+  }
+
+  Visitor& visitor() { return *visitor_; }
+
+ private:
+  Status start(std::string_view head, bool complete) {
+    Result<char> delimiter = choose_csv_delimiter(options_, head, complete);
+    if (!delimiter.ok()) return delimiter.error();
+    visitor_ = make_visitor_(delimiter.value());
+    parser_.emplace(delimiter.value(), max_field_bytes_);
+    return Status::Ok();
+  }
+
+  Status checked(Status status) const {
+    if (!status.ok() && visitor_->error) return *visitor_->error;
+    return status;
+  }
+
+  v1::CsvOptions options_;
+  uint64_t max_field_bytes_;
+  MakeVisitor make_visitor_;
+  std::string head_;
+  std::unique_ptr<Visitor> visitor_;
+  std::optional<CsvParser> parser_;
 };
 
 }  // namespace
@@ -169,52 +227,34 @@ struct CsvProfiler::Visitor {
   std::optional<Error> error;
 };
 
-CsvProfiler::CsvProfiler(v1::CsvOptions options, ProfileLimits limits)
-    : options_(std::move(options)), limits_(limits) {}
+class CsvProfiler::Driver : public CsvDriver<CsvProfiler::Visitor> {
+ public:
+  using CsvDriver::CsvDriver;
+};
+
+CsvProfiler::CsvProfiler(v1::CsvOptions options, ProfileLimits limits) : limits_(limits) {
+  const v1::CsvOptions copy = options;
+  driver_ = std::make_unique<Driver>(std::move(options), limits.max_field_bytes, [copy, limits](char delimiter) {
+    return std::make_unique<Visitor>(delimiter, copy, limits);
+  });
+}
 
 CsvProfiler::~CsvProfiler() = default;
 
-Status CsvProfiler::start(std::string_view head, bool complete) {
-  Result<char> delimiter = choose_csv_delimiter(options_, head, complete);
-  if (!delimiter.ok()) return delimiter.error();
-  visitor_ = std::make_unique<Visitor>(delimiter.value(), options_, limits_);
-  parser_.emplace(delimiter.value(), limits_.max_field_bytes);
-  return Status::Ok();
-}
-
 Status CsvProfiler::feed(std::string_view chunk) {
   bytes_ += chunk.size();
-  if (!parser_) {
-    if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
-      head_.append(chunk);
-      return Status::Ok();
-    }
-    std::string head = std::move(head_);
-    head.append(chunk);
-    if (Status s = start(head, false); !s.ok()) return s;
-    chunk = head;
-    Status s = parser_->feed(chunk, *visitor_);
-    if (!s.ok() && visitor_->error) return *visitor_->error;
-    return s;
-  }
-  Status s = parser_->feed(chunk, *visitor_);
-  if (!s.ok() && visitor_->error) return *visitor_->error;
-  return s;
+  return driver_->feed(chunk);
 }
 
 Status CsvProfiler::finish(v1::DataProfile* out) {
-  if (!parser_) {
-    std::string head = std::move(head_);
-    if (Status s = start(head, true); !s.ok()) return s;
-    if (Status s = parser_->feed(head, *visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
-  }
-  if (Status s = parser_->finish(*visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
+  if (Status s = driver_->finish(); !s.ok()) return s;
+  const Visitor& visitor = driver_->visitor();
 
-  out->set_rows(visitor_->rows);
+  out->set_rows(visitor.rows);
   out->set_bytes(bytes_);
-  out->set_delimiter(std::string(1, visitor_->delimiter));
-  for (const auto& column : visitor_->columns) column->write(out->add_columns(), limits_.top_values);
-  visitor_->bad_rows.write(out);
+  out->set_delimiter(std::string(1, visitor.delimiter));
+  for (const auto& column : visitor.columns) column->write(out->add_columns(), limits_.top_values);
+  visitor.bad_rows.write(out);
   return Status::Ok();
 }
 
@@ -298,10 +338,17 @@ Status NdjsonProfiler::profile_line(std::string_view line) {
 
 Status NdjsonProfiler::feed(std::string_view chunk) {
   bytes_ += chunk.size();
-  if (skip_bom_ && !chunk.empty()) {
-    // NOTE: a byte order mark split across the first two chunks is not skipped.
-    if (chunk.size() >= 3 && chunk.substr(0, 3) == "\xEF\xBB\xBF") chunk.remove_prefix(3);
-    skip_bom_ = false;
+  // A byte order mark at the start is dropped, even when split across chunks;
+  // bytes that only looked like its start are kept as data.
+  static constexpr char kBom[] = "\xEF\xBB\xBF";
+  while (bom_matched_ < 3 && !chunk.empty()) {
+    if (chunk.front() != kBom[bom_matched_]) {
+      partial_.assign(kBom, bom_matched_);
+      bom_matched_ = 3;
+      break;
+    }
+    ++bom_matched_;
+    chunk.remove_prefix(1);
   }
   while (!chunk.empty()) {
     const size_t newline = chunk.find('\n');
@@ -330,6 +377,10 @@ Status NdjsonProfiler::feed(std::string_view chunk) {
 }
 
 Status NdjsonProfiler::finish(v1::DataProfile* out) {
+  if (bom_matched_ < 3) {
+    partial_.assign("\xEF\xBB\xBF", bom_matched_);
+    bom_matched_ = 3;
+  }
   if (!partial_.empty()) {
     std::string last = std::move(partial_);
     partial_.clear();
@@ -501,48 +552,31 @@ struct CsvToNdjson::Visitor {
   std::optional<Error> error;
 };
 
+class CsvToNdjson::Driver : public CsvDriver<CsvToNdjson::Visitor> {
+ public:
+  using CsvDriver::CsvDriver;
+};
+
 CsvToNdjson::CsvToNdjson(v1::CsvOptions options, bool strings_only, ProfileLimits limits, ByteSink sink)
-    : options_(std::move(options)), strings_only_(strings_only), limits_(limits), sink_(std::move(sink)) {}
+    : sink_(std::move(sink)) {
+  const v1::CsvOptions copy = options;
+  driver_ = std::make_unique<Driver>(
+      std::move(options), limits.max_field_bytes, [this, copy, strings_only, limits](char delimiter) {
+        return std::make_unique<Visitor>(delimiter, copy, strings_only, limits, sink_);
+      });
+}
 
 CsvToNdjson::~CsvToNdjson() = default;
 
-Status CsvToNdjson::start(std::string_view head, bool complete) {
-  Result<char> delimiter = choose_csv_delimiter(options_, head, complete);
-  if (!delimiter.ok()) return delimiter.error();
-  visitor_ = std::make_unique<Visitor>(delimiter.value(), options_, strings_only_, limits_, sink_);
-  parser_.emplace(delimiter.value(), limits_.max_field_bytes);
-  return Status::Ok();
-}
-
-Status CsvToNdjson::feed(std::string_view chunk) {
-  if (!parser_) {
-    if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
-      head_.append(chunk);
-      return Status::Ok();
-    }
-    std::string head = std::move(head_);
-    head.append(chunk);
-    if (Status s = start(head, false); !s.ok()) return s;
-    Status s = parser_->feed(head, *visitor_);
-    if (!s.ok() && visitor_->error) return *visitor_->error;
-    return s;
-  }
-  Status s = parser_->feed(chunk, *visitor_);
-  if (!s.ok() && visitor_->error) return *visitor_->error;
-  return s;
-}
+Status CsvToNdjson::feed(std::string_view chunk) { return driver_->feed(chunk); }
 
 Status CsvToNdjson::finish(v1::CsvToNdjsonResponse* out) {
-  if (!parser_) {
-    std::string head = std::move(head_);
-    if (Status s = start(head, true); !s.ok()) return s;
-    if (Status s = parser_->feed(head, *visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
-  }
-  if (Status s = parser_->finish(*visitor_); !s.ok()) return visitor_->error ? Status(*visitor_->error) : s;
-  if (!visitor_->flush()) return *visitor_->error;
-  out->set_rows(visitor_->rows);
-  out->set_output_bytes(visitor_->output_bytes);
-  visitor_->bad_rows.write(out);
+  if (Status s = driver_->finish(); !s.ok()) return s;
+  Visitor& visitor = driver_->visitor();
+  if (!visitor.flush()) return *visitor.error;
+  out->set_rows(visitor.rows);
+  out->set_output_bytes(visitor.output_bytes);
+  visitor.bad_rows.write(out);
   return Status::Ok();
 }
 

@@ -63,13 +63,10 @@ class CsvProfiler {
 
  private:
   struct Visitor;
-  Status start(std::string_view head, bool complete);
+  class Driver;
 
-  v1::CsvOptions options_;
   ProfileLimits limits_;
-  std::string head_;
-  std::unique_ptr<Visitor> visitor_;
-  std::optional<CsvParser> parser_;
+  std::unique_ptr<Driver> driver_;
   uint64_t bytes_ = 0;
 };
 
@@ -100,7 +97,8 @@ class NdjsonProfiler {
   uint64_t line_ = 0;
   uint64_t rows_ = 0;
   uint64_t bytes_ = 0;
-  bool skip_bom_ = true;
+  // Bytes of a leading byte order mark matched so far, 3 once decided.
+  int bom_matched_ = 0;
 };
 
 // Converts CSV to NDJSON: one JSON object per data row, keyed by the header,
@@ -109,21 +107,18 @@ class CsvToNdjson {
  public:
   CsvToNdjson(v1::CsvOptions options, bool strings_only, ProfileLimits limits, ByteSink sink);
   ~CsvToNdjson();
+  CsvToNdjson(const CsvToNdjson&) = delete;
+  CsvToNdjson& operator=(const CsvToNdjson&) = delete;
 
   Status feed(std::string_view chunk);
   Status finish(v1::CsvToNdjsonResponse* out);
 
  private:
   struct Visitor;
-  Status start(std::string_view head, bool complete);
+  class Driver;
 
-  v1::CsvOptions options_;
-  bool strings_only_;
-  ProfileLimits limits_;
   ByteSink sink_;
-  std::string head_;
-  std::unique_ptr<Visitor> visitor_;
-  std::optional<CsvParser> parser_;
+  std::unique_ptr<Driver> driver_;
 };
 
 // Appends `text` to `out` as a JSON string with quotes, escaping control

@@ -22,7 +22,7 @@ inline constexpr size_t kSniffBytes = 4096;
 //   tab or '|' separators, at least one per line), application/x-ndjson (lines
 //   that each start with '{'), application/json, text/plain (other UTF-8 text
 //   without NUL bytes) and application/octet-stream for anything else,
-//   including an empty head. `complete` says whether `head` is the whole
+//   including an empty head. `complete` is true when `head` is the whole
 //   file, which decides whether a truncated last line counts.
 std::string sniff_content_type(std::string_view head, bool complete);
 

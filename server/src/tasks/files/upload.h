@@ -1,7 +1,7 @@
 // The single-pass upload pipeline: every byte of an upload goes once through
 // the digests, the content-type sniffer, the optional compressor, the
-// optional store and the optional CSV profiler. It holds no transport code;
-// the gRPC FileService feeds it chunks on an executor thread.
+// optional store and the optional CSV profiler. It contains no transport
+// code: the gRPC FileService feeds it chunks on an executor thread.
 //
 // Memory is bounded whatever the upload size: the digest states, 4 KiB of
 // head for sniffing, the compressor's window and output buffer, and one

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "jobs/task_job.h"
 #include "tasks/files/upload.h"
 
 namespace heavylift {
@@ -171,6 +172,23 @@ TEST_F(FileTasksTest, UploadPipelineEnforcesExpectedBytes) {
   v1::UploadOptions store;
   store.set_store(true);
   EXPECT_EQ(UploadPipeline::create(store, limits_, "").error().code, Code::kFailedPrecondition);
+}
+
+// A queue job carries the request as proto3 JSON; the files tasks decode and
+// run from it like any other task.
+TEST_F(FileTasksTest, RunsFromQueueJobJson) {
+  std::ofstream(root_ / "sales.csv") << "region,total\nnorth,10\nsouth,\n";
+  const Task* task = registry_.find("files.profile_csv");
+  ASSERT_NE(task, nullptr);
+  auto request = decode_job_request(*task, R"({"input":{"path":"sales.csv"},"csv":{"delimiter":","}})",
+                                    PayloadFormat::kJson);
+  ASSERT_TRUE(request.ok()) << request.error().message;
+  v1::ProfileResponse response;
+  auto context = TaskContext::unbounded();
+  ASSERT_TRUE(task->handler(*request.value(), &response, *context).ok());
+  const std::string json = encode_job_result(response);
+  EXPECT_NE(json.find("\"rows\":\"2\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"COLUMN_TYPE_INTEGER\""), std::string::npos) << json;
 }
 
 }  // namespace

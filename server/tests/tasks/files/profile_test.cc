@@ -230,6 +230,16 @@ TEST(NdjsonProfiler, ProfilesKeysAndReportsBadLines) {
   }
 }
 
+TEST(NdjsonProfiler, ByteOrderMarkSplitAcrossChunks) {
+  const std::string input = "\xEF\xBB\xBF{\"a\":1}\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    const v1::DataProfile profile = profile_ndjson(input, chunk);
+    ASSERT_EQ(profile.bad_row_count(), 0u) << "chunk " << chunk;
+    ASSERT_EQ(profile.columns(0).name(), "a") << "chunk " << chunk;
+  }
+  EXPECT_EQ(profile_ndjson("\xEF\xBB", 1).bad_row_count(), 1u);
+}
+
 std::string convert(std::string_view csv, bool strings_only, size_t chunk, v1::CsvToNdjsonResponse* response) {
   std::string output;
   CsvToNdjson converter({}, strings_only, ProfileLimits{}, [&output](std::string_view bytes) {
