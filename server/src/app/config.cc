@@ -577,7 +577,6 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "files.top_values", "values", "Most frequent values returned per profiled column.",
       [](Config& c) { return &c.files.profile.top_values; }, 0, 256));
-      &Config::testing_tasks));
 
   settings.push_back(make_string_in(
       "amqp.url", "URL",
