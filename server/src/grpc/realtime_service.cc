@@ -285,7 +285,12 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Members(grpc::CallbackServerConte
                                                        v1::MembersResponse* response) {
   if (hub_ == nullptr) return finish(context, hub_off());
   if (Status s = check_name("room", request->room(), true); !s.ok()) return finish(context, s);
-  for (const realtime::SocketInfo& member : hub_->members(namespace_or_main(request->namespace_()), request->room())) {
+  const std::string name_space = namespace_or_main(request->namespace_());
+  Result<std::vector<realtime::SocketInfo>> members =
+      bridge_ != nullptr ? bridge_->members(name_space, request->room())
+                         : Result<std::vector<realtime::SocketInfo>>(hub_->members(name_space, request->room()));
+  if (!members.ok()) return finish(context, members.error());
+  for (const realtime::SocketInfo& member : members.value()) {
     v1::Member* out = response->add_members();
     out->set_socket_id(member.socket_id);
     out->set_user_id(member.user_id);

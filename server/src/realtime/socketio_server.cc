@@ -156,7 +156,7 @@ class SocketIoServer::Impl {
       : limits_(std::move(limits)),
         verifier_(std::move(verifier)),
         metrics_(metrics),
-        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0}),
+        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0, limits_.subscriber_queue_capacity}),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
         acceptor_(io_) {
@@ -186,6 +186,7 @@ class SocketIoServer::Impl {
   std::atomic<bool> draining_{false};
   std::mutex registry_mutex_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> registry_;
+  std::unique_ptr<RedisBridge> bridge_;
 };
 
 // One client connection: the HTTP upgrade, then Engine.IO and Socket.IO.
@@ -947,6 +948,16 @@ Status SocketIoServer::Impl::start() {
   const tcp::endpoint bound = acceptor_.local_endpoint();
   bound_address_ = join_host_port(host_port->host, std::to_string(bound.port()));
 
+  if (!limits_.redis_address.empty()) {
+    RedisBridgeOptions options;
+    options.address = limits_.redis_address;
+    options.key = limits_.redis_key;
+    options.node_id = random_id();
+    options.limits.max_attachments = limits_.max_attachments;
+    bridge_ = std::make_unique<RedisBridge>(std::move(options), hub_, metrics_.registry);
+    if (Status s = bridge_->start(); !s.ok()) return s;
+  }
+
   accept();
   const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
@@ -1008,6 +1019,7 @@ void SocketIoServer::Impl::drain(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   hub_.client_events().close_all();
+  if (bridge_) bridge_->stop();
   io_.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
@@ -1023,6 +1035,7 @@ Status SocketIoServer::start() { return impl_->start(); }
 std::string SocketIoServer::bound_address() const { return impl_->bound_address_; }
 void SocketIoServer::drain(std::chrono::milliseconds grace) { impl_->drain(grace); }
 Hub& SocketIoServer::hub() { return impl_->hub_; }
+RedisBridge* SocketIoServer::redis_bridge() { return impl_->bridge_.get(); }
 size_t SocketIoServer::connection_count() const { return impl_->connections_.load(); }
 
 }  // namespace heavylift::realtime
