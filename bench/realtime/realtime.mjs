@@ -150,7 +150,7 @@ async function runHeavylift() {
   const daemon = await startDaemon({
     args: ['--realtime-address', '127.0.0.1:0', '--realtime-jwt-key-file', path.join(dir, 'jwt.secret'),
       '--realtime-max-connections', '20000', '--realtime-max-send-queue-bytes', String(8 << 20),
-      '--realtime-max-rooms-per-socket', '10', '--log-level', 'warn'],
+      '--realtime-max-rooms-per-socket', '10'],
     timeoutMs: 20_000,
   });
   const client = createClient({ address: daemon.grpcAddress });

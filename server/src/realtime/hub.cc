@@ -240,39 +240,33 @@ size_t Hub::deliver(const Broadcast& broadcast) {
 
 size_t Hub::join_matching(const std::string& name_space, const std::vector<std::string>& rooms,
                           const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets) {
-  std::vector<std::pair<SocketInfo, std::string>> joined;
-  size_t matched_count = 0;
-  {
-    std::unique_lock lock(mutex_);
-    const auto matched = match_locked(name_space, rooms, except_rooms);
-    matched_count = matched.size();
-    for (const SocketEntry* entry : matched) {
-      for (const std::string& room : targets) {
-        if (join_locked(*const_cast<SocketEntry*>(entry), room)) joined.emplace_back(entry->info, room);
-      }
-    }
-  }
-  for (const auto& [info, room] : joined) announce_presence(info, room, true);
-  return matched_count;
+  return change_matching(name_space, rooms, except_rooms, targets, true);
 }
 
 size_t Hub::leave_matching(const std::string& name_space, const std::vector<std::string>& rooms,
                            const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets) {
-  std::vector<std::pair<SocketInfo, std::string>> left;
+  return change_matching(name_space, rooms, except_rooms, targets, false);
+}
+
+size_t Hub::change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                            const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
+                            bool join) {
+  std::vector<std::pair<SocketInfo, std::string>> changed;
   size_t matched_count = 0;
   {
     std::unique_lock lock(mutex_);
     const auto matched = match_locked(name_space, rooms, except_rooms);
     matched_count = matched.size();
-    for (const SocketEntry* entry : matched) {
+    for (const SocketEntry* found : matched) {
+      // match_locked hands out const pointers; the lock is held for writing.
+      SocketEntry& entry = *const_cast<SocketEntry*>(found);
       for (const std::string& room : targets) {
-        if (room != entry->info.socket_id && leave_locked(*const_cast<SocketEntry*>(entry), room)) {
-          left.emplace_back(entry->info, room);
-        }
+        const bool done = join ? join_locked(entry, room) : room != entry.info.socket_id && leave_locked(entry, room);
+        if (done) changed.emplace_back(entry.info, room);
       }
     }
   }
-  for (const auto& [info, room] : left) announce_presence(info, room, false);
+  for (const auto& [info, room] : changed) announce_presence(info, room, join);
   return matched_count;
 }
 

@@ -183,6 +183,10 @@ class Hub {
   std::vector<const SocketEntry*> match_locked(const std::string& name_space, const std::vector<std::string>& rooms,
                                                const std::vector<std::string>& except_rooms) const;
   void announce_presence(const SocketInfo& socket, const std::string& room, bool joined);
+  // join_matching (join true) or leave_matching.
+  size_t change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                         const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
+                         bool join);
 
   const Encoder encoder_;
   const HubOptions options_;

@@ -36,6 +36,8 @@ constexpr char kLeaveEvent[] = "heavylift:leave";
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxRequestHeaderBytes = 8192;
+// A read buffer that grew past this for a large message is released after it.
+constexpr size_t kKeptReadBufferBytes = 4096;
 // Server-to-client acks a connection may wait for at once.
 constexpr size_t kMaxPendingAcks = 1024;
 
@@ -404,7 +406,10 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       finish_quietly();
       return;
     }
+    // Idle connections dominate memory, so buffers used once are released.
     request_parser_.reset();
+    http_buffer_.clear();
+    http_buffer_.shrink_to_fit();
     server_.metrics_.connections_accepted.inc();
     engine_id_ = random_id();
     OpenSettings settings{engine_id_, limits_.ping_interval_ms, limits_.ping_timeout_ms, limits_.max_message_bytes};
@@ -437,6 +442,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     }
     const std::string frame = beast::buffers_to_string(read_buffer_.data());
     read_buffer_.consume(read_buffer_.size());
+    if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
     handle_frame(frame, ws_.got_binary());
     if (!closed_) read_next();
   }
