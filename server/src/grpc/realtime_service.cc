@@ -14,7 +14,7 @@
 namespace heavylift {
 namespace {
 
-// Longest namespace, room or event name accepted.
+// Maximum bytes of a namespace, room or event name.
 constexpr size_t kMaxNameBytes = 256;
 // Rooms (and except rooms) one Emit may name.
 constexpr int kMaxRoomsPerEmit = 1024;
@@ -122,8 +122,8 @@ v1::ClientEvent to_proto(const realtime::ClientEvent& event) {
 }
 
 // Streams one subscription's events. A thread of its own waits for events
-// and writes them one at a time; it alone calls Finish, after which gRPC
-// calls OnDone and the reactor deletes itself.
+// and writes them one at a time. Only that thread calls Finish, and gRPC
+// then calls OnDone, where the reactor deletes itself.
 class SubscribeStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
  public:
   SubscribeStream(realtime::ClientEventBroker& broker, std::shared_ptr<realtime::ClientEventSubscription> subscription)

@@ -33,7 +33,7 @@ struct Message {
   std::string event;             // kEvent only
   std::string args_json = "[]";  // JSON array of arguments
   std::vector<std::string> attachments;
-  std::optional<uint64_t> ack_id;  // kAck: the id being answered
+  std::optional<uint64_t> ack_id;  // kAck: the id of the acknowledged event
 };
 
 // One WebSocket frame, and a message encoded as the frames all of its
@@ -91,7 +91,7 @@ struct HubOptions {
   size_t subscriber_queue_capacity = 4096;
 };
 
-// Who is targeted by a server-side join, leave or disconnect.
+// The sockets a server-side join, leave or disconnect applies to.
 struct SocketSelector {
   std::string name_space = "/";
   std::string socket_id;  // when set, only this socket
@@ -148,7 +148,7 @@ class Hub {
   // `done`, for an unknown socket.
   Status emit_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
                        AckCallback done);
-  // Sends `message` (usually an ACK answering a client) to one socket.
+  // Sends `message` (usually the ACK of a client's event) to one socket.
   Status send_to(const std::string& socket_id, const Message& message);
   // Disconnects the sockets `selector` names, or their whole connections
   // when `whole_connection`. Returns how many sockets it named.

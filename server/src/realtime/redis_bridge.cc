@@ -45,12 +45,18 @@ ContextPtr connect(const std::string& address, const char* role) {
   return context;
 }
 
-ReplyPtr command(redisContext* context, const std::vector<std::string>& argv) {
+// Sends `argv` as one command; with `pipelined`, only appends it to the
+// output buffer and returns nullptr, so replies are read later.
+ReplyPtr command(redisContext* context, const std::vector<std::string>& argv, bool pipelined = false) {
   std::vector<const char*> pointers;
   std::vector<size_t> lengths;
   for (const std::string& arg : argv) {
     pointers.push_back(arg.data());
     lengths.push_back(arg.size());
+  }
+  if (pipelined) {
+    redisAppendCommandArgv(context, static_cast<int>(argv.size()), pointers.data(), lengths.data());
+    return nullptr;
   }
   return ReplyPtr(static_cast<redisReply*>(
       redisCommandArgv(context, static_cast<int>(argv.size()), pointers.data(), lengths.data())));
@@ -100,6 +106,12 @@ Status RedisBridge::start() {
   });
   publisher_ = std::thread([this] { publish_loop(); });
   subscriber_ = std::thread([this] { subscribe_loop(); });
+  {
+    std::unique_lock lock(subscribed_mutex_);
+    if (!subscribed_changed_.wait_for(lock, kConnectTimeout, [this] { return subscribed_; })) {
+      spdlog::warn("event=realtime.redis_subscribe_slow address={}", log_value(options_.address));
+    }
+  }
   spdlog::info("event=realtime.redis_started address={} key={} node_id={}", log_value(options_.address),
                log_value(options_.key), options_.node_id);
   return Status::Ok();
@@ -165,15 +177,7 @@ void RedisBridge::publish_loop() {
       next_heartbeat = std::chrono::steady_clock::now() + kHeartbeatInterval;
     }
     // Pipelined: append every command, then read every reply.
-    for (const auto& argv : batch) {
-      std::vector<const char*> pointers;
-      std::vector<size_t> lengths;
-      for (const std::string& arg : argv) {
-        pointers.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      redisAppendCommandArgv(context.get(), static_cast<int>(argv.size()), pointers.data(), lengths.data());
-    }
+    for (const auto& argv : batch) command(context.get(), argv, true);
     bool failed = false;
     for (size_t i = 0; i < batch.size(); ++i) {
       void* raw = nullptr;
@@ -213,6 +217,11 @@ void RedisBridge::subscribe_loop() {
     // The second PSUBSCRIBE confirmation.
     void* confirmation = nullptr;
     if (redisGetReply(context.get(), &confirmation) == REDIS_OK) freeReplyObject(confirmation);
+    {
+      std::lock_guard lock(subscribed_mutex_);
+      subscribed_ = true;
+    }
+    subscribed_changed_.notify_all();
 
     while (!stopping_.load()) {
       void* raw = nullptr;

@@ -1,7 +1,7 @@
 // Scale-out of the hub through Redis, compatible with @socket.io/redis-emitter:
 //
 //  - Broadcasts published by the emitter (or by another hub) on
-//    "<key>#<namespace>#..." are delivered to this hub's sockets; this hub's
+//    "<key>#<namespace>#..." are delivered to this hub's sockets. This hub's
 //    own emit() broadcasts are published there for the others.
 //  - Emitter requests on "<key>-request#<namespace>#" (socketsJoin,
 //    socketsLeave, disconnectSockets) are applied to this hub's sockets.
@@ -51,8 +51,9 @@ class RedisBridge {
   RedisBridge(const RedisBridge&) = delete;
   RedisBridge& operator=(const RedisBridge&) = delete;
 
-  // Connects, subscribes and installs the hub's forwarder and membership
-  // observer. Returns UNAVAILABLE when Redis cannot be reached.
+  // Connects, subscribes (waiting up to 2 s for the subscription) and
+  // installs the hub's forwarder and membership observer. Returns
+  // UNAVAILABLE when Redis cannot be reached.
   Status start();
   // Sends what is queued (up to 2 s), removes this hub's liveness key and
   // stops both threads.
@@ -78,6 +79,9 @@ class RedisBridge {
 
   std::atomic<bool> stopping_{false};
   std::atomic<int> subscriber_fd_{-1};
+  std::mutex subscribed_mutex_;
+  std::condition_variable subscribed_changed_;
+  bool subscribed_ = false;
   std::thread subscriber_;
   std::thread publisher_;
 
