@@ -604,6 +604,9 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       return;
     }
 
+    // NOTE: connection state recovery is not implemented. The "pid" and
+    // "offset" that socket.io-client adds to the auth payload are ignored, so
+    // a reconnecting client gets a new socket id and misses what was sent.
     NamespaceSocket socket;
     socket.socket_id = random_id();
     socket.claims = std::move(claims).value();
@@ -1026,6 +1029,9 @@ void SocketIoServer::Impl::drain(std::chrono::milliseconds grace) {
   }
   hub_.client_events().close_all();
   if (bridge_) bridge_->stop();
+  // NOTE: a send_with_ack still queued on a strand when the threads stop
+  // never calls its callback, so the hub does not finish that EmitWithAck
+  // call. This takes a race between an EmitWithAck and the drain.
   io_.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
