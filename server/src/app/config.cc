@@ -510,6 +510,13 @@ std::vector<Setting> all_settings() {
       "realtime.presence_events", "0 or 1",
       "1 sends a heavylift:presence event to a room's members when a socket joins or leaves it.",
       [](Config& c) { return &c.realtime.presence_events; }, 0, 1));
+  settings.push_back(realtime_string(
+      "realtime.redis_address", "host:port",
+      "Redis that hubs share rooms through, where @socket.io/redis-emitter publishes. Empty keeps the hub alone.",
+      &realtime::RealtimeLimits::redis_address));
+  settings.push_back(realtime_string(
+      "realtime.redis_key", "prefix", "Channel prefix shared with @socket.io/redis-emitter (its key option).",
+      &realtime::RealtimeLimits::redis_key));
   settings.push_back(make_unsigned<uint32_t>(
       "realtime.subscriber_queue_capacity", "events",
       "Client events each RealtimeService.Subscribe stream may have queued; further events are dropped.",

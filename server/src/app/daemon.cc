@@ -290,7 +290,8 @@ int run_daemon(const Config& config) {
                  realtime_server->bound_address(), log_value(config.realtime.namespaces),
                  config.realtime.max_connections);
   }
-  RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr);
+  RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr,
+                                       realtime_server ? realtime_server->redis_bridge() : nullptr);
 
   int grpc_port = 0;
   std::unique_ptr<grpc::Server> server =

@@ -14,7 +14,7 @@
 namespace heavylift {
 namespace {
 
-// Longest namespace, room or event name accepted.
+// Maximum bytes of a namespace, room or event name.
 constexpr size_t kMaxNameBytes = 256;
 // Rooms (and except rooms) one Emit may name.
 constexpr int kMaxRoomsPerEmit = 1024;
@@ -122,8 +122,8 @@ v1::ClientEvent to_proto(const realtime::ClientEvent& event) {
 }
 
 // Streams one subscription's events. A thread of its own waits for events
-// and writes them one at a time; it alone calls Finish, after which gRPC
-// calls OnDone and the reactor deletes itself.
+// and writes them one at a time. Only that thread calls Finish, and gRPC
+// then calls OnDone, where the reactor deletes itself.
 class SubscribeStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
  public:
   SubscribeStream(realtime::ClientEventBroker& broker, std::shared_ptr<realtime::ClientEventSubscription> subscription)
@@ -285,7 +285,12 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Members(grpc::CallbackServerConte
                                                        v1::MembersResponse* response) {
   if (hub_ == nullptr) return finish(context, hub_off());
   if (Status s = check_name("room", request->room(), true); !s.ok()) return finish(context, s);
-  for (const realtime::SocketInfo& member : hub_->members(namespace_or_main(request->namespace_()), request->room())) {
+  const std::string name_space = namespace_or_main(request->namespace_());
+  Result<std::vector<realtime::SocketInfo>> members =
+      bridge_ != nullptr ? bridge_->members(name_space, request->room())
+                         : Result<std::vector<realtime::SocketInfo>>(hub_->members(name_space, request->room()));
+  if (!members.ok()) return finish(context, members.error());
+  for (const realtime::SocketInfo& member : members.value()) {
     v1::Member* out = response->add_members();
     out->set_socket_id(member.socket_id);
     out->set_user_id(member.user_id);

@@ -14,14 +14,16 @@
 
 #include "heavylift/v1/realtime.grpc.pb.h"
 #include "realtime/hub.h"
+#include "realtime/redis_bridge.h"
 
 namespace heavylift {
 
 class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
  public:
   // `hub` may be nullptr when the hub is off; every method then fails with
-  // UNAVAILABLE naming the realtime.address setting.
-  explicit RealtimeServiceImpl(realtime::Hub* hub) : hub_(hub) {}
+  // UNAVAILABLE naming the realtime.address setting. With a `bridge`,
+  // Members lists the members on every hub that shares its Redis.
+  RealtimeServiceImpl(realtime::Hub* hub, realtime::RedisBridge* bridge) : hub_(hub), bridge_(bridge) {}
 
   grpc::ServerUnaryReactor* Emit(grpc::CallbackServerContext* context, const v1::EmitRequest* request,
                                  v1::EmitResponse* response) override;
@@ -47,6 +49,7 @@ class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
                                               v1::RoomMembershipResponse* response, bool join);
 
   realtime::Hub* hub_;
+  realtime::RedisBridge* bridge_;
 };
 
 }  // namespace heavylift

@@ -17,7 +17,7 @@ std::string user_key(const std::string& name_space, const std::string& user_id) 
 Hub::Hub(Encoder encoder, Metrics& metrics, HubOptions options)
     : encoder_(std::move(encoder)),
       options_(options),
-      client_events_(4096, metrics),
+      client_events_(options.subscriber_queue_capacity, metrics),
       messages_out_(metrics.counter("heavylift_realtime_messages_total",
                                     "Socket.IO packets received from clients (in) or queued to them (out).",
                                     {{"direction", "out"}})) {
@@ -175,46 +175,60 @@ size_t Hub::leave_selected(const SocketSelector& selector, const std::string& ro
   return selected_count;
 }
 
+std::vector<const Hub::SocketEntry*> Hub::match_locked(const std::string& name_space,
+                                                       const std::vector<std::string>& rooms,
+                                                       const std::vector<std::string>& except_rooms) const {
+  std::vector<const SocketEntry*> matched;
+  auto space = namespaces_.find(name_space);
+  if (space == namespaces_.end()) return matched;
+  const RoomMap& room_map = space->second;
+
+  std::unordered_set<const SocketEntry*> excluded;
+  for (const std::string& room : except_rooms) {
+    auto members = room_map.find(room);
+    if (members != room_map.end()) excluded.insert(members->second.begin(), members->second.end());
+  }
+  auto add = [&](const SocketEntry* entry) {
+    if (excluded.empty() || excluded.count(entry) == 0) matched.push_back(entry);
+  };
+
+  if (rooms.empty()) {
+    for (const auto& [id, entry] : sockets_) {
+      if (entry->info.name_space == name_space) add(entry.get());
+    }
+  } else if (rooms.size() == 1) {
+    auto members = room_map.find(rooms.front());
+    if (members != room_map.end()) {
+      matched.reserve(members->second.size());
+      for (const SocketEntry* entry : members->second) add(entry);
+    }
+  } else {
+    // A socket in several of the rooms is matched once.
+    std::unordered_set<const SocketEntry*> seen;
+    for (const std::string& room : rooms) {
+      auto members = room_map.find(room);
+      if (members == room_map.end()) continue;
+      for (const SocketEntry* entry : members->second) {
+        if (seen.insert(entry).second) add(entry);
+      }
+    }
+  }
+  return matched;
+}
+
 size_t Hub::emit(const Broadcast& broadcast) {
-  const std::string& name_space = broadcast.message.name_space;
+  const size_t delivered = deliver(broadcast);
+  if (forwarder_) forwarder_(broadcast);
+  return delivered;
+}
+
+size_t Hub::deliver(const Broadcast& broadcast) {
   std::vector<std::shared_ptr<Connection>> targets;
   {
     std::shared_lock lock(mutex_);
-    auto space = namespaces_.find(name_space);
-    if (space == namespaces_.end()) return 0;
-    const RoomMap& rooms = space->second;
-
-    std::unordered_set<const SocketEntry*> excluded;
-    for (const std::string& room : broadcast.except_rooms) {
-      auto members = rooms.find(room);
-      if (members != rooms.end()) excluded.insert(members->second.begin(), members->second.end());
-    }
-    auto add_target = [&](const SocketEntry* entry) {
-      if (!excluded.empty() && excluded.count(entry) != 0) return;
-      targets.push_back(entry->connection);
-    };
-
-    if (broadcast.rooms.empty()) {
-      for (const auto& [id, entry] : sockets_) {
-        if (entry->info.name_space == name_space) add_target(entry.get());
-      }
-    } else if (broadcast.rooms.size() == 1) {
-      auto members = rooms.find(broadcast.rooms.front());
-      if (members != rooms.end()) {
-        targets.reserve(members->second.size());
-        for (const SocketEntry* entry : members->second) add_target(entry);
-      }
-    } else {
-      // A socket in several of the rooms receives the message once.
-      std::unordered_set<const SocketEntry*> seen;
-      for (const std::string& room : broadcast.rooms) {
-        auto members = rooms.find(room);
-        if (members == rooms.end()) continue;
-        for (const SocketEntry* entry : members->second) {
-          if (seen.insert(entry).second) add_target(entry);
-        }
-      }
-    }
+    const auto matched = match_locked(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms);
+    targets.reserve(matched.size());
+    for (const SocketEntry* entry : matched) targets.push_back(entry->connection);
   }
   if (targets.empty()) return 0;
 
@@ -222,6 +236,64 @@ size_t Hub::emit(const Broadcast& broadcast) {
   for (const auto& connection : targets) connection->send(frames);
   messages_out_.inc(static_cast<double>(targets.size()));
   return targets.size();
+}
+
+size_t Hub::join_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                          const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets) {
+  return change_matching(name_space, rooms, except_rooms, targets, true);
+}
+
+size_t Hub::leave_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                           const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets) {
+  return change_matching(name_space, rooms, except_rooms, targets, false);
+}
+
+size_t Hub::change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                            const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
+                            bool join) {
+  std::vector<std::pair<SocketInfo, std::string>> changed;
+  size_t matched_count = 0;
+  {
+    std::unique_lock lock(mutex_);
+    const auto matched = match_locked(name_space, rooms, except_rooms);
+    matched_count = matched.size();
+    for (const SocketEntry* found : matched) {
+      // match_locked hands out const pointers; the lock is held for writing.
+      SocketEntry& entry = *const_cast<SocketEntry*>(found);
+      for (const std::string& room : targets) {
+        const bool done = join ? join_locked(entry, room) : room != entry.info.socket_id && leave_locked(entry, room);
+        if (done) changed.emplace_back(entry.info, room);
+      }
+    }
+  }
+  for (const auto& [info, room] : changed) announce_presence(info, room, join);
+  return matched_count;
+}
+
+size_t Hub::disconnect_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                                const std::vector<std::string>& except_rooms, bool whole_connection) {
+  std::vector<std::pair<std::string, std::shared_ptr<Connection>>> targets;
+  {
+    std::shared_lock lock(mutex_);
+    for (const SocketEntry* entry : match_locked(name_space, rooms, except_rooms)) {
+      targets.emplace_back(entry->info.socket_id, entry->connection);
+    }
+  }
+  for (const auto& [socket_id, connection] : targets) {
+    if (whole_connection) {
+      connection->close("server disconnect");
+    } else {
+      connection->close_socket(socket_id, "server disconnect");
+    }
+  }
+  return targets.size();
+}
+
+void Hub::set_forwarder(std::function<void(const Broadcast&)> forwarder) { forwarder_ = std::move(forwarder); }
+
+void Hub::set_membership_observer(
+    std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer) {
+  membership_observer_ = std::move(observer);
 }
 
 Status Hub::emit_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
@@ -326,6 +398,7 @@ void Hub::announce_presence(const SocketInfo& socket, const std::string& room, b
   event.user_id = socket.user_id;
   event.room = room;
   client_events_.publish(event);
+  if (membership_observer_) membership_observer_(socket, room, joined);
   if (!options_.presence_events) return;
 
   Broadcast broadcast;

@@ -33,7 +33,7 @@ struct Message {
   std::string event;             // kEvent only
   std::string args_json = "[]";  // JSON array of arguments
   std::vector<std::string> attachments;
-  std::optional<uint64_t> ack_id;  // kAck: the id being answered
+  std::optional<uint64_t> ack_id;  // kAck: the id of the acknowledged event
 };
 
 // One WebSocket frame, and a message encoded as the frames all of its
@@ -87,9 +87,11 @@ struct HubOptions {
   // Sends a `heavylift:presence` event to a room's members when a socket
   // joins or leaves it.
   bool presence_events = false;
+  // Events each client-event subscription may hold before drops.
+  size_t subscriber_queue_capacity = 4096;
 };
 
-// Who is targeted by a server-side join, leave or disconnect.
+// The sockets a server-side join, leave or disconnect applies to.
 struct SocketSelector {
   std::string name_space = "/";
   std::string socket_id;  // when set, only this socket
@@ -118,14 +120,35 @@ class Hub {
   size_t join_selected(const SocketSelector& selector, const std::string& room);
   size_t leave_selected(const SocketSelector& selector, const std::string& room);
 
-  // Delivers a broadcast and returns how many sockets it was queued to.
+  // Delivers a broadcast to this hub's sockets, passes it to the forwarder
+  // (other hubs) when one is set, and returns how many local sockets it was
+  // queued to.
   size_t emit(const Broadcast& broadcast);
+  // Delivers a broadcast to this hub's sockets only, as for one that came
+  // from another hub.
+  size_t deliver(const Broadcast& broadcast);
+
+  // Sockets of `name_space` in any of `rooms` (all when empty) and in none of
+  // `except_rooms` join or leave every room of `targets`, or disconnect.
+  // Each returns how many sockets matched.
+  size_t join_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                       const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets);
+  size_t leave_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                        const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets);
+  size_t disconnect_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                             const std::vector<std::string>& except_rooms, bool whole_connection);
+
+  // Hooks for scale-out, set once before the hub carries traffic: the
+  // forwarder receives every emit() broadcast, the membership observer
+  // every join (true) and leave (false) of a room other than a socket's own.
+  void set_forwarder(std::function<void(const Broadcast&)> forwarder);
+  void set_membership_observer(std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer);
   // Sends an event to one socket and calls `done` with its acknowledgement,
   // or DEADLINE_EXCEEDED after `timeout`. Returns NOT_FOUND, without calling
   // `done`, for an unknown socket.
   Status emit_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
                        AckCallback done);
-  // Sends `message` (usually an ACK answering a client) to one socket.
+  // Sends `message` (usually the ACK of a client's event) to one socket.
   Status send_to(const std::string& socket_id, const Message& message);
   // Disconnects the sockets `selector` names, or their whole connections
   // when `whole_connection`. Returns how many sockets it named.
@@ -155,10 +178,20 @@ class Hub {
   bool join_locked(SocketEntry& entry, const std::string& room);
   bool leave_locked(SocketEntry& entry, const std::string& room);
   std::vector<SocketEntry*> select_locked(const SocketSelector& selector);
+  // Sockets of `name_space` in any of `rooms` (all when empty), in none of
+  // `except_rooms`, each once. Expects mutex_ held.
+  std::vector<const SocketEntry*> match_locked(const std::string& name_space, const std::vector<std::string>& rooms,
+                                               const std::vector<std::string>& except_rooms) const;
   void announce_presence(const SocketInfo& socket, const std::string& room, bool joined);
+  // join_matching (join true) or leave_matching.
+  size_t change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
+                         const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
+                         bool join);
 
   const Encoder encoder_;
   const HubOptions options_;
+  std::function<void(const Broadcast&)> forwarder_;
+  std::function<void(const SocketInfo&, const std::string&, bool)> membership_observer_;
   ClientEventBroker client_events_;
   Counter& messages_out_;
 

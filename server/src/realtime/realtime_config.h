@@ -39,6 +39,11 @@ struct RealtimeLimits {
   uint32_t close_on_token_expiry = 1;
   // Sends heavylift:presence events to rooms on join and leave (1) or not (0).
   uint32_t presence_events = 0;
+  // host:port of Redis for scale-out and @socket.io/redis-emitter; empty
+  // keeps the hub on its own.
+  std::string redis_address;
+  // Channel prefix shared with @socket.io/redis-emitter (its `key` option).
+  std::string redis_key = "socket.io";
   // Events each client-event subscriber may have queued before drops.
   uint32_t subscriber_queue_capacity = 4096;
 };

@@ -36,6 +36,8 @@ constexpr char kLeaveEvent[] = "heavylift:leave";
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxRequestHeaderBytes = 8192;
+// A read buffer that grew past this for a large message is released after it.
+constexpr size_t kKeptReadBufferBytes = 4096;
 // Server-to-client acks a connection may wait for at once.
 constexpr size_t kMaxPendingAcks = 1024;
 
@@ -156,7 +158,7 @@ class SocketIoServer::Impl {
       : limits_(std::move(limits)),
         verifier_(std::move(verifier)),
         metrics_(metrics),
-        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0}),
+        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0, limits_.subscriber_queue_capacity}),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
         acceptor_(io_) {
@@ -186,6 +188,7 @@ class SocketIoServer::Impl {
   std::atomic<bool> draining_{false};
   std::mutex registry_mutex_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> registry_;
+  std::unique_ptr<RedisBridge> bridge_;
 };
 
 // One client connection: the HTTP upgrade, then Engine.IO and Socket.IO.
@@ -403,7 +406,10 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       finish_quietly();
       return;
     }
+    // Idle connections dominate memory, so buffers used once are released.
     request_parser_.reset();
+    http_buffer_.clear();
+    http_buffer_.shrink_to_fit();
     server_.metrics_.connections_accepted.inc();
     engine_id_ = random_id();
     OpenSettings settings{engine_id_, limits_.ping_interval_ms, limits_.ping_timeout_ms, limits_.max_message_bytes};
@@ -436,6 +442,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     }
     const std::string frame = beast::buffers_to_string(read_buffer_.data());
     read_buffer_.consume(read_buffer_.size());
+    if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
     handle_frame(frame, ws_.got_binary());
     if (!closed_) read_next();
   }
@@ -597,6 +604,9 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       return;
     }
 
+    // NOTE: connection state recovery is not implemented. The "pid" and
+    // "offset" that socket.io-client adds to the auth payload are ignored, so
+    // a reconnecting client gets a new socket id and misses what was sent.
     NamespaceSocket socket;
     socket.socket_id = random_id();
     socket.claims = std::move(claims).value();
@@ -947,6 +957,16 @@ Status SocketIoServer::Impl::start() {
   const tcp::endpoint bound = acceptor_.local_endpoint();
   bound_address_ = join_host_port(host_port->host, std::to_string(bound.port()));
 
+  if (!limits_.redis_address.empty()) {
+    RedisBridgeOptions options;
+    options.address = limits_.redis_address;
+    options.key = limits_.redis_key;
+    options.node_id = random_id();
+    options.limits.max_attachments = limits_.max_attachments;
+    bridge_ = std::make_unique<RedisBridge>(std::move(options), hub_, metrics_.registry);
+    if (Status s = bridge_->start(); !s.ok()) return s;
+  }
+
   accept();
   const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
@@ -1008,6 +1028,10 @@ void SocketIoServer::Impl::drain(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   hub_.client_events().close_all();
+  if (bridge_) bridge_->stop();
+  // NOTE: a send_with_ack still queued on a strand when the threads stop
+  // never calls its callback, so the hub does not finish that EmitWithAck
+  // call. This takes a race between an EmitWithAck and the drain.
   io_.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
@@ -1023,6 +1047,7 @@ Status SocketIoServer::start() { return impl_->start(); }
 std::string SocketIoServer::bound_address() const { return impl_->bound_address_; }
 void SocketIoServer::drain(std::chrono::milliseconds grace) { impl_->drain(grace); }
 Hub& SocketIoServer::hub() { return impl_->hub_; }
+RedisBridge* SocketIoServer::redis_bridge() { return impl_->bridge_.get(); }
 size_t SocketIoServer::connection_count() const { return impl_->connections_.load(); }
 
 }  // namespace heavylift::realtime

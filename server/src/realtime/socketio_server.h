@@ -19,6 +19,7 @@
 #include "core/metrics.h"
 #include "realtime/hub.h"
 #include "realtime/realtime_config.h"
+#include "realtime/redis_bridge.h"
 #include "realtime/token_claims.h"
 
 namespace heavylift::realtime {
@@ -34,8 +35,9 @@ class SocketIoServer {
   SocketIoServer(const SocketIoServer&) = delete;
   SocketIoServer& operator=(const SocketIoServer&) = delete;
 
-  // Binds limits.address and starts the I/O threads. Returns UNAVAILABLE
-  // when the address cannot be bound.
+  // Binds limits.address, connects to Redis when limits.redis_address is set,
+  // and starts the I/O threads. Returns UNAVAILABLE when the address cannot
+  // be bound or Redis cannot be reached.
   Status start();
   // The bound address as host:port (the real port when 0 was configured).
   std::string bound_address() const;
@@ -45,6 +47,8 @@ class SocketIoServer {
   void drain(std::chrono::milliseconds grace);
 
   Hub& hub();
+  // The Redis bridge when limits.redis_address is set, else nullptr.
+  RedisBridge* redis_bridge();
   size_t connection_count() const;
 
  private:

@@ -45,6 +45,25 @@ export function claimsFor(userId, rooms = [], ttlSeconds = 600) {
 }
 
 /**
+ * Starts a daemon whose hub listens on a free loopback port (unless `args` set
+ * --realtime-address) and checks tokens with `keyFile`. Resolves with `daemon`,
+ * `address` (host:port of the hub), `url` and an SDK `client`; the caller
+ * closes the client and stops the daemon.
+ */
+export async function startHub(keyFile, args = []) {
+  const address = args.includes('--realtime-address') ? [] : ['--realtime-address', '127.0.0.1:0'];
+  const daemon = await startTestDaemon([...address, '--realtime-jwt-key-file', keyFile, ...args]);
+  const line = await daemon.waitForLog('event=realtime.listening');
+  const hubAddress = logField(line, 'address');
+  return {
+    daemon,
+    address: hubAddress,
+    url: `http://${hubAddress}`,
+    client: createClient({ address: daemon.grpcAddress, deadlineMs: 15_000 }),
+  };
+}
+
+/**
  * Starts a daemon with the hub before the enclosing tests and stops it after them, asserting a
  * clean exit. `extraArgs` may be a function called in the hook. With `key: 'eddsa'` the hub
  * checks EdDSA tokens against an Ed25519 public key; otherwise HS256 with a random secret.
@@ -68,15 +87,7 @@ export function useHub(extraArgs = [], { key = 'hs256' } = {}) {
       hub.sign = (claims) => signHs256(claims, secret);
     }
     const args = typeof extraArgs === 'function' ? extraArgs() : extraArgs;
-    hub.daemon = await startTestDaemon([
-      '--realtime-address', '127.0.0.1:0',
-      '--realtime-jwt-key-file', keyFile,
-      ...args,
-    ]);
-    const line = await hub.daemon.waitForLog('event=realtime.listening');
-    hub.address = logField(line, 'address');
-    hub.url = `http://${hub.address}`;
-    hub.client = createClient({ address: hub.daemon.grpcAddress, deadlineMs: 15_000 });
+    Object.assign(hub, await startHub(keyFile, args));
   });
 
   after(async () => {

@@ -201,3 +201,24 @@ describe('realtime hub with EdDSA tokens', () => {
     assert.equal(socket.connected, true);
   });
 });
+
+describe('realtime hub drain', () => {
+  const hub = useHub();
+
+  test('SIGTERM closes clients so they reconnect elsewhere', async () => {
+    const sockets = [];
+    for (let i = 0; i < 5; i += 1) {
+      sockets.push(await connectSocket(hub.url, { token: hub.token(`drain-${i}`) }));
+    }
+    const reasons = Promise.all(sockets.map((socket) => nextEvent(socket, 'disconnect', 10_000)));
+    const started = Date.now();
+    const exit = await hub.daemon.stop('SIGTERM');
+    assert.equal(exit.code, 0);
+    for (const [reason] of await reasons) {
+      // "transport close" lets socket.io-client reconnect by itself, unlike "io server disconnect".
+      assert.equal(reason, 'transport close');
+    }
+    assert.ok(Date.now() - started < 5_000, 'the drain did not wait for the grace period');
+    await hub.daemon.waitForLog('event=realtime.draining connections=5');
+  });
+});

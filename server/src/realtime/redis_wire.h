@@ -1,0 +1,63 @@
+// The Redis message formats the hub reads and writes, apart from any Redis
+// connection:
+//
+//  - Broadcasts from @socket.io/redis-emitter (v5) on channel
+//    "<key>#<namespace>#" or "<key>#<namespace>#<room>#": a MessagePack array
+//    [uid, {type: 2, data: [event, ...args], nsp}, {rooms, except, flags}]
+//    in which Buffers are MessagePack bin values.
+//  - Requests from the emitter on channel "<key>-request#<namespace>#": JSON
+//    {type: 2 (join) | 3 (leave) | 4 (disconnect), opts: {rooms, except},
+//    rooms, close}.
+//
+// Hubs forward their own broadcasts to each other in the emitter's broadcast
+// format, with their node id as uid so that each hub skips its own.
+//
+// Thread-safety: the functions keep no state.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "realtime/hub.h"
+
+namespace heavylift::realtime {
+
+// Bounds applied while decoding messages read from Redis.
+struct RedisWireLimits {
+  size_t max_attachments = 10;
+  size_t max_depth = 32;
+};
+
+// A broadcast read from Redis, and the uid of whoever published it.
+struct RemoteBroadcast {
+  std::string uid;
+  Broadcast broadcast;
+};
+
+// Decodes an emitter broadcast. Binary values become attachments behind
+// placeholders. Errors are INVALID_ARGUMENT with reason MALFORMED_MESSAGE.
+Result<RemoteBroadcast> decode_emitter_broadcast(std::string_view bytes, const RedisWireLimits& limits);
+
+// Encodes `broadcast` in the emitter's broadcast format with `uid`. The
+// arguments must be a JSON array; placeholders become MessagePack bin values.
+Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broadcast& broadcast);
+
+// The channel the emitter publishes `broadcast` on under `key`.
+std::string emitter_channel(const std::string& key, const Broadcast& broadcast);
+
+struct RemoteRequest {
+  enum class Type { kJoin = 2, kLeave = 3, kDisconnect = 4 };
+  Type type = Type::kJoin;
+  std::vector<std::string> rooms;         // opts.rooms: the sockets selected
+  std::vector<std::string> except_rooms;  // opts.except
+  std::vector<std::string> target_rooms;  // rooms to join or leave
+  bool close = false;                     // disconnect: close the connection
+};
+
+// Decodes an emitter request. Request types other than join, leave and
+// disconnect are UNIMPLEMENTED; malformed JSON is INVALID_ARGUMENT.
+Result<RemoteRequest> decode_emitter_request(std::string_view json);
+
+}  // namespace heavylift::realtime

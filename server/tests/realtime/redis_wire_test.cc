@@ -1,0 +1,104 @@
+#include "realtime/redis_wire.h"
+
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+namespace heavylift::realtime {
+namespace {
+
+// Packs what @socket.io/redis-emitter publishes for
+// emitter.to("r").except("x").emit("news", "hi", 3, <bin 01 02>).
+std::string emitter_message() {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  packer.pack_array(3);
+  packer.pack(std::string("emitter"));
+  packer.pack_map(3);
+  packer.pack(std::string("type"));
+  packer.pack(2);
+  packer.pack(std::string("data"));
+  packer.pack_array(4);
+  packer.pack(std::string("news"));
+  packer.pack(std::string("hi"));
+  packer.pack(3);
+  packer.pack_bin(2);
+  packer.pack_bin_body("\x01\x02", 2);
+  packer.pack(std::string("nsp"));
+  packer.pack(std::string("/chat"));
+  packer.pack_map(3);
+  packer.pack(std::string("rooms"));
+  packer.pack_array(1);
+  packer.pack(std::string("r"));
+  packer.pack(std::string("flags"));
+  packer.pack_map(0);
+  packer.pack(std::string("except"));
+  packer.pack_array(1);
+  packer.pack(std::string("x"));
+  return std::string(buffer.data(), buffer.size());
+}
+
+TEST(RedisWire, DecodesEmitterBroadcast) {
+  Result<RemoteBroadcast> decoded = decode_emitter_broadcast(emitter_message(), RedisWireLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  const RemoteBroadcast& remote = decoded.value();
+  EXPECT_EQ(remote.uid, "emitter");
+  EXPECT_EQ(remote.broadcast.message.name_space, "/chat");
+  EXPECT_EQ(remote.broadcast.message.event, "news");
+  EXPECT_EQ(remote.broadcast.message.args_json, R"(["hi",3,{"_placeholder":true,"num":0}])");
+  ASSERT_EQ(remote.broadcast.message.attachments.size(), 1u);
+  EXPECT_EQ(remote.broadcast.message.attachments[0], std::string("\x01\x02", 2));
+  EXPECT_EQ(remote.broadcast.rooms, std::vector<std::string>{"r"});
+  EXPECT_EQ(remote.broadcast.except_rooms, std::vector<std::string>{"x"});
+}
+
+TEST(RedisWire, EncodeDecodeRoundTrip) {
+  Broadcast broadcast;
+  broadcast.rooms = {"a", "b"};
+  broadcast.message.name_space = "/";
+  broadcast.message.event = "e";
+  broadcast.message.args_json = R"([{"k":[1,-2,2.5,null,true]},{"_placeholder":true,"num":0}])";
+  broadcast.message.attachments = {"bytes"};
+  Result<std::string> encoded = encode_emitter_broadcast("node-1", broadcast);
+  ASSERT_TRUE(encoded.ok());
+  Result<RemoteBroadcast> decoded = decode_emitter_broadcast(encoded.value(), RedisWireLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded.value().uid, "node-1");
+  EXPECT_EQ(decoded.value().broadcast.message.args_json, broadcast.message.args_json);
+  EXPECT_EQ(decoded.value().broadcast.message.attachments, broadcast.message.attachments);
+  EXPECT_EQ(decoded.value().broadcast.rooms, broadcast.rooms);
+}
+
+TEST(RedisWire, ChannelNamesSingleRoom) {
+  Broadcast broadcast;
+  broadcast.message.name_space = "/";
+  EXPECT_EQ(emitter_channel("socket.io", broadcast), "socket.io#/#");
+  broadcast.rooms = {"r"};
+  EXPECT_EQ(emitter_channel("socket.io", broadcast), "socket.io#/#r#");
+}
+
+TEST(RedisWire, RejectsGarbageAndTooManyBinaries) {
+  EXPECT_EQ(decode_emitter_broadcast("\xc1", RedisWireLimits{}).error().reason, "MALFORMED_MESSAGE");
+  EXPECT_EQ(decode_emitter_broadcast("", RedisWireLimits{}).error().reason, "MALFORMED_MESSAGE");
+  RedisWireLimits strict;
+  strict.max_attachments = 0;
+  EXPECT_EQ(decode_emitter_broadcast(emitter_message(), strict).error().reason, "MALFORMED_MESSAGE");
+}
+
+TEST(RedisWire, DecodesJoinRequest) {
+  Result<RemoteRequest> request =
+      decode_emitter_request(R"({"type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c","d"]})");
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request.value().type, RemoteRequest::Type::kJoin);
+  EXPECT_EQ(request.value().rooms, std::vector<std::string>{"a"});
+  EXPECT_EQ(request.value().except_rooms, std::vector<std::string>{"b"});
+  EXPECT_EQ(request.value().target_rooms, (std::vector<std::string>{"c", "d"}));
+}
+
+TEST(RedisWire, UnsupportedRequestType) {
+  EXPECT_EQ(decode_emitter_request(R"({"type":6})").error().code, Code::kUnimplemented);
+  EXPECT_EQ(decode_emitter_request("[").error().reason, "MALFORMED_MESSAGE");
+}
+
+}  // namespace
+}  // namespace heavylift::realtime
