@@ -40,3 +40,16 @@ export {
   UnimplementedError,
   type HeavyliftErrorInit,
 } from './errors';
+export {
+  createJobs,
+  DEFAULT_JOBS_QUEUE,
+  errorFromFailedJob,
+  type EnqueueOptions,
+  type HeavyliftJob,
+  type HeavyliftJobs,
+  type JobsClientOptions,
+  type ResultOptions,
+  type TaskName,
+  type TaskRequest,
+  type TaskResult,
+} from './jobs';
