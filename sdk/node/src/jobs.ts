@@ -7,8 +7,11 @@
  * the result. Anything BullMQ offers (QueueEvents, Bull Board, job options)
  * keeps working.
  */
+import { randomUUID } from 'node:crypto';
+
 import { status } from '@grpc/grpc-js';
 import { Job, Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import IORedis, { type RedisOptions } from 'ioredis';
 
 import {
   CancelledError,
@@ -26,7 +29,7 @@ import {
   UnimplementedError,
 } from './errors';
 import { Argon2idHashRequest, Argon2idHashResponse, Argon2idVerifyRequest, Argon2idVerifyResponse } from './gen/heavylift/v1/crypto';
-import { ErrorDetail } from './gen/heavylift/v1/common';
+import { type BlobRef, ErrorDetail } from './gen/heavylift/v1/common';
 import { ThumbnailRequest, ThumbnailResponse } from './gen/heavylift/v1/image';
 import { EchoRequest, EchoResponse, FailRequest, FailResponse, SleepRequest, SleepResponse } from './gen/heavylift/v1/testing';
 import { checkNonEmptyString, checkOptionsObject, invalidParameter } from './validate';
@@ -55,6 +58,32 @@ export type TaskName = keyof typeof TASKS;
 export type TaskRequest<T extends TaskName> = (typeof TASKS)[T]['request'] extends MessageCodec<infer R> ? R : never;
 /** The result message of `T`. */
 export type TaskResult<T extends TaskName> = (typeof TASKS)[T]['result'] extends MessageCodec<infer R> ? R : never;
+
+/**
+ * A blob stored in Redis by {@link HeavyliftJobs.putBlob}. Pass it where a request takes a
+ * BlobRef (for example `input` of `image.thumbnail`): the job then carries only the key,
+ * and the worker reads the bytes from Redis.
+ */
+export class RedisBlobRef {
+  constructor(readonly redisKey: string) {}
+}
+
+/** `T` with every BlobRef field also accepting a {@link RedisBlobRef}. */
+export type WithRedisBlobs<T> = T extends Uint8Array
+  ? T
+  : T extends BlobRef
+    ? BlobRef | RedisBlobRef
+    : T extends readonly (infer E)[]
+      ? WithRedisBlobs<E>[]
+      : T extends object
+        ? { [K in keyof T]: WithRedisBlobs<T[K]> }
+        : T;
+
+/** Options of {@link HeavyliftJobs.putBlob}. */
+export interface PutBlobOptions {
+  /** Seconds until Redis deletes the blob. Default: `3600`. */
+  ttlSeconds?: number;
+}
 
 /** Options of {@link createJobs}. */
 export interface JobsClientOptions {
@@ -92,7 +121,21 @@ export interface HeavyliftJobs {
    * @example
    * const job = await jobs.enqueue('image.thumbnail', { input: { path: 'uploads/a.jpg' }, widths: [320] }, { attempts: 3 });
    */
-  enqueue<T extends TaskName>(task: T, request: Partial<TaskRequest<T>>, options?: EnqueueOptions): Promise<HeavyliftJob<T>>;
+  enqueue<T extends TaskName>(
+    task: T,
+    request: WithRedisBlobs<Partial<TaskRequest<T>>>,
+    options?: EnqueueOptions,
+  ): Promise<HeavyliftJob<T>>;
+  /**
+   * Stores `bytes` in Redis under `<prefix>:<queue>:blob:<uuid>` with a TTL, for a request's
+   * BlobRef field, so large inputs do not travel as base64 inside the job. Retries of the
+   * job read the same key, so choose a TTL longer than the job may wait and retry.
+   *
+   * @example
+   * const input = await jobs.putBlob(await readFile('upload.jpg'));
+   * await jobs.enqueue('image.thumbnail', { input, widths: [320] });
+   */
+  putBlob(bytes: Uint8Array, options?: PutBlobOptions): Promise<RedisBlobRef>;
   /**
    * Waits for `job` to finish and resolves with its typed result. Rejects with the typed
    * heavylift error (InvalidArgumentError, ResourceExhaustedError, ...) built from the
@@ -152,6 +195,31 @@ const ERROR_CLASS_BY_NAME: ReadonlyMap<number, typeof HeavyliftError> = new Map(
   [status.INTERNAL, InternalError],
 ]);
 
+type JsonPath = (string | number)[];
+
+/** Replaces each RedisBlobRef in `value` with undefined, recording where it was. */
+function takeRedisBlobs(value: unknown, path: JsonPath, found: [JsonPath, RedisBlobRef][]): unknown {
+  if (value instanceof RedisBlobRef) {
+    found.push([path, value]);
+    return undefined;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => takeRedisBlobs(item, [...path, i], found));
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, takeRedisBlobs(item, [...path, key], found)]));
+  }
+  return value;
+}
+
+/** Puts `{ redisKey }` at `path` of the request's proto3 JSON. */
+function placeRedisBlob(json: Record<string, unknown>, path: JsonPath, blob: RedisBlobRef): void {
+  let node: Record<string | number, unknown> = json;
+  for (const step of path.slice(0, -1)) {
+    node[step] ??= typeof step === 'number' ? [] : {};
+    node = node[step] as Record<string | number, unknown>;
+  }
+  node[path[path.length - 1]!] = { redisKey: blob.redisKey };
+}
+
 function codecsOf(task: string): { request: MessageCodec<unknown>; result: MessageCodec<unknown> } {
   const codecs = (TASKS as unknown as Record<string, { request: MessageCodec<unknown>; result: MessageCodec<unknown> }>)[task];
   if (codecs === undefined) {
@@ -176,6 +244,17 @@ export function createJobs(options: JobsClientOptions): HeavyliftJobs {
   const shared = { connection: options.connection, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) };
   const queue = new Queue(queueName, shared);
   let events: QueueEvents | undefined;
+  // Blobs are binary, so they go through an ioredis connection of their own:
+  // the caller's instance, or one opened on first use.
+  let blobClient: IORedis | undefined;
+  let ownsBlobClient = false;
+  const blobConnection = (): IORedis => {
+    if (blobClient === undefined) {
+      ownsBlobClient = !(options.connection instanceof IORedis);
+      blobClient = options.connection instanceof IORedis ? options.connection : new IORedis(options.connection as RedisOptions);
+    }
+    return blobClient;
+  };
 
   const queueEvents = async (): Promise<QueueEvents> => {
     if (events === undefined) {
@@ -199,7 +278,10 @@ export function createJobs(options: JobsClientOptions): HeavyliftJobs {
       if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
         throw invalidParameter('timeoutMs', 'a whole number of milliseconds above 0', timeoutMs);
       }
-      const data = codecs.request.toJSON(codecs.request.fromPartial(request));
+      const blobs: [JsonPath, RedisBlobRef][] = [];
+      const plain = takeRedisBlobs(request, [], blobs);
+      const data = codecs.request.toJSON(codecs.request.fromPartial(plain)) as Record<string, unknown>;
+      for (const [path, blob] of blobs) placeRedisBlob(data, path, blob);
       const opts = timeoutMs === undefined ? jobOptions : { ...jobOptions, timeout: timeoutMs };
       return (await queue.add(task, data, opts as JobsOptions)) as HeavyliftJob<typeof task>;
     },
@@ -219,9 +301,20 @@ export function createJobs(options: JobsClientOptions): HeavyliftJobs {
       return codecs.result.fromJSON(value) as TaskResult<typeof job.name>;
     },
     completedResult,
+    async putBlob(bytes, blobOptions = {}) {
+      if (!(bytes instanceof Uint8Array)) throw invalidParameter('bytes', 'a Buffer or Uint8Array', bytes);
+      const ttlSeconds = blobOptions.ttlSeconds ?? 3600;
+      if (!(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) {
+        throw invalidParameter('ttlSeconds', 'a whole number of seconds above 0', ttlSeconds);
+      }
+      const key = `${options.prefix ?? 'bull'}:${queueName}:blob:${randomUUID()}`;
+      await blobConnection().set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', ttlSeconds);
+      return new RedisBlobRef(key);
+    },
     async close() {
       await events?.close();
       await queue.close();
+      if (ownsBlobClient) await blobClient?.quit();
     },
   };
 }

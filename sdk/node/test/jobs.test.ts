@@ -1,7 +1,7 @@
 // The typed BullMQ helpers against a real redis-server and heavylift worker.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import {
   type HeavyliftJobs,
 } from 'heavylift';
 import { startDaemon, type RunningDaemon } from 'heavylift/testing';
+
+import { jpegSize } from './support';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,6 +66,17 @@ describe('jobs helpers with Redis and a worker', () => {
     assert.deepEqual(job.data, { payload: Buffer.from('héllo').toString('base64') });
     const result = await jobs.result(job);
     assert.equal(Buffer.from(result.payload).toString(), 'héllo');
+  });
+
+  test('putBlob passes a photo by Redis key', async () => {
+    const photo = readFileSync('/usr/share/backgrounds/mate/nature/Dune.jpg');
+    const input = await jobs.putBlob(photo, { ttlSeconds: 60 });
+    assert.match(input.redisKey, new RegExp(`^bull:${queueName}:blob:`));
+    const job = await jobs.enqueue('image.thumbnail', { input, widths: [160] });
+    assert.deepEqual(job.data, { input: { redisKey: input.redisKey }, widths: [160] });
+    const { thumbnails } = await jobs.result(job);
+    assert.equal(thumbnails[0]!.width, 160);
+    assert.equal(jpegSize(Buffer.from(thumbnails[0]!.data)).width, 160);
   });
 
   test('argon2id hash through the queue', async () => {

@@ -36,6 +36,9 @@ struct BullmqSettings {
   // removeOnComplete / removeOnFail of its own.
   std::string keep_completed = "all";
   std::string keep_failed = "all";
+  // Largest blob a job may reference by Redis key ({"redisKey": ...} in
+  // place of a BlobRef); the key must be under "<prefix>:<queue>:blob:".
+  uint64_t max_blob_bytes = 64ull << 20;
   // File listing this worker's in-flight jobs, so that a restarted worker
   // hands them back to wait at once. Empty disables the journal.
   std::string journal_path;

@@ -1,6 +1,8 @@
 #include "jobs/redis_bullmq/worker.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -524,13 +526,89 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
     post([this, job, error = unknown_task_error(job->name)] { fail(job, error); });
     return;
   }
-  auto request = decode_job_request(*job->task, job->data, PayloadFormat::kJson);
+  auto data = resolve_redis_blobs(job->data);
+  if (!data.ok()) {
+    post([this, job, error = data.error()] { fail(job, error); });
+    return;
+  }
+  auto request = decode_job_request(*job->task, data.value(), PayloadFormat::kJson);
   if (!request.ok()) {
     post([this, job, error = request.error()] { fail(job, error); });
     return;
   }
   job->request = std::move(request).value();
   run_job(job);
+}
+
+// Replaces every {"redisKey": "<key>"} object in a job's data with
+// {"data": "<base64 of the key's value>"}, the proto3 JSON of an inline
+// BlobRef, so large inputs need not travel as base64 inside the job.
+// NOTE: the data is re-rendered through google.protobuf.Struct, whose numbers
+// are doubles, so integers above 2^53 in the same job lose precision (proto3
+// JSON sends 64-bit integers as strings, which are kept). The key is read on
+// the fetch thread, which waits for it.
+Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
+  if (data.find("\"redisKey\"") == std::string::npos) return data;
+  google::protobuf::Struct root;
+  if (!google::protobuf::util::JsonStringToMessage(data, &root).ok()) return data;  // decode reports it
+
+  const std::string namespace_prefix = key("blob:");
+  std::function<Status(google::protobuf::Value&, const std::string&)> visit;
+  visit = [&](google::protobuf::Value& value, const std::string& path) -> Status {
+    if (value.has_list_value()) {
+      auto* values = value.mutable_list_value()->mutable_values();
+      for (int i = 0; i < values->size(); ++i) {
+        if (Status s = visit(*values->Mutable(i), fmt::format("{}[{}]", path, i)); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+    if (!value.has_struct_value()) return Status::Ok();
+    auto* fields = value.mutable_struct_value()->mutable_fields();
+    const auto reference = fields->find("redisKey");
+    if (reference == fields->end()) {
+      for (auto& [name, child] : *fields) {
+        if (Status s = visit(child, path.empty() ? name : path + "." + name); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+
+    const std::string field = path.empty() ? "redisKey" : path + ".redisKey";
+    if (fields->size() != 1 || !reference->second.has_string_value()) {
+      return Error::invalid(field, "INVALID_BLOB_KEY", fmt::format("{} must be the only field of its object, a string", field));
+    }
+    const std::string blob_key = reference->second.string_value();
+    if (blob_key.rfind(namespace_prefix, 0) != 0) {
+      return Error::invalid(field, "BLOB_KEY_OUTSIDE_QUEUE",
+                            fmt::format("{} must name a key under {}, got {}", field, namespace_prefix, quote_value(blob_key)),
+                            "under " + namespace_prefix, blob_key);
+    }
+    auto length = fetch_->command({"STRLEN", blob_key});
+    if (!length.ok()) return length.error();
+    const int64_t bytes = reply_integer(length.value().get());
+    if (bytes > 0 && static_cast<uint64_t>(bytes) > settings_.max_blob_bytes) {
+      return Error::out_of_range(field, fmt::format("<= {} bytes (bullmq.max_blob_bytes)", settings_.max_blob_bytes),
+                                 fmt::format("{} bytes", bytes));
+    }
+    auto blob = fetch_->command({"GET", blob_key});
+    if (!blob.ok()) return blob.error();
+    if (blob.value()->type != REDIS_REPLY_STRING) {
+      return Error::invalid(field, "BLOB_NOT_FOUND",
+                            fmt::format("{} names {}, which does not exist (its TTL may have expired)", field,
+                                        quote_value(blob_key)));
+    }
+    fields->clear();
+    (*fields)["data"].set_string_value(base64(std::string_view(blob.value()->str, blob.value()->len)));
+    return Status::Ok();
+  };
+
+  google::protobuf::Value top;
+  *top.mutable_struct_value() = std::move(root);
+  if (Status s = visit(top, ""); !s.ok()) return s.error();
+  std::string resolved;
+  if (!google::protobuf::util::MessageToJsonString(top.struct_value(), &resolved).ok()) {
+    return Error::internal("cannot render the job data after resolving its Redis blobs");
+  }
+  return resolved;
 }
 
 void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {

@@ -86,6 +86,7 @@ class BullmqWorker {
   Result<FetchResult> move_to_active();
   void wait_for_marker();
   void dispatch(std::map<std::string, std::string> fields, std::string job_id);
+  Result<std::string> resolve_redis_blobs(const std::string& data);
   void run_job(std::shared_ptr<ActiveJob> job);
 
   // Finishing, on the finish thread.
