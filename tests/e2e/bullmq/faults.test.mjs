@@ -146,7 +146,7 @@ describe('bullmq worker faults', () => {
       console.log(`# kill -9: in-flight job resumed ${resumeMs} ms after the restart began (daemon start included)`);
     } finally {
       await q.close();
-      assert.equal((await stopDaemon(second))?.code, 0);
+      if (second) assert.equal((await stopDaemon(second)).code, 0);
     }
   });
 
@@ -166,7 +166,7 @@ describe('bullmq worker faults', () => {
       await stopDaemon(first);
 
       second = await startWorker(redis, queueName, flags);
-      await job.waitUntilFinished(q.events, 20_000);
+      await job.waitUntilFinished(q.events, 60_000);
       assert.equal(seen.stalled.filter((e) => e.jobId === job.id).length, 1);
       assert.equal(seen.completed.filter((e) => e.jobId === job.id).length, 1);
       const metrics = await readMetrics(second.httpAddress);
@@ -174,7 +174,28 @@ describe('bullmq worker faults', () => {
       assert.equal(sumSamples(metrics, 'heavylift_bullmq_restarted_jobs_total'), 1);
     } finally {
       await q.close();
-      assert.equal((await stopDaemon(second))?.code, 0);
+      if (second) assert.equal((await stopDaemon(second)).code, 0);
+    }
+  });
+
+  it('hands jobs back while the executor is full', async () => {
+    // Four jobs held at once, but one executor thread and one queue slot:
+    // the rest get QUEUE_FULL and go back to wait instead of failing.
+    const queueName = uniqueQueueName('full');
+    const daemon = await startWorker(redis, queueName, [
+      '--bullmq-concurrency', '4', '--executor-threads', '1', '--executor-queue-capacity', '1',
+    ]);
+    const q = await openQueue(redis, queueName);
+    try {
+      const jobs = await q.queue.addBulk(Array.from({ length: 6 }, () => ({ name: 'testing.sleep', data: { durationMs: 300 } })));
+      await Promise.all(jobs.map((job) => job.waitUntilFinished(q.events, 30_000)));
+      assert.equal(await q.queue.getFailedCount(), 0);
+      const metrics = await readMetrics(daemon.httpAddress);
+      assert.equal(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'completed' }), 6);
+      assert.ok(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'handed_back' }) >= 1);
+    } finally {
+      await q.close();
+      assert.equal((await stopDaemon(daemon)).code, 0);
     }
   });
 

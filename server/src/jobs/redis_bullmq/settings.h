@@ -23,7 +23,7 @@ struct BullmqSettings {
   // to wait, and how many times a job may stall before it fails.
   uint32_t stalled_interval_ms = 30000;
   uint32_t max_stalled_count = 1;
-  // Longest blocking wait for a new job marker, which bounds the idle
+  // Maximum blocking wait for a new job marker, which bounds the idle
   // command rate.
   uint32_t drain_delay_ms = 5000;
   // Per-job time limit; the task gets DEADLINE_EXCEEDED. 0 means none.

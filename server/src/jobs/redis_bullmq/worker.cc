@@ -437,7 +437,11 @@ void BullmqWorker::fetch_loop() {
     }
     if (stopping_.load()) break;
 
-    // A rate-limited queue is not asked again before the limit expires.
+    // A rate-limited queue is not asked again before the limit expires, nor
+    // is any queue while the executor's queue is full.
+    if (const int64_t paused_ms = fetch_paused_until_ms_.load() - now_ms(); paused_ms > 0) {
+      limited_until_ = std::max(limited_until_, std::chrono::steady_clock::now() + std::chrono::milliseconds(paused_ms));
+    }
     if (std::chrono::steady_clock::now() < limited_until_) {
       std::unique_lock<std::mutex> lock(jobs_mutex_);
       slot_freed_.wait_until(lock, limited_until_, [this] { return stopping_.load(); });
@@ -680,7 +684,7 @@ void BullmqWorker::finish_loop() {
 }
 
 // Runs a script on the finish connection, retrying through Redis outages
-// until it is answered or the worker is stopped for good.
+// until Redis replies or the worker is stopped for good.
 Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
                                                    const std::vector<std::string>& args) {
   std::string_view source, sha1;
@@ -762,8 +766,11 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
     release(job, "handed_back");
     return;
   }
-  // The executor's queue was full: the job goes back to wait, untouched.
+  // The executor's queue was full: the job goes back to wait, untouched,
+  // and fetching pauses for the executor's retry hint.
   if (error.code == Code::kResourceExhausted && error.reason == "QUEUE_FULL") {
+    const uint32_t pause_ms = std::max<uint32_t>(error.retry_after_ms, 50);
+    fetch_paused_until_ms_.store(now_ms() + pause_ms);
     hand_back(job->id, job->token, "executor_queue_full");
     release(job, "handed_back");
     return;
@@ -948,8 +955,8 @@ void BullmqWorker::drain(std::chrono::steady_clock::time_point deadline) {
   finish_ready_.notify_all();
   lock_wake_.notify_all();
   if (active_.load() > 0) {
-    // NOTE: jobs whose tasks ignore cancellation stay active in Redis with a
-    // lock that expires; the journal hands them back when the worker starts
+    // NOTE: jobs whose tasks ignore cancellation stay active in Redis until
+    // their lock expires. The journal hands them back when the worker starts
     // again, or another worker's stalled check does.
     spdlog::warn("event=bullmq.jobs_left_active count={}", active_.load());
   }

@@ -1,8 +1,8 @@
-// heavylift as a BullMQ worker: takes jobs from a BullMQ queue in Redis,
-// runs the task named by each job through the task registry and TaskRunner
-// (the same executor, limits and metrics as gRPC), and finishes the job with
-// the pinned bullmq version's own Lua scripts, so BullMQ's Queue,
-// QueueEvents, Job and dashboards see an ordinary worker.
+// heavylift as a BullMQ worker. It takes jobs from a BullMQ queue in Redis
+// and runs the task named by each job through the task registry and
+// TaskRunner (the same executor, limits and metrics as gRPC). It finishes
+// each job with the pinned bullmq version's own Lua scripts, so BullMQ's
+// Queue, QueueEvents, Job and dashboards see an ordinary worker.
 //
 // A job's name is the task name, its data the proto3 JSON of the task's
 // request, its returnvalue the proto3 JSON of the result. A failed job's
@@ -134,6 +134,8 @@ class BullmqWorker {
   std::atomic<bool> finish_stop_{false};
   std::atomic<uint64_t> token_counter_{0};
   std::atomic<size_t> active_{0};
+  // Wall-clock ms until which fetching waits because the executor was full.
+  std::atomic<int64_t> fetch_paused_until_ms_{0};
 
   // Guards active_jobs_ and wakes the fetch thread when a slot frees.
   std::mutex jobs_mutex_;
