@@ -379,8 +379,7 @@ Status BullmqWorker::check_server() {
 // ---------------------------------------------------------------------------
 // Fetching
 
-Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active() {
-  const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
+Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active(const std::string& token) {
   auto reply = fetch_->eval_script(
       gen::kMoveToActiveSource, gen::kMoveToActiveSha1,
       keys_for(gen::kMoveToActiveKeys.data(), gen::kMoveToActiveKeys.size(), "", ""),
@@ -453,9 +452,14 @@ void BullmqWorker::fetch_loop() {
       if (stopping_.load()) break;
     }
 
-    auto fetched = move_to_active();
+    if (!uncertain_tokens_.empty()) recover_uncertain_fetches();
+    const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
+    auto fetched = move_to_active(token);
     if (!fetched.ok()) {
       if (fetched.error().code == Code::kUnavailable) {
+        // Redis may have run the script and lost only the reply, leaving a
+        // job active under this token; it is looked for after reconnecting.
+        uncertain_tokens_.insert(token);
         fetch_->ensure_connected();
       } else {
         spdlog::error("event=bullmq.fetch_failed message={}", log_value(fetched.error().message));
@@ -479,6 +483,30 @@ void BullmqWorker::fetch_loop() {
       drained_ = false;
     }
   }
+}
+
+// Hands back the jobs that a moveToActive whose reply was lost left active
+// under one of this worker's tokens, so they do not wait for the lock to
+// expire and the stalled check.
+void BullmqWorker::recover_uncertain_fetches() {
+  auto active = fetch_->command({"LRANGE", key("active"), "0", "-1"});
+  if (!active.ok() || active.value()->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i < active.value()->elements; ++i) {
+    const std::string job_id = reply_text(active.value()->element[i]);
+    auto lock = fetch_->command({"GET", key(job_id) + ":lock"});
+    if (!lock.ok()) return;
+    const std::string token = reply_text(lock.value().get());
+    if (uncertain_tokens_.count(token) == 0) continue;
+    auto reply = fetch_->eval_script(gen::kMoveJobFromActiveToWaitSource, gen::kMoveJobFromActiveToWaitSha1,
+                                     keys_for(gen::kMoveJobFromActiveToWaitKeys.data(),
+                                              gen::kMoveJobFromActiveToWaitKeys.size(), job_id, ""),
+                                     {job_id, token, key(job_id)});
+    if (!reply.ok()) return;
+    const int64_t code = reply_integer(reply.value().get());
+    spdlog::info("event=bullmq.job_handed_back job_id={} why=fetch_reply_lost result={}", log_value(job_id),
+                 code >= 0 ? "moved_to_wait" : finish_error_text(code));
+  }
+  uncertain_tokens_.clear();
 }
 
 void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id) {

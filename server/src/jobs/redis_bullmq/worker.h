@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,7 +84,8 @@ class BullmqWorker {
 
   // Fetching.
   Status check_server();
-  Result<FetchResult> move_to_active();
+  Result<FetchResult> move_to_active(const std::string& token);
+  void recover_uncertain_fetches();
   void wait_for_marker();
   void dispatch(std::map<std::string, std::string> fields, std::string job_id);
   Result<std::string> resolve_redis_blobs(const std::string& data);
@@ -153,6 +155,7 @@ class BullmqWorker {
 
   // Fetch state, used by the fetch thread only.
   bool drained_ = false;
+  std::set<std::string> uncertain_tokens_;
   int64_t block_until_ms_ = 0;
   std::chrono::steady_clock::time_point limited_until_{};
 
