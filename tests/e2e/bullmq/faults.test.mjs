@@ -158,6 +158,7 @@ describe('bullmq worker faults', () => {
       console.log(`# kill -9: in-flight job resumed ${resumeMs} ms after the restart began (daemon start included)`);
     } finally {
       await q.close();
+      await first.stop('SIGKILL');
       if (second) assert.equal((await stopDaemon(second)).code, 0);
     }
   });
@@ -186,6 +187,7 @@ describe('bullmq worker faults', () => {
       assert.equal(sumSamples(metrics, 'heavylift_bullmq_restarted_jobs_total'), 1);
     } finally {
       await q.close();
+      await first.stop('SIGKILL');
       if (second) assert.equal((await stopDaemon(second)).code, 0);
     }
   });
