@@ -31,7 +31,9 @@ const options = [
   'env=node',
   'esModuleInterop=true',
   'oneof=unions',
-  'outputJsonMethods=false',
+  // JSON methods convert requests and results to and from the proto3 JSON
+  // that queue jobs carry (src/jobs.ts).
+  'outputJsonMethods=true',
 ];
 
 const inputs = [

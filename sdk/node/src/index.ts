@@ -125,3 +125,19 @@ export {
 
 /** Helpers over amqplib for heavylift's RabbitMQ worker. */
 export * as amqp from './amqp';
+export {
+  createJobs,
+  DEFAULT_JOBS_QUEUE,
+  errorFromFailedJob,
+  RedisBlobRef,
+  type EnqueueOptions,
+  type PutBlobOptions,
+  type WithRedisBlobs,
+  type HeavyliftJob,
+  type HeavyliftJobs,
+  type JobsClientOptions,
+  type ResultOptions,
+  type TaskName,
+  type TaskRequest,
+  type TaskResult,
+} from './jobs';

@@ -334,6 +334,10 @@ std::vector<Setting> all_settings() {
                                    &BullmqSettings::keep_completed));
   settings.push_back(bullmq_string("bullmq.keep_failed", "all|count",
                                    "Failed jobs kept when a job sets no removeOnFail.", &BullmqSettings::keep_failed));
+  settings.push_back(make_unsigned<uint64_t>(
+      "bullmq.max_blob_bytes", "bytes",
+      "Largest blob a job may reference by Redis key (a {\"redisKey\": ...} BlobRef under <prefix>:<queue>:blob:).",
+      [](Config& c) { return &c.bullmq.max_blob_bytes; }, 1, 1ull << 32));
   settings.push_back(bullmq_string("bullmq.journal_path", "path",
                                    "File listing in-flight jobs, so a restarted worker hands them back at once. "
                                    "Empty disables it.",

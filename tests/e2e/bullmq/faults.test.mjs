@@ -14,6 +14,18 @@ function record(events, names) {
   return seen;
 }
 
+/**
+ * Waits until job `id` is active with `starts` attempts started. Polls the job
+ * hash instead of QueueEvents, whose first read may miss events of the
+ * first moments.
+ */
+async function waitForStarts(queue, id, starts, intervalMs = 50) {
+  await waitFor(async () => {
+    const job = await queue.getJob(id);
+    return job?.attemptsStarted === starts && (await job.getState()) === 'active';
+  }, 20_000, `job ${id} to be active with ${starts} attempts started`, intervalMs);
+}
+
 async function stopDaemon(daemon) {
   if (!daemon) return undefined;
   const exit = await daemon.stop();
@@ -119,15 +131,15 @@ describe('bullmq worker faults', () => {
     const q = await openQueue(redis, queueName);
     let second;
     try {
-      const seen = record(q.events, ['completed', 'active']);
+      const seen = record(q.events, ['completed']);
       const job = await q.queue.add('testing.sleep', { durationMs: 3000 });
-      await waitFor(() => seen.active.some((e) => e.jobId === job.id), 10_000, 'the job to start');
+      await waitForStarts(q.queue, job.id, 1);
 
       first.process.kill('SIGKILL');
       await first.stop();
       const restartedAt = Date.now();
       second = await startWorker(redis, queueName, [], { journalDir: first.journalDir });
-      await waitFor(() => seen.active.filter((e) => e.jobId === job.id).length === 2, 10_000, 'the job to start again');
+      await waitForStarts(q.queue, job.id, 2, 20);
       const resumeMs = Date.now() - restartedAt;
 
       const result = await job.waitUntilFinished(q.events, 20_000);
@@ -146,7 +158,8 @@ describe('bullmq worker faults', () => {
       console.log(`# kill -9: in-flight job resumed ${resumeMs} ms after the restart began (daemon start included)`);
     } finally {
       await q.close();
-      assert.equal((await stopDaemon(second))?.code, 0);
+      await first.stop('SIGKILL');
+      if (second) assert.equal((await stopDaemon(second)).code, 0);
     }
   });
 
@@ -159,14 +172,14 @@ describe('bullmq worker faults', () => {
     const q = await openQueue(redis, queueName);
     let second;
     try {
-      const seen = record(q.events, ['completed', 'active', 'stalled']);
+      const seen = record(q.events, ['completed', 'stalled']);
       const job = await q.queue.add('testing.sleep', { durationMs: 1500 });
-      await waitFor(() => seen.active.some((e) => e.jobId === job.id), 10_000, 'the job to start');
+      await waitForStarts(q.queue, job.id, 1);
       first.process.kill('SIGKILL');
       await stopDaemon(first);
 
       second = await startWorker(redis, queueName, flags);
-      await job.waitUntilFinished(q.events, 20_000);
+      await job.waitUntilFinished(q.events, 60_000);
       assert.equal(seen.stalled.filter((e) => e.jobId === job.id).length, 1);
       assert.equal(seen.completed.filter((e) => e.jobId === job.id).length, 1);
       const metrics = await readMetrics(second.httpAddress);
@@ -174,7 +187,29 @@ describe('bullmq worker faults', () => {
       assert.equal(sumSamples(metrics, 'heavylift_bullmq_restarted_jobs_total'), 1);
     } finally {
       await q.close();
-      assert.equal((await stopDaemon(second))?.code, 0);
+      await first.stop('SIGKILL');
+      if (second) assert.equal((await stopDaemon(second)).code, 0);
+    }
+  });
+
+  it('hands jobs back while the executor is full', async () => {
+    // Four jobs held at once, but one executor thread and one queue slot:
+    // the rest get QUEUE_FULL and go back to wait instead of failing.
+    const queueName = uniqueQueueName('full');
+    const daemon = await startWorker(redis, queueName, [
+      '--bullmq-concurrency', '4', '--executor-threads', '1', '--executor-queue-capacity', '1',
+    ]);
+    const q = await openQueue(redis, queueName);
+    try {
+      const jobs = await q.queue.addBulk(Array.from({ length: 6 }, () => ({ name: 'testing.sleep', data: { durationMs: 300 } })));
+      await Promise.all(jobs.map((job) => job.waitUntilFinished(q.events, 30_000)));
+      assert.equal(await q.queue.getFailedCount(), 0);
+      const metrics = await readMetrics(daemon.httpAddress);
+      assert.equal(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'completed' }), 6);
+      assert.ok(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'handed_back' }) >= 1);
+    } finally {
+      await q.close();
+      assert.equal((await stopDaemon(daemon)).code, 0);
     }
   });
 
@@ -183,9 +218,8 @@ describe('bullmq worker faults', () => {
     const daemon = await startWorker(redis, queueName, ['--shutdown-grace-ms', '300']);
     const q = await openQueue(redis, queueName);
     try {
-      const seen = record(q.events, ['active']);
       const job = await q.queue.add('testing.sleep', { durationMs: 20_000 });
-      await waitFor(() => seen.active.some((e) => e.jobId === job.id), 10_000, 'the job to start');
+      await waitForStarts(q.queue, job.id, 1);
       const exit = await stopDaemon(daemon);
       assert.equal(exit.code, 0);
       const stored = await q.queue.getJob(job.id);

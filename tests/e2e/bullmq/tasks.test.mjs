@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { PHOTOS, readJpegSize, readMetrics, sumSamples } from '../lib/helpers.mjs';
-import { openQueue, RedisServer, removeDir, startWorker, uniqueQueueName, waitFor } from './lib.mjs';
+import { connectionOf, openQueue, RedisServer, removeDir, startWorker, uniqueQueueName, waitFor } from './lib.mjs';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import IORedis from 'ioredis';
 
 describe('bullmq worker tasks', () => {
   let redis;
@@ -51,6 +53,26 @@ describe('bullmq worker tasks', () => {
     const first = readJpegSize(Buffer.from(result.thumbnails[0].data, 'base64'));
     assert.equal(first.width, 160);
     assert.equal(result.thumbnails[1].width, 320);
+  });
+
+  it('thumbnails a photo passed by Redis key', async () => {
+    const probe = new IORedis(connectionOf(redis));
+    try {
+      const key = `bull:${queueName}:blob:dune`;
+      await probe.set(key, await readFile(PHOTOS.dune), 'EX', 60);
+      const job = await q.queue.add('image.thumbnail', { input: { redisKey: key }, widths: [200] });
+      const result = await job.waitUntilFinished(q.events, 30_000);
+      assert.equal(result.thumbnails[0].width, 200);
+      assert.equal(result.sourceWidth, 1680);
+
+      const outside = await q.queue.add('image.thumbnail', { input: { redisKey: 'elsewhere:dune' }, widths: [200] }, { attempts: 3 });
+      await assert.rejects(outside.waitUntilFinished(q.events, 10_000), /INVALID_ARGUMENT: input\.redisKey must name a key under/);
+      assert.equal((await q.queue.getJob(outside.id)).attemptsMade, 1);
+      const missing = await q.queue.add('image.thumbnail', { input: { redisKey: `bull:${queueName}:blob:gone` }, widths: [200] });
+      await assert.rejects(missing.waitUntilFinished(q.events, 10_000), /does not exist \(its TTL may have expired\)/);
+    } finally {
+      probe.disconnect();
+    }
   });
 
   it('hashes a password with argon2id', async () => {

@@ -159,7 +159,7 @@ RetryDecision decide_retry(const JobOptions& options, uint32_t attempts_made, bo
   const Backoff& backoff = *options.backoff;
   double delay = static_cast<double>(backoff.delay_ms);
   if (backoff.type == "exponential") {
-    // The n-th retry waits 2^(n-1) times the delay, n = attempts made so far.
+    // After the n-th failed attempt the retry waits 2^(n-1) times the delay.
     delay = std::round(std::pow(2.0, static_cast<double>(attempts_made)) * static_cast<double>(backoff.delay_ms));
   }
   if (backoff.jitter > 0) {

@@ -40,7 +40,7 @@ class Journal {
   Result<std::vector<Entry>> open();
 
   // Records that `job_id` started with lock `token`, or that it ended.
-  // A failed write is logged and counted, never fatal.
+  // A failed write is logged, never fatal.
   void add(const std::string& job_id, const std::string& token);
   void remove(const std::string& job_id);
 

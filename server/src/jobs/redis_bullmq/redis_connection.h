@@ -73,7 +73,7 @@ class RedisConnection {
   // of the socket). For shutdown.
   void stop(bool break_socket);
 
-  // Number of connects after the first one.
+  // Number of reconnects after a lost connection.
   uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
   const std::string& role() const { return role_; }
 

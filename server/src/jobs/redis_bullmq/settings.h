@@ -23,7 +23,7 @@ struct BullmqSettings {
   // to wait, and how many times a job may stall before it fails.
   uint32_t stalled_interval_ms = 30000;
   uint32_t max_stalled_count = 1;
-  // Longest blocking wait for a new job marker, which bounds the idle
+  // Maximum blocking wait for a new job marker, which bounds the idle
   // command rate.
   uint32_t drain_delay_ms = 5000;
   // Per-job time limit; the task gets DEADLINE_EXCEEDED. 0 means none.
@@ -36,6 +36,9 @@ struct BullmqSettings {
   // removeOnComplete / removeOnFail of its own.
   std::string keep_completed = "all";
   std::string keep_failed = "all";
+  // Largest blob a job may reference by Redis key ({"redisKey": ...} in
+  // place of a BlobRef); the key must be under "<prefix>:<queue>:blob:".
+  uint64_t max_blob_bytes = 64ull << 20;
   // File listing this worker's in-flight jobs, so that a restarted worker
   // hands them back to wait at once. Empty disables the journal.
   std::string journal_path;

@@ -1,6 +1,8 @@
 #include "jobs/redis_bullmq/worker.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -377,8 +379,7 @@ Status BullmqWorker::check_server() {
 // ---------------------------------------------------------------------------
 // Fetching
 
-Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active() {
-  const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
+Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active(const std::string& token) {
   auto reply = fetch_->eval_script(
       gen::kMoveToActiveSource, gen::kMoveToActiveSha1,
       keys_for(gen::kMoveToActiveKeys.data(), gen::kMoveToActiveKeys.size(), "", ""),
@@ -435,7 +436,11 @@ void BullmqWorker::fetch_loop() {
     }
     if (stopping_.load()) break;
 
-    // A rate-limited queue is not asked again before the limit expires.
+    // A rate-limited queue is not asked again before the limit expires, nor
+    // is any queue while the executor's queue is full.
+    if (const int64_t paused_ms = fetch_paused_until_ms_.load() - now_ms(); paused_ms > 0) {
+      limited_until_ = std::max(limited_until_, std::chrono::steady_clock::now() + std::chrono::milliseconds(paused_ms));
+    }
     if (std::chrono::steady_clock::now() < limited_until_) {
       std::unique_lock<std::mutex> lock(jobs_mutex_);
       slot_freed_.wait_until(lock, limited_until_, [this] { return stopping_.load(); });
@@ -447,9 +452,14 @@ void BullmqWorker::fetch_loop() {
       if (stopping_.load()) break;
     }
 
-    auto fetched = move_to_active();
+    if (!uncertain_tokens_.empty()) recover_uncertain_fetches();
+    const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
+    auto fetched = move_to_active(token);
     if (!fetched.ok()) {
       if (fetched.error().code == Code::kUnavailable) {
+        // Redis may have run the script and lost only the reply, leaving a
+        // job active under this token; it is looked for after reconnecting.
+        uncertain_tokens_.insert(token);
         fetch_->ensure_connected();
       } else {
         spdlog::error("event=bullmq.fetch_failed message={}", log_value(fetched.error().message));
@@ -473,6 +483,30 @@ void BullmqWorker::fetch_loop() {
       drained_ = false;
     }
   }
+}
+
+// Hands back the jobs that a moveToActive whose reply was lost left active
+// under one of this worker's tokens, so they do not wait for the lock to
+// expire and the stalled check.
+void BullmqWorker::recover_uncertain_fetches() {
+  auto active = fetch_->command({"LRANGE", key("active"), "0", "-1"});
+  if (!active.ok() || active.value()->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i < active.value()->elements; ++i) {
+    const std::string job_id = reply_text(active.value()->element[i]);
+    auto lock = fetch_->command({"GET", key(job_id) + ":lock"});
+    if (!lock.ok()) return;
+    const std::string token = reply_text(lock.value().get());
+    if (uncertain_tokens_.count(token) == 0) continue;
+    auto reply = fetch_->eval_script(gen::kMoveJobFromActiveToWaitSource, gen::kMoveJobFromActiveToWaitSha1,
+                                     keys_for(gen::kMoveJobFromActiveToWaitKeys.data(),
+                                              gen::kMoveJobFromActiveToWaitKeys.size(), job_id, ""),
+                                     {job_id, token, key(job_id)});
+    if (!reply.ok()) return;
+    const int64_t code = reply_integer(reply.value().get());
+    spdlog::info("event=bullmq.job_handed_back job_id={} why=fetch_reply_lost result={}", log_value(job_id),
+                 code >= 0 ? "moved_to_wait" : finish_error_text(code));
+  }
+  uncertain_tokens_.clear();
 }
 
 void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id) {
@@ -524,13 +558,89 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
     post([this, job, error = unknown_task_error(job->name)] { fail(job, error); });
     return;
   }
-  auto request = decode_job_request(*job->task, job->data, PayloadFormat::kJson);
+  auto data = resolve_redis_blobs(job->data);
+  if (!data.ok()) {
+    post([this, job, error = data.error()] { fail(job, error); });
+    return;
+  }
+  auto request = decode_job_request(*job->task, data.value(), PayloadFormat::kJson);
   if (!request.ok()) {
     post([this, job, error = request.error()] { fail(job, error); });
     return;
   }
   job->request = std::move(request).value();
   run_job(job);
+}
+
+// Replaces every {"redisKey": "<key>"} object in a job's data with
+// {"data": "<base64 of the key's value>"}, the proto3 JSON of an inline
+// BlobRef, so large inputs need not travel as base64 inside the job.
+// NOTE: the data is re-rendered through google.protobuf.Struct, whose numbers
+// are doubles, so integers above 2^53 in the same job lose precision (proto3
+// JSON sends 64-bit integers as strings, which are kept). The key is read on
+// the fetch thread, which waits for it.
+Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
+  if (data.find("\"redisKey\"") == std::string::npos) return data;
+  google::protobuf::Struct root;
+  if (!google::protobuf::util::JsonStringToMessage(data, &root).ok()) return data;  // decode reports it
+
+  const std::string namespace_prefix = key("blob:");
+  std::function<Status(google::protobuf::Value&, const std::string&)> visit;
+  visit = [&](google::protobuf::Value& value, const std::string& path) -> Status {
+    if (value.has_list_value()) {
+      auto* values = value.mutable_list_value()->mutable_values();
+      for (int i = 0; i < values->size(); ++i) {
+        if (Status s = visit(*values->Mutable(i), fmt::format("{}[{}]", path, i)); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+    if (!value.has_struct_value()) return Status::Ok();
+    auto* fields = value.mutable_struct_value()->mutable_fields();
+    const auto reference = fields->find("redisKey");
+    if (reference == fields->end()) {
+      for (auto& [name, child] : *fields) {
+        if (Status s = visit(child, path.empty() ? name : path + "." + name); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+
+    const std::string field = path.empty() ? "redisKey" : path + ".redisKey";
+    if (fields->size() != 1 || !reference->second.has_string_value()) {
+      return Error::invalid(field, "INVALID_BLOB_KEY", fmt::format("{} must be the only field of its object, a string", field));
+    }
+    const std::string blob_key = reference->second.string_value();
+    if (blob_key.rfind(namespace_prefix, 0) != 0) {
+      return Error::invalid(field, "BLOB_KEY_OUTSIDE_QUEUE",
+                            fmt::format("{} must name a key under {}, got {}", field, namespace_prefix, quote_value(blob_key)),
+                            "under " + namespace_prefix, blob_key);
+    }
+    auto length = fetch_->command({"STRLEN", blob_key});
+    if (!length.ok()) return length.error();
+    const int64_t bytes = reply_integer(length.value().get());
+    if (bytes > 0 && static_cast<uint64_t>(bytes) > settings_.max_blob_bytes) {
+      return Error::out_of_range(field, fmt::format("<= {} bytes (bullmq.max_blob_bytes)", settings_.max_blob_bytes),
+                                 fmt::format("{} bytes", bytes));
+    }
+    auto blob = fetch_->command({"GET", blob_key});
+    if (!blob.ok()) return blob.error();
+    if (blob.value()->type != REDIS_REPLY_STRING) {
+      return Error::invalid(field, "BLOB_NOT_FOUND",
+                            fmt::format("{} names {}, which does not exist (its TTL may have expired)", field,
+                                        quote_value(blob_key)));
+    }
+    fields->clear();
+    (*fields)["data"].set_string_value(base64(std::string_view(blob.value()->str, blob.value()->len)));
+    return Status::Ok();
+  };
+
+  google::protobuf::Value top;
+  *top.mutable_struct_value() = std::move(root);
+  if (Status s = visit(top, ""); !s.ok()) return s.error();
+  std::string resolved;
+  if (!google::protobuf::util::MessageToJsonString(top.struct_value(), &resolved).ok()) {
+    return Error::internal("cannot render the job data after resolving its Redis blobs");
+  }
+  return resolved;
 }
 
 void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
@@ -602,7 +712,7 @@ void BullmqWorker::finish_loop() {
 }
 
 // Runs a script on the finish connection, retrying through Redis outages
-// until it is answered or the worker is stopped for good.
+// until Redis replies or the worker is stopped for good.
 Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
                                                    const std::vector<std::string>& args) {
   std::string_view source, sha1;
@@ -684,8 +794,11 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
     release(job, "handed_back");
     return;
   }
-  // The executor's queue was full: the job goes back to wait, untouched.
+  // The executor's queue was full: the job goes back to wait, untouched,
+  // and fetching pauses for the executor's retry hint.
   if (error.code == Code::kResourceExhausted && error.reason == "QUEUE_FULL") {
+    const uint32_t pause_ms = std::max<uint32_t>(error.retry_after_ms, 50);
+    fetch_paused_until_ms_.store(now_ms() + pause_ms);
     hand_back(job->id, job->token, "executor_queue_full");
     release(job, "handed_back");
     return;
@@ -870,8 +983,8 @@ void BullmqWorker::drain(std::chrono::steady_clock::time_point deadline) {
   finish_ready_.notify_all();
   lock_wake_.notify_all();
   if (active_.load() > 0) {
-    // NOTE: jobs whose tasks ignore cancellation stay active in Redis with a
-    // lock that expires; the journal hands them back when the worker starts
+    // NOTE: jobs whose tasks ignore cancellation stay active in Redis until
+    // their lock expires. The journal hands them back when the worker starts
     // again, or another worker's stalled check does.
     spdlog::warn("event=bullmq.jobs_left_active count={}", active_.load());
   }

@@ -1,8 +1,8 @@
-// heavylift as a BullMQ worker: takes jobs from a BullMQ queue in Redis,
-// runs the task named by each job through the task registry and TaskRunner
-// (the same executor, limits and metrics as gRPC), and finishes the job with
-// the pinned bullmq version's own Lua scripts, so BullMQ's Queue,
-// QueueEvents, Job and dashboards see an ordinary worker.
+// heavylift as a BullMQ worker. It takes jobs from a BullMQ queue in Redis
+// and runs the task named by each job through the task registry and
+// TaskRunner (the same executor, limits and metrics as gRPC). It finishes
+// each job with the pinned bullmq version's own Lua scripts, so BullMQ's
+// Queue, QueueEvents, Job and dashboards see an ordinary worker.
 //
 // A job's name is the task name, its data the proto3 JSON of the task's
 // request, its returnvalue the proto3 JSON of the result. A failed job's
@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,9 +84,11 @@ class BullmqWorker {
 
   // Fetching.
   Status check_server();
-  Result<FetchResult> move_to_active();
+  Result<FetchResult> move_to_active(const std::string& token);
+  void recover_uncertain_fetches();
   void wait_for_marker();
   void dispatch(std::map<std::string, std::string> fields, std::string job_id);
+  Result<std::string> resolve_redis_blobs(const std::string& data);
   void run_job(std::shared_ptr<ActiveJob> job);
 
   // Finishing, on the finish thread.
@@ -133,6 +136,8 @@ class BullmqWorker {
   std::atomic<bool> finish_stop_{false};
   std::atomic<uint64_t> token_counter_{0};
   std::atomic<size_t> active_{0};
+  // Wall-clock ms until which fetching waits because the executor was full.
+  std::atomic<int64_t> fetch_paused_until_ms_{0};
 
   // Guards active_jobs_ and wakes the fetch thread when a slot frees.
   std::mutex jobs_mutex_;
@@ -150,6 +155,7 @@ class BullmqWorker {
 
   // Fetch state, used by the fetch thread only.
   bool drained_ = false;
+  std::set<std::string> uncertain_tokens_;
   int64_t block_until_ms_ = 0;
   std::chrono::steady_clock::time_point limited_until_{};
 
