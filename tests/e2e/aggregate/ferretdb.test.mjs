@@ -27,17 +27,19 @@ try {
 }
 
 describe('aggregate: FerretDB via Mongoose', { skip: startFailure && `FerretDB did not start: ${startFailure}` }, () => {
-  const connection = mongoose.createConnection();
-  const { Event, Specimen } = defineModels(connection);
+  // A Mongoose instance of its own, since the generated models register on
+  // the instance they are given.
+  const local = new mongoose.Mongoose();
+  const { Event, Specimen } = defineModels(local);
   const events = makeEvents(EVENT_COUNT, 11);
   before(async () => {
-    await connection.openUri(ferret.url, { dbName: 'heavylift_test' });
+    await local.connect(ferret.url, { dbName: 'heavylift_test' });
     await Event.insertMany(events.map((event) => ({
       _id: event.id, user: event.user, type: event.type, amount: event.amount, quantity: event.quantity, at: new Date(event.at),
     })));
   });
   after(async () => {
-    await connection.close();
+    await local.disconnect();
     await ferret?.stop();
   });
   const running = useDaemon(['--schema-file', SCHEMA_FILE], { deadlineMs: 60_000 });
@@ -48,7 +50,7 @@ describe('aggregate: FerretDB via Mongoose', { skip: startFailure && `FerretDB d
       small: -5, big: 2n ** 60n + 7n, ratio: 2.5, score: 3, active: true, tags: ['a', 'b'], readings: [1, 1.5],
       address: { city: 'Oslo' }, counters: new Map([['k', 1]]),
     });
-    const raw = await connection.db.collection('specimens').findOne({ _id: saved._id }, { raw: true });
+    const raw = await local.connection.db.collection('specimens').findOne({ _id: saved._id }, { raw: true });
     const expected = EJSON.stringify(BSON.deserialize(raw, { promoteValues: false, promoteLongs: false }), { relaxed: false });
     const result = await running.client.aggregate.decode({
       model: 'Specimen', source: { mongo: { uri: ferret.url, database: 'heavylift_test' } },
