@@ -41,8 +41,15 @@ function(heavylift_write_package)
       if(namespace STREQUAL "heavylift")
         continue()
       elseif(namespace STREQUAL "PkgConfig")
+        # pkg-config sets <prefix>_MODULE_NAME only for a single module; a
+        # target made from several lists them in <prefix>_MODULES.
+        set(modules ${${prefix}_MODULE_NAME})
+        if(DEFINED ${prefix}_MODULES)
+          set(modules ${${prefix}_MODULES})
+        endif()
+        list(JOIN modules " " modules)
         string(APPEND dependencies
-          "if(NOT TARGET ${library})\n  pkg_check_modules(${prefix} REQUIRED IMPORTED_TARGET ${${prefix}_MODULE_NAME})\nendif()\n")
+          "if(NOT TARGET ${library})\n  pkg_check_modules(${prefix} REQUIRED IMPORTED_TARGET ${modules})\nendif()\n")
       elseif(namespace STREQUAL "protobuf")
         string(APPEND dependencies "find_dependency(Protobuf)\n")
       else()
