@@ -33,6 +33,8 @@ export class FerretServer {
         `--listen-addr=127.0.0.1:${server.port}`,
         '--handler=sqlite',
         `--sqlite-url=file:${dir}/`,
+        // FerretDB writes its state file to the working directory unless told.
+        `--state-dir=${dir}`,
         '--telemetry=disable',
         '--log-level=warn',
         '--debug-addr=-',
