@@ -29,13 +29,13 @@ demo: build
 	@scripts/demo.sh
 
 bench: build
-	@scripts/install-deps.sh bench
+	@scripts/install-deps.sh bench examples/custom-task
 	@cd bench && npm run --silent bench
 
 # 30 minutes of mixed load against one daemon; SOAK_MINUTES shortens it.
 # Writes out/soak/soak.json and the plot out/soak/soak.svg. Not part of test.
 soak: build
-	@scripts/install-deps.sh bench
+	@scripts/install-deps.sh bench examples/custom-task
 	@cd bench && node soak/soak.mjs
 
 clean:
