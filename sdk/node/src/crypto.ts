@@ -23,7 +23,7 @@ import {
   SignatureFormat,
   type PasswordPolicy as PasswordPolicyMessage,
 } from './gen/heavylift/v1/crypto';
-import { checkBoolean, checkBytes, checkIntegerInRange, checkOneOf, checkOptionsObject, checkString, invalidParameter, UINT32_MAX } from './validate';
+import { checkBoolean, checkBytes, checkIntegerInRange, checkKnownOptions, checkOneOf, checkOptionsObject, checkString, invalidParameter, UINT32_MAX } from './validate';
 import type { ErrorDetail } from './gen/heavylift/v1/common';
 
 /** Sends one request to a CryptoService method; the client supplies it. */
@@ -376,6 +376,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
     aead: {
       encrypt: async (plaintext, options) => {
         const o = checkOptionsObject(options, 'options');
+        checkKnownOptions(o, 'options', ['associatedData', 'algorithm', 'keyId', 'key']);
         const algorithm = o.algorithm === undefined
           ? AeadAlgorithm.AEAD_ALGORITHM_DEFAULT
           : checkOneOf(o.algorithm, 'algorithm', ['aes-256-gcm', 'xchacha20-poly1305'] as const) === 'aes-256-gcm'
@@ -393,6 +394,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       },
       decrypt: async (envelope, options) => {
         const o = checkOptionsObject(options, 'options');
+        checkKnownOptions(o, 'options', ['associatedData', 'key']);
         const request = {
           envelope: checkBytes(envelope, 'envelope'),
           associatedData: o.associatedData === undefined ? Buffer.alloc(0) : bytesOf(o.associatedData, 'associatedData'),

@@ -127,3 +127,19 @@ export function checkBytes(value: unknown, field: string): Buffer {
 export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** Option names that every call accepts (see CallOptions). */
+export const CALL_OPTION_NAMES = ['deadlineMs', 'signal', 'requestId', 'traceparent'] as const;
+
+/**
+ * Rejects keys of `options` that are neither in `allowed` nor call options, so a misspelt
+ * option fails instead of being ignored.
+ */
+export function checkKnownOptions(options: object, field: string, allowed: readonly string[]): void {
+  const known = [...allowed, ...CALL_OPTION_NAMES];
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !known.includes(key)) {
+      throw invalidParameter(`${field}.${key}`, `no such option (allowed: ${known.join(', ')})`, value);
+    }
+  }
+}

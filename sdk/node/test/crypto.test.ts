@@ -52,6 +52,16 @@ describe('crypto methods', () => {
     }
   });
 
+  test('aead rejects misspelt option names', async () => {
+    await assert.rejects(client.crypto.aead.encrypt('secret', { assocData: 'ctx' } as never), (error: unknown) => {
+      assert.ok(error instanceof InvalidArgumentError);
+      assert.equal(error.field, 'options.assocData');
+      assert.match(error.message, /no such option \(allowed: associatedData, algorithm, keyId, key, deadlineMs/);
+      return true;
+    });
+    await assert.rejects(client.crypto.aead.decrypt(Buffer.from('x'), { associated: 'ctx' } as never), InvalidArgumentError);
+  });
+
   test('aead, hmac, hash, signatures and random round trip', async () => {
     const envelope = await client.crypto.aead.encrypt('secret', { associatedData: 'ctx' });
     const opened = await client.crypto.aead.decrypt(envelope, { associatedData: 'ctx' });

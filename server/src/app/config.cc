@@ -801,7 +801,8 @@ ParsedConfig parse_config(int argc, const char* const* argv, const EnvironmentLo
 
   CLI::App app{
       "heavylift: a native compute service for Node.js apps. It serves gRPC (heavylift.v1 "
-      "ImageService and CryptoService, grpc.health.v1) and HTTP /healthz, /readyz and /metrics.\n"
+      "ImageService, CryptoService, FileService, AggregateService, RealtimeService, TaskService, "
+      "grpc.health.v1) and HTTP /healthz, /readyz and /metrics.\n"
       "Each setting is read from, in increasing precedence: the TOML file given by --config, "
       "its HEAVYLIFT_* environment variable, its flag.",
       "heavylift"};
