@@ -26,11 +26,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# FerretDB, the MongoDB wire-protocol server that the tests and the demo use,
-# is not packaged for Debian; it is built from its Go module into build/tools.
-# The module leaves out build/version/version.txt, which FerretDB reads at
-# start (it panics without it), so the source is copied out of the module
-# cache and the file written before building.
+# FerretDB, the MongoDB wire-protocol server that the tests use, is not
+# packaged for Debian, so it is built from its Go module into build/tools.
+# The module leaves out build/version/version.txt, and FerretDB panics at
+# start without it. The source is therefore copied out of the module cache
+# and the file written before building.
 FERRETDB_VERSION="v1.24.2"
 ferretdb_bin="$repo_root/build/tools/ferretdb"
 if [ ! -x "$ferretdb_bin" ] || [ "$(cat "$ferretdb_bin.version" 2>/dev/null)" != "$FERRETDB_VERSION" ]; then
