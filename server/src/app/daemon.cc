@@ -121,8 +121,14 @@ void reload_tokens_on_sighup(BearerTokens& tokens) {
 }
 
 // Logs a warning for each listener that security.allow_insecure lets run
-// on a remote address without TLS or a token.
+// on a remote address without TLS or a token, and for bearer tokens that a
+// remote gRPC listener without TLS receives in plain text.
 void warn_about_insecure_listeners(const Config& config) {
+  if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() &&
+      !config.auth_token_file.empty()) {
+    spdlog::warn("event=server.insecure_listener listener=grpc address={} message={}", log_value(config.grpc_address),
+                 log_value("bearer tokens arrive in plain text without TLS; set --tls-cert-file and --tls-key-file"));
+  }
   if (!config.allow_insecure) return;
   const bool has_token = !config.auth_token_file.empty();
   if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() && !has_token) {

@@ -36,6 +36,10 @@ describe('bearer tokens', () => {
     assert.equal(exit.code, 0, daemon.logs());
   });
 
+  test('token without TLS logs a warning', () => {
+    assert.match(daemon.logs(), /event=server\.insecure_listener listener=grpc .*bearer tokens arrive in plain text/);
+  });
+
   test('valid token runs tasks', async () => {
     const client = createClient({ address: daemon.grpcAddress, token: FIRST });
     try {
