@@ -174,11 +174,11 @@ export function publishTask<N extends TaskName>(
 export type TaskOutcome<N extends TaskName = TaskName> = OutcomeInfo<N> &
   ({ status: 'completed'; result: TaskResult<N> } | { status: 'failed'; error: HeavyliftError });
 
-/** What every outcome carries besides its result or error. */
+/** Fields of every outcome besides its result or error. */
 export interface OutcomeInfo<N extends TaskName = TaskName> {
   /** The task that ran. */
   task: N;
-  /** Which attempt produced the outcome, from 1. */
+  /** Attempt that produced the outcome, counted from 1. */
   attempt: number;
   /** True when the broker redelivered the message (after a worker was lost), so the task may have run before. */
   redelivered: boolean;

@@ -175,13 +175,13 @@ export interface CryptoMethods {
     verify(hash: string, password: Password, options?: PasswordOptions): Promise<boolean>;
   };
   readonly password: {
-    /** Hashes under a policy (argon2id unless told otherwise). */
+    /** Hashes under a policy (argon2id unless the policy names another algorithm). */
     hash(password: Password, policy?: PasswordPolicy, options?: PasswordOptions): Promise<string>;
     /** Checks a password against any supported hash, choosing the algorithm from its prefix. */
     verify(hash: string, password: Password, options?: PasswordOptions): Promise<boolean>;
     /**
-     * Tells whether a stored hash is weaker than `policy`; call it after a successful login and
-     * store a new hash when it says so.
+     * Reports whether a stored hash is weaker than `policy`. Call it after a successful login
+     * and store a new hash when the result's `needsRehash` is true.
      */
     needsRehash(hash: string, policy?: PasswordPolicy, options?: CallOptions): Promise<RehashAdvice>;
     /** Hashes many passwords in one call, spread over the daemon's cores. */
