@@ -293,6 +293,13 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
       if (read_again) this->StartRead(&incoming_);
 
       Status status = context_->check();
+      // A read that fails because the client cancelled looks like a
+      // half-close, and OnCancel may not have run yet. The end of input
+      // counts only when gRPC does not know the call as cancelled, so a
+      // cancelled upload is never completed and stored.
+      if (status.ok() && !have_message && server_context_->IsCancelled()) {
+        status = Error::cancelled("the call was cancelled by the caller");
+      }
       if (status.ok()) {
         status = have_message ? handler_->on_message(message, *context_) : handler_->on_end(response_, *context_);
       }

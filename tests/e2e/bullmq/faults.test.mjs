@@ -2,10 +2,23 @@
 // CPU-bound jobs under a short lock, Redis outages and restarts, kill -9 of
 // the worker, and a SIGTERM drain. No job may be lost or completed twice.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { readMetrics, sumSamples } from '../lib/helpers.mjs';
 import { openQueue, RedisServer, removeDir, SANITIZED, startWorker, uniqueQueueName, waitFor } from './lib.mjs';
+
+// Resolves once the worker's journal lists `jobId` as started.
+async function waitForJournalEntry(journalDir, jobId, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(path.join(journalDir, 'journal'), 'utf8').catch(() => '');
+    if (text.split('\n').some((line) => line.startsWith(`+ ${jobId} `))) return;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not appear in the journal within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** Collects QueueEvents of `names` into arrays, keyed by event name. */
 function record(events, names) {
@@ -134,6 +147,10 @@ describe('bullmq worker faults', () => {
       const seen = record(q.events, ['completed']);
       const job = await q.queue.add('testing.sleep', { durationMs: 3000 });
       await waitForStarts(q.queue, job.id, 1);
+      // The worker writes the job to its journal just after Redis made it
+      // active. A kill in between leaves the job to the stalled check, so
+      // the kill waits for the journal line.
+      await waitForJournalEntry(first.journalDir, job.id);
 
       first.process.kill('SIGKILL');
       await first.stop();
