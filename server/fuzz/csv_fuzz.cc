@@ -73,7 +73,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const size_t end = ndjson.find('\n', start);
       simdjson::padded_string line(std::string_view(ndjson).substr(start, end - start));
       simdjson::dom::element element;
-      if (json.parse(line).get(element) != simdjson::SUCCESS) std::abort();
+      // The converter copies numbers as the CSV wrote them once
+      // is_json_number() accepts them, and JSON allows integers beyond 64
+      // bits, which simdjson 3.0 rejects with NUMBER_ERROR. Every other
+      // parse error (strings, escapes, structure) is a converter bug.
+      const simdjson::error_code parsed = json.parse(line).get(element);
+      if (parsed != simdjson::SUCCESS && parsed != simdjson::NUMBER_ERROR) std::abort();
       start = end + 1;
     }
   }
