@@ -2,7 +2,7 @@
 //   GET /search/js?q=oak+desk&...         runs search() from js/catalog.mjs in this process
 //   GET /search/heavylift?q=oak+desk&...  calls the catalog.search task in a heavylift daemon
 // Query parameters: q, category, minPrice and maxPrice (cents), minRating (0..50),
-// inStock (1 for in-stock only), limit (1..100). Both answer { products, matched }, or 400
+// inStock (1 for in-stock only), limit (1..100). Both return { products, matched }, or 400
 // with { error, field, bound } for a bad parameter.
 //
 // Run: npm run gen && HEAVYLIFT_ADDRESS=127.0.0.1:50051 node app.mjs
@@ -57,7 +57,7 @@ export function createApp({ products, client, types, deadlineMs = 5_000 }) {
     }
   });
 
-  // After: the same search runs in heavylift; the event loop only awaits the answer.
+  // After: the same search runs in heavylift; the event loop only awaits the response.
   app.get('/search/heavylift', async (req, res, next) => {
     try {
       res.json(await client.task('catalog.search', searchRequest(req.query), { ...types, deadlineMs }));

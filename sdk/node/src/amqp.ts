@@ -240,7 +240,7 @@ function errorFromFailedResult(message: ConsumeMessage): HeavyliftError {
   });
 }
 
-/** What `amqplib.connect()` resolves with; only its `createConfirmChannel` is used. */
+/** The connection `amqplib.connect()` resolves with. Only its `createConfirmChannel` is used. */
 export interface ConfirmChannelSource {
   createConfirmChannel(): Promise<ConfirmChannel>;
 }

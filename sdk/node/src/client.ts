@@ -80,7 +80,7 @@ export interface ClientOptions {
    * AsyncLocalStorage), sent with each call that sets none itself. Default: none.
    */
   traceparent?: () => string | undefined;
-  /** Retries of calls that the daemon rejects as overloaded, after the wait it asks for. Default: `{ maxRetries: 2, maxDelayMs: 2000 }`. */
+  /** Retries of calls that the daemon rejects as overloaded, after the wait its retry hint gives. Default: `{ maxRetries: 2, maxDelayMs: 2000 }`. */
   overloadRetry?: OverloadRetryOptions;
   /** Deadline of each call in milliseconds, unless the call sets its own. `Infinity` sends none. Default: `30000`. */
   deadlineMs?: number;

@@ -36,7 +36,7 @@ export type CryptoInvoke = <Request, Response>(
 /** Unicode normalization applied to a string password before it is encoded as UTF-8. */
 export type Normalization = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
 
-/** What to do with a bcrypt password over 72 bytes: `'reject'` (the daemon's default) or `'truncate'` as npm `bcrypt` does. */
+/** Policy for a bcrypt password over 72 bytes: `'reject'` (the daemon's default) or `'truncate'` as npm `bcrypt` does. */
 export type BcryptLongPasswordPolicy = 'reject' | 'truncate';
 
 /** Options shared by the password methods. */
