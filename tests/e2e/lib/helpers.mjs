@@ -10,6 +10,11 @@ import { after, before } from 'node:test';
 import { createClient } from 'heavylift';
 import { startDaemon } from 'heavylift/testing';
 
+// libmongoc keeps counters in /dev/shm/mongoc-<pid>; a killed daemon leaves
+// its file behind, and a later process given the same pid then prints a
+// warning on stderr before main. Every process the tests start inherits this.
+process.env.MONGOC_DISABLE_SHM ??= '1';
+
 const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(E2E_DIR, '..', '..');
 
