@@ -168,12 +168,12 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_string(
       "grpc.address", "host:port",
       "Address of the gRPC listener. Port 0 picks a free port. An address other than 127.0.0.1, ::1 or "
-      "localhost needs TLS or a token file (or --security-allow-insecure true).",
+      "localhost needs TLS or bearer tokens (or --security-allow-insecure true).",
       &Config::grpc_address, check_host_port));
   settings.push_back(make_string(
       "http.address", "host:port",
       "Address of the HTTP listener for /healthz, /readyz and /metrics. Port 0 picks a free port. An "
-      "address other than 127.0.0.1, ::1 or localhost needs a token file (or --security-allow-insecure "
+      "address other than 127.0.0.1, ::1 or localhost needs bearer tokens (or --security-allow-insecure "
       "true); /metrics then requires a bearer token.",
       &Config::http_address, check_host_port));
   settings.push_back(make_unsigned<uint32_t>(
@@ -209,6 +209,11 @@ std::vector<Setting> all_settings() {
       "tls.client_ca_file", "file",
       "PEM CA bundle for mutual TLS: gRPC clients must present a certificate signed by it. Needs tls.cert_file.",
       &Config::tls_client_ca_file));
+  settings.push_back(make_flag(
+      "http.tls",
+      "Serves the HTTP admin listener over HTTPS with tls.cert_file and tls.key_file, so a bearer token for "
+      "/metrics never travels in plain text. A changed certificate is used from the next connection on.",
+      [](Config& c) { return &c.http_tls; }));
   settings.push_back(make_unsigned<uint32_t>(
       "tls.reload_interval_s", "seconds", "How often the TLS files are checked for changes.",
       [](Config& c) { return &c.tls_reload_interval_s; }, 1, 86'400));
@@ -217,6 +222,18 @@ std::vector<Setting> all_settings() {
       "File of bearer tokens, one per line (at least 16 characters each; '#' starts a comment). When set, "
       "every gRPC task call and GET /metrics must send `authorization: Bearer <token>`. Re-read on SIGHUP.",
       &Config::auth_token_file));
+  settings.push_back(make_string(
+      "auth.jwt_key_file", "file",
+      "Key that app-signed JWT bearer tokens are checked with: a JWKS, a PEM public key (EdDSA, RS256, PS256, "
+      "ES256) or an HS256 secret of at least 32 bytes. When set, gRPC task calls and GET /metrics accept "
+      "`authorization: Bearer <jwt>` with a valid signature and exp. Re-read on SIGHUP.",
+      &Config::auth_jwt_key_file));
+  settings.push_back(make_string("auth.jwt_audience", "text",
+                                 "When set, JWT bearer tokens must list it in their aud claim.",
+                                 &Config::auth_jwt_audience));
+  settings.push_back(make_string("auth.jwt_issuer", "text",
+                                 "When set, JWT bearer tokens must carry it as their iss claim.",
+                                 &Config::auth_jwt_issuer));
   settings.push_back(make_flag(
       "security.allow_insecure",
       "Lets listeners on addresses other than 127.0.0.1, ::1 or localhost run without TLS or a token. "
@@ -728,10 +745,10 @@ Status check_listener_security(const Config& config, const std::string& setting,
                                bool supports_tls) {
   if (is_default_loopback(address) || config.allow_insecure) return Status::Ok();
   const bool has_tls = supports_tls && !config.tls_cert_file.empty();
-  if (has_tls || !config.auth_token_file.empty()) return Status::Ok();
-  const std::string needed = supports_tls ? "TLS (--tls-cert-file and --tls-key-file) or a bearer token file "
-                                            "(--auth-token-file)"
-                                          : "a bearer token file (--auth-token-file)";
+  if (has_tls || !config.auth_token_file.empty() || !config.auth_jwt_key_file.empty()) return Status::Ok();
+  const std::string needed = supports_tls ? "TLS (--tls-cert-file and --tls-key-file) or bearer tokens "
+                                            "(--auth-token-file or --auth-jwt-key-file)"
+                                          : "bearer tokens (--auth-token-file or --auth-jwt-key-file)";
   Error error = Error::invalid(
       setting, "INSECURE_LISTENER",
       fmt::format("{} {} is not 127.0.0.1, ::1 or localhost, so it needs {}; pass --security-allow-insecure "
@@ -768,6 +785,10 @@ Status check_security_settings(const Config& config) {
   if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
     return Error::invalid("tls.client_ca_file", "INCOMPLETE_TLS",
                           "tls.client_ca_file needs tls.cert_file and tls.key_file: mutual TLS is TLS first");
+  }
+  if (config.http_tls && config.tls_cert_file.empty()) {
+    return Error::invalid("http.tls", "INCOMPLETE_TLS",
+                          "http.tls needs tls.cert_file and tls.key_file (--tls-cert-file, --tls-key-file)");
   }
   if (Status s = check_listener_security(config, "grpc.address", config.grpc_address, true); !s.ok()) return s;
   if (Status s = check_listener_security(config, "http.address", config.http_address, false); !s.ok()) return s;

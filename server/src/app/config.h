@@ -31,12 +31,18 @@ struct Config {
   uint32_t shutdown_grace_ms = 10000;
   std::string blob_root;
   // Listener security. A listener on an address other than 127.0.0.1, ::1 or
-  // localhost needs TLS or a bearer token file, or allow_insecure.
+  // localhost needs TLS or bearer tokens (a token file or a JWT key file),
+  // or allow_insecure.
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;  // set: gRPC clients must present a certificate it signed
   uint32_t tls_reload_interval_s = 60;
+  bool http_tls = false;  // the admin listener serves HTTPS with tls.cert_file and tls.key_file
   std::string auth_token_file;
+  // App-signed JWTs accepted as bearer tokens, beside or instead of the file.
+  std::string auth_jwt_key_file;
+  std::string auth_jwt_audience;
+  std::string auth_jwt_issuer;
   bool allow_insecure = false;
   std::string log_level = "info";
   ImageLimits image;

@@ -112,10 +112,11 @@ void reload_tokens_on_sighup(BearerTokens& tokens) {
       continue;
     }
     if (Status s = tokens.reload(); !s.ok()) {
-      spdlog::error("event=auth.tokens_reload_failed file={} message={}", log_value(tokens.file()),
-                    log_value(s.error().message));
+      spdlog::error("event=auth.tokens_reload_failed file={} jwt_key_file={} message={}", log_value(tokens.file()),
+                    log_value(tokens.jwt_key_file()), log_value(s.error().message));
     } else {
-      spdlog::info("event=auth.tokens_reloaded file={}", log_value(tokens.file()));
+      spdlog::info("event=auth.tokens_reloaded file={} jwt_key_file={}", log_value(tokens.file()),
+                   log_value(tokens.jwt_key_file()));
     }
   }
 }
@@ -124,13 +125,16 @@ void reload_tokens_on_sighup(BearerTokens& tokens) {
 // on a remote address without TLS or a token, and for bearer tokens that a
 // remote gRPC listener without TLS receives in plain text.
 void warn_about_insecure_listeners(const Config& config) {
-  if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() &&
-      !config.auth_token_file.empty()) {
+  const bool has_token = !config.auth_token_file.empty() || !config.auth_jwt_key_file.empty();
+  if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() && has_token) {
     spdlog::warn("event=server.insecure_listener listener=grpc address={} message={}", log_value(config.grpc_address),
                  log_value("bearer tokens arrive in plain text without TLS; set --tls-cert-file and --tls-key-file"));
   }
+  if (!is_default_loopback(config.http_address) && !config.http_tls && has_token) {
+    spdlog::warn("event=server.insecure_listener listener=http address={} message={}", log_value(config.http_address),
+                 log_value("bearer tokens for /metrics arrive in plain text without TLS; set --http-tls true"));
+  }
   if (!config.allow_insecure) return;
-  const bool has_token = !config.auth_token_file.empty();
   if (!is_default_loopback(config.grpc_address) && config.tls_cert_file.empty() && !has_token) {
     spdlog::warn("event=server.insecure_listener listener=grpc address={} message={}", log_value(config.grpc_address),
                  log_value("no TLS and no token: anyone who can reach this address can run tasks"));
@@ -230,9 +234,10 @@ int run_daemon(const Config& config) {
       return 1;
     }
   }
-  BearerTokens tokens(config.auth_token_file);
+  BearerTokens tokens(config.auth_token_file,
+                      JwtBearerSettings{config.auth_jwt_key_file, config.auth_jwt_audience, config.auth_jwt_issuer});
   if (Status s = tokens.reload(); !s.ok()) {
-    spdlog::critical("event=server.start_failed reason=auth_token_file message={}", log_value(s.error().message));
+    spdlog::critical("event=server.start_failed reason=auth message={}", log_value(s.error().message));
     return 1;
   }
   std::thread(reload_tokens_on_sighup, std::ref(tokens)).detach();
@@ -320,6 +325,13 @@ int run_daemon(const Config& config) {
 
   AdminServer admin(metrics, ready);
   if (tokens.enabled()) admin.require_bearer_token(&tokens);
+  if (config.http_tls) {
+    if (Status s = admin.use_tls({config.tls_cert_file, config.tls_key_file}); !s.ok()) {
+      spdlog::critical("event=server.start_failed reason=http_tls message={}", log_value(s.error().message));
+      server->Shutdown();
+      return 1;
+    }
+  }
   if (Status s = admin.start(config.http_address); !s.ok()) {
     spdlog::critical("event=server.start_failed reason=http_bind message={}", log_value(s.error().message));
     server->Shutdown();

@@ -6,15 +6,12 @@
 #include <exception>
 
 #include "core/logging.h"
+#include "core/trace_context.h"
 
 namespace heavylift {
 namespace {
 
-// Returns " trace_id=<id>" for a call that carried a traceparent, else "".
-std::string trace_field(const TaskContext& context) {
-  if (context.trace_id().empty()) return "";
-  return " trace_id=" + context.trace_id();
-}
+std::string trace_field(const TaskContext& context) { return trace_log_field(context.trace_id()); }
 
 }  // namespace
 

@@ -46,4 +46,9 @@ std::string format_traceparent(const TraceParent& parent) {
   return fmt::format("00-{}-{}-{:02x}", parent.trace_id, parent.parent_id, parent.flags);
 }
 
+std::string trace_log_field(std::string_view trace_id) {
+  if (trace_id.empty()) return "";
+  return " trace_id=" + std::string(trace_id);
+}
+
 }  // namespace heavylift

@@ -25,4 +25,8 @@ std::optional<TraceParent> parse_traceparent(std::string_view value);
 // Formats `parent` as a version-00 traceparent value.
 std::string format_traceparent(const TraceParent& parent);
 
+// Returns " trace_id=<id>" for a non-empty trace id, else "": the field that
+// log lines about traced work append.
+std::string trace_log_field(std::string_view trace_id);
+
 }  // namespace heavylift

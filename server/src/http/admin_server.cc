@@ -1,13 +1,20 @@
 #include "http/admin_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
+#include <mutex>
 #include <optional>
+#include <system_error>
+#include <type_traits>
+#include <variant>
 
 #include "core/host_port.h"
 #include "core/logging.h"
@@ -17,40 +24,68 @@ namespace heavylift {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxHeaderBytes = 8 * 1024;
 
-// One HTTP/1.1 connection. Reads requests one at a time and responds to each.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, Metrics& metrics, const std::atomic<bool>& ready, const BearerTokens* tokens)
-      : stream_(std::move(socket)), metrics_(metrics), ready_(ready), tokens_(tokens) {}
+// Returns the TCP socket under `stream`, plain or TLS.
+template <class Stream>
+tcp::socket& socket_of(Stream& stream) {
+  return beast::get_lowest_layer(stream).socket();
+}
 
-  void start() { read(); }
+// One HTTP/1.1 connection. Reads requests one at a time and responds to each.
+// `Stream` is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  template <class... StreamArgs>
+  Session(Metrics& metrics, const std::atomic<bool>& ready, const BearerTokens* tokens, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), metrics_(metrics), ready_(ready), tokens_(tokens) {}
+
+  void start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          // Scanners and clients with the wrong CA end here; neither is worth more than debug.
+          spdlog::debug("event=http.tls_handshake_failed error={}", log_value(ec.message()));
+          self->close();
+          return;
+        }
+        self->read();
+      });
+    } else {
+      read();
+    }
+  }
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket_of(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+    socket_of(stream_).close(ignored);
   }
 
  private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
   void read() {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(0);
-    stream_.expires_after(kIdleTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted) {
+        ec == asio::error::operation_aborted || ec == ssl::error::stream_truncated) {
       close();
       return;
     }
@@ -104,9 +139,9 @@ class Session : public std::enable_shared_from_this<Session> {
       response->body() = std::move(body);
       response->prepare_payload();
     }
-    stream_.expires_after(kIdleTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     http::async_write(stream_, *response,
-                      [self = shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), response, keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) {
                           self->close();
                           return;
@@ -115,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   bool head_ = false;
@@ -123,6 +158,36 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::atomic<bool>& ready_;
   const BearerTokens* tokens_;
 };
+
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
+
+// The modification time of `path`, or nullopt when it cannot be read.
+std::optional<std::filesystem::file_time_type> modified_at(const std::string& path) {
+  std::error_code ec;
+  const auto time = std::filesystem::last_write_time(path, ec);
+  if (ec) return std::nullopt;
+  return time;
+}
+
+// Loads a TLS server context from PEM files. Errors name the file.
+Result<std::shared_ptr<ssl::context>> load_tls_context(const AdminTlsFiles& files) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  beast::error_code ec;
+  context->use_certificate_chain_file(files.cert_file, ec);
+  if (ec) {
+    return Error::invalid("tls.cert_file", "TLS_FILE_UNREADABLE",
+                          fmt::format("cannot load the certificate chain {}: {}", files.cert_file, ec.message()));
+  }
+  context->use_private_key_file(files.key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Error::invalid("tls.key_file", "TLS_FILE_UNREADABLE",
+                          fmt::format("cannot load the private key {}: {}", files.key_file, ec.message()));
+  }
+  return context;
+}
 
 }  // namespace
 
@@ -136,29 +201,73 @@ struct AdminServer::State {
       if (ec) {
         spdlog::warn("event=http.accept_failed error={}", log_value(ec.message()));
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), metrics, ready, tokens);
         // Forget sessions that have ended, so the list stays as long as the open ones.
-        std::erase_if(sessions, [](const std::weak_ptr<Session>& weak) { return weak.expired(); });
-        sessions.push_back(session);
-        session->start();
+        std::erase_if(sessions, [](const auto& session) {
+          return std::visit([](const auto& weak) { return weak.expired(); }, session);
+        });
+        if (tls_files.has_value()) {
+          auto session = std::make_shared<TlsSession>(metrics, ready, tokens, std::move(socket), *current_tls_context());
+          sessions.emplace_back(std::weak_ptr<TlsSession>(session));
+          session->start();
+        } else {
+          auto session = std::make_shared<PlainSession>(metrics, ready, tokens, std::move(socket));
+          sessions.emplace_back(std::weak_ptr<PlainSession>(session));
+          session->start();
+        }
       }
       accept();
     });
   }
 
+  // Returns the TLS context for a new connection, first reloading the
+  // certificate and key when either file changed on disk since the last
+  // load. A reload that fails keeps the previous context and logs the error.
+  // Runs on the I/O thread only.
+  std::shared_ptr<ssl::context> current_tls_context() {
+    const auto cert_time = modified_at(tls_files->cert_file);
+    const auto key_time = modified_at(tls_files->key_file);
+    if (cert_time == tls_cert_time && key_time == tls_key_time) return tls_context;
+    auto loaded = load_tls_context(*tls_files);
+    if (!loaded.ok()) {
+      spdlog::error("event=http.tls_reload_failed message={}", log_value(loaded.error().message));
+    } else {
+      tls_context = std::move(loaded).value();
+      spdlog::info("event=http.tls_reloaded cert_file={}", log_value(tls_files->cert_file));
+    }
+    // Remember the times either way, so a broken file is not retried on every connection.
+    tls_cert_time = cert_time;
+    tls_key_time = key_time;
+    return tls_context;
+  }
+
   asio::io_context io;
   tcp::acceptor acceptor;
   // Open connections, touched only on the I/O thread.
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::variant<std::weak_ptr<PlainSession>, std::weak_ptr<TlsSession>>> sessions;
   Metrics& metrics;
   const std::atomic<bool>& ready;
   const BearerTokens* tokens = nullptr;
+  // Set when the listener serves HTTPS.
+  std::optional<AdminTlsFiles> tls_files;
+  std::shared_ptr<ssl::context> tls_context;
+  std::optional<std::filesystem::file_time_type> tls_cert_time;
+  std::optional<std::filesystem::file_time_type> tls_key_time;
 };
 
 AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
     : state_(std::make_unique<State>(metrics, ready)) {}
 
 void AdminServer::require_bearer_token(const BearerTokens* tokens) { state_->tokens = tokens; }
+
+Status AdminServer::use_tls(const AdminTlsFiles& files) {
+  auto loaded = load_tls_context(files);
+  if (!loaded.ok()) return loaded.error();
+  state_->tls_files = files;
+  state_->tls_context = std::move(loaded).value();
+  state_->tls_cert_time = modified_at(files.cert_file);
+  state_->tls_key_time = modified_at(files.key_file);
+  return Status::Ok();
+}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -198,8 +307,12 @@ void AdminServer::stop() {
   asio::post(state_->io, [this] {
     beast::error_code ignored;
     state_->acceptor.close(ignored);
-    for (const auto& weak : state_->sessions) {
-      if (auto session = weak.lock()) session->close();
+    for (const auto& entry : state_->sessions) {
+      std::visit(
+          [](const auto& weak) {
+            if (auto session = weak.lock()) session->close();
+          },
+          entry);
     }
     state_->io.stop();
   });

@@ -1,6 +1,7 @@
 // The HTTP admin listener: GET /healthz (the process is up), GET /readyz
 // (it takes new work; 503 while draining) and GET /metrics (Prometheus text,
-// behind a bearer token when tokens are configured).
+// behind a bearer token when tokens are configured), over plain HTTP or
+// HTTPS.
 //
 // Thread-safety: start() and stop() are called from one thread; the server
 // runs its own I/O thread in between.
@@ -17,6 +18,12 @@
 
 namespace heavylift {
 
+// The PEM files an HTTPS admin listener presents.
+struct AdminTlsFiles {
+  std::string cert_file;
+  std::string key_file;
+};
+
 class AdminServer {
  public:
   // `metrics` and `ready` must outlive the server.
@@ -27,6 +34,12 @@ class AdminServer {
   // (401 otherwise). /healthz and /readyz stay open for probes. Call before
   // start(); `tokens` must outlive the server.
   void require_bearer_token(const BearerTokens* tokens);
+
+  // Serves HTTPS with the certificate chain and key in `files`. Either file
+  // changing on disk is picked up by the next connection, without a restart.
+  // Returns INVALID_ARGUMENT naming the file when it cannot be loaded. Call
+  // before start().
+  Status use_tls(const AdminTlsFiles& files);
 
   // Binds `address` ("host:port"; port 0 picks one) and starts serving.
   // Returns an error when the address cannot be bound.

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+
 import { UnauthenticatedError, createClient } from 'heavylift';
 
 import { DAEMON_BIN, httpGet, startTestDaemon } from '../lib/helpers.mjs';
@@ -97,6 +99,93 @@ describe('bearer tokens', () => {
   });
 });
 
+describe('JWT bearer tokens', () => {
+  const secret = 'app-signing-secret-0123456789abcdef-0123';
+  const secretFile = path.join(dir, 'jwt-secret');
+  const otherSecret = new TextEncoder().encode('another-secret-0123456789abcdef-01234567');
+  let daemon;
+
+  // Signs an HS256 token for `audience` that expires `expiresIn` from now.
+  function sign({ key = new TextEncoder().encode(secret), audience = 'heavylift', expiresIn = '5m', issuer = 'app' } = {}) {
+    return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('express-api').setIssuer(issuer)
+      .setAudience(audience).setIssuedAt().setExpirationTime(expiresIn).sign(key);
+  }
+
+  before(async () => {
+    writeFileSync(secretFile, `${secret}\n`);
+    daemon = await startTestDaemon([
+      '--grpc-address', '127.0.0.2:0',
+      '--auth-jwt-key-file', secretFile,
+      '--auth-jwt-audience', 'heavylift',
+      '--auth-jwt-issuer', 'app',
+    ]);
+  });
+  after(async () => {
+    const exit = await daemon.stop();
+    assert.equal(exit.code, 0, daemon.logs());
+  });
+
+  test('signed JWT runs tasks', async () => {
+    const token = await sign();
+    const client = createClient({ address: daemon.grpcAddress, token });
+    try {
+      assert.match(await client.crypto.argon2id.hash('pw', { memoryCost: 1024, timeCost: 1 }), /^\$argon2id\$/);
+    } finally {
+      client.close();
+    }
+    assert.ok(!daemon.logs().includes(token), 'a token must not be logged');
+  });
+
+  test('bad JWTs are rejected with reasons', async () => {
+    const cases = [
+      ['EXPIRED', await sign({ expiresIn: Math.floor(Date.now() / 1000) - 3600 })],
+      ['BAD_SIGNATURE', await sign({ key: otherSecret })],
+      ['AUDIENCE_MISMATCH', await sign({ audience: 'someone-else' })],
+      ['ISSUER_MISMATCH', await sign({ issuer: 'stranger' })],
+      ['UNKNOWN_TOKEN', 'a-static-token-0123456789abcdef'],
+    ];
+    for (const [reason, token] of cases) {
+      const client = createClient({ address: daemon.grpcAddress, token });
+      try {
+        await rejectsUnauthenticated(client.crypto.argon2id.hash('pw'), reason);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  test('metrics accept a JWT', async () => {
+    const response = await fetch(`http://${daemon.httpAddress}/metrics`, {
+      headers: { authorization: `Bearer ${await sign()}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 200);
+    const expired = await fetch(`http://${daemon.httpAddress}/metrics`, {
+      headers: { authorization: `Bearer ${await sign({ expiresIn: Math.floor(Date.now() / 1000) - 3600 })}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(expired.status, 401);
+  });
+
+  test('SIGHUP reloads the JWT key', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const edToken = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setSubject('express-api')
+      .setIssuer('app').setAudience('heavylift').setExpirationTime('5m').sign(privateKey);
+    const client = createClient({ address: daemon.grpcAddress, token: edToken });
+    try {
+      await rejectsUnauthenticated(client.crypto.argon2id.hash('pw'), 'ALGORITHM_NOT_ALLOWED');
+
+      writeFileSync(secretFile, await exportSPKI(publicKey));
+      daemon.process.kill('SIGHUP');
+      await daemon.waitForLog(/event=auth\.tokens_reloaded .*jwt_key_file=/);
+      assert.match(await client.crypto.argon2id.hash('pw', { memoryCost: 1024, timeCost: 1 }), /^\$argon2id\$/);
+    } finally {
+      client.close();
+      writeFileSync(secretFile, `${secret}\n`);
+    }
+  });
+});
+
 describe('listener security rule', () => {
   test('127.0.0.2 without TLS or token does not start', () => {
     const result = spawnSync(DAEMON_BIN, ['--grpc-address', '127.0.0.2:0', '--http-address', '127.0.0.1:0'], {
@@ -107,6 +196,7 @@ describe('listener security rule', () => {
     assert.match(result.stderr, /grpc\.address 127\.0\.0\.2:0 is not 127\.0\.0\.1, ::1 or localhost/);
     assert.match(result.stderr, /--tls-cert-file/);
     assert.match(result.stderr, /--auth-token-file/);
+    assert.match(result.stderr, /--auth-jwt-key-file/);
     assert.match(result.stderr, /--security-allow-insecure true/);
   });
 

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/trace_context.h"
+
 namespace heavylift {
 namespace {
 
@@ -52,6 +54,22 @@ Result<KeepJobs> parse_keep_value(std::string_view name, const Value& value) {
     default:
       return invalid_option(name, "a boolean, a whole count or {count, age, limit}");
   }
+}
+
+// Returns the trace id carried by BullMQ's telemetry metadata: a JSON object
+// with a "traceparent" member, the OpenTelemetry propagation carrier that
+// bullmq writes with `telemetry` set, or a bare traceparent value.
+std::string trace_id_of_metadata(const std::string& metadata) {
+  std::string traceparent = metadata;
+  Struct carrier;
+  if (!metadata.empty() && metadata.front() == '{') {
+    if (!google::protobuf::util::JsonStringToMessage(metadata, &carrier).ok()) return "";
+    const auto it = carrier.fields().find("traceparent");
+    if (it == carrier.fields().end() || it->second.kind_case() != Value::kStringValue) return "";
+    traceparent = it->second.string_value();
+  }
+  const auto parent = parse_traceparent(traceparent);
+  return parent.has_value() ? parent->trace_id : "";
 }
 
 Result<Backoff> parse_backoff(const Value& value) {
@@ -127,6 +145,9 @@ Result<JobOptions> parse_job_options(std::string_view json) {
       return invalid_option("timeout", "a time limit in ms above 0");
     }
     options.timeout_ms = static_cast<uint64_t>(value.number_value());
+  }
+  if (auto it = fields.find("tm"); it != fields.end() && it->second.kind_case() == Value::kStringValue) {
+    options.trace_id = trace_id_of_metadata(it->second.string_value());
   }
   return options;
 }

@@ -43,10 +43,14 @@ struct JobOptions {
   std::optional<KeepJobs> remove_on_fail;
   // heavylift's per-job time limit (option "timeout", milliseconds).
   std::optional<uint64_t> timeout_ms;
+  // The W3C trace id of the traceparent in BullMQ's telemetry metadata
+  // (option "tm"), or empty when there is none or it is invalid.
+  std::string trace_id;
 };
 
 // Parses the job's stored options JSON (the "opts" field of the job hash).
-// Unknown options are ignored. Fails with INVALID_ARGUMENT (field "opts")
+// Unknown options are ignored, and so is telemetry metadata without a valid
+// traceparent, since tracing never fails a job. Fails with INVALID_ARGUMENT (field "opts")
 // when the text is not a JSON object or a known option has the wrong type.
 Result<JobOptions> parse_job_options(std::string_view json);
 

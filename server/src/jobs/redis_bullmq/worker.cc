@@ -12,6 +12,7 @@
 #include <charconv>
 
 #include "core/logging.h"
+#include "core/trace_context.h"
 #include "jobs/redis_bullmq/bullmq_scripts_generated.h"
 #include "jobs/task_job.h"
 
@@ -649,6 +650,7 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
                                        : TaskContext::Clock::time_point::max();
   job->context = std::make_shared<TaskContext>(fmt::format("bullmq:{}", job->id), deadline);
   job->context->set_attempt(job->attempts_made + 1);
+  job->context->set_trace_id(job->options.trace_id);
 
   // Progress goes to Redis from the finish thread, at most every
   // kProgressInterval per job, and always at 100 %.
@@ -783,7 +785,8 @@ void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::st
     release(job, "lock_lost");
     return;
   }
-  spdlog::debug("event=bullmq.job_completed job_id={} task={}", log_value(job->id), log_value(job->name));
+  spdlog::debug("event=bullmq.job_completed job_id={} task={}{}", log_value(job->id), log_value(job->name),
+                trace_log_field(job->options.trace_id));
   release(job, "completed");
 }
 
@@ -844,9 +847,9 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
     release(job, "lock_lost");
     return;
   }
-  spdlog::info("event=bullmq.job_failed job_id={} task={} attempt={} outcome={} retry_delay_ms={} reason={}",
-               log_value(job->id), log_value(task_name), job->attempts_made + 1, outcome, decision.delay_ms,
-               log_value(reason));
+  spdlog::info("event=bullmq.job_failed job_id={} task={}{} attempt={} outcome={} retry_delay_ms={} reason={}",
+               log_value(job->id), log_value(task_name), trace_log_field(job->options.trace_id),
+               job->attempts_made + 1, outcome, decision.delay_ms, log_value(reason));
   release(job, outcome);
 }
 

@@ -101,5 +101,27 @@ TEST(BullmqRetry, NoBackoffRetriesAtOnce) {
   EXPECT_EQ(decision.delay_ms, 0u);
 }
 
+TEST(BullmqJobOptions, TelemetryCarrierGivesTraceId) {
+  const auto options = parse_job_options(
+      R"({"attempts":1,"tm":"{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}"})");
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options.value().trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(BullmqJobOptions, BareTraceparentGivesTraceId) {
+  const auto options = parse_job_options(R"({"tm":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})");
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options.value().trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(BullmqJobOptions, InvalidTelemetryIsIgnored) {
+  for (const char* json : {R"({"tm":"not a traceparent"})", R"({"tm":"{\"traceparent\":7}"})", R"({"tm":"{broken"})",
+                           R"({"tm":"00-00000000000000000000000000000000-00f067aa0ba902b7-01"})", R"({"tm":12})"}) {
+    const auto options = parse_job_options(json);
+    ASSERT_TRUE(options.ok()) << json;
+    EXPECT_EQ(options.value().trace_id, "") << json;
+  }
+}
+
 }  // namespace
 }  // namespace heavylift
