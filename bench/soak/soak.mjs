@@ -4,12 +4,12 @@
 // plot, out/soak/soak.svg. It fails (exit 1) when memory or descriptors grow
 // in the second half beyond the stated tolerance.
 //
-// Load, all from this one Node process: gRPC thumbnails of real photos and
-// argon2id hashes and verifies; BullMQ jobs (testing.echo and thumbnails of a
-// photo stored as a Redis blob) through a real redis-server; and SOAK_HUB_CLIENTS
-// Socket.IO clients on the real-time hub, in one room that gets an event
-// every 200 ms, of which a tenth reconnect at every sample so that connection
-// set-up and tear-down are soaked too.
+// The load comes from this one Node process. It sends gRPC thumbnails of real
+// photos and argon2id hashes and verifies. It adds BullMQ jobs (testing.echo,
+// and thumbnails of a photo stored as a Redis blob) through a real
+// redis-server. It keeps SOAK_HUB_CLIENTS Socket.IO clients on the real-time
+// hub in one room that gets an event every 200 ms; a tenth of them reconnect
+// at every sample, so connection set-up and tear-down are soaked too.
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -66,8 +66,8 @@ function hs256(claims, secret) {
 }
 
 // A minimal Socket.IO client over a raw WebSocket (Engine.IO 4, Socket.IO 5):
-// connects with the token, joins `room`, answers pings and counts "tick"
-// events in `counters.deliveries`. Resolves once joined; rejects on failure.
+// connects with the token, joins `room`, replies to pings and counts "tick"
+// events in `counters.deliveries`. Resolves once joined and rejects on failure.
 function openHubClient(url, token, room, counters) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });

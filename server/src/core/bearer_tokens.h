@@ -10,7 +10,7 @@
 // any other value against the token file. No token is ever logged.
 //
 // Thread-safety: check() may run on any thread while reload() replaces the
-// tokens and keys (on SIGHUP); a check sees either the old set or the new one.
+// tokens and keys (on SIGHUP); a check uses either the old set or the new one.
 #pragma once
 
 #include <array>
@@ -30,7 +30,7 @@ inline constexpr size_t kMinBearerTokenBytes = 16;
 
 class JwtKeySet;
 
-// How JWT bearer tokens are checked. An empty key_file accepts no JWT.
+// Settings for JWT bearer tokens. An empty key_file accepts no JWT.
 struct JwtBearerSettings {
   std::string key_file;
   // When set, the token's "aud" must contain it.

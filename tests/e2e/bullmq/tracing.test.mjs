@@ -68,7 +68,7 @@ describe('bullmq trace context', () => {
     assert.match(line, /outcome=failed/);
   });
 
-  it('job without telemetry logs no trace id', async () => {
+  it('invalid telemetry logs no trace id', async () => {
     const job = await q.queue.add('testing.echo', { payload: '' }, { telemetry: { metadata: 'not a traceparent' } });
     await job.waitUntilFinished(q.events, 30_000);
     const line = await daemon.waitForLog(new RegExp(`event=bullmq\\.job_completed job_id=${job.id} `));

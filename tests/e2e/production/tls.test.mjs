@@ -182,7 +182,7 @@ describe('HTTPS admin listener', () => {
   });
 
   test('changed certificate is used without restart', async () => {
-    // The expired certificate stands in for a renewed one: clients must now reject it.
+    // The expired certificate plays the renewed one, so clients must now reject it.
     copyFileSync(certs.expiredCertFile, certFile);
     copyFileSync(certs.expiredKeyFile, keyFile);
     await assert.rejects(httpsGet(daemon.httpAddress, '/healthz', { ca: certs.ca }), /expired/i);
