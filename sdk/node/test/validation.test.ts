@@ -262,9 +262,9 @@ describe('createClient validation', () => {
   });
 });
 
-// Every method rejects an option key that it does not know, so a misspelt option fails
-// instead of falling back to its default. Each case names the misspelt key, and the
-// message lists the keys that the object accepts.
+// Unknown option keys: a misspelt option must fail instead of falling back to its default.
+// Each case passes one misspelt key, and the expected message lists the keys that the
+// object accepts.
 const CALL_OPTIONS = 'deadlineMs, signal, requestId, traceparent';
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const CSV = Buffer.from('a;b\n1;2\n');
