@@ -115,6 +115,8 @@ const CLIENT_OPTION_NAMES = optionNames<ClientOptions>({
   channelOptions: true,
 });
 
+const HEALTH_OPTION_NAMES = optionNames<Omit<HealthCheckOptions, keyof CallOptions>>({ service: true });
+
 /** Methods of the daemon's `image` tasks. */
 export interface ImageMethods {
   /**
@@ -291,7 +293,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
 
   async health(options?: HealthCheckOptions): Promise<HealthStatus> {
     const checked = checkOptionsObject(options, 'options');
-    checkKnownOptions(checked, 'options', ['service']);
+    checkKnownOptions(checked, 'options', HEALTH_OPTION_NAMES);
     const service = checked.service === undefined ? '' : checkString(checked.service, 'service');
     const resolved = resolveCallOptions(options, this.#defaultDeadlineMs);
     this.#checkOpen();
