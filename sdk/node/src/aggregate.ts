@@ -12,26 +12,35 @@ import {
   TimeBucket_Unit,
   ViolationPolicy,
 } from './gen/heavylift/v1/aggregate';
-import { invalidParameter } from './validate';
+import { checkKnownKeys, checkOptionsObject, invalidParameter, optionNames } from './validate';
+
+/** A MongoDB collection, read through a mongodb:// URI (MongoDB or FerretDB). */
+export interface AggregateSourceMongo {
+  uri: string;
+  database: string;
+  /** Defaults to the model's collection. */
+  collection?: string;
+  /** A query filter, as an object (serialized to relaxed Extended JSON by the caller) or a JSON string. */
+  filter?: string | Record<string, unknown>;
+  /** Parallel cursors over ranges of _id; default 1. */
+  partitions?: number;
+}
+
+/** A PostgreSQL table made from the schema's CREATE TABLE. */
+export interface AggregateSourcePostgres {
+  conninfo: string;
+  table?: string;
+}
 
 /** The record source: exactly one of mongo, postgres or documents. */
 export type AggregateSource =
   | {
       /** A MongoDB collection, read through a mongodb:// URI (MongoDB or FerretDB). */
-      mongo: {
-        uri: string;
-        database: string;
-        /** Defaults to the model's collection. */
-        collection?: string;
-        /** A query filter, as an object (serialized to relaxed Extended JSON by the caller) or a JSON string. */
-        filter?: string | Record<string, unknown>;
-        /** Parallel cursors over ranges of _id; default 1. */
-        partitions?: number;
-      };
+      mongo: AggregateSourceMongo;
     }
   | {
       /** A PostgreSQL table made from the schema's CREATE TABLE. */
-      postgres: { conninfo: string; table?: string };
+      postgres: AggregateSourcePostgres;
     }
   | {
       /** BSON documents, for example from the mongodb driver's BSON.serialize. */
@@ -87,6 +96,12 @@ export interface AggregateOptions {
   /** At most this many groups; the daemon's aggregate.max_groups by default. */
   maxGroups?: number;
 }
+
+/** Options of `client.aggregate.decode`. */
+export type DecodeOptions = Pick<AggregateOptions, 'model' | 'source' | 'onViolation'> & {
+  /** At most this many records. Default: the daemon's limit. */
+  limit?: number;
+};
 
 /** A record that broke the schema. */
 export interface SchemaViolation {
@@ -144,23 +159,61 @@ const UNIT_VALUES: Record<TimeBucketUnit, TimeBucket_Unit> = {
   month: TimeBucket_Unit.UNIT_MONTH,
 };
 
-function buildSource(model: unknown, source: AggregateSource | undefined): RecordSource {
+// Keys of each object that the aggregate and decode requests are built from.
+const AGGREGATE_OPTION_NAMES = optionNames<AggregateOptions>({
+  model: true,
+  source: true,
+  groupBy: true,
+  aggregates: true,
+  onViolation: true,
+  maxGroups: true,
+});
+const DECODE_OPTION_NAMES = optionNames<DecodeOptions>({ model: true, source: true, onViolation: true, limit: true });
+const AGGREGATE_FIELD_NAMES = optionNames<AggregateField>({
+  kind: true,
+  field: true,
+  field2: true,
+  quantiles: true,
+  bounds: true,
+  k: true,
+  name: true,
+});
+const GROUP_BY_NAMES = ['field', 'bucket', 'timeZone'];
+// AggregateSource is a union, whose keyof holds only the keys common to its members.
+const SOURCE_NAMES = ['mongo', 'postgres', 'documents'];
+const MONGO_SOURCE_NAMES = ['uri', 'database', 'collection', 'filter', 'partitions'];
+const POSTGRES_SOURCE_NAMES = ['conninfo', 'table'];
+
+function buildSource(model: unknown, value: unknown): RecordSource {
   if (typeof model !== 'string' || model === '') throw invalidParameter('model', 'a model name', model);
-  if (source && 'mongo' in source) {
-    const { uri, database, collection = '', filter, partitions = 1 } = source.mongo;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidParameter('source', 'an object with mongo, postgres or documents', value);
+  }
+  checkKnownKeys(value, 'source', SOURCE_NAMES);
+  const source = value as Partial<Record<'mongo' | 'postgres' | 'documents', unknown>>;
+  const given = SOURCE_NAMES.filter((name) => source[name as keyof typeof source] !== undefined);
+  if (given.length > 1) {
+    throw invalidParameter('source', 'exactly one of source.mongo, source.postgres and source.documents', value);
+  }
+  if (source.mongo !== undefined) {
+    const mongo = checkOptionsObject(source.mongo as AggregateSourceMongo, 'source.mongo');
+    checkKnownKeys(mongo, 'source.mongo', MONGO_SOURCE_NAMES);
+    const { uri, database, collection = '', filter, partitions = 1 } = mongo as AggregateSourceMongo;
     let filterJson = '';
     if (typeof filter === 'string') filterJson = filter;
     else if (filter !== undefined) filterJson = JSON.stringify(filter);
     return { model, source: { $case: 'mongo', mongo: { uri, database, collection, filterJson, partitions } } };
   }
-  if (source && 'postgres' in source) {
-    const { conninfo, table = '' } = source.postgres;
+  if (source.postgres !== undefined) {
+    const postgres = checkOptionsObject(source.postgres as AggregateSourcePostgres, 'source.postgres');
+    checkKnownKeys(postgres, 'source.postgres', POSTGRES_SOURCE_NAMES);
+    const { conninfo, table = '' } = postgres as AggregateSourcePostgres;
     return { model, source: { $case: 'postgres', postgres: { conninfo, table } } };
   }
-  if (source && 'documents' in source && Array.isArray(source.documents)) {
-    return { model, source: { $case: 'inline', inline: { documents: source.documents.map((d) => Buffer.from(d)) } } };
+  if (Array.isArray(source.documents)) {
+    return { model, source: { $case: 'inline', inline: { documents: source.documents.map((d: Uint8Array) => Buffer.from(d)) } } };
   }
-  throw invalidParameter('source', 'an object with mongo, postgres or documents', source);
+  throw invalidParameter('source', 'an object with mongo, postgres or documents', value);
 }
 
 function policyOf(onViolation: unknown): ViolationPolicy {
@@ -169,45 +222,61 @@ function policyOf(onViolation: unknown): ViolationPolicy {
   throw invalidParameter('onViolation', "'continue' or 'stop'", onViolation);
 }
 
-/** Builds the AggregateRequest message; throws InvalidArgumentError for a malformed option. */
-export function buildAggregateRequest(options: AggregateOptions): AggregateRequest {
-  const groupBy = (options.groupBy ?? []).map((key, index) => {
-    if (typeof key === 'string') return { field: key, bucket: undefined };
-    const unit = UNIT_VALUES[key.bucket];
-    if (unit === undefined) throw invalidParameter(`groupBy[${index}].bucket`, TIME_BUCKET_UNITS.join(', '), key.bucket);
-    return { field: key.field, bucket: { unit, timeZone: key.timeZone ?? 'UTC' } };
-  });
-  if (!Array.isArray(options.aggregates) || options.aggregates.length === 0) {
-    throw invalidParameter('aggregates', 'a non-empty array', options.aggregates);
-  }
-  const aggregates = options.aggregates.map((spec, index) => {
-    const kind = KIND_VALUES[spec.kind];
-    if (kind === undefined) throw invalidParameter(`aggregates[${index}].kind`, AGGREGATE_KINDS.join(', '), spec.kind);
-    return {
-      kind,
-      field: spec.field ?? '',
-      field2: spec.field2 ?? '',
-      quantiles: spec.quantiles ?? [],
-      histogramBounds: spec.bounds ?? [],
-      k: spec.k ?? 0,
-      name: spec.name ?? '',
-    };
-  });
+function buildGroupBy(value: unknown, index: number): AggregateRequest['groupBy'][number] {
+  if (typeof value === 'string') return { field: value, bucket: undefined };
+  const field = `groupBy[${index}]`;
+  const key = checkOptionsObject(value as Exclude<GroupBy, string>, field);
+  checkKnownKeys(key, field, GROUP_BY_NAMES);
+  const unit = UNIT_VALUES[key.bucket as TimeBucketUnit];
+  if (unit === undefined) throw invalidParameter(`${field}.bucket`, TIME_BUCKET_UNITS.join(', '), key.bucket);
+  return { field: key.field ?? '', bucket: { unit, timeZone: key.timeZone ?? 'UTC' } };
+}
+
+function buildAggregateSpec(value: unknown, index: number): AggregateRequest['aggregates'][number] {
+  const field = `aggregates[${index}]`;
+  const spec = checkOptionsObject(value as AggregateField, field);
+  checkKnownKeys(spec, field, AGGREGATE_FIELD_NAMES);
+  const kind = KIND_VALUES[spec.kind as AggregateKind];
+  if (kind === undefined) throw invalidParameter(`${field}.kind`, AGGREGATE_KINDS.join(', '), spec.kind);
   return {
-    source: buildSource(options.model, options.source),
-    groupBy,
-    aggregates,
-    policy: policyOf(options.onViolation),
-    maxGroups: options.maxGroups ?? 0,
+    kind,
+    field: spec.field ?? '',
+    field2: spec.field2 ?? '',
+    quantiles: spec.quantiles ?? [],
+    histogramBounds: spec.bounds ?? [],
+    k: spec.k ?? 0,
+    name: spec.name ?? '',
   };
 }
 
-/** Builds the DecodeRequest message for `decode`. */
-export function buildDecodeRequest(options: Pick<AggregateOptions, 'model' | 'source' | 'onViolation'> & { limit?: number }): DecodeRequest {
+/** Builds the AggregateRequest message; throws InvalidArgumentError for a malformed option. */
+export function buildAggregateRequest(options: AggregateOptions): AggregateRequest {
+  const checked = checkOptionsObject(options, 'options');
+  checkKnownKeys(checked, 'options', AGGREGATE_OPTION_NAMES);
+  const groupByList: unknown = checked.groupBy ?? [];
+  if (!Array.isArray(groupByList)) throw invalidParameter('groupBy', 'an array', groupByList);
+  const groupBy = groupByList.map(buildGroupBy);
+  if (!Array.isArray(checked.aggregates) || checked.aggregates.length === 0) {
+    throw invalidParameter('aggregates', 'a non-empty array', checked.aggregates);
+  }
+  const aggregates = checked.aggregates.map(buildAggregateSpec);
   return {
-    source: buildSource(options.model, options.source),
-    policy: policyOf(options.onViolation),
-    limit: options.limit ?? 0,
+    source: buildSource(checked.model, checked.source),
+    groupBy,
+    aggregates,
+    policy: policyOf(checked.onViolation),
+    maxGroups: checked.maxGroups ?? 0,
+  };
+}
+
+/** Builds the DecodeRequest message for `decode`; throws InvalidArgumentError for a malformed option. */
+export function buildDecodeRequest(options: DecodeOptions): DecodeRequest {
+  const checked = checkOptionsObject(options, 'options');
+  checkKnownKeys(checked, 'options', DECODE_OPTION_NAMES);
+  return {
+    source: buildSource(checked.model, checked.source),
+    policy: policyOf(checked.onViolation),
+    limit: checked.limit ?? 0,
   };
 }
 

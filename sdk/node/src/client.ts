@@ -10,6 +10,7 @@ import {
   type AggregateResult,
   buildAggregateRequest,
   buildDecodeRequest,
+  type DecodeOptions,
   type DecodeResult,
   toAggregateResult,
   toDecodeResult,
@@ -50,7 +51,15 @@ import {
   type TransformOptions,
   type TransformResult,
 } from './image-transform';
-import { checkOptionsObject, checkString, invalidParameter } from './validate';
+import {
+  checkCallOptionKeys,
+  checkKnownKeys,
+  checkKnownOptions,
+  checkOptionsObject,
+  checkString,
+  invalidParameter,
+  optionNames,
+} from './validate';
 
 /** Address that `createClient` connects to when none is given. */
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
@@ -94,6 +103,19 @@ export interface ClientOptions {
    */
   channelOptions?: ChannelOptions;
 }
+
+const CLIENT_OPTION_NAMES = optionNames<ClientOptions>({
+  address: true,
+  tls: true,
+  token: true,
+  traceparent: true,
+  overloadRetry: true,
+  deadlineMs: true,
+  credentials: true,
+  channelOptions: true,
+});
+
+const HEALTH_OPTION_NAMES = optionNames<Omit<HealthCheckOptions, keyof CallOptions>>({ service: true });
 
 /** Methods of the daemon's `image` tasks. */
 export interface ImageMethods {
@@ -158,10 +180,7 @@ export interface AggregateMethods {
    */
   run(options: AggregateOptions, callOptions?: CallOptions): Promise<AggregateResult>;
   /** Decodes records with the schema and returns them as canonical Extended JSON. */
-  decode(
-    options: Pick<AggregateOptions, 'model' | 'source' | 'onViolation'> & { limit?: number },
-    callOptions?: CallOptions,
-  ): Promise<DecodeResult>;
+  decode(options: DecodeOptions, callOptions?: CallOptions): Promise<DecodeResult>;
 }
 
 /**
@@ -210,6 +229,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
     this.image = {
       thumbnail: async (options, callOptions) => {
         const request = buildThumbnailRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         const response = await callUnary(this.#channel, ImageServiceService.thumbnail, request, resolved);
@@ -217,12 +237,14 @@ class GrpcHeavyliftClient implements HeavyliftClient {
       },
       transform: async (options, callOptions) => {
         const request = buildTransformRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toTransformResult(await callUnary(this.#channel, ImageServiceService.transform, request, resolved));
       },
       metadata: async (options, callOptions) => {
         const request = buildMetadataRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         const response = await callUnary(this.#channel, ImageServiceService.metadata, request, resolved);
@@ -230,6 +252,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
       },
       analyze: async (options, callOptions) => {
         const request = buildAnalyzeRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toAnalyzeResult(await callUnary(this.#channel, ImageServiceService.analyze, request, resolved));
@@ -244,12 +267,14 @@ class GrpcHeavyliftClient implements HeavyliftClient {
     this.aggregate = {
       run: async (options, callOptions) => {
         const request = buildAggregateRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toAggregateResult(request, await callUnary(this.#channel, AggregateServiceService.aggregate, request, resolved));
       },
       decode: async (options, callOptions) => {
         const request = buildDecodeRequest(options);
+        checkCallOptionKeys(callOptions);
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toDecodeResult(await callUnary(this.#channel, AggregateServiceService.decode, request, resolved));
@@ -268,6 +293,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
 
   async health(options?: HealthCheckOptions): Promise<HealthStatus> {
     const checked = checkOptionsObject(options, 'options');
+    checkKnownOptions(checked, 'options', HEALTH_OPTION_NAMES);
     const service = checked.service === undefined ? '' : checkString(checked.service, 'service');
     const resolved = resolveCallOptions(options, this.#defaultDeadlineMs);
     this.#checkOpen();
@@ -299,6 +325,7 @@ class GrpcHeavyliftClient implements HeavyliftClient {
  */
 export function createClient(options?: ClientOptions): HeavyliftClient {
   const checked = checkOptionsObject(options, 'options');
+  checkKnownKeys(checked, 'options', CLIENT_OPTION_NAMES);
 
   const target = targetOf(checked.address ?? DEFAULT_ADDRESS);
   const deadlineMs = checked.deadlineMs === undefined ? DEFAULT_DEADLINE_MS : checkDeadlineMs(checked.deadlineMs, 'deadlineMs');

@@ -9,7 +9,7 @@ import {
 import tls from 'node:tls';
 
 import { TRACEPARENT_METADATA_KEY, checkTraceparent } from './trace';
-import { checkOptionsObject, invalidParameter } from './validate';
+import { checkKnownKeys, checkOptionsObject, invalidParameter, optionNames } from './validate';
 
 /** TLS settings of {@link ClientOptions}. PEM contents, not file paths. */
 export interface TlsOptions {
@@ -33,6 +33,9 @@ export interface OverloadRetryOptions {
   /** Maximum wait before one retry, in milliseconds, whatever the daemon's hint. Default: `2000`. */
   maxDelayMs?: number;
 }
+
+const TLS_OPTION_NAMES = optionNames<TlsOptions>({ ca: true, cert: true, key: true, serverName: true });
+const OVERLOAD_RETRY_OPTION_NAMES = optionNames<OverloadRetryOptions>({ maxRetries: true, maxDelayMs: true });
 
 export interface ResolvedOverloadRetry {
   maxRetries: number;
@@ -185,6 +188,7 @@ export function tlsChannel(tls: TlsOptions | undefined): {
   checked: TlsOptions;
 } {
   const checked = checkOptionsObject(tls, 'tls');
+  checkKnownKeys(checked, 'tls', TLS_OPTION_NAMES);
   const ca = checked.ca === undefined ? null : toBuffer(checked.ca, 'tls.ca');
   const cert = checked.cert === undefined ? null : toBuffer(checked.cert, 'tls.cert');
   const key = checked.key === undefined ? null : toBuffer(checked.key, 'tls.key');
@@ -234,6 +238,7 @@ export function checkTraceparentProvider(provider: unknown): (() => string | und
 
 export function checkOverloadRetry(value: OverloadRetryOptions | undefined): ResolvedOverloadRetry {
   const checked = checkOptionsObject(value, 'overloadRetry');
+  checkKnownKeys(checked, 'overloadRetry', OVERLOAD_RETRY_OPTION_NAMES);
   const maxRetries: unknown = checked.maxRetries ?? 2;
   if (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 10) {
     throw invalidParameter('overloadRetry.maxRetries', 'integer in 0..10', maxRetries);

@@ -21,11 +21,14 @@ import { buildBlobRef } from './image';
 import {
   checkBoolean,
   checkIntegerInRange,
+  checkKnownKeys,
+  checkKnownOptions,
   checkNonEmptyString,
   checkOneOf,
   checkOptionsObject,
   checkString,
   invalidParameter,
+  optionNames,
 } from './validate';
 
 /** Digests the daemon computes while bytes stream through. */
@@ -171,6 +174,22 @@ export interface FileMethods {
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 
+// Parameters of each file method, besides the call options.
+const CSV_OPTION_NAMES = optionNames<CsvOptions>({ delimiter: true, noHeader: true });
+const UPLOAD_OPTION_NAMES = optionNames<Omit<UploadOptions, keyof CallOptions>>({
+  digests: true,
+  store: true,
+  compression: true,
+  compressionLevel: true,
+  profileCsv: true,
+  expectedBytes: true,
+  chunkBytes: true,
+});
+const DIGEST_OPTION_NAMES = ['digests'];
+const COMPRESS_OPTION_NAMES = ['format', 'level', 'outputPath'];
+const DECOMPRESS_OPTION_NAMES = ['format', 'maxOutputBytes', 'outputPath'];
+const CSV_TO_NDJSON_OPTION_NAMES = [...CSV_OPTION_NAMES, 'stringsOnly', 'outputPath'];
+
 const FORMAT_TO_PROTO: Record<CompressionFormatName, CompressionFormat> = {
   zstd: CompressionFormat.COMPRESSION_FORMAT_ZSTD,
   gzip: CompressionFormat.COMPRESSION_FORMAT_GZIP,
@@ -227,6 +246,7 @@ function checkLevel(value: unknown, format: CompressionFormatName | undefined, f
 /** Validates the upload options and builds the first message's options. */
 export function buildUploadOptions(options: UploadOptions | undefined): { message: UploadOptionsMessage; chunkBytes: number } {
   const checked = checkOptionsObject(options, 'options');
+  checkKnownOptions(checked, 'options', UPLOAD_OPTION_NAMES);
   const compression = checked.compression === undefined ? undefined : checkOneOf(checked.compression, 'compression', COMPRESSION_FORMATS);
   if (checked.compressionLevel !== undefined && compression === undefined) {
     throw invalidParameter('compressionLevel', 'to be set together with compression', checked.compressionLevel);
@@ -235,6 +255,9 @@ export function buildUploadOptions(options: UploadOptions | undefined): { messag
   const profileCsv = profile !== undefined && profile !== false;
   if (profile !== undefined && typeof profile !== 'boolean' && (typeof profile !== 'object' || profile === null)) {
     throw invalidParameter('profileCsv', 'boolean or CSV options object', profile);
+  }
+  if (typeof profile === 'object') {
+    checkKnownKeys(profile, 'profileCsv', CSV_OPTION_NAMES);
   }
   const expectedBytes =
     checked.expectedBytes === undefined ? 0 : checkIntegerInRange(checked.expectedBytes, 'expectedBytes', 0, Number.MAX_SAFE_INTEGER);
@@ -437,6 +460,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
 
     digest: async (input, options) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownOptions(checked, 'options', DIGEST_OPTION_NAMES);
       const request = { input: buildBlobRef(input), digests: buildDigestSelection(checked.digests, 'digests') };
       const resolved = resolveCallOptions(options, defaultDeadlineMs);
       const response = await callUnary(channel(), FileServiceService.digest, request, resolved);
@@ -445,6 +469,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
 
     compress: async (input, options) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownOptions(checked, 'options', COMPRESS_OPTION_NAMES);
       const format = checkOneOf(checked.format, 'format', COMPRESSION_FORMATS);
       const request = {
         input: buildBlobRef(input),
@@ -463,6 +488,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
 
     decompress: async (input, options) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownOptions(checked, 'options', DECOMPRESS_OPTION_NAMES);
       const format = checked.format === undefined ? undefined : checkOneOf(checked.format, 'format', COMPRESSION_FORMATS);
       const request = {
         input: buildBlobRef(input),
@@ -485,6 +511,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
     },
 
     profileCsv: async (input, options) => {
+      checkKnownOptions(checkOptionsObject(options, 'options'), 'options', CSV_OPTION_NAMES);
       const request = { input: buildBlobRef(input), csv: buildCsvOptions(options, 'options') };
       const resolved = resolveCallOptions(options, defaultDeadlineMs);
       const response = await callUnary(channel(), FileServiceService.profileCsv, request, resolved);
@@ -492,6 +519,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
     },
 
     profileNdjson: async (input, options) => {
+      checkKnownOptions(checkOptionsObject(options, 'options'), 'options', []);
       const resolved = resolveCallOptions(options, defaultDeadlineMs);
       const response = await callUnary(channel(), FileServiceService.profileNdjson, { input: buildBlobRef(input) }, resolved);
       return toDataProfile(response.profile);
@@ -499,6 +527,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
 
     csvToNdjson: async (input, options) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownOptions(checked, 'options', CSV_TO_NDJSON_OPTION_NAMES);
       const request = {
         input: buildBlobRef(input),
         csv: buildCsvOptions(options, 'options'),

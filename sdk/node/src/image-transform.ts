@@ -23,7 +23,7 @@ import {
   type TransformResponse,
 } from './gen/heavylift/v1/image';
 import { buildBlobRef, type ImageInput } from './image';
-import { checkBoolean, checkIntegerInRange, checkOneOf, checkOptionsObject, invalidParameter } from './validate';
+import { checkBoolean, checkIntegerInRange, checkKnownKeys, checkOneOf, checkOptionsObject, invalidParameter } from './validate';
 
 /** Output formats of `client.image.transform`. */
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
@@ -332,15 +332,6 @@ function checkObject(value: unknown, field: string): Checked {
   return value as Checked;
 }
 
-// Rejects keys that are not options, so a misspelt option fails instead of being ignored.
-function checkKeys(object: Checked, field: string, allowed: readonly string[]): void {
-  for (const key of Object.keys(object)) {
-    if (object[key] !== undefined && !allowed.includes(key)) {
-      throw invalidParameter(`${field}.${key}`, `no such option (allowed: ${allowed.join(', ')})`, object[key]);
-    }
-  }
-}
-
 function checkNumberInRange(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw invalidParameter(field, `number between ${min} and ${max}`, value);
@@ -377,7 +368,7 @@ export function buildColor(value: unknown, field: string): Color {
     return { r: channel(0), g: channel(1), b: channel(2), alpha: hex.length === 8 ? channel(3) : undefined };
   }
   const object = checkObject(value, field);
-  checkKeys(object, field, ['r', 'g', 'b', 'alpha']);
+  checkKnownKeys(object, field, ['r', 'g', 'b', 'alpha']);
   const alpha = optionalNumber(object.alpha, `${field}.alpha`, 0, 1);
   return {
     r: checkIntegerInRange(object.r, `${field}.r`, 0, 255),
@@ -401,7 +392,7 @@ function gravity(value: unknown, field: string, allowSmart: boolean): Gravity {
 
 function buildResize(value: unknown, field: string): Resize {
   const object = checkObject(value, field);
-  checkKeys(object, field, ['width', 'height', 'fit', 'position', 'background', 'withoutEnlargement']);
+  checkKnownKeys(object, field, ['width', 'height', 'fit', 'position', 'background', 'withoutEnlargement']);
   const width = optionalInteger(object.width, `${field}.width`, 1, MAX_PIXELS);
   const height = optionalInteger(object.height, `${field}.height`, 1, MAX_PIXELS);
   if (width === undefined && height === undefined) {
@@ -431,7 +422,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
       return { $case: 'resize', resize: buildResize(value, field) };
     case 'smartCrop': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['width', 'height', 'strategy']);
+      checkKnownKeys(object, field, ['width', 'height', 'strategy']);
       return {
         $case: 'smartCrop',
         smartCrop: {
@@ -443,7 +434,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
     }
     case 'extract': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['left', 'top', 'width', 'height']);
+      checkKnownKeys(object, field, ['left', 'top', 'width', 'height']);
       return {
         $case: 'extract',
         extract: {
@@ -456,7 +447,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
     }
     case 'rotate': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['angle', 'background']);
+      checkKnownKeys(object, field, ['angle', 'background']);
       return {
         $case: 'rotate',
         rotate: { angle: checkNumberInRange(object.angle, `${field}.angle`, -3600, 3600), background: optionalColor(object.background, `${field}.background`) },
@@ -473,12 +464,12 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
       return { $case: 'grayscale', grayscale: {} };
     case 'blur': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['sigma']);
+      checkKnownKeys(object, field, ['sigma']);
       return { $case: 'blur', blur: { sigma: checkNumberInRange(object.sigma, `${field}.sigma`, 0.3, 1000) } };
     }
     case 'sharpen': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['sigma', 'flat', 'jagged']);
+      checkKnownKeys(object, field, ['sigma', 'flat', 'jagged']);
       return {
         $case: 'sharpen',
         sharpen: {
@@ -490,7 +481,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
     }
     case 'modulate': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['brightness', 'saturation', 'hue']);
+      checkKnownKeys(object, field, ['brightness', 'saturation', 'hue']);
       return {
         $case: 'modulate',
         modulate: {
@@ -504,7 +495,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
       return { $case: 'tint', tint: { color: buildColor(value, field) } };
     case 'extend': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['top', 'right', 'bottom', 'left', 'mode', 'background']);
+      checkKnownKeys(object, field, ['top', 'right', 'bottom', 'left', 'mode', 'background']);
       return {
         $case: 'extend',
         extend: {
@@ -522,7 +513,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
         return { $case: 'trim', trim: { background: undefined, threshold: 0 } };
       }
       const object = checkObject(value, field);
-      checkKeys(object, field, ['background', 'threshold']);
+      checkKnownKeys(object, field, ['background', 'threshold']);
       return {
         $case: 'trim',
         trim: { background: optionalColor(object.background, `${field}.background`), threshold: optionalNumber(object.threshold, `${field}.threshold`, 0, 255) ?? 0 },
@@ -530,7 +521,7 @@ function buildOperationBody(name: (typeof OPERATION_NAMES)[number], value: unkno
     }
     case 'composite': {
       const object = checkObject(value, field);
-      checkKeys(object, field, ['overlay', 'gravity', 'left', 'top', 'opacity', 'tile']);
+      checkKnownKeys(object, field, ['overlay', 'gravity', 'left', 'top', 'opacity', 'tile']);
       if ((object.left === undefined) !== (object.top === undefined)) {
         throw invalidParameter(object.left === undefined ? `${field}.left` : `${field}.top`, 'both left and top, or neither', object.left ?? object.top);
       }
@@ -562,7 +553,7 @@ function buildOperation(value: unknown, field: string): Operation {
 function buildOutput(value: unknown, field: string): Output {
   const object = checkObject(value, field);
   const format = checkOneOf(object.format, `${field}.format`, OUTPUT_FORMATS);
-  checkKeys(object, field, ['format', 'resize', 'keepMetadata', ...FORMAT_OPTIONS[format]]);
+  checkKnownKeys(object, field, ['format', 'resize', 'keepMetadata', ...FORMAT_OPTIONS[format]]);
   const output: Output = {
     resize: object.resize === undefined ? undefined : buildResize(object.resize, `${field}.resize`),
     format: FORMAT_TO_PROTO[format],
@@ -623,7 +614,7 @@ function requiredInput(value: unknown): ReturnType<typeof buildBlobRef> {
 /** Validates the transform options and builds the request message. */
 export function buildTransformRequest(options: TransformOptions): TransformRequest {
   const checked = checkOptionsObject(options, 'options') as Checked;
-  checkKeys(checked, 'options', ['input', 'operations', 'outputs', 'autoOrient', 'animated', 'corruptInput', 'toSrgb']);
+  checkKnownKeys(checked, 'options', ['input', 'operations', 'outputs', 'autoOrient', 'animated', 'corruptInput', 'toSrgb']);
   const input = requiredInput(checked.input);
 
   const operations = checked.operations ?? [];
@@ -655,20 +646,20 @@ export function buildTransformRequest(options: TransformOptions): TransformReque
 /** Validates the metadata options and builds the request message. */
 export function buildMetadataRequest(options: MetadataOptions): MetadataRequest {
   const checked = checkOptionsObject(options, 'options') as Checked;
-  checkKeys(checked, 'options', ['input']);
+  checkKnownKeys(checked, 'options', ['input']);
   return { input: requiredInput(checked.input) };
 }
 
 /** Validates the analyze options and builds the request message. */
 export function buildAnalyzeRequest(options: AnalyzeOptions): AnalyzeRequest {
   const checked = checkOptionsObject(options, 'options') as Checked;
-  checkKeys(checked, 'options', ['input', 'blurhashComponents', 'autoOrient']);
+  checkKnownKeys(checked, 'options', ['input', 'blurhashComponents', 'autoOrient']);
   const input = requiredInput(checked.input);
   let blurhashX = 0;
   let blurhashY = 0;
   if (checked.blurhashComponents !== undefined) {
     const components = checkObject(checked.blurhashComponents, 'blurhashComponents');
-    checkKeys(components, 'blurhashComponents', ['x', 'y']);
+    checkKnownKeys(components, 'blurhashComponents', ['x', 'y']);
     blurhashX = checkIntegerInRange(components.x, 'blurhashComponents.x', 1, 9);
     blurhashY = checkIntegerInRange(components.y, 'blurhashComponents.y', 1, 9);
   }

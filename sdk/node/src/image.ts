@@ -12,11 +12,13 @@ import {
   checkBoolean,
   checkBytes,
   checkIntegerInRange,
+  checkKnownKeys,
   checkNonEmptyString,
   checkOneOf,
   checkOptionsObject,
   checkPositiveInteger,
   invalidParameter,
+  optionNames,
   toBuffer,
 } from './validate';
 
@@ -80,6 +82,8 @@ export interface ThumbnailResult {
   orientation: number;
 }
 
+const THUMBNAIL_OPTION_NAMES = optionNames<ThumbnailOptions>({ input: true, widths: true, format: true, quality: true, autoOrient: true });
+
 const FORMAT_TO_PROTO: Record<ImageFormatName, ImageFormat> = {
   jpeg: ImageFormat.IMAGE_FORMAT_JPEG,
   webp: ImageFormat.IMAGE_FORMAT_WEBP,
@@ -93,6 +97,7 @@ export function buildBlobRef(input: unknown, field = 'input'): BlobRef {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw invalidParameter(field, 'Buffer, Uint8Array, { data } or { path }', input);
   }
+  checkKnownKeys(input, field, ['data', 'path']);
 
   const hasData = 'data' in input && input.data !== undefined;
   const hasPath = 'path' in input && input.path !== undefined;
@@ -111,6 +116,7 @@ export function buildBlobRef(input: unknown, field = 'input'): BlobRef {
 /** Validates the thumbnail parameters and builds the request message. */
 export function buildThumbnailRequest(options: ThumbnailOptions): ThumbnailRequest {
   const checked = checkOptionsObject(options, 'options');
+  checkKnownKeys(checked, 'options', THUMBNAIL_OPTION_NAMES);
 
   if (checked.input === undefined) {
     throw invalidParameter('input', 'Buffer, Uint8Array, { data } or { path }', checked.input);

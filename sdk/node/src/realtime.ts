@@ -14,7 +14,17 @@ import {
   RealtimeServiceService,
   type SocketSelector,
 } from './gen/heavylift/v1/realtime';
-import { checkBoolean, checkIntegerInRange, checkNonEmptyString, checkOptionsObject, checkString, invalidParameter } from './validate';
+import {
+  checkBoolean,
+  checkCallOptionKeys,
+  checkIntegerInRange,
+  checkKnownKeys,
+  checkNonEmptyString,
+  checkOptionsObject,
+  checkString,
+  invalidParameter,
+  optionNames,
+} from './validate';
 
 /** Options of {@link RealtimeMethods.emit}. */
 export interface EmitOptions {
@@ -119,6 +129,15 @@ export interface RealtimeMethods {
   subscribe(options?: SubscribeOptions): RealtimeSubscription;
 }
 
+const EMIT_OPTION_NAMES = optionNames<EmitOptions>({ namespace: true, rooms: true, exceptRooms: true, event: true, args: true });
+const EMIT_WITH_ACK_OPTION_NAMES = optionNames<EmitWithAckOptions>({ namespace: true, socketId: true, event: true, args: true, timeoutMs: true });
+const SUBSCRIBE_OPTION_NAMES = optionNames<SubscribeOptions>({ namespaces: true, group: true });
+// SocketTarget is a union, whose keyof holds only the keys common to its members.
+const SOCKET_TARGET_NAMES = ['namespace', 'socketId', 'userId'];
+const MEMBERSHIP_TARGET_NAMES = [...SOCKET_TARGET_NAMES, 'room'];
+const DISCONNECT_TARGET_NAMES = [...SOCKET_TARGET_NAMES, 'closeConnection'];
+const MEMBERS_OPTION_NAMES = ['namespace', 'room'];
+
 /** Arguments encoded as JSON text with Buffers moved to attachments. */
 interface EncodedArgs {
   argsJson: string;
@@ -185,6 +204,9 @@ function checkNamespace(value: unknown): string {
 function toSelector(target: SocketTarget): SocketSelector {
   const checked = checkOptionsObject(target as Record<string, unknown>, 'target');
   const namespace = checkNamespace(checked.namespace);
+  if (checked.socketId !== undefined && checked.userId !== undefined) {
+    throw invalidParameter('target', 'exactly one of target.socketId and target.userId', target);
+  }
   if (checked.socketId !== undefined) {
     return { namespace, target: { $case: 'socketId', socketId: checkNonEmptyString(checked.socketId, 'socketId') } };
   }
@@ -209,6 +231,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
     request: Request,
     callOptions: CallOptions | undefined,
   ): Promise<Response> => {
+    checkCallOptionKeys(callOptions);
     const resolved = resolveCallOptions(callOptions, defaultDeadlineMs);
     checkOpen();
     return callUnary(channel, method, request, resolved);
@@ -241,6 +264,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
   return {
     emit: async (options, callOptions) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownKeys(checked, 'options', EMIT_OPTION_NAMES);
       const encoded = encodeArgs(checked.args ?? [], 'args');
       const response = await unary(
         RealtimeServiceService.emit,
@@ -259,6 +283,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
 
     emitWithAck: async (options, callOptions) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownKeys(checked, 'options', EMIT_WITH_ACK_OPTION_NAMES);
       const encoded = encodeArgs(checked.args ?? [], 'args');
       const timeoutMs = checked.timeoutMs === undefined ? 0 : checkIntegerInRange(checked.timeoutMs, 'timeoutMs', 1, 300_000);
       const response = await unary(
@@ -277,19 +302,24 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
     },
 
     join: async (target, callOptions) => {
-      const room = checkNonEmptyString(checkOptionsObject(target, 'target').room, 'room');
+      const checked = checkOptionsObject(target, 'target');
+      checkKnownKeys(checked, 'target', MEMBERSHIP_TARGET_NAMES);
+      const room = checkNonEmptyString(checked.room, 'room');
       const response = await unary(RealtimeServiceService.join, { sockets: toSelector(target), room }, callOptions);
       return Number(response.sockets);
     },
 
     leave: async (target, callOptions) => {
-      const room = checkNonEmptyString(checkOptionsObject(target, 'target').room, 'room');
+      const checked = checkOptionsObject(target, 'target');
+      checkKnownKeys(checked, 'target', MEMBERSHIP_TARGET_NAMES);
+      const room = checkNonEmptyString(checked.room, 'room');
       const response = await unary(RealtimeServiceService.leave, { sockets: toSelector(target), room }, callOptions);
       return Number(response.sockets);
     },
 
     members: async (options, callOptions) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownKeys(checked, 'options', MEMBERS_OPTION_NAMES);
       const response = await unary(
         RealtimeServiceService.members,
         { namespace: checkNamespace(checked.namespace), room: checkNonEmptyString(checked.room, 'room') },
@@ -300,6 +330,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
 
     disconnect: async (target, callOptions) => {
       const checked = checkOptionsObject(target, 'target');
+      checkKnownKeys(checked, 'target', DISCONNECT_TARGET_NAMES);
       const closeConnection = checked.closeConnection === undefined ? false : checkBoolean(checked.closeConnection, 'closeConnection');
       const response = await unary(
         RealtimeServiceService.disconnect,
@@ -311,6 +342,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
 
     subscribe: (options) => {
       const checked = checkOptionsObject(options, 'options');
+      checkKnownKeys(checked, 'options', SUBSCRIBE_OPTION_NAMES);
       const request = {
         namespaces: checkNames(checked.namespaces, 'namespaces'),
         group: checked.group === undefined ? '' : checkString(checked.group, 'group'),

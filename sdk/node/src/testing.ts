@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 
+import { checkKnownKeys, checkOptionsObject, optionNames } from './validate';
+
 /** Options of {@link startDaemon}. */
 export interface StartDaemonOptions {
   /**
@@ -57,6 +59,8 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<DaemonExit>;
 }
 
+const START_DAEMON_OPTION_NAMES = optionNames<StartDaemonOptions>({ bin: true, args: true, env: true, timeoutMs: true });
+
 const MAX_LOG_CHARS = 1024 * 1024;
 const MAX_KEPT_LINES = 10_000;
 const DEFAULT_WAIT_FOR_LOG_MS = 5_000;
@@ -93,6 +97,7 @@ function describeExit(exit: DaemonExit): string {
  * Starts the heavylift daemon on free loopback ports and resolves once it logs
  * `event=server.listening`, with the addresses from that line.
  *
+ * Rejects with an InvalidArgumentError for an option that {@link StartDaemonOptions} lacks.
  * Rejects when the binary is missing, when the daemon exits first, or when `timeoutMs` passes
  * first, with an error that includes the daemon's output. A test must stop every daemon it
  * starts, for example in `after(() => daemon.stop())`. As a safeguard, a daemon still running
@@ -104,6 +109,11 @@ function describeExit(exit: DaemonExit): string {
  * const client = createClient({ address: daemon.grpcAddress });
  */
 export function startDaemon(options: StartDaemonOptions = {}): Promise<RunningDaemon> {
+  try {
+    checkKnownKeys(checkOptionsObject(options, 'options'), 'options', START_DAEMON_OPTION_NAMES);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const bin = options.bin ?? defaultDaemonBinary();
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const args = [...(options.args ?? [])];

@@ -132,14 +132,39 @@ export function toBuffer(bytes: Uint8Array): Buffer {
 export const CALL_OPTION_NAMES = ['deadlineMs', 'signal', 'requestId', 'traceparent'] as const;
 
 /**
+ * Rejects keys of `object` that are not in `allowed`, so a misspelt option fails instead of
+ * being ignored. A key whose value is undefined passes. The error names `field.key` and
+ * lists the allowed keys.
+ */
+export function checkKnownKeys(object: object, field: string, allowed: readonly string[]): void {
+  for (const [key, value] of Object.entries(object)) {
+    if (value !== undefined && !allowed.includes(key)) {
+      throw invalidParameter(`${field}.${key}`, `no such option (allowed: ${allowed.join(', ')})`, value);
+    }
+  }
+}
+
+/**
  * Rejects keys of `options` that are neither in `allowed` nor call options, so a misspelt
  * option fails instead of being ignored.
  */
 export function checkKnownOptions(options: object, field: string, allowed: readonly string[]): void {
-  const known = [...allowed, ...CALL_OPTION_NAMES];
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && !known.includes(key)) {
-      throw invalidParameter(`${field}.${key}`, `no such option (allowed: ${known.join(', ')})`, value);
-    }
-  }
+  checkKnownKeys(options, field, [...allowed, ...CALL_OPTION_NAMES]);
+}
+
+/**
+ * Checks the call options argument of a method that takes them apart from its parameters:
+ * an object or undefined, with no keys other than call options.
+ */
+export function checkCallOptionKeys(options: unknown, field = 'callOptions'): void {
+  checkKnownKeys(checkOptionsObject(options as object | undefined, field), field, CALL_OPTION_NAMES);
+}
+
+/**
+ * Returns the keys of `names`, an object with one `true` per option of `T`. The compiler
+ * rejects an object that lacks an option of `T` or names one that `T` lacks, so the list
+ * that checkKnownKeys enforces stays in step with the type.
+ */
+export function optionNames<T extends object>(names: { [K in keyof T]-?: true }): string[] {
+  return Object.keys(names);
 }
