@@ -1,0 +1,56 @@
+// Maps errors to HTTP answers. A heavylift daemon that cannot be reached makes
+// the routes that need it answer 503 with Retry-After, while routes served
+// from MongoDB alone keep working.
+import {
+  DeadlineExceededError,
+  HeavyliftError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnauthenticatedError,
+  UnavailableError,
+} from 'heavylift';
+
+/** An error with the HTTP status and the message the client sees. */
+export class HttpError extends Error {
+  constructor(status, message, extra = {}) {
+    super(message);
+    this.status = status;
+    this.extra = extra;
+  }
+}
+
+export const HEAVYLIFT_DOWN_MESSAGE =
+  'heavylift is not reachable, so this request cannot be served right now. Photos and activity stay readable; try again in a few seconds.';
+
+/** Turns any error into { status, body, retryAfter }. */
+export function toHttpAnswer(error) {
+  if (error instanceof HttpError) return { status: error.status, body: { error: error.message, ...error.extra } };
+  if (error instanceof UnavailableError || error instanceof DeadlineExceededError) {
+    return { status: 503, retryAfter: 5, body: { error: HEAVYLIFT_DOWN_MESSAGE, code: 'HEAVYLIFT_UNAVAILABLE' } };
+  }
+  if (error instanceof ResourceExhaustedError) {
+    return { status: 503, retryAfter: 2, body: { error: `heavylift is busy: ${error.message}`, code: 'HEAVYLIFT_BUSY' } };
+  }
+  if (error instanceof UnauthenticatedError) {
+    const expired = error.reason === 'EXPIRED';
+    return {
+      status: 401,
+      body: { error: expired ? 'Your session expired; log in again.' : `Invalid session token (${error.reason ?? 'rejected'}).`, reason: error.reason },
+    };
+  }
+  if (error instanceof InvalidArgumentError) {
+    return { status: 422, body: { error: error.message, field: error.field, reason: error.reason } };
+  }
+  if (error instanceof HeavyliftError) return { status: 502, body: { error: `heavylift failed: ${error.message}` } };
+  return { status: 500, body: { error: 'Internal error' } };
+}
+
+/** Express error handler that answers with toHttpAnswer. */
+export function errorHandler(log) {
+  return (error, request, response, _next) => {
+    const answer = toHttpAnswer(error);
+    if (answer.status >= 500 && answer.status !== 503) log(`${request.method} ${request.path}: ${error.stack ?? error}`);
+    if (answer.retryAfter) response.set('retry-after', String(answer.retryAfter));
+    response.status(answer.status).json(answer.body);
+  };
+}
