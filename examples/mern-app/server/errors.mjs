@@ -25,6 +25,8 @@ export const HEAVYLIFT_DOWN_MESSAGE =
 /** Turns any error into { status, body, retryAfter }. */
 export function toHttpAnswer(error) {
   if (error instanceof HttpError) return { status: error.status, body: { error: error.message, ...error.extra } };
+  // Errors of Express's body parsers (malformed JSON, a body over the limit) carry their status.
+  if (error?.expose && error.status >= 400 && error.status < 500) return { status: error.status, body: { error: error.message } };
   if (error instanceof UnavailableError || error instanceof DeadlineExceededError) {
     return { status: 503, retryAfter: 5, body: { error: HEAVYLIFT_DOWN_MESSAGE, code: 'HEAVYLIFT_UNAVAILABLE' } };
   }

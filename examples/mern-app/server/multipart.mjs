@@ -47,8 +47,9 @@ export function streamOneFile(request, { field, maxBytes, upload }) {
       const limited = byteLimit(maxBytes, state);
       limited.on('error', () => file.unpipe(limited).resume());
       file.pipe(limited);
-      pending = client(upload, limited, info).catch((error) => {
-        file.resume();
+      pending = Promise.resolve().then(() => upload(limited, info)).catch((error) => {
+        // Busboy finishes the request only once every file stream is read to its end.
+        file.unpipe(limited).resume();
         throw state.tooLarge ? new HttpError(413, `The file is larger than the limit of ${maxBytes} bytes.`, { limit: maxBytes }) : error;
       });
     });
@@ -62,8 +63,4 @@ export function streamOneFile(request, { field, maxBytes, upload }) {
     });
     request.pipe(parser);
   });
-}
-
-function client(upload, stream, info) {
-  return Promise.resolve().then(() => upload(stream, info));
 }

@@ -46,7 +46,7 @@ describe('mern-app API', () => {
     return answer;
   }
 
-  test('GET /api/config names the hub, GET /api/health reports heavylift serving', async () => {
+  test('config and health routes', async () => {
     const config = await call(stack, '/config');
     assert.equal(config.status, 200);
     assert.equal(config.body.realtimeUrl, stack.config.realtimeUrl);
@@ -55,7 +55,7 @@ describe('mern-app API', () => {
     assert.equal(health.body.heavylift, 'SERVING');
   });
 
-  test('sign-up checks its input and refuses a taken name', async () => {
+  test('sign-up input checks', async () => {
     const shortName = await call(stack, '/auth/signup', { method: 'POST', json: { name: 'x', password: 'long enough pw' } });
     assert.equal(shortName.status, 400);
     assert.equal(shortName.body.field, 'name');
@@ -68,7 +68,7 @@ describe('mern-app API', () => {
     assert.match(user.passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
-  test('log-in accepts the right password and refuses a wrong one or an unknown name alike', async () => {
+  test('log-in with right and wrong passwords', async () => {
     const ok = await call(stack, '/auth/login', { method: 'POST', json: { name: 'alice', password: 'correct horse battery' } });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.user.name, 'alice');
@@ -83,7 +83,7 @@ describe('mern-app API', () => {
     assert.deepEqual([unknown.status, unknown.body.error], [401, 'Wrong name or password.']);
   });
 
-  test('a hash made under an older policy is replaced at log-in', async () => {
+  test('rehash at log-in', async () => {
     const client = createClient({ address: stack.config.heavyliftAddress });
     try {
       const weak = await client.crypto.password.hash('old policy password', { algorithm: 'bcrypt', cost: 10 });
@@ -101,7 +101,7 @@ describe('mern-app API', () => {
     assert.equal(again.body.rehashed, undefined);
   });
 
-  test('expired, forged and missing tokens are refused with 401', async () => {
+  test('expired, forged and missing tokens', async () => {
     const now = Math.floor(Date.now() / 1000);
     const expired = stack.signToken({ sub: alice.user.id, name: 'alice', exp: now - 600, iat: now - 1200 });
     const answer = await call(stack, '/photos', { token: expired });
@@ -120,7 +120,7 @@ describe('mern-app API', () => {
     assert.match(missing.body.error, /Log in first/);
   });
 
-  test('a real photo upload returns its first-view thumbnails, BlurHash and perceptual hash', async () => {
+  test('photo upload over gRPC', async () => {
     const answer = await upload(alice, PHOTOS.dune);
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     const { photo } = answer.body;
@@ -140,7 +140,7 @@ describe('mern-app API', () => {
     assert.equal(photo.jobs.length, 2);
   });
 
-  test('the BullMQ jobs on heavylift add 640 and 1280 px renditions in both formats', async () => {
+  test('background renditions by BullMQ jobs', async () => {
     const listed = await call(stack, '/photos', { token: bob.token });
     const id = listed.body.photos.find((photo) => photo.filename === 'Dune.jpg').id;
     const photo = await eventually(async () => {
@@ -162,7 +162,7 @@ describe('mern-app API', () => {
     assert.equal(malformed.status, 404);
   });
 
-  test('the same picture at another size is flagged as a near-duplicate', async () => {
+  test('near-duplicate warning', async () => {
     const first = await upload(bob, ELEPHANTS);
     assert.equal(first.status, 201, JSON.stringify(first.body));
     const second = await upload(alice, ELEPHANTS_4K);
@@ -173,7 +173,7 @@ describe('mern-app API', () => {
     assert.ok(!second.body.photo.nearDuplicates.some((other) => other.filename === 'Dune.jpg'));
   });
 
-  test('an upload over the limit answers 413 and stores no photo', async () => {
+  test('oversized upload', async () => {
     const before = await stack.app.models.Photo.countDocuments();
     const answer = await upload(alice, PHOTOS.elephantsLarge);
     assert.equal(answer.status, 413);
@@ -181,7 +181,7 @@ describe('mern-app API', () => {
     assert.equal(await stack.app.models.Photo.countDocuments(), before);
   });
 
-  test('a file that is not an image answers 415 naming the sniffed type', async () => {
+  test('non-image upload', async () => {
     const answer = await call(stack, '/photos', { method: 'POST', token: alice.token, form: fileForm('photo', Buffer.from('just some text\n'.repeat(20)), 'fake.jpg', 'image/jpeg') });
     assert.equal(answer.status, 415);
     assert.equal(answer.body.error, 'The file is not an image: heavylift sniffed text/plain.');
@@ -191,7 +191,7 @@ describe('mern-app API', () => {
     assert.equal(notMultipart.status, 400);
   });
 
-  test('the dashboard aggregates uploads per day, sizes and top uploaders', async () => {
+  test('dashboard aggregates', async () => {
     const answer = await call(stack, '/stats', { token: bob.token });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     const stats = answer.body;
@@ -208,7 +208,7 @@ describe('mern-app API', () => {
     assert.equal(stats.recordsRejected, 0);
   });
 
-  test('a CSV upload comes back profiled; other files answer 415', async () => {
+  test('CSV profile', async () => {
     const csv = 'city,visitors,rating\nLyon,120,4.5\nOslo,98,\nLima,143,3.9\nOslo,77,4.1\n';
     const answer = await call(stack, '/csv', { method: 'POST', token: alice.token, form: fileForm('file', Buffer.from(csv), 'visits.csv', 'text/csv') });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -225,7 +225,7 @@ describe('mern-app API', () => {
     assert.equal(photo.body.error, 'The file is not CSV: heavylift sniffed image/jpeg.');
   });
 
-  test('the activity list shows the latest events; unknown API routes answer 404', async () => {
+  test('activity list and unknown routes', async () => {
     const answer = await call(stack, '/activity', { token: alice.token });
     assert.equal(answer.status, 200);
     assert.equal(answer.body.events[0].type, 'csv');

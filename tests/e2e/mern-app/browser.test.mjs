@@ -44,14 +44,14 @@ describe('mern-app in a browser', () => {
     await page.goto(stack.url);
     await page.fill('input[name=name]', name);
     await page.fill('input[name=password]', 'correct horse battery');
-    await page.click(mode === 'signup' ? 'text=Sign up' : 'button[type=submit]');
+    await page.click(mode === 'signup' ? '.login button[type=button]' : '.login button[type=submit]');
     await page.waitForSelector('[data-testid=live-status]:text("live")');
     return page;
   }
 
-  test('sign up, log out and log in again', async () => {
+  test('sign-up and log-in pages', async () => {
     pages.erin = await openAs('erin', 'signup');
-    await pages.erin.click('text=Log out');
+    await pages.erin.click('header button');
     await pages.erin.fill('input[name=name]', 'erin');
     await pages.erin.fill('input[name=password]', 'not the password');
     await pages.erin.click('button[type=submit]');
@@ -62,12 +62,12 @@ describe('mern-app in a browser', () => {
     assert.equal(await pages.erin.textContent('header .user'), 'erin');
   });
 
-  test('an upload shows its thumbnail in one browser and arrives live in another', async () => {
+  test('upload seen live elsewhere', async () => {
     pages.frank = await openAs('frank', 'signup');
     const { erin, frank } = pages;
 
     await erin.setInputFiles('[data-testid=photo-input]', PHOTOS.dune);
-    await erin.click('text=Upload');
+    await erin.click('.upload button');
     await erin.waitForSelector('[data-testid=upload-message]:text("Uploaded Dune.jpg")');
     const placeholder = await erin.getAttribute('[data-testid=photo] [data-testid=blurhash]', 'src');
     assert.match(placeholder, /^data:image\/png;base64,/);
@@ -84,9 +84,9 @@ describe('mern-app in a browser', () => {
     await frank.screenshot({ path: path.join(ARTIFACTS_DIR, 'gallery-live.png') });
   });
 
-  test('the dashboard shows the aggregated numbers and refreshes live', async () => {
+  test('dashboard refreshes live', async () => {
     const { erin, frank } = pages;
-    await erin.click('text=Dashboard');
+    await erin.click('nav a[href="#dashboard"]');
     await erin.waitForSelector('[data-testid=stat-uploads]:text("1")');
     assert.equal(await erin.textContent('[data-testid=stat-uploaders]'), '1');
     const size = (await readFile(PHOTOS.dune)).length;
@@ -103,15 +103,15 @@ describe('mern-app in a browser', () => {
     await erin.screenshot({ path: path.join(ARTIFACTS_DIR, 'dashboard.png') });
   });
 
-  test('the CSV page shows the profile heavylift computed', async () => {
+  test('CSV import page', async () => {
     const { erin } = pages;
-    await erin.click('text=CSV import');
+    await erin.click('nav a[href="#csv"]');
     await erin.setInputFiles('[data-testid=csv-input]', {
       name: 'visits.csv',
       mimeType: 'text/csv',
       buffer: Buffer.from('city,visitors\nLyon,120\nOslo,98\nOslo,77\n'),
     });
-    await erin.click('text=Profile');
+    await erin.click('.upload button');
     await erin.waitForSelector('[data-testid=csv-profile]');
     assert.match(await erin.textContent('[data-testid=csv-profile] p'), /visits\.csv: 3 rows, 2 columns, 0 bad rows/);
     assert.match(await erin.textContent('[data-testid=csv-profile] tbody'), /visitorsinteger0/);
