@@ -67,10 +67,21 @@ export async function createApp(config, { log = (line) => console.log(line) } = 
   const queueEvents = new QueueEvents(config.queueName, { connection: redisConnection(config.redisUrl) });
 
   // Emits through heavylift's hub (RealtimeService.Emit). A lost live update
-  // is not worth failing a request for: the pages reload what they show.
+  // is not worth failing a request for: the pages reload what they show. While
+  // the hub is unreachable, the first failure is logged and the rest counted.
+  let failedEmits = 0;
   const realtime = {
     emit(event, ...args) {
-      client.realtime.emit({ rooms: ['activity'], event, args }).catch((error) => log(`realtime emit ${event}: ${error.message}`));
+      client.realtime.emit({ rooms: ['activity'], event, args }).then(
+        () => {
+          if (failedEmits > 0) log(`realtime emit resumed after ${failedEmits} failed emits`);
+          failedEmits = 0;
+        },
+        (error) => {
+          if (failedEmits === 0) log(`realtime emit ${event} failed, dropping live updates until the hub is back: ${error.message}`);
+          failedEmits += 1;
+        },
+      );
     },
   };
 

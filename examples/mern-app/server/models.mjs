@@ -39,7 +39,12 @@ const photoSchema = new Schema(
     dominant: String,
     renditions: [renditionSchema],
     nearDuplicates: [{ _id: false, photo: Schema.Types.ObjectId, filename: String, distance: Number }],
-    jobs: [{ _id: false, id: String, state: String }],
+    // The latest rendition job of each format, keyed by format: FerretDB 1.24
+    // does not implement the positional operator that an array would need.
+    jobs: {
+      webp: { id: String, state: String },
+      jpeg: { id: String, state: String },
+    },
   },
   { timestamps: true },
 );

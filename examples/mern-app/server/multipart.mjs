@@ -52,6 +52,8 @@ export function streamOneFile(request, { field, maxBytes, upload }) {
         file.unpipe(limited).resume();
         throw state.tooLarge ? new HttpError(413, `The file is larger than the limit of ${maxBytes} bytes.`, { limit: maxBytes }) : error;
       });
+      // The outcome is taken once busboy closes; until then a rejection is not unhandled.
+      pending.catch(() => {});
     });
     parser.on('error', (error) => reject(new HttpError(400, `Malformed multipart body: ${error.message}`)));
     parser.on('close', () => {

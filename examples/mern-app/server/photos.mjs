@@ -30,7 +30,27 @@ const JOB_ID = /^photo-([0-9a-f]{24})-(webp|jpeg)-\d+$/;
 function publicPhoto(photo) {
   const json = photo.toJSON ? photo.toJSON() : photo;
   const { storedPath: _storedPath, __v: _v, ...rest } = json;
-  return { ...rest, id: String(json._id) };
+  const renditions = [...(json.renditions ?? [])].sort((a, b) => a.width - b.width || a.format.localeCompare(b.format));
+  const jobs = Object.entries(json.jobs ?? {})
+    .filter(([, job]) => job?.id)
+    .map(([format, job]) => ({ format, id: job.id, state: job.state }));
+  return { ...rest, renditions, jobs, id: String(json._id) };
+}
+
+// Job events of one photo arrive concurrently, and FerretDB 1.24 applies two
+// concurrent updates of one document as read-then-replace, so one can undo
+// the other. Updates of a photo therefore run one at a time in this process.
+// NOTE: several API processes would need a lock shared through Redis or MongoDB.
+const photoLocks = new Map();
+
+function withPhotoLock(photoId, task) {
+  const run = (photoLocks.get(photoId) ?? Promise.resolve()).then(task);
+  const settled = run.catch(() => {});
+  photoLocks.set(photoId, settled);
+  settled.then(() => {
+    if (photoLocks.get(photoId) === settled) photoLocks.delete(photoId);
+  });
+  return run;
 }
 
 /** Returns the photos router; `start()` begins listening to the job events. */
@@ -45,24 +65,25 @@ export function createPhotos({ client, models, config, realtime, record, require
   }
 
   async function enqueueRenditions(photo) {
-    const jobs = [];
     const attempt = Date.now();
-    for (const spec of BACKGROUND) {
-      const job = await queue.add(
+    const jobs = BACKGROUND.map((spec) => ({ format: spec.format, id: `photo-${photo._id}-${spec.format}-${attempt}`, state: 'waiting' }));
+    const update = Object.fromEntries(jobs.map(({ format, id, state }) => [`jobs.${format}`, { id, state }]));
+    await withPhotoLock(String(photo._id), () => models.Photo.updateOne({ _id: photo._id }, { $set: update }));
+    for (const [index, spec] of BACKGROUND.entries()) {
+      // Announced before queue.add, because heavylift may start the job before add() returns.
+      realtime.emit('job', { jobId: jobs[index].id, photoId: String(photo._id), filename: photo.filename, format: spec.format, state: 'waiting' });
+      await queue.add(
         'image.thumbnail',
         { input: { path: photo.storedPath }, widths: spec.widths, format: spec.proto, quality: 80 },
         {
-          jobId: `photo-${photo._id}-${spec.format}-${attempt}`,
+          jobId: jobs[index].id,
           attempts: 5,
           backoff: { type: 'exponential', delay: 1000 },
           removeOnComplete: { age: 3600 },
           removeOnFail: { age: 24 * 3600 },
         },
       );
-      jobs.push({ id: job.id, state: 'waiting' });
     }
-    await models.Photo.updateOne({ _id: photo._id }, { $set: { jobs } });
-    for (const job of jobs) realtime.emit('job', { jobId: job.id, photoId: String(photo._id), state: 'waiting' });
     return jobs;
   }
 
@@ -77,22 +98,34 @@ export function createPhotos({ client, models, config, realtime, record, require
         await saveRendition(photoId, { width: thumbnail.width, height: thumbnail.height, format, data: Buffer.from(thumbnail.data, 'base64') }, 'job'),
       );
     }
-    // Renditions of the same size and format replace older ones.
+    await withPhotoLock(photoId, async () => {
+      const photo = await models.Photo.findById(photoId);
+      if (!photo) return;
+      // Renditions of the same size and format replace older ones.
+      const urls = new Set(renditions.map((rendition) => rendition.url));
+      const kept = photo.renditions.filter((old) => !urls.has(old.url));
+      const update = { renditions: [...kept, ...renditions] };
+      if (photo.jobs?.[format]?.id === jobId) update[`jobs.${format}.state`] = 'completed';
+      await models.Photo.updateOne({ _id: photoId }, { $set: update });
+    });
     const photo = await models.Photo.findById(photoId);
     if (!photo) return;
-    const kept = photo.renditions.filter((old) => !renditions.some((fresh) => fresh.url === old.url));
-    photo.renditions = [...kept, ...renditions].sort((a, b) => a.width - b.width);
-    photo.jobs = photo.jobs.map((job) => (job.id === jobId ? { id: job.id, state: 'completed' } : job));
-    await photo.save();
-    realtime.emit('job', { jobId, photoId, state: 'completed' });
+    realtime.emit('job', { jobId, photoId, filename: photo.filename, format, state: 'completed' });
     realtime.emit('photo:updated', publicPhoto(photo));
   }
 
   async function setJobState(jobId, state, extra = {}) {
     const match = JOB_ID.exec(jobId);
     if (!match) return;
-    await models.Photo.updateOne({ _id: match[1], 'jobs.id': jobId }, { $set: { 'jobs.$.state': state } });
-    realtime.emit('job', { jobId, photoId: match[1], state, ...extra });
+    const [, photoId, format] = match;
+    await withPhotoLock(photoId, async () => {
+      const photo = await models.Photo.findById(photoId, { jobs: 1 });
+      const job = photo?.jobs?.[format];
+      // QueueEvents handlers run concurrently, so a late 'active' must not undo 'completed'.
+      if (job?.id !== jobId || job.state === 'completed') return;
+      await models.Photo.updateOne({ _id: photoId }, { $set: { [`jobs.${format}.state`]: state } });
+    });
+    realtime.emit('job', { jobId, photoId, format, state, ...extra });
   }
 
   function start() {

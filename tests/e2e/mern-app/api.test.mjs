@@ -129,7 +129,7 @@ describe('mern-app API', () => {
     assert.deepEqual([photo.width, photo.height], [1680, 1050]);
     assert.match(photo.blurhash, /^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]{6,}$/);
     assert.match(photo.phash, /^[0-9a-f]{16}$/);
-    assert.deepEqual(photo.renditions.map((r) => [r.format, r.width, r.height, r.via]), [['webp', 320, 200, 'grpc'], ['jpeg', 320, 200, 'grpc']]);
+    assert.deepEqual(photo.renditions.map((r) => [r.format, r.width, r.height, r.via]), [['jpeg', 320, 200, 'grpc'], ['webp', 320, 200, 'grpc']]);
     assert.equal(photo.storedPath, undefined, 'the blob path stays on the server');
     for (const rendition of photo.renditions) {
       const image = await fetch(`${stack.url}${rendition.url}`);
@@ -232,5 +232,9 @@ describe('mern-app API', () => {
     assert.ok(answer.body.events.filter((event) => event.type === 'upload').length >= 3);
     const unknown = await call(stack, '/nothing-here', { token: alice.token });
     assert.equal(unknown.status, 404);
+  });
+
+  test('no errors logged by the app', () => {
+    assert.deepEqual(stack.logLines, []);
   });
 });

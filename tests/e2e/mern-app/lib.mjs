@@ -134,7 +134,7 @@ export async function eventually(probe, what, timeoutMs = WAIT_MS) {
   for (;;) {
     last = await probe();
     if (last) return last;
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${timeoutMs} ms`);
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within ${timeoutMs} ms; last probe: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -67,7 +67,7 @@ describe('mern-app while heavylift is down', () => {
       const { body } = await call(stack, `/photos/${photoId}`, { token: session.token });
       return body.photo.jobs.every((job) => stack.queuedJobIds.includes(job.id) && job.state === 'completed') && body.photo;
     }, 'the jobs queued during the outage');
-    assert.equal(photo.renditions.length, 6);
+    assert.equal(photo.renditions.length, 6, 'new renditions replace those of the same size and format');
     for (const id of stack.queuedJobIds) assert.equal(await (await stack.app.queue.getJob(id)).getState(), 'completed');
 
     const upload = await eventually(async () => {
@@ -78,5 +78,9 @@ describe('mern-app while heavylift is down', () => {
     const stats = await call(stack, '/stats', { token: session.token });
     assert.equal(stats.status, 200);
     assert.equal(stats.body.uploads, 2);
+    // Live updates emitted during the outage were dropped, and logged once.
+    assert.match(stack.logLines[0] ?? '', /^realtime emit \S+ failed, dropping live updates until the hub is back/);
+    assert.match(stack.logLines[1] ?? '', /^realtime emit resumed after \d+ failed emits$/);
+    assert.equal(stack.logLines.length, 2, stack.logLines.join('\n'));
   });
 });

@@ -34,7 +34,11 @@ export function App() {
     api('/config').then(({ realtimeUrl }) => {
       current = connectLive(realtimeUrl, session.token, setLive);
       current.on('activity', (event) => setFeed((old) => [event, ...old].slice(0, 30)));
-      current.on('job', (event) => setFeed((old) => [{ type: `job ${event.state}`, user: event.jobId, at: new Date().toISOString() }, ...old].slice(0, 30)));
+      current.on('job', (event) => {
+        const progress = typeof event.progress === 'number' ? ` ${event.progress}%` : '';
+        const entry = { type: `${event.format} renditions ${event.state}${progress}`, user: 'job', filename: event.filename, at: new Date().toISOString() };
+        setFeed((old) => [entry, ...old].slice(0, 30));
+      });
       setSocket(current);
     });
     api('/activity')

@@ -55,7 +55,13 @@ export function Gallery({ socket }) {
 
   useEffect(() => {
     if (!socket) return undefined;
-    const upsert = (photo) => setPhotos((old) => [photo, ...old.filter((p) => p.id !== photo.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt)));
+    // Events may arrive out of order (a job can finish before photo:new is sent), so
+    // the copy updated last wins.
+    const upsert = (photo) => setPhotos((old) => {
+      const known = old.find((p) => p.id === photo.id);
+      if (known && known.updatedAt > photo.updatedAt) return old;
+      return [photo, ...old.filter((p) => p.id !== photo.id)].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    });
     socket.on('photo:new', upsert);
     socket.on('photo:updated', upsert);
     return () => {
@@ -74,7 +80,7 @@ export function Gallery({ socket }) {
     setMessage(`Uploading ${file.name}...`);
     try {
       const { photo } = await api('/photos', { method: 'POST', form });
-      setPhotos((old) => [photo, ...old.filter((p) => p.id !== photo.id)]);
+      setPhotos((old) => (old.some((p) => p.id === photo.id && p.updatedAt > photo.updatedAt) ? old : [photo, ...old.filter((p) => p.id !== photo.id)]));
       setMessage(photo.nearDuplicates.length > 0
         ? `Uploaded ${photo.filename}; it looks like ${photo.nearDuplicates[0].filename} (perceptual hash ${photo.nearDuplicates[0].distance} bits apart).`
         : `Uploaded ${photo.filename}; larger renditions are being made in the background.`);
