@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
+import { io } from 'socket.io-client';
+
 import { PHOTOS } from '../lib/helpers.mjs';
 import { call, eventually, fileForm, signUp, startStack } from './lib.mjs';
 
@@ -13,6 +15,8 @@ describe('mern-app while heavylift is down', () => {
   let stack;
   let session;
   let photoId;
+  let socket;
+  const live = { connects: 0, newPhotos: [] };
 
   before(async () => {
     stack = await startStack();
@@ -20,9 +24,18 @@ describe('mern-app while heavylift is down', () => {
     const answer = await call(stack, '/photos', { method: 'POST', token: session.token, form: fileForm('photo', await readFile(PHOTOS.aqua), 'Aqua.jpg') });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     photoId = answer.body.photo.id;
+    // A client like the browser's: it reconnects by itself and joins the room on every connect.
+    socket = io(stack.config.realtimeUrl, { transports: ['websocket'], auth: { token: session.token }, reconnectionDelayMax: 1000 });
+    socket.on('connect', async () => {
+      const joined = await socket.emitWithAck('heavylift:join', 'activity');
+      if (joined.ok) live.connects += 1;
+    });
+    socket.on('photo:new', (photo) => live.newPhotos.push(photo.filename));
+    await eventually(() => live.connects === 1, 'the live connection');
     await eventually(async () => (await call(stack, `/photos/${photoId}`, { token: session.token })).body.photo.renditions.length === 6, 'the first renditions');
   });
   after(async () => {
+    socket?.close();
     await stack?.close();
   });
 
@@ -70,11 +83,14 @@ describe('mern-app while heavylift is down', () => {
     assert.equal(photo.renditions.length, 6, 'new renditions replace those of the same size and format');
     for (const id of stack.queuedJobIds) assert.equal(await (await stack.app.queue.getJob(id)).getState(), 'completed');
 
+    // The live client reconnects to the restarted hub by itself.
+    await eventually(() => live.connects === 2, 'the reconnection to the restarted hub');
     const upload = await eventually(async () => {
       const answer = await call(stack, '/photos', { method: 'POST', token: session.token, form: fileForm('photo', await readFile(PHOTOS.dune), 'Dune.jpg') });
       return answer.status === 503 ? false : answer;
     }, 'an upload after the restart');
     assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    await eventually(() => live.newPhotos.includes('Dune.jpg'), 'the live photo:new after the restart');
     const stats = await call(stack, '/stats', { token: session.token });
     assert.equal(stats.status, 200);
     assert.equal(stats.body.uploads, 2);

@@ -33,6 +33,11 @@ export async function api(path, { method = 'GET', json, form } = {}) {
   }
   const response = await fetch(`/api${path}`, { method, headers, body });
   const answer = await response.json().catch(() => ({}));
+  if (response.status === 401 && session) {
+    // The session expired or its key changed: back to the log-in form.
+    saveSession(null);
+    location.reload();
+  }
   if (!response.ok) throw new ApiError(response.status, answer);
   return answer;
 }
