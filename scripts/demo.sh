@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the reference MERN app (examples/mern-app) on heavylift: starts
+# Runs the reference MERN app (examples/mern-app) on heavylift. Starts
 # FerretDB (SQLite backend), Redis, heavylift (gRPC, the Socket.IO hub and the
 # BullMQ worker) and the Express API serving the Vite-built front end, all on
-# free loopback ports; seeds a demo user, real photos and a CSV through the
-# app's own API; prints the URL and keeps running until Ctrl-C, which stops
-# everything. With DEMO_EXIT_AFTER_SEED=1 it stops after the seed instead.
+# free loopback ports. Seeds a demo user, real photos and a CSV through the
+# app's own API, prints the URL and keeps running until Ctrl-C, which stops
+# everything. With DEMO_EXIT_AFTER_SEED=1 it checks the pages and stops after
+# the seed instead.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

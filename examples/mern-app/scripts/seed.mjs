@@ -1,7 +1,7 @@
-// Seeds a running app through its own HTTP API: a demo user, a few real
-// photos (two of them the same picture at different sizes, to show the
-// near-duplicate warning) and a CSV, then waits for the background
-// renditions and prints the dashboard's numbers. Exits 1 when a check fails.
+// Seeds a running app through its own HTTP API with a demo user, a few real
+// photos and a CSV. Two of the photos are the same picture at different sizes,
+// to show the near-duplicate warning. Then waits for the background renditions
+// and prints the dashboard's numbers. Exits 1 when a check fails.
 // Usage: node scripts/seed.mjs http://127.0.0.1:PORT
 import { openAsBlob } from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // Builds the Express app: the JSON API under /api, the thumbnails under
 // /media and the Vite-built front end. Every heavy step runs in heavylift
-// through the public SDK; MongoDB holds users, photos and activity, Redis
-// the BullMQ queue that heavylift's worker reads.
+// through the public SDK; MongoDB stores users, photos and activity, and
+// Redis the BullMQ queue that heavylift's worker reads.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

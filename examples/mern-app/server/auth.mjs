@@ -80,7 +80,7 @@ export function createAuth({ client, models, config, record }) {
   router.post('/login', async (request, response) => {
     const { name, password } = checkCredentials(request.body);
     const user = await models.User.findOne({ name });
-    // The same answer for an unknown name and a wrong password.
+    // The same response for an unknown name and a wrong password.
     const ok = user ? await client.crypto.password.verify(user.passwordHash, password, { normalize: 'NFC' }) : false;
     if (!ok) throw new HttpError(401, 'Wrong name or password.');
     // Hashes made under an older policy (other algorithm, lower costs) are

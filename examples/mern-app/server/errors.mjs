@@ -1,6 +1,6 @@
-// Maps errors to HTTP answers. A heavylift daemon that cannot be reached makes
-// the routes that need it answer 503 with Retry-After, while routes served
-// from MongoDB alone keep working.
+// Maps errors to HTTP responses. While heavylift cannot be reached, the routes
+// that need it return 503 with Retry-After, and routes served from MongoDB
+// alone keep working.
 import {
   DeadlineExceededError,
   HeavyliftError,
@@ -10,7 +10,7 @@ import {
   UnavailableError,
 } from 'heavylift';
 
-/** An error with the HTTP status and the message the client sees. */
+/** An error with the HTTP status and the message sent to the client. */
 export class HttpError extends Error {
   constructor(status, message, extra = {}) {
     super(message);
@@ -23,7 +23,7 @@ export const HEAVYLIFT_DOWN_MESSAGE =
   'heavylift is not reachable, so this request cannot be served right now. Photos and activity stay readable; try again in a few seconds.';
 
 /** Turns any error into { status, body, retryAfter }. */
-export function toHttpAnswer(error) {
+export function toHttpResponse(error) {
   if (error instanceof HttpError) return { status: error.status, body: { error: error.message, ...error.extra } };
   // Errors of Express's body parsers (malformed JSON, a body over the limit) carry their status.
   if (error?.expose && error.status >= 400 && error.status < 500) return { status: error.status, body: { error: error.message } };
@@ -47,11 +47,11 @@ export function toHttpAnswer(error) {
   return { status: 500, body: { error: 'Internal error' } };
 }
 
-/** Express error handler that answers with toHttpAnswer. */
+/** Returns the Express error handler, which responds as toHttpResponse decides. */
 export function errorHandler(log) {
   return (error, request, response, _next) => {
-    const answer = toHttpAnswer(error);
-    if (answer.status >= 500 && answer.status !== 503) log(`${request.method} ${request.path}: ${error.stack ?? error}`);
+    const answer = toHttpResponse(error);
+    if (answer.status >= 500 && answer.status !== 503) log(`${request.method} ${request.path} failed: ${error.stack ?? error}`);
     if (answer.retryAfter) response.set('retry-after', String(answer.retryAfter));
     response.status(answer.status).json(answer.body);
   };

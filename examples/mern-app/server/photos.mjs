@@ -1,8 +1,8 @@
 // The photo gallery. An upload streams into heavylift's blob root (FileService
-// Upload, store: true); the image tasks then read it by path. The first view's
-// thumbnails and the BlurHash / perceptual hash come back over gRPC at once;
-// larger renditions are BullMQ jobs that heavylift's worker runs, so they wait
-// in Redis while heavylift is down and run when it is back.
+// Upload, store: true), and the image tasks then read it by path. The first
+// view's thumbnails, the BlurHash and the perceptual hash come back over gRPC
+// during the upload request. Larger renditions are BullMQ jobs that heavylift's
+// worker runs, so they wait in Redis while heavylift is down.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 

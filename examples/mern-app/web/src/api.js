@@ -11,7 +11,7 @@ export function saveSession(session) {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-/** An error answer of the API, with its HTTP status and JSON body. */
+/** An error response of the API, with its HTTP status and JSON body. */
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error ?? `HTTP ${status}`);
