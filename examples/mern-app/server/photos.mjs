@@ -173,6 +173,9 @@ export function createPhotos({ client, models, config, realtime, record, require
       .filter((match) => match.distance <= NEAR_DUPLICATE_BITS)
       .sort((a, b) => a.distance - b.distance);
 
+    // The thumbnails are auto-oriented, and orientations 5 to 8 swap the stored width and height.
+    const { width, height, orientation } = firstView.source;
+    const upright = orientation >= 5 ? { width: height, height: width } : { width, height };
     const photo = new models.Photo({
       owner: user.id,
       ownerName: user.name,
@@ -180,8 +183,8 @@ export function createPhotos({ client, models, config, realtime, record, require
       bytes: stored.bytes,
       sha256: stored.digests.sha256,
       storedPath: stored.storedPath,
-      width: firstView.source.width,
-      height: firstView.source.height,
+      width: upright.width,
+      height: upright.height,
       blurhash: analysis.blurhash,
       phash: analysis.phash,
       dominant: `rgb(${analysis.dominant.r}, ${analysis.dominant.g}, ${analysis.dominant.b})`,
