@@ -118,14 +118,16 @@ export function createPhotos({ client, models, config, realtime, record, require
     const match = JOB_ID.exec(jobId);
     if (!match) return;
     const [, photoId, format] = match;
+    let filename;
     await withPhotoLock(photoId, async () => {
-      const photo = await models.Photo.findById(photoId, { jobs: 1 });
+      const photo = await models.Photo.findById(photoId, { jobs: 1, filename: 1 });
+      filename = photo?.filename;
       const job = photo?.jobs?.[format];
       // QueueEvents handlers run concurrently, so a late 'active' must not undo 'completed'.
       if (job?.id !== jobId || job.state === 'completed') return;
       await models.Photo.updateOne({ _id: photoId }, { $set: { [`jobs.${format}.state`]: state } });
     });
-    realtime.emit('job', { jobId, photoId, format, state, ...extra });
+    realtime.emit('job', { jobId, photoId, filename, format, state, ...extra });
   }
 
   function start() {

@@ -9,6 +9,10 @@ import { Login } from './Login.jsx';
 
 const PAGES = { gallery: 'Photos', dashboard: 'Dashboard', csv: 'CSV import' };
 
+function formatBytes(bytes) {
+  return bytes < 1024 ? `${bytes} B` : `${Math.round(bytes / 1024)} KiB`;
+}
+
 export function App() {
   const [session, setSession] = useState(savedSession);
   const [page, setPage] = useState(() => location.hash.slice(1) || 'gallery');
@@ -36,7 +40,7 @@ export function App() {
       current.on('activity', (event) => setFeed((old) => [event, ...old].slice(0, 30)));
       current.on('job', (event) => {
         const progress = typeof event.progress === 'number' ? ` ${event.progress}%` : '';
-        const entry = { type: `${event.format} renditions ${event.state}${progress}`, user: 'job', filename: event.filename, at: new Date().toISOString() };
+        const entry = { type: `renditions ${event.state}${progress}:`, user: 'job', filename: `${event.filename} (${event.format})`, at: new Date().toISOString() };
         setFeed((old) => [entry, ...old].slice(0, 30));
       });
       setSocket(current);
@@ -78,7 +82,7 @@ export function App() {
             <li key={index}>
               <b>{event.user}</b> {event.type}
               {event.filename ? ` ${event.filename}` : ''}
-              {event.bytes ? ` (${Math.round(event.bytes / 1024)} KiB)` : ''}
+              {event.bytes ? ` (${formatBytes(event.bytes)})` : ''}
             </li>
           ))}
         </ul>
