@@ -13,14 +13,16 @@ const PASSWORD_MAX = 256;
 // reads keep working while heavylift restarts.
 const VERIFIED_CACHE_SIZE = 10_000;
 
-function checkCredentials(body) {
+// Log-in accepts any non-empty password up to the maximum, so accounts made
+// under an older, shorter minimum can still log in.
+function checkCredentials(body, { minPassword = PASSWORD_MIN } = {}) {
   const name = typeof body?.name === 'string' ? body.name.trim().toLowerCase() : '';
   const password = typeof body?.password === 'string' ? body.password : '';
   if (!NAME_PATTERN.test(name)) {
     throw new HttpError(400, `name must be 3 to 32 characters of a-z, 0-9, _ or -; got ${JSON.stringify(body?.name ?? null)}`, { field: 'name' });
   }
-  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-    throw new HttpError(400, `password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters; got ${password.length}`, { field: 'password' });
+  if (password.length < minPassword || password.length > PASSWORD_MAX) {
+    throw new HttpError(400, `password must be ${minPassword} to ${PASSWORD_MAX} characters; got ${password.length}`, { field: 'password' });
   }
   return { name, password };
 }
@@ -78,7 +80,7 @@ export function createAuth({ client, models, config, record }) {
   });
 
   router.post('/login', async (request, response) => {
-    const { name, password } = checkCredentials(request.body);
+    const { name, password } = checkCredentials(request.body, { minPassword: 1 });
     const user = await models.User.findOne({ name });
     // The same response for an unknown name and a wrong password.
     const ok = user ? await client.crypto.password.verify(user.passwordHash, password, { normalize: 'NFC' }) : false;

@@ -85,6 +85,11 @@ describe('mern-app API', () => {
     assert.equal(wrong.body.error, 'Wrong name or password.');
     const unknown = await call(stack, '/auth/login', { method: 'POST', json: { name: 'nobody', password: 'wrong horse battery' } });
     assert.deepEqual([unknown.status, unknown.body.error], [401, 'Wrong name or password.']);
+    const short = await call(stack, '/auth/login', { method: 'POST', json: { name: 'alice', password: 'x' } });
+    assert.deepEqual([short.status, short.body.error], [401, 'Wrong name or password.']);
+    const empty = await call(stack, '/auth/login', { method: 'POST', json: { name: 'alice', password: '' } });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.field, 'password');
   });
 
   test('rehash at log-in', async () => {
