@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 
 import { api, savedSession, saveSession } from './api.js';
 import { CsvImport } from './CsvImport.jsx';
@@ -19,7 +19,6 @@ export function App() {
   const [live, setLive] = useState('connecting');
   const [feed, setFeed] = useState([]);
   const [socket, setSocket] = useState(null);
-  const listeners = useRef(new Set());
 
   const logOut = useCallback(() => {
     saveSession(null);
@@ -35,7 +34,9 @@ export function App() {
   useEffect(() => {
     if (!session) return undefined;
     let current;
+    let closed = false;
     api('/config').then(({ realtimeUrl }) => {
+      if (closed) return;
       current = connectLive(realtimeUrl, session.token, setLive);
       current.on('activity', (event) => setFeed((old) => [event, ...old].slice(0, 30)));
       current.on('job', (event) => {
@@ -50,7 +51,10 @@ export function App() {
       .catch((error) => {
         if (error.status === 401) logOut();
       });
-    return () => current?.close();
+    return () => {
+      closed = true;
+      current?.close();
+    };
   }, [session, logOut]);
 
   if (!session) {
