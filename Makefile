@@ -6,7 +6,7 @@ ASAN_DIR    ?= build/asan
 FUZZ_DIR    ?= build/fuzz
 JOBS        ?= $(shell nproc)
 
-.PHONY: all deps build build-server build-sdk test demo bench soak clean
+.PHONY: all deps build build-server build-sdk test demo demo-cli bench soak clean
 
 all: build
 
@@ -25,8 +25,14 @@ build-sdk:
 test: build
 	@scripts/test.sh
 
+# The reference MERN app on FerretDB, Redis and heavylift, seeded with photos;
+# DEMO_EXIT_AFTER_SEED=1 seeds, checks and exits instead of serving until Ctrl-C.
 demo: build
 	@scripts/demo.sh
+
+# The command-line demo: thumbnails and a password hash through the SDK.
+demo-cli: build
+	@scripts/demo-cli.sh
 
 bench: build
 	@scripts/install-deps.sh bench examples/custom-task

@@ -2,7 +2,7 @@
 # Installs the missing Debian packages listed in scripts/debian-packages.txt
 # and builds FerretDB into build/tools. Then installs, from their lock
 # files, the npm packages of the Node packages named as arguments: by
-# default the SDK, the end-to-end tests and the demo.
+# default the SDK, the end-to-end tests, the CLI demo and the MERN app.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,7 +59,7 @@ fi
 
 # npm ci runs again only when a lock file changed since the last install.
 node_packages=("$@")
-if [ "${#node_packages[@]}" -eq 0 ]; then node_packages=(sdk/node tests/e2e examples/demo); fi
+if [ "${#node_packages[@]}" -eq 0 ]; then node_packages=(sdk/node tests/e2e examples/demo examples/mern-app); fi
 for dir in "${node_packages[@]}"; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.heavylift-installed"
