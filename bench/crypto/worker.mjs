@@ -127,7 +127,12 @@ loopDelay.enable();
 // The histogram records gaps between its timer's callbacks, so let it fire once first.
 await new Promise((resolve) => setTimeout(resolve, 5));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const result = await runClosedLoop({ operation, concurrency, maxOps, maxSeconds });
+const cpu = process.cpuUsage(cpuBefore);
+// CPU time of this process (all its threads) during the run: unlike wall time,
+// it does not grow when other processes share the cores.
+result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const wallSeconds = (performance.now() - started) / 1000;
 await new Promise((resolve) => setTimeout(resolve, 20));
 loopDelay.disable();

@@ -11,9 +11,9 @@
 #include <vips/vips8>
 
 #include <algorithm>
-#include <functional>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <thread>
 
@@ -99,9 +99,9 @@ std::shared_ptr<grpc::ServerCredentials> grpc_server_credentials(const Config& c
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-// Re-reads the token file, then runs `reload_more` (the crypto key files),
-// on every SIGHUP, which the caller has blocked. Runs until the process
-// exits; a failed reload keeps the previous tokens or keys.
+// Runs `reload_more` (the AEAD key file) and re-reads the token file on
+// every SIGHUP, which the caller has blocked. Runs until the process exits.
+// A failed reload keeps the previous tokens or keys.
 void reload_on_sighup(BearerTokens& tokens, const std::function<void()>& reload_more) {
   sigset_t signals;
   sigemptyset(&signals);
