@@ -234,7 +234,7 @@ TEST(AeadKeyRing, LoadsKeyFile) {
   std::remove(path.c_str());
 }
 
-TEST(AeadKeyRing, ReloadReplacesTheRingAndKeepsItOnErrors) {
+TEST(AeadKeyRing, ReloadSwapsRingAndKeepsOldOnError) {
   const std::string path = ::testing::TempDir() + "/aead_reload_test.keys";
   auto write = [&](const std::string& text) {
     std::ofstream file(path, std::ios::trunc);

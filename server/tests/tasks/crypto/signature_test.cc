@@ -162,7 +162,7 @@ TEST_F(SignatureTest, KeyMismatchesAreClearErrors) {
   EXPECT_EQ(sign_task(sign, &response, config_).error().field, "private_key_pem");
 }
 
-TEST_F(SignatureTest, BatchSignAndVerifyGiveOneResultPerItem) {
+TEST_F(SignatureTest, BatchesReturnOneResultPerItem) {
   for (auto algorithm : {v1::SIGNATURE_ALGORITHM_ED25519, v1::SIGNATURE_ALGORITHM_ECDSA_P256_SHA256}) {
     v1::KeyGenerateRequest keygen;
     keygen.set_algorithm(algorithm);
@@ -214,7 +214,7 @@ TEST_F(SignatureTest, BatchSignAndVerifyGiveOneResultPerItem) {
   }
 }
 
-TEST_F(SignatureTest, BatchBoundsNameTheFieldAndTheBound) {
+TEST_F(SignatureTest, BatchBoundsNameFieldAndBound) {
   v1::KeyGenerateRequest keygen;
   v1::KeyGenerateResponse keys;
   ASSERT_TRUE(keygen_task(keygen, &keys).ok());
