@@ -22,6 +22,9 @@ const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const BCRYPT_COST = 12;
 const AES_TOTAL_BYTES = 100 * 1024 * 1024;
 const AES_CHUNK_BYTES = 16 * 1024 * 1024;
+// Messages per batch in the Ed25519 batch rows; both sides sign or verify the same batch.
+const SIGNATURE_BATCH = Number(process.env.BENCH_CRYPTO_SIGNATURE_BATCH ?? '1000');
+const batchMessages = Array.from({ length: SIGNATURE_BATCH }, (_, i) => Buffer.from(`message ${i} of the batch`));
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
@@ -58,6 +61,34 @@ async function makeOperation() {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       const signature = sign(null, Buffer.from('message'), privateKey);
       return async () => check(verify(null, Buffer.from('message'), publicKey, signature), 'not valid');
+    }
+    case 'heavylift-ed25519-sign-batch': {
+      const pair = await client.crypto.signatures.generateKeyPair('ed25519');
+      return async () => {
+        const results = await client.crypto.signatures.signMany(pair.privateKeyPem, batchMessages);
+        check(results.length === SIGNATURE_BATCH && results.every((r) => r.ok && r.value.length === 64), 'bad batch');
+      };
+    }
+    case 'node-ed25519-sign-batch': {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      return async () => {
+        const signatures = batchMessages.map((message) => sign(null, message, privateKey));
+        check(signatures.every((signature) => signature.length === 64), 'bad batch');
+      };
+    }
+    case 'heavylift-ed25519-verify-batch': {
+      const pair = await client.crypto.signatures.generateKeyPair('ed25519');
+      const signed = await client.crypto.signatures.signMany(pair.privateKeyPem, batchMessages);
+      const items = batchMessages.map((message, i) => ({ message, signature: signed[i].value }));
+      return async () => {
+        const results = await client.crypto.signatures.verifyMany(pair.publicKeyPem, items);
+        check(results.length === SIGNATURE_BATCH && results.every((r) => r.ok && r.value), 'not valid');
+      };
+    }
+    case 'node-ed25519-verify-batch': {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const signatures = batchMessages.map((message) => sign(null, message, privateKey));
+      return async () => check(batchMessages.every((message, i) => verify(null, message, publicKey, signatures[i])), 'not valid');
     }
     case 'heavylift-aes-256-gcm-100mb': {
       const chunk = randomBytes(AES_CHUNK_BYTES);
@@ -96,7 +127,12 @@ loopDelay.enable();
 // The histogram records gaps between its timer's callbacks, so let it fire once first.
 await new Promise((resolve) => setTimeout(resolve, 5));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const result = await runClosedLoop({ operation, concurrency, maxOps, maxSeconds });
+const cpu = process.cpuUsage(cpuBefore);
+// CPU time of this process (all its threads) during the run: unlike wall time,
+// it does not grow when other processes share the cores.
+result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const wallSeconds = (performance.now() - started) / 1000;
 await new Promise((resolve) => setTimeout(resolve, 20));
 loopDelay.disable();

@@ -1,6 +1,6 @@
 import type { CallOptions } from './call';
 import type { Argon2idHashRequest, Argon2idVerifyRequest } from './gen/heavylift/v1/crypto';
-import { checkOptionsObject, checkPositiveInteger, checkString, invalidSecretParameter, toBuffer } from './validate';
+import { checkKnownOptions, checkOptionsObject, checkPositiveInteger, checkString, invalidSecretParameter, toBuffer } from './validate';
 
 /** A password: a string, sent as UTF-8, or its raw bytes. */
 export type Password = string | Uint8Array;
@@ -51,6 +51,7 @@ function optionalPositiveInteger(value: unknown, field: string): number {
 /** Validates the hash parameters and builds the request message. */
 export function buildArgon2idHashRequest(password: Password, options: Argon2idHashOptions | undefined): Argon2idHashRequest {
   const checked = checkOptionsObject(options, 'options');
+  checkKnownOptions(checked, 'options', ['memoryCost', 'timeCost', 'parallelism', 'hashLength', 'salt']);
 
   let salt: Buffer = Buffer.alloc(0);
   if (checked.salt !== undefined) {

@@ -130,6 +130,22 @@ export interface KeyPair {
   publicJwk: string;
 }
 
+/** Options of the signature methods. */
+export interface SignatureOptions extends CallOptions {
+  /** Default: `'ed25519'`. */
+  algorithm?: SignatureAlgorithmName;
+  /** ECDSA only: DER signatures, as Node's `crypto.sign` writes, instead of r‖s. Default: false. */
+  der?: boolean;
+}
+
+/** One signature to check in `signatures.verifyMany`. */
+export interface SignatureItem {
+  message: Uint8Array | string;
+  signature: Uint8Array;
+  /** This item's public key. Default: the key given to `verifyMany`. */
+  publicKeyPem?: string;
+}
+
 /** Options of `crypto.jwt.verify`. */
 export interface JwtVerifyOptions extends CallOptions {
   audience?: string | string[];
@@ -207,8 +223,21 @@ export interface CryptoMethods {
   timingSafeEqual(a: Uint8Array | string, b: Uint8Array | string, options?: CallOptions): Promise<boolean>;
   readonly signatures: {
     generateKeyPair(algorithm?: SignatureAlgorithmName, options?: CallOptions): Promise<KeyPair>;
-    sign(privateKeyPem: string, message: Uint8Array | string, options?: CallOptions & { algorithm?: SignatureAlgorithmName; der?: boolean }): Promise<Buffer>;
-    verify(publicKeyPem: string, message: Uint8Array | string, signature: Uint8Array, options?: CallOptions & { algorithm?: SignatureAlgorithmName; der?: boolean }): Promise<boolean>;
+    sign(privateKeyPem: string, message: Uint8Array | string, options?: SignatureOptions): Promise<Buffer>;
+    verify(publicKeyPem: string, message: Uint8Array | string, signature: Uint8Array, options?: SignatureOptions): Promise<boolean>;
+    /**
+     * Signs many messages with one key in one call, spread over the daemon's cores: one
+     * round trip instead of one per message. One result or error per message, in order. The
+     * daemon bounds the count and the total bytes (`crypto.signature_batch.*`).
+     * @example const results = await client.crypto.signatures.signMany(pem, ['a', 'b']);
+     */
+    signMany(privateKeyPem: string, messages: (Uint8Array | string)[], options?: SignatureOptions): Promise<BatchResult<Buffer>[]>;
+    /**
+     * Verifies many signatures in one call. Each item uses its own `publicKeyPem` or, without
+     * one, `publicKeyPem` (which may then be `''` when every item has its own). An invalid
+     * signature is `{ ok: true, value: false }`; an item's unreadable key is that item's error.
+     */
+    verifyMany(publicKeyPem: string, items: SignatureItem[], options?: SignatureOptions): Promise<BatchResult<boolean>[]>;
   };
   readonly jwt: {
     /** Signs claims with a key from the daemon's JWKS file. */
@@ -254,8 +283,14 @@ function bytesOf(value: unknown, field: string): Buffer {
   return checkBytes(value, field);
 }
 
-function policyMessage(policy: PasswordPolicy | undefined): PasswordPolicyMessage {
+// `longPassword` from the call's options applies when the policy leaves it out.
+function policyMessage(policy: PasswordPolicy | undefined, longPassword?: unknown): PasswordPolicyMessage {
   const p = checkOptionsObject(policy, 'policy');
+  for (const [key, value] of Object.entries(p)) {
+    if (value !== undefined && !(POLICY_NAMES as readonly string[]).includes(key)) {
+      throw invalidParameter(`policy.${key}`, `no such policy field (allowed: ${POLICY_NAMES.join(', ')})`, value);
+    }
+  }
   const algorithm = p.algorithm === undefined
     ? PasswordAlgorithm.PASSWORD_ALGORITHM_DEFAULT
     : PASSWORD_ALGORITHMS[checkOneOf(p.algorithm, 'policy.algorithm', Object.keys(PASSWORD_ALGORITHMS) as PasswordAlgorithmName[])];
@@ -269,7 +304,7 @@ function policyMessage(policy: PasswordPolicy | undefined): PasswordPolicyMessag
     scryptR: optionalUint(p.blockSize, 'policy.blockSize'),
     scryptP: optionalUint(p.scryptParallelism, 'policy.scryptParallelism'),
     pbkdf2Iterations: optionalUint(p.iterations, 'policy.iterations'),
-    bcryptLongPassword: longPasswordPolicy(p.longPassword),
+    bcryptLongPassword: longPasswordPolicy(p.longPassword ?? longPassword),
   };
 }
 
@@ -278,6 +313,23 @@ function hashAlgorithm(value: unknown, allowBlake2b: boolean): HashAlgorithm {
   const names = allowBlake2b ? (['sha256', 'sha512', 'blake2b'] as const) : (['sha256', 'sha512'] as const);
   const name = checkOneOf(value, 'algorithm', names as readonly string[]);
   return name === 'sha512' ? HashAlgorithm.HASH_ALGORITHM_SHA512 : name === 'blake2b' ? HashAlgorithm.HASH_ALGORITHM_BLAKE2B : HashAlgorithm.HASH_ALGORITHM_SHA256;
+}
+
+const PASSWORD_OPTION_NAMES = ['normalize', 'longPassword'] as const;
+const SIGNATURE_OPTION_NAMES = ['algorithm', 'der'] as const;
+const POLICY_NAMES: readonly (keyof PasswordPolicy)[] = [
+  'algorithm', 'memoryCost', 'timeCost', 'parallelism', 'cost', 'log2N', 'blockSize', 'scryptParallelism', 'iterations', 'longPassword',
+];
+
+/** Returns the options object after rejecting keys that are neither `allowed` nor call options. */
+function knownOptions<T extends object>(options: T | undefined, allowed: readonly string[]): Partial<T> {
+  const o = checkOptionsObject(options, 'options');
+  checkKnownOptions(o, 'options', allowed);
+  return o;
+}
+
+function signatureFormat(der: unknown): SignatureFormat {
+  return der === undefined || !checkBoolean(der, 'der') ? SignatureFormat.SIGNATURE_FORMAT_DEFAULT : SignatureFormat.SIGNATURE_FORMAT_DER;
 }
 
 function signatureAlgorithm(value: unknown): SignatureAlgorithm {
@@ -319,11 +371,14 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
   return {
     argon2id: {
       hash: async (password, options) => (await invoke(S.argon2IdHash, buildArgon2idHashRequest(password, options), options)).hash,
-      verify: async (hash, password, options) => (await invoke(S.argon2IdVerify, buildArgon2idVerifyRequest(hash, password), options)).match,
+      verify: async (hash, password, options) => {
+        knownOptions(options, []);
+        return (await invoke(S.argon2IdVerify, buildArgon2idVerifyRequest(hash, password), options)).match;
+      },
     },
     bcrypt: {
       hash: async (password, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, [...PASSWORD_OPTION_NAMES, 'cost']);
         const request = {
           password: normalizedPassword(password, o.normalize),
           cost: o.cost === undefined ? 0 : checkIntegerInRange(o.cost, 'cost', 4, 31),
@@ -332,37 +387,38 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
         return (await invoke(S.bcryptHash, request, options)).hash;
       },
       verify: async (hash, password, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const request = { hash: checkString(hash, 'hash'), password: normalizedPassword(password, o.normalize), longPassword: longPasswordPolicy(o.longPassword) };
         return (await invoke(S.bcryptVerify, request, options)).match;
       },
     },
     password: {
       hash: async (password, policy, options) => {
-        const o = checkOptionsObject(options, 'options');
-        const request = { password: normalizedPassword(password, o.normalize), policy: policyMessage(policy) };
+        const o = knownOptions(options, PASSWORD_OPTION_NAMES);
+        const request = { password: normalizedPassword(password, o.normalize), policy: policyMessage(policy, o.longPassword) };
         return (await invoke(S.passwordHash, request, options)).hash;
       },
       verify: async (hash, password, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const request = { hash: checkString(hash, 'hash'), password: normalizedPassword(password, o.normalize), bcryptLongPassword: longPasswordPolicy(o.longPassword) };
         return (await invoke(S.passwordVerify, request, options)).match;
       },
       needsRehash: async (hash, policy, options) => {
+        knownOptions(options, []);
         const response = await invoke(S.passwordNeedsRehash, { hash: checkString(hash, 'hash'), policy: policyMessage(policy) }, options);
         return { needsRehash: response.needsRehash, reason: response.reason };
       },
       hashMany: async (passwords, policy, options) => {
         if (!Array.isArray(passwords)) throw invalidParameter('passwords', 'array', passwords);
-        const o = checkOptionsObject(options, 'options');
-        const message = policyMessage(policy);
+        const o = knownOptions(options, PASSWORD_OPTION_NAMES);
+        const message = policyMessage(policy, o.longPassword);
         const items = passwords.map((password) => ({ password: normalizedPassword(password, o.normalize), policy: message }));
         const response = await invoke(S.passwordHashBatch, { items }, options);
         return response.results.map((r) => batchResult(r.error, r.message, r.hash));
       },
       verifyMany: async (pairs, options) => {
         if (!Array.isArray(pairs)) throw invalidParameter('pairs', 'array of [hash, password]', pairs);
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const longPassword = longPasswordPolicy(o.longPassword);
         const items = pairs.map(([hash, password], i) => ({
           hash: checkString(hash, `pairs[${i}][0]`),
@@ -375,8 +431,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
     },
     aead: {
       encrypt: async (plaintext, options) => {
-        const o = checkOptionsObject(options, 'options');
-        checkKnownOptions(o, 'options', ['associatedData', 'algorithm', 'keyId', 'key']);
+        const o = knownOptions(options, ['associatedData', 'algorithm', 'keyId', 'key']);
         const algorithm = o.algorithm === undefined
           ? AeadAlgorithm.AEAD_ALGORITHM_DEFAULT
           : checkOneOf(o.algorithm, 'algorithm', ['aes-256-gcm', 'xchacha20-poly1305'] as const) === 'aes-256-gcm'
@@ -393,8 +448,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
         return (await invoke(S.aeadEncrypt, request, options)).envelope;
       },
       decrypt: async (envelope, options) => {
-        const o = checkOptionsObject(options, 'options');
-        checkKnownOptions(o, 'options', ['associatedData', 'key']);
+        const o = knownOptions(options, ['associatedData', 'key']);
         const request = {
           envelope: checkBytes(envelope, 'envelope'),
           associatedData: o.associatedData === undefined ? Buffer.alloc(0) : bytesOf(o.associatedData, 'associatedData'),
@@ -405,7 +459,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       },
     },
     hash: async (data, options) => {
-      const o = checkOptionsObject(options, 'options');
+      const o = knownOptions(options, ['algorithm', 'outputLength', 'key']);
       const request = {
         data: bytesOf(data, 'data'),
         algorithm: hashAlgorithm(o.algorithm, true),
@@ -415,19 +469,19 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       return (await invoke(S.hash, request, options)).digest;
     },
     hmac: async (key, data, options) => {
-      const o = checkOptionsObject(options, 'options');
+      const o = knownOptions(options, ['algorithm']);
       const request = { key: bytesOf(key, 'key'), data: bytesOf(data, 'data'), algorithm: hashAlgorithm(o.algorithm, false), expected: Buffer.alloc(0) };
       return (await invoke(S.hmac, request, options)).mac;
     },
     hmacVerify: async (key, data, mac, options) => {
-      const o = checkOptionsObject(options, 'options');
+      const o = knownOptions(options, ['algorithm']);
       const expected = checkBytes(mac, 'mac');
       if (expected.length === 0) throw invalidParameter('mac', 'non-empty bytes', mac);
       const request = { key: bytesOf(key, 'key'), data: bytesOf(data, 'data'), algorithm: hashAlgorithm(o.algorithm, false), expected };
       return (await invoke(S.hmac, request, options)).match;
     },
     hkdf: async (inputKey, length, options) => {
-      const o = checkOptionsObject(options, 'options');
+      const o = knownOptions(options, ['salt', 'info', 'algorithm']);
       const request = {
         inputKey: checkBytes(inputKey, 'inputKey'),
         salt: o.salt === undefined ? Buffer.alloc(0) : checkBytes(o.salt, 'salt'),
@@ -437,38 +491,73 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       };
       return (await invoke(S.hkdf, request, options)).key;
     },
-    timingSafeEqual: async (a, b, options) => (await invoke(S.compare, { a: bytesOf(a, 'a'), b: bytesOf(b, 'b') }, options)).equal,
+    timingSafeEqual: async (a, b, options) => {
+      knownOptions(options, []);
+      return (await invoke(S.compare, { a: bytesOf(a, 'a'), b: bytesOf(b, 'b') }, options)).equal;
+    },
     signatures: {
       generateKeyPair: async (algorithm, options) => {
+        knownOptions(options, []);
         const response = await invoke(S.keyGenerate, { algorithm: signatureAlgorithm(algorithm) }, options);
         return { privateKeyPem: response.privateKeyPem, publicKeyPem: response.publicKeyPem, publicJwk: response.publicJwk };
       },
       sign: async (privateKeyPem, message, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, SIGNATURE_OPTION_NAMES);
         const request = {
           algorithm: signatureAlgorithm(o.algorithm),
           privateKeyPem: checkString(privateKeyPem, 'privateKeyPem'),
           message: bytesOf(message, 'message'),
-          format: o.der === undefined || !checkBoolean(o.der, 'der') ? SignatureFormat.SIGNATURE_FORMAT_DEFAULT : SignatureFormat.SIGNATURE_FORMAT_DER,
+          format: signatureFormat(o.der),
         };
         return (await invoke(S.sign, request, options)).signature;
       },
       verify: async (publicKeyPem, message, signature, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, SIGNATURE_OPTION_NAMES);
         const request = {
           algorithm: signatureAlgorithm(o.algorithm),
           publicKeyPem: checkString(publicKeyPem, 'publicKeyPem'),
           message: bytesOf(message, 'message'),
           signature: checkBytes(signature, 'signature'),
-          format: o.der === undefined || !checkBoolean(o.der, 'der') ? SignatureFormat.SIGNATURE_FORMAT_DEFAULT : SignatureFormat.SIGNATURE_FORMAT_DER,
+          format: signatureFormat(o.der),
         };
         return (await invoke(S.verify, request, options)).valid;
+      },
+      signMany: async (privateKeyPem, messages, options) => {
+        if (!Array.isArray(messages)) throw invalidParameter('messages', 'array', messages);
+        const o = knownOptions(options, SIGNATURE_OPTION_NAMES);
+        const request = {
+          algorithm: signatureAlgorithm(o.algorithm),
+          privateKeyPem: checkString(privateKeyPem, 'privateKeyPem'),
+          messages: messages.map((message, i) => bytesOf(message, `messages[${i}]`)),
+          format: signatureFormat(o.der),
+        };
+        const response = await invoke(S.signBatch, request, options);
+        return response.results.map((r) => batchResult(r.error, r.message, r.signature));
+      },
+      verifyMany: async (publicKeyPem, items, options) => {
+        if (!Array.isArray(items)) throw invalidParameter('items', 'array of { message, signature, publicKeyPem? }', items);
+        const o = knownOptions(options, SIGNATURE_OPTION_NAMES);
+        const request = {
+          algorithm: signatureAlgorithm(o.algorithm),
+          publicKeyPem: checkString(publicKeyPem, 'publicKeyPem'),
+          items: items.map((item, i) => {
+            const checked = checkOptionsObject(item, `items[${i}]`);
+            return {
+              message: bytesOf(checked.message, `items[${i}].message`),
+              signature: checkBytes(checked.signature, `items[${i}].signature`),
+              publicKeyPem: checked.publicKeyPem === undefined ? '' : checkString(checked.publicKeyPem, `items[${i}].publicKeyPem`),
+            };
+          }),
+          format: signatureFormat(o.der),
+        };
+        const response = await invoke(S.verifyBatch, request, options);
+        return response.results.map((r) => batchResult(r.error, r.message, r.valid));
       },
     },
     jwt: {
       sign: async (claims, options) => {
         if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw invalidParameter('claims', 'plain object', claims);
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, ['keyId', 'algorithm', 'expiresInSeconds']);
         const request = {
           claimsJson: JSON.stringify(claims),
           keyId: o.keyId === undefined ? '' : checkString(o.keyId, 'keyId'),
@@ -478,7 +567,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
         return (await invoke(S.jwtSign, request, options)).token;
       },
       verify: async (token, options) => {
-        const o = checkOptionsObject(options, 'options');
+        const o = knownOptions(options, ['audience', 'issuer', 'subject', 'maxAgeSeconds', 'allowMissingExp', 'algorithms']);
         const audience = o.audience === undefined ? [] : Array.isArray(o.audience) ? o.audience : [o.audience];
         const request = {
           token: checkString(token, 'token'),
@@ -504,10 +593,12 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       },
     },
     randomBytes: async (length, options) => {
+      knownOptions(options, []);
       const request = { length: length === undefined ? 32 : checkIntegerInRange(length, 'length', 1, 65536) };
       return (await invoke(S.random, request, options)).data;
     },
     randomToken: async (bytes, options) => {
+      knownOptions(options, []);
       const request = { length: bytes === undefined ? 32 : checkIntegerInRange(bytes, 'bytes', 1, 65536) };
       return (await invoke(S.random, request, options)).token;
     },

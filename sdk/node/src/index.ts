@@ -53,6 +53,8 @@ export type {
   PasswordPolicy,
   RehashAdvice,
   SignatureAlgorithmName,
+  SignatureItem,
+  SignatureOptions,
 } from './crypto';
 export type { MessageType, PartialMessage, TaskMethod, TaskOptions } from './task';
 export type { Argon2idHashOptions, Password } from './argon2id';

@@ -414,6 +414,12 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "crypto.batch.threads", "threads", "Threads one batch spreads over; 0 means one per core.",
       [](Config& c) { return &c.crypto.password.batch_threads; }, 0, 1024));
+  settings.push_back(make_unsigned<uint32_t>(
+      "crypto.signature_batch.max_items", "items", "Most messages in one crypto.sign_batch or verify_batch call.",
+      [](Config& c) { return &c.crypto.signature_batch_max_items; }, 1, 1'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "crypto.signature_batch.max_bytes", "bytes", "Most message and signature bytes in one signature batch call.",
+      [](Config& c) { return &c.crypto.signature_batch_max_bytes; }, 1, 1ull << 30));
   settings.push_back(crypto_text("crypto.aead.key_file", "path",
                                  "AEAD key file: lines \"<id> <base64 32-byte key>\" and \"primary <id>\".",
                                  &CryptoConfig::aead_key_file));

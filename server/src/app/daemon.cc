@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <thread>
 
@@ -98,15 +99,17 @@ std::shared_ptr<grpc::ServerCredentials> grpc_server_credentials(const Config& c
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-// Re-reads the token file on every SIGHUP, which the caller has blocked.
-// Runs until the process exits; a failed reload keeps the previous tokens.
-void reload_tokens_on_sighup(BearerTokens& tokens) {
+// Runs `reload_more` (the AEAD key file) and re-reads the token file on
+// every SIGHUP, which the caller has blocked. Runs until the process exits.
+// A failed reload keeps the previous tokens or keys.
+void reload_on_sighup(BearerTokens& tokens, const std::function<void()>& reload_more) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);
   for (;;) {
     int received = 0;
     if (sigwait(&signals, &received) != 0) continue;
+    reload_more();
     if (!tokens.enabled()) {
       spdlog::info("event=config.reload_skipped reason=no_token_file");
       continue;
@@ -240,7 +243,6 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed reason=auth message={}", log_value(s.error().message));
     return 1;
   }
-  std::thread(reload_tokens_on_sighup, std::ref(tokens)).detach();
   warn_about_insecure_listeners(config);
 
   TaskRegistry registry;
@@ -257,6 +259,9 @@ int run_daemon(const Config& config) {
     spdlog::critical("event=server.start_failed message={}", log_value(s.error().message));
     return 1;
   }
+  std::thread(reload_on_sighup, std::ref(tokens), [keys = crypto_keys.value(), crypto = config.crypto] {
+    if (!crypto.aead_key_file.empty()) (void)reload_aead_keys(crypto, *keys);
+  }).detach();
   if (Status s = register_aggregate_tasks(registry, config.aggregate, metrics); !s.ok()) {
     spdlog::critical("event=server.start_failed reason=schema message={}", log_value(s.error().message));
     return 1;

@@ -36,6 +36,8 @@ class CryptoServiceImpl final : public v1::CryptoService::CallbackService {
   HEAVYLIFT_CRYPTO_METHOD(KeyGenerate, "crypto.keygen")
   HEAVYLIFT_CRYPTO_METHOD(Sign, "crypto.sign")
   HEAVYLIFT_CRYPTO_METHOD(Verify, "crypto.verify")
+  HEAVYLIFT_CRYPTO_METHOD(SignBatch, "crypto.sign_batch")
+  HEAVYLIFT_CRYPTO_METHOD(VerifyBatch, "crypto.verify_batch")
   HEAVYLIFT_CRYPTO_METHOD(JwtSign, "crypto.jwt.sign")
   HEAVYLIFT_CRYPTO_METHOD(JwtVerify, "crypto.jwt.verify")
   HEAVYLIFT_CRYPTO_METHOD(Random, "crypto.random")

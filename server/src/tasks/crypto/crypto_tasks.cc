@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
+#include "core/logging.h"
 #include "tasks/crypto/asymmetric_key.h"
+#include "tasks/crypto/spread.h"
 
 namespace heavylift {
 namespace {
@@ -58,22 +62,64 @@ Status keygen_task(const v1::KeyGenerateRequest& request, v1::KeyGenerateRespons
   return Status::Ok();
 }
 
+namespace {
+
+// Signs one message with a key already read; `format` as in SignRequest.
+Result<std::string> sign_with(const AsymmetricKey& key, std::string_view message, v1::SignatureFormat format) {
+  auto signature = key.sign(message, SignatureParams{});
+  if (!signature.ok()) return signature.error();
+  if (format != v1::SIGNATURE_FORMAT_DER) return signature;
+  auto der = ecdsa_p1363_to_der(signature.value(), 32);
+  if (!der) return Error::internal("could not encode the signature as DER");
+  return *der;
+}
+
+// Checks one signature with a key already read; a DER signature that does
+// not parse is simply invalid.
+bool verify_with(const AsymmetricKey& key, std::string_view message, std::string_view signature,
+                 v1::SignatureFormat format) {
+  if (format != v1::SIGNATURE_FORMAT_DER) return key.verify(message, signature, SignatureParams{});
+  auto p1363 = ecdsa_der_to_p1363(signature, 32);
+  return p1363 && key.verify(message, *p1363, SignatureParams{});
+}
+
+Status check_format(const AsymmetricKey& key, v1::SignatureFormat format) {
+  if (format != v1::SIGNATURE_FORMAT_DER || key.kind() == AsymmetricKind::kEcP256) return Status::Ok();
+  return Error::invalid("format", "UNSUPPORTED_FORMAT", "format DER applies to ECDSA only");
+}
+
+// Checks a batch's item count and total bytes against the configured bounds.
+Status check_signature_batch(const char* field, size_t items, uint64_t bytes, const CryptoConfig& config) {
+  if (items == 0) return Error::invalid(field, "EMPTY", fmt::format("{} is empty", field));
+  if (items > config.signature_batch_max_items) {
+    return Error::invalid(field, "OUT_OF_RANGE",
+                          fmt::format("{} has {} items; crypto.signature_batch.max_items allows at most {}", field,
+                                      items, config.signature_batch_max_items),
+                          fmt::format("<= {} items", config.signature_batch_max_items), fmt::format("{} items", items));
+  }
+  if (bytes > config.signature_batch_max_bytes) {
+    return Error::invalid(field, "OUT_OF_RANGE",
+                          fmt::format("{} hold {} bytes in all; crypto.signature_batch.max_bytes allows at most {}",
+                                      field, bytes, config.signature_batch_max_bytes),
+                          fmt::format("<= {} bytes", config.signature_batch_max_bytes), fmt::format("{} bytes", bytes));
+  }
+  return Status::Ok();
+}
+
+// Below this many items per thread, starting another thread costs more than
+// the signatures it would take over.
+constexpr size_t kSignaturesPerThread = 16;
+
+}  // namespace
+
 Status sign_task(const v1::SignRequest& request, v1::SignResponse* response, const CryptoConfig& config) {
   if (Status s = check_message(request.message(), config); !s.ok()) return s;
   auto key = read_key(request.private_key_pem(), "private_key_pem", request.algorithm(), true);
   if (!key.ok()) return key.error();
-  auto signature = key.value().sign(request.message(), SignatureParams{});
+  if (Status s = check_format(key.value(), request.format()); !s.ok()) return s;
+  auto signature = sign_with(key.value(), request.message(), request.format());
   if (!signature.ok()) return signature.error();
-  if (request.format() == v1::SIGNATURE_FORMAT_DER) {
-    if (key.value().kind() != AsymmetricKind::kEcP256) {
-      return Error::invalid("format", "UNSUPPORTED_FORMAT", "format DER applies to ECDSA only");
-    }
-    auto der = ecdsa_p1363_to_der(signature.value(), 32);
-    if (!der) return Error::internal("could not encode the signature as DER");
-    response->set_signature(*der);
-  } else {
-    response->set_signature(signature.value());
-  }
+  response->set_signature(std::move(signature).value());
   return Status::Ok();
 }
 
@@ -81,20 +127,85 @@ Status verify_task(const v1::VerifyRequest& request, v1::VerifyResponse* respons
   if (Status s = check_message(request.message(), config); !s.ok()) return s;
   auto key = read_key(request.public_key_pem(), "public_key_pem", request.algorithm(), false);
   if (!key.ok()) return key.error();
-  std::string signature = request.signature();
-  if (request.format() == v1::SIGNATURE_FORMAT_DER) {
-    if (key.value().kind() != AsymmetricKind::kEcP256) {
-      return Error::invalid("format", "UNSUPPORTED_FORMAT", "format DER applies to ECDSA only");
-    }
-    auto p1363 = ecdsa_der_to_p1363(signature, 32);
-    if (!p1363) {
-      response->set_valid(false);
-      return Status::Ok();
-    }
-    signature = *p1363;
-  }
-  response->set_valid(key.value().verify(request.message(), signature, SignatureParams{}));
+  if (Status s = check_format(key.value(), request.format()); !s.ok()) return s;
+  response->set_valid(verify_with(key.value(), request.message(), request.signature(), request.format()));
   return Status::Ok();
+}
+
+Status sign_batch_task(const v1::SignBatchRequest& request, v1::SignBatchResponse* response, TaskContext& context,
+                       const CryptoConfig& config) {
+  uint64_t bytes = 0;
+  for (const auto& message : request.messages()) bytes += message.size();
+  if (Status s = check_signature_batch("messages", request.messages_size(), bytes, config); !s.ok()) return s;
+  auto key = read_key(request.private_key_pem(), "private_key_pem", request.algorithm(), true);
+  if (!key.ok()) return key.error();
+  if (Status s = check_format(key.value(), request.format()); !s.ok()) return s;
+  const size_t count = static_cast<size_t>(request.messages_size());
+  for (size_t i = 0; i < count; ++i) response->add_results();
+  run_spread(
+      count, config.password.batch_threads, context,
+      [&](size_t i) {
+        const int index = static_cast<int>(i);
+        v1::SignBatchResult* result = response->mutable_results(index);
+        const std::string& message = request.messages(index);
+        const Status bound = check_message(message, config);
+        Result<std::string> signature =
+            bound.ok() ? sign_with(key.value(), message, request.format()) : Result<std::string>(bound.error());
+        if (signature.ok()) {
+          result->set_signature(std::move(signature).value());
+        } else {
+          Error error = signature.error();
+          error.field = fmt::format("messages[{}]", i);
+          fill_error_detail(error, result->mutable_error(), result->mutable_message());
+        }
+      },
+      kSignaturesPerThread);
+  return context.check();
+}
+
+Status verify_batch_task(const v1::VerifyBatchRequest& request, v1::VerifyBatchResponse* response,
+                         TaskContext& context, const CryptoConfig& config) {
+  uint64_t bytes = 0;
+  bool every_item_has_key = true;
+  for (const auto& item : request.items()) {
+    bytes += item.message().size() + item.signature().size();
+    every_item_has_key = every_item_has_key && !item.public_key_pem().empty();
+  }
+  if (Status s = check_signature_batch("items", request.items_size(), bytes, config); !s.ok()) return s;
+  // The request's key is read once and shared by the items without their own.
+  std::optional<AsymmetricKey> shared_key;
+  if (!request.public_key_pem().empty() || !every_item_has_key) {
+    auto key = read_key(request.public_key_pem(), "public_key_pem", request.algorithm(), false);
+    if (!key.ok()) return key.error();
+    if (Status s = check_format(key.value(), request.format()); !s.ok()) return s;
+    shared_key = std::move(key).value();
+  }
+  const size_t count = static_cast<size_t>(request.items_size());
+  for (size_t i = 0; i < count; ++i) response->add_results();
+  run_spread(
+      count, config.password.batch_threads, context,
+      [&](size_t i) {
+        const int index = static_cast<int>(i);
+        const v1::VerifyBatchItem& item = request.items(index);
+        v1::VerifyBatchResult* result = response->mutable_results(index);
+        const std::string prefix = fmt::format("items[{}].", i);
+        auto fail = [&](Error error) {
+          error.field = prefix + error.field;
+          error.message = prefix + error.message;
+          fill_error_detail(error, result->mutable_error(), result->mutable_message());
+        };
+        if (Status s = check_message(item.message(), config); !s.ok()) return fail(s.error());
+        if (item.public_key_pem().empty()) {
+          result->set_valid(verify_with(*shared_key, item.message(), item.signature(), request.format()));
+          return;
+        }
+        auto key = read_key(item.public_key_pem(), "public_key_pem", request.algorithm(), false);
+        if (!key.ok()) return fail(key.error());
+        if (Status s = check_format(key.value(), request.format()); !s.ok()) return fail(s.error());
+        result->set_valid(verify_with(key.value(), item.message(), item.signature(), request.format()));
+      },
+      kSignaturesPerThread);
+  return context.check();
 }
 
 Status jwt_sign_task(const v1::JwtSignRequest& request, v1::JwtSignResponse* response, const JwtKeySet& keys,
@@ -181,20 +292,43 @@ Status jwt_verify_task(const v1::JwtVerifyRequest& request, v1::JwtVerifyRespons
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const CryptoKeys>> load_crypto_keys(const CryptoConfig& config) {
-  auto keys = std::make_shared<CryptoKeys>();
-  // Keys from the environment come first, so that their first key is the
-  // primary; the key file's keys are added after them.
+std::shared_ptr<const AeadKeyRing> CryptoKeys::aead() const {
+  std::lock_guard lock(mutex_);
+  return aead_;
+}
+
+void CryptoKeys::replace_aead(AeadKeyRing ring) {
+  auto next = std::make_shared<const AeadKeyRing>(std::move(ring));
+  std::lock_guard lock(mutex_);
+  aead_ = std::move(next);
+}
+
+namespace {
+
+// Keys from the environment come first, so that their first key is the
+// primary; the key file's keys are added after them.
+Result<AeadKeyRing> load_aead_ring(const CryptoConfig& config) {
+  AeadKeyRing keys;
   if (!config.aead_keys.empty()) {
     auto ring = AeadKeyRing::parse(config.aead_keys, "crypto.aead.keys");
     if (!ring.ok()) return ring.error();
-    keys->aead = std::move(ring).value();
+    keys = std::move(ring).value();
   }
   if (!config.aead_key_file.empty()) {
     auto ring = AeadKeyRing::load_file(config.aead_key_file);
     if (!ring.ok()) return ring.error();
-    if (Status s = keys->aead.merge(ring.value(), "crypto.aead.key_file"); !s.ok()) return s.error();
+    if (Status s = keys.merge(ring.value(), "crypto.aead.key_file"); !s.ok()) return s.error();
   }
+  return keys;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<CryptoKeys>> load_crypto_keys(const CryptoConfig& config) {
+  auto keys = std::make_shared<CryptoKeys>();
+  auto ring = load_aead_ring(config);
+  if (!ring.ok()) return ring.error();
+  keys->replace_aead(std::move(ring).value());
   if (!config.jwt_keys_file.empty()) {
     auto algorithms = parse_jws_algorithm_list(config.jwt_algorithms, "crypto.jwt.algorithms");
     if (!algorithms.ok()) return algorithms.error();
@@ -206,7 +340,20 @@ Result<std::shared_ptr<const CryptoKeys>> load_crypto_keys(const CryptoConfig& c
     }
     keys->jwt = std::move(set).value();
   }
-  return std::shared_ptr<const CryptoKeys>(std::move(keys));
+  return keys;
+}
+
+Status reload_aead_keys(const CryptoConfig& config, CryptoKeys& keys) {
+  auto ring = load_aead_ring(config);
+  if (!ring.ok()) {
+    spdlog::error("event=crypto.aead_keys_reload_failed message={}", log_value(ring.error().message));
+    return ring.error();
+  }
+  const size_t count = ring.value().size();
+  const std::string primary = ring.value().primary_id();
+  keys.replace_aead(std::move(ring).value());
+  spdlog::info("event=crypto.aead_keys_reloaded aead_keys={} aead_primary={}", count, log_value(primary));
+  return Status::Ok();
 }
 
 Status register_crypto_tasks(TaskRegistry& registry, const CryptoConfig& config, const Argon2Limits& argon2,
@@ -246,10 +393,10 @@ Status register_crypto_tasks(TaskRegistry& registry, const CryptoConfig& config,
       [password](const auto& rq, auto* rs, TaskContext& cx) { return password_verify_batch(rq, rs, cx, password); }));
   results.push_back(registry.add<v1::AeadEncryptRequest, v1::AeadEncryptResponse>(
       "crypto.aead.encrypt",
-      [keys, settings](const auto& rq, auto* rs, TaskContext& cx) { return aead_encrypt(rq, rs, cx, keys->aead, settings.aead); }));
+      [keys, settings](const auto& rq, auto* rs, TaskContext& cx) { return aead_encrypt(rq, rs, cx, *keys->aead(), settings.aead); }));
   results.push_back(registry.add<v1::AeadDecryptRequest, v1::AeadDecryptResponse>(
       "crypto.aead.decrypt",
-      [keys, settings](const auto& rq, auto* rs, TaskContext& cx) { return aead_decrypt(rq, rs, cx, keys->aead, settings.aead); }));
+      [keys, settings](const auto& rq, auto* rs, TaskContext& cx) { return aead_decrypt(rq, rs, cx, *keys->aead(), settings.aead); }));
   results.push_back(registry.add<v1::HashRequest, v1::HashResponse>(
       "crypto.hash", [settings](const auto& rq, auto* rs, TaskContext& cx) { return hash_task(rq, rs, cx, settings.digest); }));
   results.push_back(registry.add<v1::HmacRequest, v1::HmacResponse>(
@@ -266,6 +413,12 @@ Status register_crypto_tasks(TaskRegistry& registry, const CryptoConfig& config,
       "crypto.sign", [settings](const auto& rq, auto* rs, TaskContext&) { return sign_task(rq, rs, settings); }));
   results.push_back(registry.add<v1::VerifyRequest, v1::VerifyResponse>(
       "crypto.verify", [settings](const auto& rq, auto* rs, TaskContext&) { return verify_task(rq, rs, settings); }));
+  results.push_back(registry.add<v1::SignBatchRequest, v1::SignBatchResponse>(
+      "crypto.sign_batch",
+      [settings](const auto& rq, auto* rs, TaskContext& cx) { return sign_batch_task(rq, rs, cx, settings); }));
+  results.push_back(registry.add<v1::VerifyBatchRequest, v1::VerifyBatchResponse>(
+      "crypto.verify_batch",
+      [settings](const auto& rq, auto* rs, TaskContext& cx) { return verify_batch_task(rq, rs, cx, settings); }));
   results.push_back(registry.add<v1::JwtSignRequest, v1::JwtSignResponse>(
       "crypto.jwt.sign", [keys](const auto& rq, auto* rs, TaskContext&) {
         return jwt_sign_task(rq, rs, keys->jwt, std::chrono::system_clock::now());
@@ -278,7 +431,7 @@ Status register_crypto_tasks(TaskRegistry& registry, const CryptoConfig& config,
     if (!status.ok()) return status;
   }
   spdlog::info("event=crypto.keys_loaded aead_keys={} aead_primary={} jwt_keys={} memory_budget_kib={}",
-               keys->aead.size(), keys->aead.primary_id(), keys->jwt.keys().size(), config.memory_budget);
+               keys->aead()->size(), keys->aead()->primary_id(), keys->jwt.keys().size(), config.memory_budget);
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/error.h"
@@ -37,17 +38,35 @@ struct CryptoConfig {
   uint32_t jwt_clock_skew_seconds = 30;
   uint32_t jwt_max_token_bytes = 16384;
   uint32_t signature_max_message_bytes = 64u << 20;
+  // crypto.sign_batch / crypto.verify_batch: the maximum items in one call,
+  // and the maximum message and signature bytes of all its items together.
+  uint32_t signature_batch_max_items = 10000;
+  uint64_t signature_batch_max_bytes = 16u << 20;
 };
 
-// Keys loaded at start-up, shared by the tasks.
-struct CryptoKeys {
-  AeadKeyRing aead;
+// Keys shared by the tasks. The AEAD key ring can be replaced while tasks run
+// (reload_aead_keys, on SIGHUP); each call uses the ring that was current
+// when it started. The JWT key set is read at start-up only.
+class CryptoKeys {
+ public:
+  std::shared_ptr<const AeadKeyRing> aead() const;
+  void replace_aead(AeadKeyRing ring);
+
   JwtKeySet jwt;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const AeadKeyRing> aead_ = std::make_shared<const AeadKeyRing>();
 };
 
 // Loads the AEAD key ring and the JWT key set named by `config`. Errors name
 // the setting at fault and never contain key bytes.
-Result<std::shared_ptr<const CryptoKeys>> load_crypto_keys(const CryptoConfig& config);
+Result<std::shared_ptr<CryptoKeys>> load_crypto_keys(const CryptoConfig& config);
+
+// Reads the AEAD keys again (crypto.aead.keys, then crypto.aead.key_file) and
+// replaces the ring, so a rotation written to the key file needs no restart.
+// On an error the previous ring stays in force. Logs either outcome.
+Status reload_aead_keys(const CryptoConfig& config, CryptoKeys& keys);
 
 // Registers every crypto.* task except the argon2id pair (already in
 // builtin_tasks). Sets the process memory budget and registers its gauges.
@@ -58,6 +77,12 @@ Status register_crypto_tasks(TaskRegistry& registry, const CryptoConfig& config,
 Status keygen_task(const v1::KeyGenerateRequest& request, v1::KeyGenerateResponse* response);
 Status sign_task(const v1::SignRequest& request, v1::SignResponse* response, const CryptoConfig& config);
 Status verify_task(const v1::VerifyRequest& request, v1::VerifyResponse* response, const CryptoConfig& config);
+// crypto.sign_batch / crypto.verify_batch: items spread over the cores, one
+// result or error per item.
+Status sign_batch_task(const v1::SignBatchRequest& request, v1::SignBatchResponse* response, TaskContext& context,
+                       const CryptoConfig& config);
+Status verify_batch_task(const v1::VerifyBatchRequest& request, v1::VerifyBatchResponse* response,
+                         TaskContext& context, const CryptoConfig& config);
 Status jwt_sign_task(const v1::JwtSignRequest& request, v1::JwtSignResponse* response, const JwtKeySet& keys,
                      std::chrono::system_clock::time_point now);
 Status jwt_verify_task(const v1::JwtVerifyRequest& request, v1::JwtVerifyResponse* response, const JwtKeySet& keys,

@@ -18,6 +18,7 @@
 #include "tasks/crypto/base64.h"
 #include "tasks/crypto/bounds.h"
 #include "tasks/crypto/phc.h"
+#include "tasks/crypto/spread.h"
 
 namespace heavylift {
 namespace {
@@ -548,24 +549,6 @@ void fill_error_detail(const Error& error, v1::ErrorDetail* detail, std::string*
 }
 
 namespace {
-
-// Runs `item(i)` for i in [0, count) on up to `threads` threads (the caller's
-// thread included). Stops handing out items once the context ends.
-void run_spread(size_t count, uint32_t threads, TaskContext& context, const std::function<void(size_t)>& item) {
-  const size_t workers = std::min<size_t>(
-      count, threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < count; i = next++) {
-      if (!context.check().ok()) return;
-      item(i);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
-  work();
-  for (auto& thread : pool) thread.join();
-}
 
 Status check_batch_size(size_t size, const PasswordLimits& limits) {
   if (size == 0) return Error::invalid("items", "EMPTY", "items is empty");

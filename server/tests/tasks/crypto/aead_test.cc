@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "tasks/crypto/base64.h"
+#include "tasks/crypto/crypto_tasks.h"
 #include "testdata.h"
 
 namespace heavylift {
@@ -230,6 +231,38 @@ TEST(AeadKeyRing, LoadsKeyFile) {
   EXPECT_EQ(ring.value().size(), 2u);
   EXPECT_EQ(ring.value().primary_id(), "new");
   EXPECT_EQ(*ring.value().find("old"), std::string(32, 'o'));
+  std::remove(path.c_str());
+}
+
+TEST(AeadKeyRing, ReloadSwapsRingAndKeepsOldOnError) {
+  const std::string path = ::testing::TempDir() + "/aead_reload_test.keys";
+  auto write = [&](const std::string& text) {
+    std::ofstream file(path, std::ios::trunc);
+    file << text;
+  };
+  const std::string a = base64url_encode(std::string(32, 'a'));
+  const std::string b = base64url_encode(std::string(32, 'b'));
+  write("a " + a + "\n");
+  CryptoConfig config;
+  config.aead_key_file = path;
+  auto keys = load_crypto_keys(config);
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  const auto before = keys.value()->aead();
+  EXPECT_EQ(before->primary_id(), "a");
+
+  write("a " + a + "\nb " + b + "\nprimary b\n");
+  ASSERT_TRUE(reload_aead_keys(config, *keys.value()).ok());
+  EXPECT_EQ(keys.value()->aead()->primary_id(), "b");
+  EXPECT_EQ(keys.value()->aead()->size(), 2u);
+  // A call that took the ring before the reload keeps using it.
+  EXPECT_EQ(before->primary_id(), "a");
+  EXPECT_EQ(before->size(), 1u);
+
+  write("b not-base64!\n");
+  auto failed = reload_aead_keys(config, *keys.value());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().field, "crypto.aead.key_file");
+  EXPECT_EQ(keys.value()->aead()->primary_id(), "b");
   std::remove(path.c_str());
 }
 

@@ -162,6 +162,111 @@ TEST_F(SignatureTest, KeyMismatchesAreClearErrors) {
   EXPECT_EQ(sign_task(sign, &response, config_).error().field, "private_key_pem");
 }
 
+TEST_F(SignatureTest, BatchesReturnOneResultPerItem) {
+  for (auto algorithm : {v1::SIGNATURE_ALGORITHM_ED25519, v1::SIGNATURE_ALGORITHM_ECDSA_P256_SHA256}) {
+    v1::KeyGenerateRequest keygen;
+    keygen.set_algorithm(algorithm);
+    v1::KeyGenerateResponse keys;
+    ASSERT_TRUE(keygen_task(keygen, &keys).ok());
+    auto context = TaskContext::unbounded();
+
+    v1::SignBatchRequest sign;
+    sign.set_algorithm(algorithm);
+    sign.set_private_key_pem(keys.private_key_pem());
+    for (int i = 0; i < 100; ++i) sign.add_messages("message " + std::to_string(i));
+    v1::SignBatchResponse signatures;
+    ASSERT_TRUE(sign_batch_task(sign, &signatures, *context, config_).ok());
+    ASSERT_EQ(signatures.results_size(), 100);
+
+    v1::VerifyBatchRequest verify;
+    verify.set_algorithm(algorithm);
+    verify.set_public_key_pem(keys.public_key_pem());
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_FALSE(signatures.results(i).has_error()) << i;
+      // Each result is the signature of its own message, in order.
+      v1::VerifyRequest one;
+      one.set_algorithm(algorithm);
+      one.set_public_key_pem(keys.public_key_pem());
+      one.set_message(sign.messages(i));
+      one.set_signature(signatures.results(i).signature());
+      v1::VerifyResponse verdict;
+      ASSERT_TRUE(verify_task(one, &verdict, config_).ok());
+      EXPECT_TRUE(verdict.valid()) << i;
+
+      auto* item = verify.add_items();
+      item->set_message(i % 3 == 0 ? "tampered" : sign.messages(i));
+      item->set_signature(signatures.results(i).signature());
+    }
+    // An item with its own, unreadable key fails alone.
+    verify.mutable_items(7)->set_public_key_pem("not a key");
+    v1::VerifyBatchResponse verdicts;
+    ASSERT_TRUE(verify_batch_task(verify, &verdicts, *context, config_).ok());
+    ASSERT_EQ(verdicts.results_size(), 100);
+    for (int i = 0; i < 100; ++i) {
+      if (i == 7) {
+        EXPECT_EQ(verdicts.results(i).error().field(), "items[7].public_key_pem");
+        EXPECT_EQ(verdicts.results(i).error().code(), "INVALID_ARGUMENT");
+        continue;
+      }
+      EXPECT_FALSE(verdicts.results(i).has_error()) << i;
+      EXPECT_EQ(verdicts.results(i).valid(), i % 3 != 0) << i;
+    }
+  }
+}
+
+TEST_F(SignatureTest, BatchBoundsNameFieldAndBound) {
+  v1::KeyGenerateRequest keygen;
+  v1::KeyGenerateResponse keys;
+  ASSERT_TRUE(keygen_task(keygen, &keys).ok());
+  auto context = TaskContext::unbounded();
+  CryptoConfig config;
+  config.signature_batch_max_items = 3;
+  config.signature_batch_max_bytes = 10;
+
+  v1::SignBatchRequest sign;
+  sign.set_private_key_pem(keys.private_key_pem());
+  v1::SignBatchResponse response;
+  auto empty = sign_batch_task(sign, &response, *context, config);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().field, "messages");
+  EXPECT_EQ(empty.error().reason, "EMPTY");
+
+  for (int i = 0; i < 4; ++i) sign.add_messages("m");
+  auto too_many = sign_batch_task(sign, &response, *context, config);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(too_many.error().field, "messages");
+  EXPECT_EQ(too_many.error().bound, "<= 3 items");
+  EXPECT_EQ(too_many.error().value, "4 items");
+
+  sign.clear_messages();
+  sign.add_messages("0123456789a");
+  auto too_big = sign_batch_task(sign, &response, *context, config);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_EQ(too_big.error().bound, "<= 10 bytes");
+  EXPECT_NE(too_big.error().message.find("crypto.signature_batch.max_bytes"), std::string::npos);
+
+  // Signature bytes count towards the verify bound as well.
+  v1::VerifyBatchRequest verify;
+  verify.set_public_key_pem(keys.public_key_pem());
+  auto* item = verify.add_items();
+  item->set_message("m");
+  item->set_signature(std::string(64, 'x'));
+  v1::VerifyBatchResponse verdicts;
+  auto verify_too_big = verify_batch_task(verify, &verdicts, *context, config);
+  ASSERT_FALSE(verify_too_big.ok());
+  EXPECT_EQ(verify_too_big.error().field, "items");
+  EXPECT_EQ(verify_too_big.error().value, "65 bytes");
+
+  // A bad request key fails the whole call, naming it.
+  config.signature_batch_max_bytes = 1 << 20;
+  sign.set_private_key_pem(keys.public_key_pem());
+  auto public_key = sign_batch_task(sign, &response, *context, config);
+  ASSERT_FALSE(public_key.ok());
+  EXPECT_EQ(public_key.error().field, "private_key_pem");
+  EXPECT_EQ(public_key.error().reason, "PUBLIC_KEY");
+}
+
 TEST_F(SignatureTest, JwtTasksUseTheKeySet) {
   JwtKeySet keys;
   ASSERT_TRUE(keys.add(JwtKey::generate("main", JwsAlgorithm::kEdDSA).value()).ok());
