@@ -145,12 +145,13 @@ async function main() {
   const client = createClient({ address: daemon.grpcAddress, deadlineMs: 60_000 });
   const hash = await client.crypto.argon2id.hash('soak password');
 
-  const connection = () => new IORedis(redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUE, { connection: connection() });
-  const queueEvents = new QueueEvents(QUEUE, { connection: connection() });
+  // bullmq closes only the connections it opened itself, so it gets options.
+  const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
+  const queue = new Queue(QUEUE, { connection });
+  const queueEvents = new QueueEvents(QUEUE, { connection });
   await queueEvents.waitUntilReady();
   const blobKey = `bull:${QUEUE}:blob:photo`;
-  const blobs = connection();
+  const blobs = new IORedis(connection);
   await blobs.set(blobKey, photos[0]);
   const jobs = [
     () => queue.add('testing.echo', { payload: Buffer.from('soak').toString('base64') }, { removeOnComplete: true }),
