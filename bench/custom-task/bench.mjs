@@ -113,7 +113,7 @@ if (!existsSync(path.join(EXAMPLE, 'node_modules', 'express'))) {
   console.error('examples/custom-task has no node_modules; run `npm ci` there first');
   process.exit(1);
 }
-if (!existsSync(path.join(EXAMPLE, 'gen', 'catalog', 'v1', 'catalog.js'))) {
+if (!existsSync(path.join(EXAMPLE, 'gen', 'heavylift-tasks.js'))) {
   await run('npm', ['run', 'gen'], { cwd: EXAMPLE });
 }
 console.log(`catalog search, ${CATALOG_SIZE} products, ${SECONDS} s per run, ${QUERIES.length} queries in rotation`);

@@ -293,24 +293,31 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
   const shared = { connection: options.connection, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) };
   const queue = new Queue(queueName, shared);
   let events: QueueEvents | undefined;
-  // Blobs are binary, so they go through an ioredis connection of their own:
-  // the caller's instance, or one opened on first use.
-  let blobClient: IORedis | undefined;
-  let ownsBlobClient = false;
-  const blobConnection = (): IORedis => {
-    if (blobClient === undefined) {
-      ownsBlobClient = !(options.connection instanceof IORedis);
-      blobClient = options.connection instanceof IORedis ? options.connection : new IORedis(options.connection as RedisOptions);
+  // Blobs are binary, so they and plain reads go through an ioredis
+  // connection of their own: the caller's instance, or one opened on first use.
+  let redisClient: IORedis | undefined;
+  let ownsRedisClient = false;
+  const redisConnection = (): IORedis => {
+    if (redisClient === undefined) {
+      ownsRedisClient = !(options.connection instanceof IORedis);
+      redisClient = options.connection instanceof IORedis ? options.connection : new IORedis(options.connection as RedisOptions);
     }
-    return blobClient;
+    return redisClient;
   };
 
-  const queueEvents = async (): Promise<QueueEvents> => {
-    if (events === undefined) {
-      events = new QueueEvents(queueName, shared);
+  let eventsReady: Promise<QueueEvents> | undefined;
+  const queueEvents = (): Promise<QueueEvents> => {
+    eventsReady ??= (async () => {
+      // QueueEvents reads from '$' by default, which Redis resolves at its
+      // first XREAD, some time after the connection is ready: a job finishing
+      // in between would be missed. Starting after the stream's last entry
+      // now delivers every later event.
+      const last = await redisConnection().xrevrange(queue.toKey('events'), '+', '-', 'COUNT', 1);
+      events = new QueueEvents(queueName, { ...shared, lastEventId: last[0]?.[0] ?? '0-0' });
       await events.waitUntilReady();
-    }
-    return events;
+      return events;
+    })();
+    return eventsReady;
   };
 
   type Result = BuiltinTasks & Custom;
@@ -363,13 +370,13 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
         throw invalidParameter('ttlSeconds', 'a whole number of seconds above 0', ttlSeconds);
       }
       const key = `${options.prefix ?? 'bull'}:${queueName}:blob:${randomUUID()}`;
-      await blobConnection().set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', ttlSeconds);
+      await redisConnection().set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', ttlSeconds);
       return new RedisBlobRef(key);
     },
     async close() {
       await events?.close();
       await queue.close();
-      if (ownsBlobClient) await blobClient?.quit();
+      if (ownsRedisClient) await redisClient?.quit();
     },
   };
 }
