@@ -42,9 +42,9 @@ import { checkNonEmptyString, checkOptionsObject, invalidParameter } from './val
 export const DEFAULT_JOBS_QUEUE = 'heavylift';
 
 /**
- * The types of one task: `request`, the proto3 JSON of its request message as a job
- * carries it; `message`, the request as the generated message type (what `client.task`
- * takes); `result`, the generated type of its response message.
+ * The types of one task. `request` is the proto3 JSON of its request message, as a job
+ * carries it. `message` is the request as the generated message type, which `client.task`
+ * takes. `result` is the generated type of its response message.
  */
 export interface TaskTypes {
   request: object;
@@ -55,7 +55,7 @@ export interface TaskTypes {
 /** A map from task names to their {@link TaskTypes}. */
 export type TaskTypeMap<T> = { [K in keyof T]: TaskTypes };
 
-/** What the job helpers and `client.task` need at run time to send one task. */
+/** The run-time types of one task, for the job helpers and `client.task`. */
 export interface TaskDefinition<T extends TaskTypes> {
   /** Full name of the request message in the set's descriptors, such as `catalog.v1.SearchRequest`. */
   readonly request: string;

@@ -87,7 +87,7 @@ describe('a task made from the template', { timeout: BUILD_TIMEOUT_MS + 60_000 }
     await daemon.waitForLog(/event=task\.failed task=widget\.run .*code=INVALID_ARGUMENT/);
   });
 
-  test('serves widget.run from the BullMQ queue with the task set from heavylift-gen --task', async () => {
+  test('serves widget.run from the BullMQ queue', async () => {
     const job = await jobs.enqueue('widget.run', { text: 'xy', repeat: 2 });
     assert.deepEqual(job.data, { text: 'xy', repeat: 2 });
     assert.deepEqual(await jobs.result(job, { timeoutMs: 60_000 }), { text: 'xyxy', attempt: 1 });
