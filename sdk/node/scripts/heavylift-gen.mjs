@@ -162,7 +162,7 @@ function writeTaskModule() {
     '',
     `/** The message types of each task: client.task(name, request, { ...taskTypes[name], deadlineMs }). */`,
     `export const taskTypes = {`,
-    ...tasks.map((task) => `  ${quote(task.name)}: { request: ${quote(task.request.typeName)}, requestType: ${task.requestType}, responseType: ${task.responseType} },`),
+    ...tasks.map((task) => `  ${quote(task.name)}: { requestMessage: ${quote(task.request.typeName)}, requestType: ${task.requestType}, responseType: ${task.responseType} },`),
     `};`,
     '',
     `/** The tasks with their descriptors, for createJobs({ connection, tasks }). */`,

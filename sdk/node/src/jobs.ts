@@ -58,7 +58,7 @@ export type TaskTypeMap<T> = { [K in keyof T]: TaskTypes };
 /** The run-time types of one task, for the job helpers and `client.task`. */
 export interface TaskDefinition<T extends TaskTypes> {
   /** Full name of the request message in the set's descriptors, such as `catalog.v1.SearchRequest`. */
-  readonly request: string;
+  readonly requestMessage: string;
   /** The generated request type, for `client.task`. */
   readonly requestType: MessageType<T['message']>;
   /** The generated response type; its `fromJSON` reads a job's returnvalue. */
@@ -89,12 +89,12 @@ export interface BuiltinTasks {
 const BUILTIN_TASKS: TaskSet<BuiltinTasks> = {
   descriptorSet: CONTRACT_DESCRIPTOR_SET,
   types: {
-    'image.thumbnail': { request: 'heavylift.v1.ThumbnailRequest', requestType: ThumbnailRequest, responseType: ThumbnailResponse },
-    'crypto.argon2id.hash': { request: 'heavylift.v1.Argon2idHashRequest', requestType: Argon2idHashRequest, responseType: Argon2idHashResponse },
-    'crypto.argon2id.verify': { request: 'heavylift.v1.Argon2idVerifyRequest', requestType: Argon2idVerifyRequest, responseType: Argon2idVerifyResponse },
-    'testing.sleep': { request: 'heavylift.v1.SleepRequest', requestType: SleepRequest, responseType: SleepResponse },
-    'testing.fail': { request: 'heavylift.v1.FailRequest', requestType: FailRequest, responseType: FailResponse },
-    'testing.echo': { request: 'heavylift.v1.EchoRequest', requestType: EchoRequest, responseType: EchoResponse },
+    'image.thumbnail': { requestMessage: 'heavylift.v1.ThumbnailRequest', requestType: ThumbnailRequest, responseType: ThumbnailResponse },
+    'crypto.argon2id.hash': { requestMessage: 'heavylift.v1.Argon2idHashRequest', requestType: Argon2idHashRequest, responseType: Argon2idHashResponse },
+    'crypto.argon2id.verify': { requestMessage: 'heavylift.v1.Argon2idVerifyRequest', requestType: Argon2idVerifyRequest, responseType: Argon2idVerifyResponse },
+    'testing.sleep': { requestMessage: 'heavylift.v1.SleepRequest', requestType: SleepRequest, responseType: SleepResponse },
+    'testing.fail': { requestMessage: 'heavylift.v1.FailRequest', requestType: FailRequest, responseType: FailResponse },
+    'testing.echo': { requestMessage: 'heavylift.v1.EchoRequest', requestType: EchoRequest, responseType: EchoResponse },
   },
 };
 
@@ -255,8 +255,8 @@ function taskDefinitions(custom: TaskSet<Record<string, TaskTypes>> | undefined)
     const registry = registryOf(set.descriptorSet);
     for (const [name, definition] of Object.entries(set.types)) {
       if (definitions.has(name)) throw invalidParameter(`${field}.types`, 'task names not already known', name);
-      if (registry.getMessage(definition.request) === undefined) {
-        throw invalidParameter(`${field}.types[${JSON.stringify(name)}].request`, 'a message of the set\'s descriptors', definition.request);
+      if (registry.getMessage(definition.requestMessage) === undefined) {
+        throw invalidParameter(`${field}.types[${JSON.stringify(name)}].requestMessage`, 'a message of the set\'s descriptors', definition.requestMessage);
       }
       definitions.set(name, { ...definition, descriptorSet: set.descriptorSet });
     }
@@ -334,7 +334,7 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
       if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
         throw invalidParameter('timeoutMs', 'a whole number of milliseconds above 0', timeoutMs);
       }
-      const desc = registryOf(definition.descriptorSet).getMessage(definition.request)!;
+      const desc = registryOf(definition.descriptorSet).getMessage(definition.requestMessage)!;
       const data = toProtoJson(desc, request);
       const traceparent = explicitTraceparent ?? options.traceparent?.();
       const opts: JobsOptions = { ...jobOptions };
