@@ -317,6 +317,10 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
       await events.waitUntilReady();
       return events;
     })();
+    // A failed start (Redis unreachable) is retried by the next result() call.
+    eventsReady.catch(() => {
+      eventsReady = undefined;
+    });
     return eventsReady;
   };
 
