@@ -6,11 +6,15 @@
 //   node bench/custom-task/bench.mjs            (10 s per run)
 //   BENCH_SECONDS=5 CATALOG_SIZE=200000 node bench/custom-task/bench.mjs
 //
+// The idle line of each mode is the event-loop delay of Express with no
+// requests: the floor that the machine's other work puts under the runs.
+//
 // Needs build/release (make build) and `npm ci` in examples/custom-task. It
 // builds the example's daemon into build/bench-custom-task with CMake.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -113,10 +117,11 @@ if (!existsSync(path.join(EXAMPLE, 'node_modules', 'express'))) {
   console.error('examples/custom-task has no node_modules; run `npm ci` there first');
   process.exit(1);
 }
-if (!existsSync(path.join(EXAMPLE, 'gen', 'catalog', 'v1', 'catalog.js'))) {
+if (!existsSync(path.join(EXAMPLE, 'gen', 'heavylift-tasks.js'))) {
   await run('npm', ['run', 'gen'], { cwd: EXAMPLE });
 }
-console.log(`catalog search, ${CATALOG_SIZE} products, ${SECONDS} s per run, ${QUERIES.length} queries in rotation`);
+console.log(`catalog search, ${CATALOG_SIZE} products, ${SECONDS} s per run, ${QUERIES.length} queries in rotation, ` +
+  `${os.cpus().length} cores, load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
 const bin = await buildCatalogDaemon();
 const daemon = await startDaemon({ bin, env: { CATALOG_SIZE: String(CATALOG_SIZE), CATALOG_SEED: String(CATALOG_SEED) }, timeoutMs: 60_000 });
 try {
@@ -126,6 +131,7 @@ try {
     console.log(`ratio c=${concurrency}: ${(heavylift[concurrency].rps / js[concurrency].rps).toFixed(1)}x requests/s, ` +
       `event-loop p99 ${js[concurrency].loopP99Ms.toFixed(1)} ms -> ${heavylift[concurrency].loopP99Ms.toFixed(1)} ms`);
   }
+  console.log(`load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
 } finally {
   await daemon.stop();
 }

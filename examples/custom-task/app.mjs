@@ -14,15 +14,19 @@ import { createClient, InvalidArgumentError } from 'heavylift';
 
 import { generateCatalog, search, SearchError } from './js/catalog.mjs';
 
-const GENERATED = new URL('./gen/catalog/v1/catalog.js', import.meta.url);
+const GENERATED = new URL('./gen/heavylift-tasks.js', import.meta.url);
 
-/** Loads the message types that `npm run gen` generates from server/proto/catalog/v1/catalog.proto. */
+/**
+ * Loads the message types of catalog.search that `npm run gen` generates from
+ * server/proto/catalog/v1/catalog.proto (heavylift-gen --task).
+ */
 export async function loadCatalogTypes() {
   if (!existsSync(fileURLToPath(GENERATED))) {
     throw new Error(`${fileURLToPath(GENERATED)} is missing; run \`npm run gen\` in examples/custom-task first`);
   }
-  const { SearchRequest, SearchResponse } = await import(GENERATED.href);
-  return { requestType: SearchRequest, responseType: SearchResponse };
+  const { taskTypes } = await import(GENERATED.href);
+  const { requestType, responseType } = taskTypes['catalog.search'];
+  return { requestType, responseType };
 }
 
 /** Turns the query string into the fields of catalog.v1.SearchRequest. */

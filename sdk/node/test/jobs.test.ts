@@ -16,8 +16,13 @@ import {
   type HeavyliftJobs,
 } from 'heavylift';
 import { startDaemon, type RunningDaemon } from 'heavylift/testing';
+import { Job } from 'bullmq';
+import IORedis from 'ioredis';
 
+import { tasks as pricingTasks } from './gen/heavylift-tasks';
 import { jpegSize } from './support';
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,11 +40,13 @@ describe('jobs helpers with Redis and a worker', () => {
   let dir: string;
   let daemon: RunningDaemon;
   let jobs: HeavyliftJobs;
+  let redisPort: number;
   const queueName = `sdk-jobs-${process.pid}`;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'heavylift-sdk-jobs-'));
     const port = await freePort();
+    redisPort = port;
     redis = spawn('/usr/bin/redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', ''], {
       stdio: 'ignore',
     });
@@ -101,6 +108,139 @@ describe('jobs helpers with Redis and a worker', () => {
   test('unknown task rejects before sending', async () => {
     await assert.rejects(jobs.enqueue('no.such.task' as 'testing.echo', {}), InvalidArgumentError);
     await assert.rejects(jobs.enqueue('testing.echo', {}, { timeoutMs: -1 }), InvalidArgumentError);
+  });
+
+  test('enqueue takes proto3 JSON: proto field names, enum names or suffixes, Buffers', async () => {
+    const photo = readFileSync('/usr/share/backgrounds/mate/nature/Dune.jpg');
+    const job = await jobs.enqueue('image.thumbnail', { input: { data: photo }, widths: [96], format: 'webp', auto_orient: true } as never);
+    assert.deepEqual(job.data, { input: { data: photo.toString('base64') }, widths: [96], format: 'IMAGE_FORMAT_WEBP', autoOrient: true });
+    const { thumbnails } = await jobs.result(job);
+    assert.equal(thumbnails[0]!.width, 96);
+    assert.equal(Buffer.from(thumbnails[0]!.data).subarray(8, 12).toString(), 'WEBP');
+    const byNumber = await jobs.enqueue('image.thumbnail', { input: { path: 'a.jpg' }, widths: [96], format: 2 });
+    assert.equal((byNumber.data as { format: string }).format, 'IMAGE_FORMAT_WEBP');
+    await byNumber.remove().catch(() => undefined);
+  });
+
+  test('enqueue rejects an unknown field, naming it, before sending', async () => {
+    const before = await jobs.queue.getJobCounts();
+    const error = await jobs
+      // @ts-expect-error payloadd is not a field of EchoRequest
+      .enqueue('testing.echo', { payloadd: Buffer.from('x') })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof InvalidArgumentError, String(error));
+    assert.equal(error.field, 'request.payloadd');
+    assert.equal(error.reason, 'UNKNOWN_FIELD');
+    assert.match(error.message, /request\.payloadd is not a field of heavylift\.v1\.EchoRequest \(its fields: payload\)/);
+    const nested = await jobs
+      .enqueue('image.thumbnail', { input: { pathh: 'a.jpg' } as never, widths: [96] })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(nested instanceof InvalidArgumentError, String(nested));
+    assert.equal(nested.field, 'request.input.pathh');
+    assert.deepEqual(await jobs.queue.getJobCounts(), before);
+  });
+
+  test('enqueue rejects a value of the wrong type, naming the field', async () => {
+    const cases: [() => Promise<unknown>, string, RegExp][] = [
+      // @ts-expect-error widths are numbers
+      [() => jobs.enqueue('image.thumbnail', { widths: [96, 'big'] }), 'request.widths[1]', /uint32/],
+      [() => jobs.enqueue('image.thumbnail', { widths: [-1] }), 'request.widths[0]', /integer in 0\.\.4294967295/],
+      // @ts-expect-error 'gif' is not an ImageFormat
+      [() => jobs.enqueue('image.thumbnail', { format: 'gif' }), 'request.format', /one of 'unspecified', 'jpeg', 'webp'/],
+      [() => jobs.enqueue('image.thumbnail', { input: { data: Buffer.from('a'), path: 'a.jpg' } }), 'request.input.path', /only one of data, path/],
+      // The ts-proto shape of a oneof is not proto3 JSON.
+      [() => jobs.enqueue('image.thumbnail', { input: { source: { $case: 'path', path: 'a.jpg' } } } as never), 'request.input.source', /not a field of heavylift\.v1\.BlobRef/],
+      // @ts-expect-error durationMs is a number
+      [() => jobs.enqueue('testing.sleep', { durationMs: { ms: 5 } }), 'request.durationMs', /uint32/],
+      [() => jobs.enqueue('testing.echo', 'payload' as never), 'request', /EchoRequest object/],
+    ];
+    for (const [enqueue, field, message] of cases) {
+      const error = await enqueue().then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof InvalidArgumentError, `${field}: ${String(error)}`);
+      assert.equal(error.field, field);
+      assert.match(error.message, message);
+    }
+  });
+
+  test('traceparent travels as BullMQ telemetry metadata (tm)', async () => {
+    const job = await jobs.enqueue('testing.echo', {}, { traceparent: TRACEPARENT });
+    const stored = await Job.fromId(jobs.queue, job.id!);
+    assert.deepEqual(JSON.parse(stored!.opts.telemetry!.metadata!), { traceparent: TRACEPARENT });
+    const redis = new IORedis({ host: '127.0.0.1', port: redisPort });
+    try {
+      const opts = JSON.parse((await redis.hget(`bull:${queueName}:${job.id}`, 'opts'))!) as { tm?: string };
+      assert.deepEqual(JSON.parse(opts.tm!), { traceparent: TRACEPARENT });
+    } finally {
+      await redis.quit();
+    }
+    await jobs.result(job);
+    await assert.rejects(jobs.enqueue('testing.echo', {}, { traceparent: '00-abc-01' }), (error: unknown) =>
+      error instanceof InvalidArgumentError && error.field === 'traceparent');
+  });
+
+  test('the traceparent provider of createJobs is the default', async () => {
+    let current: string | undefined = TRACEPARENT;
+    const traced = createJobs({ connection: { host: '127.0.0.1', port: redisPort, maxRetriesPerRequest: null }, queueName, traceparent: () => current });
+    try {
+      const fromProvider = await traced.enqueue('testing.echo', {});
+      assert.deepEqual(JSON.parse(fromProvider.opts.telemetry!.metadata!), { traceparent: TRACEPARENT });
+      const other = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const explicit = await traced.enqueue('testing.echo', {}, { traceparent: other });
+      assert.deepEqual(JSON.parse(explicit.opts.telemetry!.metadata!), { traceparent: other });
+      current = undefined;
+      const untraced = await traced.enqueue('testing.echo', {});
+      assert.equal(untraced.opts.telemetry, undefined);
+      await Promise.all([fromProvider, explicit, untraced].map((job) => traced.result(job)));
+    } finally {
+      await traced.close();
+    }
+  });
+
+  test('a task set from heavylift-gen --task types and checks custom requests', async () => {
+    // No worker reads this queue: the test checks what enqueue sends.
+    const custom = createJobs({
+      connection: { host: '127.0.0.1', port: redisPort, maxRetriesPerRequest: null },
+      queueName: `${queueName}-custom`,
+      tasks: pricingTasks,
+    });
+    try {
+      const blob = await custom.putBlob(Buffer.from('terms'), { ttlSeconds: 60 });
+      const job = await custom.enqueue('pricing.quote', {
+        items: [{ sku: 'A1', quantity: 2 }, { sku: 'B2' }],
+        currency: 'eur',
+        customerId: 1234567890123456789n,
+        discounts: { A1: 0.5 },
+        couponToken: Buffer.from([1, 2, 3]),
+        attachment: blob,
+      });
+      assert.equal(job.name, 'pricing.quote');
+      assert.deepEqual(job.data, {
+        items: [{ sku: 'A1', quantity: 2 }, { sku: 'B2' }],
+        currency: 'CURRENCY_EUR',
+        customerId: '1234567890123456789',
+        discounts: { A1: 0.5 },
+        couponToken: 'AQID',
+        attachment: { redisKey: blob.redisKey },
+      });
+      // @ts-expect-error quantity is a number
+      const typed = custom.enqueue('pricing.quote', { items: [{ sku: 'A1' }, { quantity: 'two' }] });
+      await assert.rejects(typed, (error: unknown) => error instanceof InvalidArgumentError && error.field === 'request.items[1].quantity');
+      await assert.rejects(custom.enqueue('pricing.quote', { couponCode: 'X', couponToken: 'AQID' }), (error: unknown) =>
+        error instanceof InvalidArgumentError && error.field === 'request.couponToken');
+      await assert.rejects(custom.enqueue('pricing.quote', { customerId: 2n ** 63n }), (error: unknown) =>
+        error instanceof InvalidArgumentError && error.field === 'request.customerId');
+      // The built-in tasks stay typed next to the custom ones.
+      const echo = await custom.enqueue('testing.echo', { payload: 'aGk=' });
+      assert.deepEqual(echo.data, { payload: 'aGk=' });
+      // A result of the custom task decodes with its generated response type.
+      const result: { totalCents: number; notes: string[] } | undefined = custom.completedResult(
+        Object.assign(job, { returnvalue: { totalCents: '1250', notes: ['ok'] } }),
+      );
+      assert.deepEqual(result, { totalCents: 1250, notes: ['ok'] });
+      await custom.queue.obliterate({ force: true });
+    } finally {
+      await custom.close();
+    }
   });
 
   test('errorFromFailedJob reads the error detail', () => {

@@ -15,6 +15,7 @@ import {
 // Compiled to dist/gen/ by the SDK build; not exported by the package.
 import { EchoRequest, EchoResponse, FailRequest, FailResponse, SleepRequest, SleepResponse } from '../dist/gen/heavylift/v1/testing';
 
+import { taskTypes as pricingTypes } from './gen/heavylift-tasks';
 import { useDaemon } from './support';
 
 const EchoTypes = { requestType: EchoRequest, responseType: EchoResponse };
@@ -52,6 +53,17 @@ describe('client.task with a daemon', () => {
   test('unknown task gives UnimplementedError', async () => {
     const call = client.task('no.such.task', { payload: Buffer.alloc(0) }, EchoTypes);
     await assert.rejects(call, (error: unknown) => error instanceof UnimplementedError && error.reason === 'UNKNOWN_TASK');
+  });
+
+  test('the task types from heavylift-gen --task type the call', async () => {
+    // The stock daemon has no pricing.quote: the call is typed, encoded and sent.
+    const call = client.task('pricing.quote', { items: [{ sku: 'A1', quantity: 2 }], currency: 1 },
+      { ...pricingTypes['pricing.quote'], deadlineMs: 5_000 });
+    const typed: Promise<{ totalCents: number; notes: string[] }> = call;
+    await assert.rejects(typed, (error: unknown) => error instanceof UnimplementedError && error.reason === 'UNKNOWN_TASK');
+    // @ts-expect-error quantity is a number
+    const wrong = client.task('pricing.quote', { items: [{ quantity: 'two' }] }, pricingTypes['pricing.quote']);
+    await assert.rejects(wrong, InvalidArgumentError);
   });
 });
 

@@ -49,13 +49,17 @@ export async function buildDaemon(sourceDir, buildDir, target) {
 }
 
 /**
- * Generates ES module message types from `protoFiles` (under `protoPath`) with heavylift-gen
+ * Generates ES module message types from `protoFiles` (under `protoPath`, one directory or
+ * several) with heavylift-gen
  * into `outDir`, which must lie under tests/e2e so the modules resolve @bufbuild/protobuf.
+ * `tasks` ("name=Request:Response" each) also writes heavylift-tasks.js.
  */
-export async function generateTypes(protoPath, protoFiles, outDir) {
+export async function generateTypes(protoPath, protoFiles, outDir, tasks = []) {
   await mkdir(outDir, { recursive: true });
   const generator = path.join(REPO_ROOT, 'sdk', 'node', 'scripts', 'heavylift-gen.mjs');
-  await runLogged(process.execPath, [generator, '--proto-path', protoPath, '--out', outDir, '--js', ...protoFiles]);
+  const protoPaths = [protoPath].flat().flatMap((dir) => ['--proto-path', dir]);
+  await runLogged(process.execPath, [generator, ...protoPaths, '--out', outDir, '--js',
+    ...tasks.flatMap((task) => ['--task', task]), ...protoFiles]);
 }
 
 /** Where generated modules go: tests/e2e/custom-task/gen/<flavor>/<name> (ignored by git). */

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 
 namespace catalog {
 namespace {
@@ -69,14 +70,6 @@ uint32_t word_score(std::string_view query_word, std::string_view word) {
   return 0;
 }
 
-std::string_view word_of(const Product& product, int position) {
-  switch (position) {
-    case 0: return kAdjectives[product.words[0]];
-    case 1: return kMaterials[product.words[1]];
-    default: return kNouns[product.words[2]];
-  }
-}
-
 std::vector<std::string> split_query(std::string_view query) {
   std::vector<std::string> words;
   std::string current;
@@ -114,29 +107,41 @@ uint32_t env_or(const char* name, uint32_t fallback) {
 
 }  // namespace
 
-std::vector<Product> generate_catalog(uint32_t count, uint32_t seed) {
+Catalog generate_catalog(uint32_t count, uint32_t seed) {
   Mulberry32 random(seed);
-  std::vector<Product> products;
-  products.reserve(count);
+  Catalog catalog;
+  catalog.words.reserve(count);
+  catalog.category.reserve(count);
+  catalog.price_cents.reserve(count);
+  catalog.rating.reserve(count);
+  catalog.in_stock.reserve(count);
+  catalog.names.reserve(count);
+  std::unordered_map<std::string, uint16_t> word_ids;
   for (uint32_t i = 0; i < count; ++i) {
-    Product product;
-    product.id = i + 1;
-    product.words[0] = static_cast<uint8_t>(random.next() % kAdjectives.size());
-    product.words[1] = static_cast<uint8_t>(random.next() % kMaterials.size());
-    product.words[2] = static_cast<uint8_t>(random.next() % kNouns.size());
-    product.category = static_cast<uint8_t>(random.next() % kCategories.size());
-    product.price_cents = 100 + random.next() % 99900;
-    product.rating = random.next() % (kMaxRating + 1);
-    product.in_stock = random.next() % 4 != 0;
-    product.name = std::string(word_of(product, 0)) + " " + std::string(word_of(product, 1)) + " " +
-                   std::string(word_of(product, 2));
-    products.push_back(std::move(product));
+    const std::string_view adjective = kAdjectives[random.next() % kAdjectives.size()];
+    const std::string_view material = kMaterials[random.next() % kMaterials.size()];
+    const std::string_view noun = kNouns[random.next() % kNouns.size()];
+    catalog.category.push_back(static_cast<uint8_t>(random.next() % kCategories.size()));
+    catalog.price_cents.push_back(100 + random.next() % 99900);
+    catalog.rating.push_back(static_cast<uint8_t>(random.next() % (kMaxRating + 1)));
+    catalog.in_stock.push_back(random.next() % 4 != 0 ? 1 : 0);
+    std::string name = std::string(adjective) + " " + std::string(material) + " " + std::string(noun);
+    // The name's words, lower-cased as the query is, each stored once.
+    std::array<uint16_t, kNameWords> ids{};
+    const std::vector<std::string> name_words = split_query(name);
+    for (size_t w = 0; w < kNameWords; ++w) {
+      auto [it, inserted] = word_ids.try_emplace(name_words[w], static_cast<uint16_t>(catalog.vocabulary.size()));
+      if (inserted) catalog.vocabulary.push_back(name_words[w]);
+      ids[w] = it->second;
+    }
+    catalog.words.push_back(ids);
+    catalog.names.push_back(std::move(name));
   }
-  return products;
+  return catalog;
 }
 
-Status search(const std::vector<Product>& products, const v1::SearchRequest& request,
-              v1::SearchResponse* response, heavylift::TaskContext& context) {
+Status search(const Catalog& catalog, const v1::SearchRequest& request, v1::SearchResponse* response,
+              heavylift::TaskContext& context) {
   if (request.query().size() > kMaxQueryChars) {
     return Error::out_of_range("query", "at most 200 characters", std::to_string(request.query().size()) + " characters");
   }
@@ -165,52 +170,74 @@ Status search(const std::vector<Product>& products, const v1::SearchRequest& req
     category = static_cast<int>(it - kCategories.begin());
   }
   const uint32_t limit = request.limit() == 0 ? kDefaultLimit : request.limit();
+  const uint32_t min_price = request.min_price_cents();
   const uint32_t max_price = request.max_price_cents() == 0 ? UINT32_MAX : request.max_price_cents();
+  const uint32_t min_rating = request.min_rating();
+  const bool in_stock_only = request.in_stock_only();
+
+  // The score of every vocabulary word against each query word, computed
+  // once per search: the scan then only adds table entries. The buffers are
+  // kept per executor thread, so a search allocates nothing in the scan.
+  const size_t vocabulary = catalog.vocabulary.size();
+  thread_local std::vector<uint8_t> table;
+  table.assign(words.size() * vocabulary, 0);
+  for (size_t q = 0; q < words.size(); ++q) {
+    for (size_t v = 0; v < vocabulary; ++v) {
+      table[q * vocabulary + v] = static_cast<uint8_t>(word_score(words[q], catalog.vocabulary[v]));
+    }
+  }
 
   // Best `limit` so far, kept as a heap whose top is the worst of them.
-  std::vector<Match> best;
+  thread_local std::vector<Match> best;
+  best.clear();
   best.reserve(limit + 1);
   const auto worse_on_top = [](const Match& a, const Match& b) { return better(a, b); };
   uint32_t matched = 0;
-  for (size_t i = 0; i < products.size(); ++i) {
-    if (i % kCheckEvery == 0) {
-      if (Status s = context.check(); !s.ok()) return s;
-      context.report_progress(static_cast<double>(i) / static_cast<double>(products.size()));
-    }
-    const Product& product = products[i];
-    if (category >= 0 && product.category != category) continue;
-    if (product.price_cents < request.min_price_cents() || product.price_cents > max_price) continue;
-    if (product.rating < request.min_rating()) continue;
-    if (request.in_stock_only() && !product.in_stock) continue;
-    uint32_t score = 0;
-    for (const std::string& query_word : words) {
-      uint32_t word_best = 0;
-      for (int position = 0; position < 3; ++position) {
-        word_best = std::max(word_best, word_score(query_word, word_of(product, position)));
+  const size_t count = catalog.size();
+  const uint8_t* categories = catalog.category.data();
+  const uint32_t* prices = catalog.price_cents.data();
+  const uint8_t* ratings = catalog.rating.data();
+  const uint8_t* stock = catalog.in_stock.data();
+  const auto* name_words = catalog.words.data();
+  const uint8_t* scores = table.data();
+  const size_t query_words = words.size();
+  for (size_t start = 0; start < count; start += kCheckEvery) {
+    if (Status s = context.check(); !s.ok()) return s;
+    context.report_progress(static_cast<double>(start) / static_cast<double>(count));
+    const size_t end = std::min(count, start + kCheckEvery);
+    for (size_t i = start; i < end; ++i) {
+      if (category >= 0 && categories[i] != category) continue;
+      if (prices[i] < min_price || prices[i] > max_price) continue;
+      if (ratings[i] < min_rating) continue;
+      if (in_stock_only && stock[i] == 0) continue;
+      const auto& ids = name_words[i];
+      uint32_t score = 0;
+      for (size_t q = 0; q < query_words; ++q) {
+        const uint8_t* row = scores + q * vocabulary;
+        score += std::max({row[ids[0]], row[ids[1]], row[ids[2]]});
       }
-      score += word_best;
+      if (score == 0) continue;
+      ++matched;
+      const Match candidate{static_cast<uint32_t>(i + 1), score, ratings[i]};
+      if (best.size() == limit) {
+        if (!better(candidate, best.front())) continue;
+        std::pop_heap(best.begin(), best.end(), worse_on_top);
+        best.pop_back();
+      }
+      best.push_back(candidate);
+      std::push_heap(best.begin(), best.end(), worse_on_top);
     }
-    if (score == 0) continue;
-    ++matched;
-    const Match candidate{product.id, score, product.rating};
-    if (best.size() == limit) {
-      if (!better(candidate, best.front())) continue;
-      std::pop_heap(best.begin(), best.end(), worse_on_top);
-      best.pop_back();
-    }
-    best.push_back(candidate);
-    std::push_heap(best.begin(), best.end(), worse_on_top);
   }
   std::sort(best.begin(), best.end(), better);
   for (const Match& match : best) {
-    const Product& product = products[match.id - 1];
+    const size_t i = match.id - 1;
     v1::Product* entry = response->add_products();
     entry->set_id(match.id);
-    entry->set_name(product.name);
-    entry->set_category(std::string(kCategories[product.category]));
-    entry->set_price_cents(product.price_cents);
-    entry->set_rating(product.rating);
-    entry->set_in_stock(product.in_stock);
+    entry->set_name(catalog.names[i]);
+    entry->set_category(std::string(kCategories[catalog.category[i]]));
+    entry->set_price_cents(catalog.price_cents[i]);
+    entry->set_rating(catalog.rating[i]);
+    entry->set_in_stock(catalog.in_stock[i] != 0);
     entry->set_score(match.score);
   }
   response->set_matched(matched);
@@ -219,12 +246,12 @@ Status search(const std::vector<Product>& products, const v1::SearchRequest& req
 
 Status register_tasks(heavylift::TaskRegistry& registry, const heavylift::Config& /*config*/) {
   // Shared by every call; read-only once built.
-  auto products = std::make_shared<const std::vector<Product>>(
+  auto catalog = std::make_shared<const Catalog>(
       generate_catalog(env_or("CATALOG_SIZE", 1'000'000), env_or("CATALOG_SEED", 42)));
   return registry.add<v1::SearchRequest, v1::SearchResponse>(
-      "catalog.search", [products](const v1::SearchRequest& request, v1::SearchResponse* response,
+      "catalog.search", [catalog](const v1::SearchRequest& request, v1::SearchResponse* response,
                                    heavylift::TaskContext& context) {
-        return search(*products, request, response, context);
+        return search(*catalog, request, response, context);
       });
 }
 

@@ -3,6 +3,7 @@
 // the JavaScript and C++ versions rank the same products.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,24 +15,34 @@
 
 namespace catalog {
 
-struct Product {
-  uint32_t id;
-  std::string name;
-  // Indexes into the word lists: adjective, material, noun.
-  uint8_t words[3];
-  uint8_t category;
-  uint32_t price_cents;
-  uint32_t rating;
-  bool in_stock;
+// Words per product name ("adjective material noun").
+constexpr size_t kNameWords = 3;
+
+// The products as columns (structure of arrays), so the scan reads only the
+// bytes its filters and scores need. Index i holds product id i + 1. Names
+// are split into lower-case words once, at load, and each word is stored as
+// an index into `vocabulary`: a search scores each distinct word once per
+// query word, then sums table entries per product.
+struct Catalog {
+  std::vector<std::string> vocabulary;
+  std::vector<std::array<uint16_t, kNameWords>> words;
+  std::vector<uint8_t> category;
+  std::vector<uint32_t> price_cents;
+  std::vector<uint8_t> rating;
+  std::vector<uint8_t> in_stock;
+  // Display names, read only for the products returned.
+  std::vector<std::string> names;
+
+  size_t size() const { return names.size(); }
 };
 
 // Builds `count` products from `seed` with the mulberry32 generator.
-std::vector<Product> generate_catalog(uint32_t count, uint32_t seed);
+Catalog generate_catalog(uint32_t count, uint32_t seed);
 
-// Runs one search over `products`. Fails with INVALID_ARGUMENT naming the
+// Runs one search over `catalog`. Fails with INVALID_ARGUMENT naming the
 // field and bound for a bad request, and with the context's error once its
-// deadline passes or the caller goes away. Thread-safe: `products` is only read.
-heavylift::Status search(const std::vector<Product>& products, const v1::SearchRequest& request,
+// deadline passes or the caller goes away. Thread-safe: `catalog` is only read.
+heavylift::Status search(const Catalog& catalog, const v1::SearchRequest& request,
                          v1::SearchResponse* response, heavylift::TaskContext& context);
 
 // Registers "catalog.search" over a catalog of CATALOG_SIZE products
