@@ -132,11 +132,16 @@ export function toBuffer(bytes: Uint8Array): Buffer {
 export const CALL_OPTION_NAMES = ['deadlineMs', 'signal', 'requestId', 'traceparent'] as const;
 
 /**
- * Rejects keys of `options` that are neither in `allowed` nor call options, so a misspelt
- * option fails instead of being ignored.
+ * Rejects keys of `options` that are neither in `allowed` nor in `callOptions` (by default the
+ * gRPC call options), so a misspelt option fails instead of being ignored.
  */
-export function checkKnownOptions(options: object, field: string, allowed: readonly string[]): void {
-  const known = [...allowed, ...CALL_OPTION_NAMES];
+export function checkKnownOptions(
+  options: object,
+  field: string,
+  allowed: readonly string[],
+  callOptions: readonly string[] = CALL_OPTION_NAMES,
+): void {
+  const known = [...allowed, ...callOptions];
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && !known.includes(key)) {
       throw invalidParameter(`${field}.${key}`, `no such option (allowed: ${known.join(', ')})`, value);
