@@ -49,7 +49,7 @@ export const ATTEMPT_HEADER = 'x-heavylift-attempt';
 export const STATUS_HEADER = 'x-heavylift-status';
 /** Header of a failed result or dead-lettered message: `"<CODE>: message"`. */
 export const ERROR_HEADER = 'x-heavylift-error';
-/** Header of a result: `true` when the broker redelivered the message, so the task may have run twice. */
+/** Header of a result: `true` when an earlier run of the message was interrupted (a worker was lost or stopped), so the task may have run twice. */
 export const REDELIVERED_HEADER = 'x-heavylift-redelivered';
 /** Header of a dead-lettered message: why it was dead-lettered (for example `MAX_ATTEMPTS`). */
 export const DEAD_REASON_HEADER = 'x-heavylift-dead-reason';
@@ -214,7 +214,7 @@ export interface OutcomeInfo<N extends TaskName = TaskName> {
   task: N;
   /** Attempt that produced the outcome, counted from 1. */
   attempt: number;
-  /** True when the broker redelivered the message (after a worker was lost), so the task may have run before. */
+  /** True when an earlier run of the message was interrupted (a worker was lost or stopped), so the task may have run before. */
   redelivered: boolean;
   /** The request's message id. */
   messageId?: string;
