@@ -761,8 +761,9 @@ Status AmqpConnectionLoop::on_delivery(std::shared_ptr<Delivery> delivery) {
 // flag is only a boolean, so the count travels in the attempt header of a
 // copy. With attempts left, a copy with attempt + 1 and
 // x-heavylift-redelivered goes to the retry queue. With none left, a failure
-// outcome goes out and a copy goes to the dead-letter queue. The original is acked only once the broker confirmed
-// the copies, and the message does not run in this delivery.
+// outcome goes out and a copy goes to the dead-letter queue. The original is
+// acked only once the broker confirmed the copies, and the message does not
+// run in this delivery.
 Status AmqpConnectionLoop::on_interrupted(const std::shared_ptr<Delivery>& delivery) {
   const JobEnvelope& envelope = delivery->envelope;
   const bool attempts_left = envelope.attempt < options_.max_attempts;
@@ -917,8 +918,8 @@ Status AmqpConnectionLoop::publish_outcome(const std::shared_ptr<Delivery>& deli
   headers.add_string(kTaskHeader, envelope.task);
   headers.add_integer(kAttemptHeader, envelope.attempt);
   headers.add_string(kStatusHeader, status.ok() ? "completed" : "failed");
-  // Tells a consumer that this message may have run before (the broker
-  // redelivered it after a lost connection), so it may see this result twice.
+  // Tells a consumer that this message may have run before (an earlier run
+  // was interrupted by a lost or stopped worker), so it may see this result twice.
   headers.add_boolean(kRedeliveredHeader, delivery->redelivered || envelope.redelivered_before);
   std::string body;
   const char* content_type = "application/json";
