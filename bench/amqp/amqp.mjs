@@ -2,10 +2,12 @@
 // the same work, both fed by the same amqplib request/reply client on a real
 // rabbitmq-server: a no-op (testing.echo against a Node echo) and a JPEG
 // thumbnail (image.thumbnail against sharp). Prints messages/s, p50 and p99
-// of each side and the ratios.
+// of each side and the ratios. The two sides take turns in several rounds,
+// so load from other processes on a shared machine falls on both alike.
 // Usage: node bench/amqp/amqp.mjs (variables: BENCH_AMQP_NOOP_OPS,
 // BENCH_AMQP_THUMBNAIL_OPS, BENCH_AMQP_NOOP_CONCURRENCY,
-// BENCH_AMQP_THUMBNAIL_CONCURRENCY, BENCH_AMQP_PREFETCH, HEAVYLIFT_BIN).
+// BENCH_AMQP_THUMBNAIL_CONCURRENCY, BENCH_AMQP_PREFETCH, BENCH_AMQP_ROUNDS,
+// BENCH_AMQP_EXECUTOR_THREADS, HEAVYLIFT_BIN).
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -19,7 +21,7 @@ import { startDaemon } from 'heavylift/testing';
 
 import { RabbitMqServer } from '../../tests/e2e/lib/rabbitmq.mjs';
 import { formatRatio, formatTable } from '../lib/report.mjs';
-import { runClosedLoop } from '../lib/run.mjs';
+import { quantile, runClosedLoop } from '../lib/run.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
@@ -29,6 +31,9 @@ const THUMBNAIL_OPS = Number(env.BENCH_AMQP_THUMBNAIL_OPS ?? 200);
 const NOOP_CONCURRENCY = Number(env.BENCH_AMQP_NOOP_CONCURRENCY ?? 64);
 const THUMBNAIL_CONCURRENCY = Number(env.BENCH_AMQP_THUMBNAIL_CONCURRENCY ?? 8);
 const PREFETCH = Number(env.BENCH_AMQP_PREFETCH ?? 32);
+const ROUNDS = Number(env.BENCH_AMQP_ROUNDS ?? 4);
+// The daemon's executor threads. Unset, the daemon uses its default (one per core).
+const EXECUTOR_THREADS = env.BENCH_AMQP_EXECUTOR_THREADS;
 const PHOTOS_DIR = env.BENCH_PHOTOS ?? '/usr/share/backgrounds/mate';
 const PHOTOS = ['nature/Dune.jpg', 'nature/Aqua.jpg', 'nature/Storm.jpg', 'nature/Wood.jpg'];
 const WIDTH = 320;
@@ -64,15 +69,34 @@ async function makeRpc(connection, queue) {
     });
 }
 
-function summarize(side, result) {
+// Totals of one side over its rounds: throughput from the summed time, and
+// latency quantiles over every call of every round.
+function newTotals(side) {
+  return { side, ok: 0, failed: 0, seconds: 0, latenciesMs: [], firstErrors: [] };
+}
+
+async function runRound(totals, call, concurrency, ops) {
+  const timed = async (i) => {
+    const startMs = performance.now();
+    await call(i);
+    totals.latenciesMs.push(performance.now() - startMs);
+  };
+  const result = await runClosedLoop({ operation: timed, concurrency, maxOps: ops, maxSeconds: MAX_SECONDS });
+  totals.ok += result.ok;
+  totals.failed += result.failed;
+  totals.seconds += result.elapsedSeconds;
+  totals.firstErrors.push(...result.firstErrors.slice(0, 3 - totals.firstErrors.length));
+}
+
+function summarize(totals) {
   return {
-    side,
-    ok: result.ok,
-    failed: result.failed,
-    perSecond: result.opsPerSecond,
-    p50: result.latencyMs.p50,
-    p99: result.latencyMs.p99,
-    firstErrors: result.firstErrors,
+    side: totals.side,
+    ok: totals.ok,
+    failed: totals.failed,
+    perSecond: totals.ok / totals.seconds,
+    p50: quantile(totals.latenciesMs, 0.5),
+    p99: quantile(totals.latenciesMs, 0.99),
+    firstErrors: totals.firstErrors,
   };
 }
 
@@ -82,14 +106,23 @@ async function measure(title, heavyliftCall, nodeCall, ops, concurrency) {
     await heavyliftCall(i);
     await nodeCall(i);
   }
-  process.stdout.write('heavylift... ');
-  const heavylift = await runClosedLoop({ operation: heavyliftCall, concurrency, maxOps: ops, maxSeconds: MAX_SECONDS });
-  process.stdout.write('node... ');
-  const node = await runClosedLoop({ operation: nodeCall, concurrency, maxOps: ops, maxSeconds: MAX_SECONDS });
+  const heavylift = newTotals('heavylift');
+  const node = newTotals('amqplib + Node');
+  const sides = [
+    [heavylift, heavyliftCall],
+    [node, nodeCall],
+  ];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    process.stdout.write(`round ${round + 1}/${ROUNDS}... `);
+    // Alternate which side goes first, so neither always follows the other.
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    for (const [totals, call] of order) await runRound(totals, call, concurrency, Math.ceil(ops / ROUNDS));
+  }
   process.stdout.write('done\n');
-  return { title, heavylift: summarize('heavylift', heavylift), node: summarize('amqplib + Node', node) };
+  return { title, heavylift: summarize(heavylift), node: summarize(node) };
 }
 
+const loadAtStart = os.loadavg()[0];
 const broker = await RabbitMqServer.start();
 let daemon;
 let worker;
@@ -101,6 +134,7 @@ try {
       '--amqp-url', broker.url,
       '--amqp-queue', 'bench.heavylift',
       '--amqp-concurrency', String(PREFETCH),
+      ...(EXECUTOR_THREADS ? ['--executor-threads', EXECUTOR_THREADS] : []),
       '--executor-queue-capacity', String(PREFETCH * 2),
       '--testing-tasks', 'true',
       '--blob-root', PHOTOS_DIR,
@@ -181,7 +215,11 @@ try {
       if (side.failed > 0) console.log(`${pair.title} ${side.side} errors: ${JSON.stringify(side.firstErrors)}`);
     }
   }
-  console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)} at the end`);
+  console.log(
+    `machine: ${os.cpus().length} CPUs, load average ${loadAtStart.toFixed(2)} at the start and ` +
+      `${os.loadavg()[0].toFixed(2)} at the end; ${ROUNDS} rounds per side, ${EXECUTOR_THREADS ?? 'default'} executor threads, ` +
+      `prefetch ${PREFETCH} on both sides`,
+  );
   process.exitCode = noop.heavylift.failed + noop.node.failed + thumbnail.heavylift.failed + thumbnail.node.failed > 0 ? 1 : 0;
 } finally {
   await connection?.close().catch(() => {});

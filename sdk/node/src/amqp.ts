@@ -37,7 +37,9 @@ import {
   SleepRequest,
   SleepResponse,
 } from './gen/heavylift/v1/testing';
-import { invalidParameter } from './validate';
+import { checkTraceparentProvider } from './connection';
+import { checkTraceparent } from './trace';
+import { checkKnownOptions, checkOptionsObject, invalidParameter } from './validate';
 
 /** Header naming the task to run. */
 export const TASK_HEADER = 'x-heavylift-task';
@@ -47,10 +49,12 @@ export const ATTEMPT_HEADER = 'x-heavylift-attempt';
 export const STATUS_HEADER = 'x-heavylift-status';
 /** Header of a failed result or dead-lettered message: `"<CODE>: message"`. */
 export const ERROR_HEADER = 'x-heavylift-error';
-/** Header of a result: `true` when the broker redelivered the message, so the task may have run twice. */
+/** Header of a result: `true` when an earlier run of the message was interrupted (a worker was lost or stopped), so the task may have run twice. */
 export const REDELIVERED_HEADER = 'x-heavylift-redelivered';
 /** Header of a dead-lettered message: why it was dead-lettered (for example `MAX_ATTEMPTS`). */
 export const DEAD_REASON_HEADER = 'x-heavylift-dead-reason';
+/** Header carrying the W3C trace context; the worker logs the task under its trace id. */
+export const TRACEPARENT_HEADER = 'traceparent';
 
 /** The worker's default task queue (`--amqp-queue`). */
 export const DEFAULT_TASK_QUEUE = 'heavylift.tasks';
@@ -75,6 +79,7 @@ const TASK_TYPES = {
   'testing.sleep': { request: SleepRequest, result: SleepResponse },
   'testing.fail': { request: FailRequest, result: FailResponse },
   'testing.echo': { request: EchoRequest, result: EchoResponse },
+  'testing.crash': { request: EchoRequest, result: EchoResponse },
 } as const;
 
 type TaskTypes = typeof TASK_TYPES;
@@ -102,6 +107,7 @@ export interface TaskQueueOptions {
  * (PRECONDITION_FAILED), so `options` must match the worker's settings.
  */
 export async function assertTaskQueues(channel: Channel, options: TaskQueueOptions = {}): Promise<void> {
+  checkAmqpOptions(options, 'options', TASK_QUEUE_OPTION_NAMES);
   const queue = options.queue ?? DEFAULT_TASK_QUEUE;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   await channel.assertExchange(options.resultsExchange ?? DEFAULT_RESULTS_EXCHANGE, 'topic', { durable: true });
@@ -120,6 +126,17 @@ export async function assertTaskQueues(channel: Channel, options: TaskQueueOptio
   });
 }
 
+const TASK_QUEUE_OPTION_NAMES = ['queue', 'retryDelayMs', 'resultsExchange'] as const;
+
+/**
+ * Rejects keys of `options` that `allowed` does not name, so a misspelt option (`replyto`,
+ * `timeout`) fails instead of being ignored. The gRPC call options are not accepted unless
+ * `allowed` names them: the helpers do not read `deadlineMs`, `signal` or `requestId`.
+ */
+function checkAmqpOptions(options: unknown, field: string, allowed: readonly string[]): void {
+  checkKnownOptions(checkOptionsObject(options as object | undefined, field), field, allowed, []);
+}
+
 /** Options of {@link publishTask}. */
 export interface PublishTaskOptions {
   /** The task queue. Default: `'heavylift.tasks'`. */
@@ -132,6 +149,19 @@ export interface PublishTaskOptions {
   replyTo?: string;
   /** Extra headers. */
   headers?: Record<string, unknown>;
+  /**
+   * W3C trace context sent in the `traceparent` header, or a function returning the current
+   * one (or undefined). The worker logs the task's lines with its trace id as `trace_id`.
+   */
+  traceparent?: string | (() => string | undefined);
+}
+
+const PUBLISH_OPTION_NAMES = ['queue', 'messageId', 'correlationId', 'replyTo', 'headers', 'traceparent'] as const;
+
+// Returns the traceparent of a `traceparent` option (a value or a provider), checked.
+function resolveTraceparent(option: unknown, field: string): string | undefined {
+  if (typeof option === 'function') return checkTraceparentProvider(option)?.();
+  return option === undefined ? undefined : checkTraceparent(option, field);
 }
 
 /** Encodes `request` of `task` as binary protobuf. Throws InvalidArgumentError for an unknown task. */
@@ -157,13 +187,17 @@ export function publishTask<N extends TaskName>(
   request: TaskRequest<N>,
   options: PublishTaskOptions = {},
 ): string {
+  checkAmqpOptions(options, 'options', PUBLISH_OPTION_NAMES);
+  const traceparent = resolveTraceparent(options.traceparent, 'options.traceparent');
   const messageId = options.messageId ?? randomUUID();
+  const headers: Record<string, unknown> = { ...options.headers, [TASK_HEADER]: task };
+  if (traceparent !== undefined) headers[TRACEPARENT_HEADER] = traceparent;
   const publishOptions: Options.Publish = {
     persistent: true,
     contentType: 'application/x-protobuf',
     messageId,
     correlationId: options.correlationId ?? messageId,
-    headers: { ...options.headers, [TASK_HEADER]: task },
+    headers,
   };
   if (options.replyTo !== undefined) publishOptions.replyTo = options.replyTo;
   channel.sendToQueue(options.queue ?? DEFAULT_TASK_QUEUE, encodeTaskRequest(task, request), publishOptions);
@@ -180,7 +214,7 @@ export interface OutcomeInfo<N extends TaskName = TaskName> {
   task: N;
   /** Attempt that produced the outcome, counted from 1. */
   attempt: number;
-  /** True when the broker redelivered the message (after a worker was lost), so the task may have run before. */
+  /** True when an earlier run of the message was interrupted (a worker was lost or stopped), so the task may have run before. */
   redelivered: boolean;
   /** The request's message id. */
   messageId?: string;
@@ -249,7 +283,14 @@ export interface ConfirmChannelSource {
 export interface AmqpTaskClientOptions extends TaskQueueOptions {
   /** Declare the queues with {@link assertTaskQueues} first. Default: `true`. */
   assertQueues?: boolean;
+  /**
+   * Returns the W3C `traceparent` of the work in progress (for example from
+   * AsyncLocalStorage), sent with calls that do not pass their own.
+   */
+  traceparent?: () => string | undefined;
 }
+
+const CLIENT_OPTION_NAMES = [...TASK_QUEUE_OPTION_NAMES, 'assertQueues', 'traceparent'] as const;
 
 /** Options of one {@link AmqpTaskClient.call}. */
 export interface AmqpCallOptions {
@@ -257,7 +298,11 @@ export interface AmqpCallOptions {
   timeoutMs?: number;
   /** The message id. Default: a random UUID. */
   messageId?: string;
+  /** W3C trace context sent in the `traceparent` header. Default: the client's provider's, else none. */
+  traceparent?: string;
 }
+
+const AMQP_CALL_OPTION_NAMES = ['timeoutMs', 'messageId', 'traceparent'] as const;
 
 interface PendingCall {
   resolve(outcome: TaskOutcome): void;
@@ -278,14 +323,23 @@ export class AmqpTaskClient {
     private readonly channel: ConfirmChannel,
     private readonly replyQueue: string,
     private readonly queue: string,
+    private readonly traceparent: (() => string | undefined) | undefined,
   ) {}
 
   /** Opens a confirm channel on `connection`, declares the queues and starts consuming replies. */
   static async create(connection: ConfirmChannelSource, options: AmqpTaskClientOptions = {}): Promise<AmqpTaskClient> {
+    checkAmqpOptions(options, 'options', CLIENT_OPTION_NAMES);
+    const traceparent = checkTraceparentProvider(options.traceparent);
     const channel = await connection.createConfirmChannel();
-    if (options.assertQueues ?? true) await assertTaskQueues(channel, options);
+    if (options.assertQueues ?? true) {
+      await assertTaskQueues(channel, {
+        queue: options.queue,
+        retryDelayMs: options.retryDelayMs,
+        resultsExchange: options.resultsExchange,
+      });
+    }
     const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
-    const client = new AmqpTaskClient(channel, replyQueue, options.queue ?? DEFAULT_TASK_QUEUE);
+    const client = new AmqpTaskClient(channel, replyQueue, options.queue ?? DEFAULT_TASK_QUEUE, traceparent);
     await channel.consume(replyQueue, (message: ConsumeMessage | null) => message && client.onReply(message), {
       noAck: true,
     });
@@ -309,6 +363,9 @@ export class AmqpTaskClient {
     request: TaskRequest<N>,
     options: AmqpCallOptions = {},
   ): Promise<TaskOutcome<N>> {
+    checkAmqpOptions(options, 'options', AMQP_CALL_OPTION_NAMES);
+    const traceparent = options.traceparent ?? this.traceparent?.();
+    if (traceparent !== undefined) checkTraceparent(traceparent, 'options.traceparent');
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw invalidParameter('timeoutMs', 'a positive number of milliseconds', timeoutMs);
@@ -336,6 +393,7 @@ export class AmqpTaskClient {
         replyTo: this.replyQueue,
         correlationId,
         messageId: options.messageId,
+        traceparent,
       });
       await this.channel.waitForConfirms();
     } catch (error) {
@@ -394,6 +452,7 @@ export async function consumeResults(
   options: ConsumeResultsOptions,
   handler: (outcome: TaskOutcome, message: ConsumeMessage) => void | Promise<void>,
 ): Promise<string> {
+  checkAmqpOptions(options, 'options', ['exchange', 'queue', 'pattern', 'prefetch']);
   const exchange = options.exchange ?? DEFAULT_RESULTS_EXCHANGE;
   await channel.assertExchange(exchange, 'topic', { durable: true });
   await channel.assertQueue(options.queue, { durable: true });

@@ -145,11 +145,16 @@ export function checkKnownKeys(object: object, field: string, allowed: readonly 
 }
 
 /**
- * Rejects keys of `options` that are neither in `allowed` nor call options, so a misspelt
- * option fails instead of being ignored.
+ * Rejects keys of `options` that are neither in `allowed` nor in `callOptions` (by default the
+ * gRPC call options), so a misspelt option fails instead of being ignored.
  */
-export function checkKnownOptions(options: object, field: string, allowed: readonly string[]): void {
-  checkKnownKeys(options, field, [...allowed, ...CALL_OPTION_NAMES]);
+export function checkKnownOptions(
+  options: object,
+  field: string,
+  allowed: readonly string[],
+  callOptions: readonly string[] = CALL_OPTION_NAMES,
+): void {
+  checkKnownKeys(options, field, [...allowed, ...callOptions]);
 }
 
 /**

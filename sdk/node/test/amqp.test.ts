@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { amqp, InvalidArgumentError, UnavailableError } from 'heavylift';
 
 function message(content: Buffer, properties: Record<string, unknown>): ConsumeMessage {
@@ -69,5 +69,72 @@ describe('amqp helpers', () => {
     const error = (outcome as { error: UnavailableError }).error;
     assert.ok(error instanceof UnavailableError);
     assert.equal(error.message, 'down');
+  });
+
+  // Option checks run before the channel or connection is used, so these need no broker.
+  const NO_CHANNEL = {} as unknown as Channel;
+  const NO_CONNECTION = {} as unknown as amqp.ConfirmChannelSource;
+
+  function assertRejectsField(field: string, allowed: RegExp) {
+    return (error: unknown) => {
+      assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
+      assert.equal(error.field, field);
+      assert.match(error.message, allowed);
+      return true;
+    };
+  }
+
+  test('publishTask rejects a misspelt option, naming it and the allowed ones', () => {
+    assert.throws(
+      () => amqp.publishTask(NO_CHANNEL, 'testing.echo', {}, { replyto: 'q' } as amqp.PublishTaskOptions),
+      assertRejectsField('options.replyto', /allowed: queue, messageId, correlationId, replyTo, headers, traceparent/),
+    );
+  });
+
+  test('publishTask rejects a gRPC call option it does not read', () => {
+    assert.throws(
+      () => amqp.publishTask(NO_CHANNEL, 'testing.echo', {}, { deadlineMs: 100 } as amqp.PublishTaskOptions),
+      assertRejectsField('options.deadlineMs', /no such option/),
+    );
+  });
+
+  test('publishTask rejects a traceparent that is not W3C trace context', () => {
+    assert.throws(
+      () => amqp.publishTask(NO_CHANNEL, 'testing.echo', {}, { traceparent: 'not-a-trace' }),
+      assertRejectsField('options.traceparent', /W3C traceparent/),
+    );
+    assert.throws(
+      () => amqp.publishTask(NO_CHANNEL, 'testing.echo', {}, { traceparent: () => 'not-a-trace' }),
+      assertRejectsField('traceparent', /W3C traceparent/),
+    );
+  });
+
+  test('publishTask rejects options that are not an object', () => {
+    assert.throws(
+      () => amqp.publishTask(NO_CHANNEL, 'testing.echo', {}, 'heavylift.tasks' as unknown as amqp.PublishTaskOptions),
+      assertRejectsField('options', /Expected object/),
+    );
+  });
+
+  test('AmqpTaskClient.create rejects a misspelt option before opening a channel', async () => {
+    await assert.rejects(
+      amqp.AmqpTaskClient.create(NO_CONNECTION, { retryDelay: 200 } as amqp.AmqpTaskClientOptions),
+      assertRejectsField('options.retryDelay', /allowed: queue, retryDelayMs, resultsExchange, assertQueues, traceparent/),
+    );
+    await assert.rejects(
+      amqp.AmqpTaskClient.create(NO_CONNECTION, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } as never),
+      assertRejectsField('traceparent', /function returning a traceparent/),
+    );
+  });
+
+  test('assertTaskQueues and consumeResults reject misspelt options', async () => {
+    await assert.rejects(
+      amqp.assertTaskQueues(NO_CHANNEL, { queues: 'q' } as amqp.TaskQueueOptions),
+      assertRejectsField('options.queues', /allowed: queue, retryDelayMs, resultsExchange\)/),
+    );
+    await assert.rejects(
+      amqp.consumeResults(NO_CHANNEL, { queue: 'q', prefecth: 5 } as amqp.ConsumeResultsOptions, () => {}),
+      assertRejectsField('options.prefecth', /allowed: exchange, queue, pattern, prefetch/),
+    );
   });
 });

@@ -1,14 +1,17 @@
 // The AMQP worker across failures: a daemon killed with SIGKILL mid-task
 // leaves the message unacknowledged, so the broker redelivers it to the next
-// daemon; a broker restart with thousands of messages in flight loses none.
+// daemon, which counts the interrupted attempt. A message that crashes every
+// daemon ends in the dead-letter queue after the maximum attempts. A broker
+// restart with thousands of messages in flight loses none.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 
 import amqplib from 'amqplib';
 import { amqp } from 'heavylift';
 
 import { readMetrics, startTestDaemon, sumSamples } from '../lib/helpers.mjs';
-import { useRabbitMq } from '../lib/rabbitmq.mjs';
+import { takeFromQueue, useRabbitMq } from '../lib/rabbitmq.mjs';
 
 // The issue's scale by default; AMQP_E2E_RESTART_MESSAGES overrides it, and
 // the sanitizer run, whose daemon is several times slower, uses a tenth.
@@ -24,6 +27,14 @@ async function waitFor(what, check, timeoutMs) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+// Resolves with { code, signal } once `daemon` has exited.
+async function exitOf(daemon) {
+  const { exitCode, signalCode } = daemon.process;
+  if (exitCode !== null || signalCode !== null) return { code: exitCode, signal: signalCode };
+  const [code, signal] = await once(daemon.process, 'exit');
+  return { code, signal };
 }
 
 async function stopDaemon(daemon) {
@@ -57,10 +68,12 @@ describe('AMQP worker recovery', { timeout: 240_000 }, () => {
 
   test('a daemon killed mid-task: the message is redelivered and completed', async () => {
     const queue = 'e2e.killed';
-    const first = await startWorker(queue, ['--amqp-concurrency', '1']);
+    const retryDelayMs = 300;
+    const flags = ['--amqp-concurrency', '1', '--amqp-retry-delay-ms', String(retryDelayMs)];
+    const first = await startWorker(queue, flags);
     const connection = await amqplib.connect(rabbit.broker.url);
     try {
-      const tasks = await amqp.AmqpTaskClient.create(connection, { queue });
+      const tasks = await amqp.AmqpTaskClient.create(connection, { queue, retryDelayMs });
       const call = tasks.callOutcome('testing.sleep', { durationMs: 2000 }, { messageId: 'killed-1', timeoutMs: 90_000 });
 
       await waitFor(
@@ -71,20 +84,92 @@ describe('AMQP worker recovery', { timeout: 240_000 }, () => {
       const exit = await first.stop('SIGKILL');
       assert.equal(exit.signal, 'SIGKILL');
 
-      const second = await startWorker(queue, ['--amqp-concurrency', '1']);
+      const second = await startWorker(queue, flags);
       const outcome = await call;
       assert.equal(outcome.status, 'completed');
       assert.equal(outcome.messageId, 'killed-1');
       assert.equal(outcome.redelivered, true, 'the result says the message was redelivered');
       assert.ok(outcome.result.elapsedMs >= 2000);
-      // A lost run does not count as an attempt: only a failure does.
-      assert.equal(outcome.attempt, 1);
+      // The interrupted run was attempt 1; the copy the second daemon made ran as attempt 2.
+      assert.equal(outcome.attempt, 2);
+      assert.equal(outcome.result.attempt, 2);
+      assert.match(second.logs(), /event=amqp\.attempt_interrupted job_id=killed-1 task=testing\.sleep attempt=1 max_attempts=3 action=retry/);
 
       const samples = await readMetrics(second.httpAddress);
       assert.equal(sumSamples(samples, 'heavylift_amqp_redeliveries_total'), 1);
+      assert.equal(sumSamples(samples, 'heavylift_amqp_messages_total', { task: 'testing.sleep', outcome: 'retried' }), 1);
       assert.equal(sumSamples(samples, 'heavylift_amqp_messages_total', { task: 'testing.sleep', outcome: 'completed' }), 1);
       await tasks.close();
       await stopDaemon(second);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test('crash-looping message is dead-lettered after max attempts', async () => {
+    const queue = 'e2e.poison';
+    const maxAttempts = 3;
+    const retryDelayMs = 200;
+    const flags = [
+      '--amqp-concurrency', '1',
+      '--amqp-max-attempts', String(maxAttempts),
+      '--amqp-retry-delay-ms', String(retryDelayMs),
+    ];
+    const connection = await amqplib.connect(rabbit.broker.url);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await amqp.assertTaskQueues(channel, { queue, retryDelayMs });
+      const { queue: replies } = await channel.assertQueue('', { exclusive: true });
+      const payload = Buffer.from('poison');
+      amqp.publishTask(channel, 'testing.crash', { payload }, { queue, messageId: 'poison-1', replyTo: replies });
+      await channel.waitForConfirms();
+
+      // Restart the daemon after each crash, as a supervisor would, until one
+      // dead-letters the message instead of running it.
+      const crashedAttempts = [];
+      let survivor;
+      while (survivor === undefined) {
+        assert.ok(crashedAttempts.length <= maxAttempts, `the daemon crashed ${crashedAttempts.length} times`);
+        const daemon = await startWorker(queue, flags);
+        const ended = await Promise.race([
+          exitOf(daemon),
+          // A rejection (the daemon exited first) leaves the race to exitOf.
+          daemon.waitForLog('action=dead_letter', 120_000).then(() => 'dead_lettered', () => new Promise(() => {})),
+        ]);
+        if (ended === 'dead_lettered') {
+          survivor = daemon;
+        } else {
+          assert.equal(ended.signal, 'SIGKILL', `daemon exited with ${JSON.stringify(ended)}; logs:\n${daemon.logs()}`);
+          const crash = /event=testing\.crash request_id=poison-1 attempt=(\d+)/.exec(daemon.logs());
+          assert.ok(crash, `the daemon crashed in testing.crash; logs:\n${daemon.logs()}`);
+          crashedAttempts.push(Number(crash[1]));
+        }
+      }
+      assert.deepEqual(crashedAttempts, [1, 2, 3], 'each crash used up one attempt');
+
+      const dead = await takeFromQueue(channel, `${queue}.dead`, (m) => m.properties.messageId === 'poison-1');
+      const headers = dead.properties.headers;
+      assert.equal(headers[amqp.DEAD_REASON_HEADER], 'MAX_ATTEMPTS');
+      assert.equal(headers[amqp.ATTEMPT_HEADER], maxAttempts);
+      assert.equal(headers[amqp.TASK_HEADER], 'testing.crash');
+      assert.equal(headers[amqp.REDELIVERED_HEADER], true);
+      assert.match(headers[amqp.ERROR_HEADER], /^INTERNAL: attempt 3 of 3 was interrupted/);
+      assert.deepEqual(amqp.encodeTaskRequest('testing.crash', { payload }), dead.content, 'the body is kept');
+
+      // The caller waiting on reply_to hears about it instead of timing out.
+      const reply = await takeFromQueue(channel, replies, (m) => m.properties.messageId === 'poison-1');
+      const outcome = amqp.decodeTaskOutcome(reply);
+      assert.equal(outcome.status, 'failed');
+      assert.equal(outcome.attempt, maxAttempts);
+      assert.equal(outcome.redelivered, true);
+      assert.equal(outcome.error.reason, 'ATTEMPT_INTERRUPTED');
+
+      const checker = await connection.createChannel();
+      assert.equal((await checker.checkQueue(queue)).messageCount, 0, 'the task queue is empty');
+      assert.equal((await checker.checkQueue(`${queue}.retry`)).messageCount, 0, 'the retry queue is empty');
+      const samples = await readMetrics(survivor.httpAddress);
+      assert.equal(sumSamples(samples, 'heavylift_amqp_dead_lettered_total', { reason: 'MAX_ATTEMPTS' }), 1);
+      await stopDaemon(survivor);
     } finally {
       await connection.close();
     }
@@ -108,11 +193,16 @@ describe('AMQP worker recovery', { timeout: 240_000 }, () => {
       assert.ok(Date.now() - stopping < 2500, 'the drain ends soon after the grace period, not after the task');
       assert.match(first.logs(), /event=amqp.grace_expired/);
 
-      await startWorker(queue, ['--amqp-concurrency', '1']);
+      const second = await startWorker(queue, ['--amqp-concurrency', '1']);
       const outcome = await call;
       assert.equal(outcome.status, 'completed');
       assert.equal(outcome.messageId, 'drained-1');
+      // The first daemon republished the message instead of rejecting it, so
+      // the broker does not redeliver it and the shutdown used no attempt;
+      // the copy still marks that the task may have run before.
       assert.equal(outcome.attempt, 1, 'a run cut short by a shutdown is not a failed attempt');
+      assert.equal(outcome.redelivered, true);
+      assert.equal(sumSamples(await readMetrics(second.httpAddress), 'heavylift_amqp_redeliveries_total'), 0);
       await tasks.close();
     } finally {
       await connection.close();

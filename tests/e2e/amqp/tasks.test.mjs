@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import amqplib from 'amqplib';
-import { amqp, InvalidArgumentError, UnimplementedError, UnavailableError } from 'heavylift';
+import { amqp, childTraceparent, InvalidArgumentError, traceIdOf, UnimplementedError, UnavailableError } from 'heavylift';
 
 import { PHOTOS, PHOTOS_DIR, readJpegSize, readMetrics, sumSamples, useDaemon } from '../lib/helpers.mjs';
 import { takeFromQueue, useRabbitMq } from '../lib/rabbitmq.mjs';
@@ -29,6 +29,8 @@ describe('AMQP worker tasks', { timeout: 120_000 }, () => {
     '--amqp-max-message-bytes', String(MAX_MESSAGE_BYTES),
     '--testing-tasks', 'true',
     '--blob-root', PHOTOS_DIR,
+    // Completed tasks log event=task.finished at debug level, with their trace id.
+    '--log-level', 'debug',
   ]);
   let connection;
   let channel;
@@ -124,6 +126,55 @@ describe('AMQP worker tasks', { timeout: 120_000 }, () => {
     assert.equal(outcome.task, 'testing.echo');
     assert.equal(Buffer.from(outcome.result.payload).toString(), 'no reply_to');
     await channel.cancel(consumerTag);
+  });
+
+  test('traceparent header reaches task log lines', async () => {
+    const traceparent = childTraceparent();
+    await tasks.call('testing.echo', { payload: Buffer.from('traced') }, { messageId: 'traced-1', traceparent });
+    const line = await running.daemon.waitForLog(`trace_id=${traceIdOf(traceparent)}`);
+    assert.match(line, new RegExp(`event=task\\.finished task=testing\\.echo request_id=traced-1 trace_id=${traceIdOf(traceparent)} code=OK`));
+
+    // A fire-and-forget publish with the option sends it too.
+    const published = childTraceparent();
+    amqp.publishTask(channel, 'testing.echo', { payload: Buffer.from('traced') }, { queue: QUEUE, messageId: 'traced-2', traceparent: published });
+    await channel.waitForConfirms();
+    assert.match(
+      await running.daemon.waitForLog(`trace_id=${traceIdOf(published)}`),
+      /event=task\.finished task=testing\.echo request_id=traced-2 /,
+    );
+  });
+
+  test('client traceparent provider traces failures', async () => {
+    const traceparent = childTraceparent();
+    const traced = await amqp.AmqpTaskClient.create(connection, {
+      queue: QUEUE,
+      retryDelayMs: RETRY_DELAY_MS,
+      traceparent: () => traceparent,
+    });
+    try {
+      const outcome = await traced.callOutcome('testing.fail', { code: 'FAILED_PRECONDITION' }, { messageId: 'traced-3' });
+      assert.equal(outcome.status, 'failed');
+    } finally {
+      await traced.close();
+    }
+    const traceId = traceIdOf(traceparent);
+    await running.daemon.waitForLog(new RegExp(`event=amqp\\.job_failed job_id=traced-3 .*trace_id=${traceId}`));
+    assert.match(running.daemon.logs(), new RegExp(`event=task\\.failed task=testing\\.fail request_id=traced-3 trace_id=${traceId} `));
+  });
+
+  test('unparsable traceparent is ignored', async () => {
+    const { queue: replyQueue } = await channel.assertQueue('', { exclusive: true });
+    channel.sendToQueue(QUEUE, amqp.encodeTaskRequest('testing.echo', { payload: Buffer.from('x') }), {
+      contentType: 'application/x-protobuf',
+      headers: { [amqp.TASK_HEADER]: 'testing.echo', traceparent: '00-not-a-trace-01' },
+      replyTo: replyQueue,
+      messageId: 'traced-bad',
+    });
+    await channel.waitForConfirms();
+    const reply = await takeFromQueue(channel, replyQueue, () => true);
+    assert.equal(reply.properties.headers[amqp.STATUS_HEADER], 'completed');
+    const line = await running.daemon.waitForLog('request_id=traced-bad');
+    assert.doesNotMatch(line, /trace_id=/);
   });
 
   test('a retryable failure succeeds on the attempt it asks for', async () => {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/trace_context.h"
+
 namespace heavylift {
 namespace {
 
@@ -153,6 +155,19 @@ Result<JobEnvelope> parse_job_envelope(const amqp_basic_properties_t& properties
   auto attempt = read_attempt(properties);
   if (!attempt.ok()) return attempt.error();
   envelope.attempt = attempt.value();
+
+  if ((properties._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
+    // Like gRPC metadata, a traceparent that does not parse is ignored
+    // rather than failing the message.
+    if (const amqp_field_value_t* header = find_header(properties.headers, kTraceparentHeader)) {
+      if (const auto text = string_value(*header)) {
+        if (const auto parent = parse_traceparent(*text)) envelope.trace_id = parent->trace_id;
+      }
+    }
+    const amqp_field_value_t* redelivered = find_header(properties.headers, kRedeliveredHeader);
+    envelope.redelivered_before =
+        redelivered != nullptr && redelivered->kind == AMQP_FIELD_KIND_BOOLEAN && redelivered->value.boolean != 0;
+  }
 
   envelope.message_id = property_text(properties, AMQP_BASIC_MESSAGE_ID_FLAG, properties.message_id);
   envelope.correlation_id = property_text(properties, AMQP_BASIC_CORRELATION_ID_FLAG, properties.correlation_id);

@@ -12,6 +12,10 @@
 //                                 the `type` property is read when it is absent
 //   headers["x-heavylift-attempt"] which attempt this delivery is, from 1;
 //                                 set by the worker when it schedules a retry
+//   headers["x-heavylift-redelivered"] true on a copy the worker made of a
+//                                 message whose attempt was interrupted
+//   headers["traceparent"]       W3C trace context; its trace id becomes the
+//                                 run's trace_id (ignored when not valid)
 //   correlation_id, reply_to, message_id: copied into the envelope
 //
 // Thread-safety: the functions here are pure and safe from any thread.
@@ -38,6 +42,7 @@ inline constexpr char kErrorHeader[] = "x-heavylift-error";
 inline constexpr char kErrorCodeHeader[] = "x-heavylift-error-code";
 inline constexpr char kErrorDetailHeader[] = "x-heavylift-error-detail";
 inline constexpr char kDeadReasonHeader[] = "x-heavylift-dead-reason";
+inline constexpr char kTraceparentHeader[] = "traceparent";
 
 // Longest task name accepted, in bytes.
 inline constexpr size_t kMaxTaskNameBytes = 256;
@@ -51,6 +56,11 @@ struct JobEnvelope {
   std::string message_id;
   std::string correlation_id;
   std::string reply_to;
+  // Trace id of a valid traceparent header, else "".
+  std::string trace_id;
+  // True when an earlier attempt of this message was interrupted (the
+  // x-heavylift-redelivered header), so the task may have run before.
+  bool redelivered_before = false;
 };
 
 // Builds the envelope of a message with `properties`. Fails with

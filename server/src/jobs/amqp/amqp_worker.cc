@@ -35,6 +35,12 @@ constexpr int kFramesPerTurn = 256;
 constexpr uint32_t kInitialBackoffMs = 100;
 constexpr uint32_t kMinDeferMs = 10;
 
+// Returns " trace_id=<id>" for a message that carried a valid traceparent, else "".
+std::string trace_field(const JobEnvelope& envelope) {
+  if (envelope.trace_id.empty()) return "";
+  return " trace_id=" + envelope.trace_id;
+}
+
 amqp_bytes_t bytes_of(std::string_view text) {
   return amqp_bytes_t{text.size(), const_cast<char*>(text.data())};
 }
@@ -350,7 +356,9 @@ class AmqpConnectionLoop {
                  const std::string& routing_key, bool mandatory, amqp_basic_properties_t& properties,
                  std::string_view body);
   Status publish_outcome(const std::shared_ptr<Delivery>& delivery);
-  Status publish_retry(const std::shared_ptr<Delivery>& delivery);
+  Status publish_retry(const std::shared_ptr<Delivery>& delivery, bool interrupted);
+  Status on_interrupted(const std::shared_ptr<Delivery>& delivery);
+  Status give_back(const std::shared_ptr<Delivery>& delivery, bool ran);
   Status publish_dead_letter(const std::shared_ptr<Delivery>& delivery, const std::string& reason);
   Status check_library(int status, const char* what);
   void close_connection(bool clean);
@@ -711,17 +719,8 @@ Status AmqpConnectionLoop::on_content_complete() {
 }
 
 Status AmqpConnectionLoop::on_delivery(std::shared_ptr<Delivery> delivery) {
-  // NOTE: a redelivery is not an attempt, so a message that crashes the
-  // daemon itself (not its task) is redelivered without end. A quorum queue
-  // with x-delivery-limit would bound that; the worker does not declare one.
   if (delivery->redelivered) metrics_.redeliveries.inc();
   const uint64_t tag = delivery->delivery_tag;
-
-  // Messages that arrive while the consumer is being cancelled go back at once.
-  if (draining_.load()) {
-    metrics_.messages("(none)", "requeued").inc();
-    return check_library(amqp_basic_reject(connection_, kChannel, tag, /*requeue=*/1), "basic.reject");
-  }
 
   // A body over the bound was not kept, so it cannot be copied to the
   // dead-letter queue by a publish; rejecting it lets the broker dead-letter
@@ -736,6 +735,9 @@ Status AmqpConnectionLoop::on_delivery(std::shared_ptr<Delivery> delivery) {
 
   metrics_.in_flight.fetch_add(1);
   running_[tag] = delivery;
+  // Messages that arrive while the consumer is being cancelled go back at once.
+  if (draining_.load()) return give_back(delivery, /*ran=*/false);
+
   auto envelope = parse_job_envelope(delivery->properties);
   if (!envelope.ok()) return reject_to_dead_letter(delivery, envelope.error());
   delivery->envelope = std::move(envelope.value());
@@ -747,13 +749,75 @@ Status AmqpConnectionLoop::on_delivery(std::shared_ptr<Delivery> delivery) {
   if (!request.ok()) return reject_to_dead_letter(delivery, request.error());
   delivery->request = std::move(request.value());
   delivery->response.reset(delivery->task->response_prototype->New());
+  if (delivery->redelivered) return on_interrupted(delivery);
   return run_job(delivery);
+}
+
+// The broker sets `redelivered` on a message it delivered before without
+// getting an ack: the daemon that held it crashed or was killed, or lost its
+// connection, while the message waited, ran or waited for confirms. That
+// counts as an attempt, so a message that crashes the daemon every time it
+// runs ends in the dead-letter queue instead of crashing it forever. The
+// flag is only a boolean, so the count travels in the attempt header of a
+// copy. With attempts left, a copy with attempt + 1 and
+// x-heavylift-redelivered goes to the retry queue. With none left, a failure
+// outcome goes out and a copy goes to the dead-letter queue. The original is
+// acked only once the broker confirmed the copies, and the message does not
+// run in this delivery.
+Status AmqpConnectionLoop::on_interrupted(const std::shared_ptr<Delivery>& delivery) {
+  const JobEnvelope& envelope = delivery->envelope;
+  const bool attempts_left = envelope.attempt < options_.max_attempts;
+  Error error = Error::internal(fmt::format(
+      "attempt {} of {} was interrupted: the daemon stopped or lost its broker connection before the "
+      "message was settled",
+      envelope.attempt, options_.max_attempts));
+  error.reason = "ATTEMPT_INTERRUPTED";
+  delivery->status = error;
+  spdlog::warn("event=amqp.attempt_interrupted job_id={} task={} attempt={} max_attempts={} action={}{}",
+               log_value(delivery->job_id()), log_value(delivery->task_label()), envelope.attempt,
+               options_.max_attempts, attempts_left ? "retry" : "dead_letter", trace_field(envelope));
+  if (attempts_left) {
+    delivery->outcome = "retried";
+    metrics_.retries(delivery->task_label()).inc();
+    return publish_retry(delivery, /*interrupted=*/true);
+  }
+  delivery->outcome = "dead_lettered";
+  if (Status s = publish_outcome(delivery); !s.ok()) return s;
+  return publish_dead_letter(delivery, "MAX_ATTEMPTS");
+}
+
+// Returns a message the worker will not run (it is shutting down) to the
+// task queue without using up an attempt. A basic.reject with requeue would
+// bring it back with the redelivered flag, which counts as an interrupted
+// attempt, so the worker publishes a copy instead and acks the original once
+// the broker confirmed the copy. A message that already carries the flag is
+// rejected with requeue: the next worker counts that interruption once.
+// `ran`: the task started, so the copy carries x-heavylift-redelivered (the
+// task may run twice).
+Status AmqpConnectionLoop::give_back(const std::shared_ptr<Delivery>& delivery, bool ran) {
+  delivery->outcome = "requeued";
+  if (delivery->redelivered) {
+    running_.erase(delivery->delivery_tag);
+    metrics_.in_flight.fetch_sub(1);
+    metrics_.messages(delivery->task_label(), "requeued").inc();
+    return check_library(amqp_basic_reject(connection_, kChannel, delivery->delivery_tag, /*requeue=*/1),
+                         "basic.reject");
+  }
+  if (!ran) return publish(delivery, "", options_.queue, false, delivery->properties, delivery->body);
+  HeaderBuilder headers;
+  headers.copy_from(delivery->properties.headers, {kRedeliveredHeader});
+  headers.add_boolean(kRedeliveredHeader, true);
+  amqp_basic_properties_t properties = delivery->properties;
+  properties._flags |= AMQP_BASIC_HEADERS_FLAG;
+  properties.headers = headers.table();
+  return publish(delivery, "", options_.queue, false, properties, delivery->body);
 }
 
 Status AmqpConnectionLoop::run_job(const std::shared_ptr<Delivery>& delivery) {
   delivery->context = std::make_shared<TaskContext>(
       delivery->job_id(), Clock::now() + std::chrono::milliseconds(options_.job_timeout_ms));
   delivery->context->set_attempt(delivery->envelope.attempt);
+  delivery->context->set_trace_id(delivery->envelope.trace_id);
   delivery->rejected_by_executor = false;
   std::shared_ptr<Inbox> inbox = inbox_;
   const std::thread::id loop_thread = thread_id_;
@@ -774,7 +838,6 @@ Status AmqpConnectionLoop::on_run_finished(const std::shared_ptr<Delivery>& deli
     return Status::Ok();
   }
   const Status& status = delivery->status;
-  const uint64_t tag = delivery->delivery_tag;
 
   // A full executor queue is not the message's fault: run it again after the
   // retry hint, without using up an attempt.
@@ -788,10 +851,7 @@ Status AmqpConnectionLoop::on_run_finished(const std::shared_ptr<Delivery>& deli
   // A run stopped by the shutdown goes back to the broker for another worker.
   if (!status.ok() && draining_.load() &&
       (status.error().code == Code::kUnavailable || delivery->rejected_by_executor)) {
-    running_.erase(tag);
-    metrics_.in_flight.fetch_sub(1);
-    metrics_.messages(delivery->task_label(), "requeued").inc();
-    return check_library(amqp_basic_reject(connection_, kChannel, tag, /*requeue=*/1), "basic.reject");
+    return give_back(delivery, /*ran=*/!delivery->rejected_by_executor);
   }
 
   if (status.ok()) {
@@ -802,18 +862,19 @@ Status AmqpConnectionLoop::on_run_finished(const std::shared_ptr<Delivery>& deli
   const Error& error = status.error();
   const bool attempts_left = delivery->envelope.attempt < options_.max_attempts;
   if (!is_permanent_failure(error.code) && attempts_left) {
-    spdlog::info("event=amqp.retry_scheduled job_id={} task={} attempt={} max_attempts={} delay_ms={} code={}",
+    spdlog::info("event=amqp.retry_scheduled job_id={} task={} attempt={} max_attempts={} delay_ms={} code={}{}",
                  log_value(delivery->job_id()), log_value(delivery->task_label()), delivery->envelope.attempt,
-                 options_.max_attempts, options_.retry_delay_ms, code_name(error.code));
+                 options_.max_attempts, options_.retry_delay_ms, code_name(error.code),
+                 trace_field(delivery->envelope));
     delivery->outcome = "retried";
     metrics_.retries(delivery->task_label()).inc();
-    return publish_retry(delivery);
+    return publish_retry(delivery, /*interrupted=*/false);
   }
 
   const std::string reason = is_permanent_failure(error.code) ? "PERMANENT_FAILURE" : "MAX_ATTEMPTS";
-  spdlog::warn("event=amqp.job_failed job_id={} task={} attempt={} code={} dead_reason={} message={}",
+  spdlog::warn("event=amqp.job_failed job_id={} task={} attempt={} code={} dead_reason={}{} message={}",
                log_value(delivery->job_id()), log_value(delivery->task_label()), delivery->envelope.attempt,
-               code_name(error.code), reason, log_value(error.message));
+               code_name(error.code), reason, trace_field(delivery->envelope), log_value(error.message));
   delivery->outcome = "dead_lettered";
   if (Status s = publish_outcome(delivery); !s.ok()) return s;
   return publish_dead_letter(delivery, reason);
@@ -857,9 +918,9 @@ Status AmqpConnectionLoop::publish_outcome(const std::shared_ptr<Delivery>& deli
   headers.add_string(kTaskHeader, envelope.task);
   headers.add_integer(kAttemptHeader, envelope.attempt);
   headers.add_string(kStatusHeader, status.ok() ? "completed" : "failed");
-  // Tells a consumer that this message may have run before (the broker
-  // redelivered it after a lost connection), so it may see this result twice.
-  headers.add_boolean(kRedeliveredHeader, delivery->redelivered);
+  // Tells a consumer that this message may have run before (an earlier run
+  // was interrupted by a lost or stopped worker), so it may see this result twice.
+  headers.add_boolean(kRedeliveredHeader, delivery->redelivered || envelope.redelivered_before);
   std::string body;
   const char* content_type = "application/json";
   if (status.ok() && envelope.format == PayloadFormat::kProtobuf) {
@@ -896,11 +957,16 @@ Status AmqpConnectionLoop::publish_outcome(const std::shared_ptr<Delivery>& deli
   return publish(delivery, options_.results_exchange, routing_key, true, properties, body);
 }
 
-Status AmqpConnectionLoop::publish_retry(const std::shared_ptr<Delivery>& delivery) {
+// `interrupted`: the attempt did not end (see on_interrupted); the copy then
+// carries x-heavylift-redelivered, which later attempts keep, so the outcome
+// marks that the task may have run twice.
+Status AmqpConnectionLoop::publish_retry(const std::shared_ptr<Delivery>& delivery, bool interrupted) {
   const Error& error = delivery->status.error();
   HeaderBuilder headers;
-  headers.copy_from(delivery->properties.headers, {kAttemptHeader, kErrorHeader, kErrorCodeHeader});
+  headers.copy_from(delivery->properties.headers,
+                    {kAttemptHeader, kErrorHeader, kErrorCodeHeader, interrupted ? kRedeliveredHeader : ""});
   headers.add_integer(kAttemptHeader, delivery->envelope.attempt + 1);
+  if (interrupted) headers.add_boolean(kRedeliveredHeader, true);
   headers.add_string(kErrorHeader, job_failure_reason(error));
   headers.add_string(kErrorCodeHeader, code_name(error.code));
   amqp_basic_properties_t properties = delivery->properties;

@@ -22,6 +22,14 @@
 // The ack is sent only after every publish above was confirmed (basic.ack
 // from the broker). A nack from the broker puts the message back (basic.nack
 // with requeue), so it runs again instead of being lost.
+//   redelivered      (the broker's flag: an earlier delivery was not acked,
+//                    because a daemon crashed or lost its connection) counts as
+//                    an interrupted attempt: a copy with x-heavylift-attempt + 1
+//                    to <queue>.retry, or, with no attempts left, a failure
+//                    outcome and a copy to <queue>.dead (MAX_ATTEMPTS); ack.
+//                    The message does not run in that delivery.
+// Messages the worker gives back while draining are republished to <queue>
+// unchanged and acked, so a shutdown does not use up an attempt.
 //
 // Each connection runs on its own thread with one channel; its prefetch is
 // `concurrency`, so at most that many of its messages run at once. A lost

@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <csignal>
 #include <thread>
+
+#include "core/logging.h"
 
 namespace heavylift {
 
@@ -71,12 +76,21 @@ Status testing_echo(const v1::EchoRequest& request, v1::EchoResponse* response, 
   return Status::Ok();
 }
 
+Status testing_crash(const v1::EchoRequest& /*request*/, v1::EchoResponse* /*response*/, TaskContext& context) {
+  spdlog::warn("event=testing.crash request_id={} attempt={}", log_value(context.request_id()), context.attempt());
+  spdlog::default_logger()->flush();
+  std::raise(SIGKILL);
+  return Error::internal("testing.crash: the daemon survived SIGKILL");
+}
+
 Status register_testing_tasks(TaskRegistry& registry) {
   Status status = registry.add<v1::SleepRequest, v1::SleepResponse>("testing.sleep", testing_sleep);
   if (!status.ok()) return status;
   status = registry.add<v1::FailRequest, v1::FailResponse>("testing.fail", testing_fail);
   if (!status.ok()) return status;
-  return registry.add<v1::EchoRequest, v1::EchoResponse>("testing.echo", testing_echo);
+  status = registry.add<v1::EchoRequest, v1::EchoResponse>("testing.echo", testing_echo);
+  if (!status.ok()) return status;
+  return registry.add<v1::EchoRequest, v1::EchoResponse>("testing.crash", testing_crash);
 }
 
 }  // namespace heavylift

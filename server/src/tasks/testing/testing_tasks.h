@@ -1,7 +1,7 @@
 // Predictable tasks for testing and benchmarking the transports: a sleep
 // (or CPU spin) that honours deadlines, cancellation and progress, a task
-// that fails until a given attempt, and an echo. Registered only when the
-// `testing.tasks` setting is on.
+// that fails until a given attempt, an echo, and a task that kills the
+// daemon. Registered only when the `testing.tasks` setting is on.
 #pragma once
 
 #include "core/error.h"
@@ -28,7 +28,12 @@ Status testing_fail(const v1::FailRequest& request, v1::FailResponse* response, 
 // Copies the payload into the response.
 Status testing_echo(const v1::EchoRequest& request, v1::EchoResponse* response, TaskContext& context);
 
-// Registers testing.sleep, testing.fail and testing.echo.
+// Kills the daemon with SIGKILL, as a crash inside a task would, so tests can
+// check what happens to a message whose task never returns. Takes an echo
+// request and never returns.
+Status testing_crash(const v1::EchoRequest& request, v1::EchoResponse* response, TaskContext& context);
+
+// Registers testing.sleep, testing.fail, testing.echo and testing.crash.
 Status register_testing_tasks(TaskRegistry& registry);
 
 }  // namespace heavylift

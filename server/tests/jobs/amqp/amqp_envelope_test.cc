@@ -43,6 +43,13 @@ struct Message {
     entry.value.value.f64 = value;
     return add(entry);
   }
+  Message& boolean_header(const std::string& key, bool value) {
+    amqp_table_entry_t entry{};
+    entry.key = bytes(keep.emplace_back(key));
+    entry.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    entry.value.value.boolean = value ? 1 : 0;
+    return add(entry);
+  }
   Message& add(const amqp_table_entry_t& entry) {
     entries.push_back(entry);
     properties._flags |= AMQP_BASIC_HEADERS_FLAG;
@@ -68,6 +75,37 @@ TEST(AmqpEnvelope, ReadsTaskFormatAttemptAndIds) {
   EXPECT_EQ(envelope.value().reply_to, "amq.gen-reply");
   EXPECT_EQ(envelope.value().correlation_id, "c-1");
   EXPECT_EQ(envelope.value().message_id, "m-1");
+}
+
+TEST(AmqpEnvelope, ReadsTraceIdOfAValidTraceparent) {
+  Message message;
+  message.string_header(kTaskHeader, "testing.echo")
+      .string_header(kTraceparentHeader, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  auto envelope = parse_job_envelope(message.properties);
+  ASSERT_TRUE(envelope.ok()) << envelope.error().message;
+  EXPECT_EQ(envelope.value().trace_id, "0af7651916cd43dd8448eb211c80319c");
+}
+
+TEST(AmqpEnvelope, IgnoresATraceparentThatDoesNotParse) {
+  Message message;
+  message.string_header(kTaskHeader, "testing.echo").string_header(kTraceparentHeader, "00-not-a-trace-01");
+  auto envelope = parse_job_envelope(message.properties);
+  ASSERT_TRUE(envelope.ok()) << envelope.error().message;
+  EXPECT_EQ(envelope.value().trace_id, "");
+}
+
+TEST(AmqpEnvelope, ReadsTheRedeliveredHeaderOfAnInterruptedCopy) {
+  Message copy;
+  copy.string_header(kTaskHeader, "testing.echo").boolean_header(kRedeliveredHeader, true);
+  auto envelope = parse_job_envelope(copy.properties);
+  ASSERT_TRUE(envelope.ok()) << envelope.error().message;
+  EXPECT_TRUE(envelope.value().redelivered_before);
+
+  Message fresh;
+  fresh.string_header(kTaskHeader, "testing.echo");
+  auto first = parse_job_envelope(fresh.properties);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first.value().redelivered_before);
 }
 
 TEST(AmqpEnvelope, DefaultsToJsonAndAttemptOne) {
