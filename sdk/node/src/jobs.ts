@@ -28,11 +28,133 @@ import {
   UnavailableError,
   UnimplementedError,
 } from './errors';
-import { CONTRACT_DESCRIPTOR_SET, type Argon2idHashRequestJson, type Argon2idVerifyRequestJson, type EchoRequestJson, type FailRequestJson, type SleepRequestJson, type ThumbnailRequestJson } from './gen/contract-json';
-import { Argon2idHashRequest, Argon2idHashResponse, Argon2idVerifyRequest, Argon2idVerifyResponse } from './gen/heavylift/v1/crypto';
+import {
+  CONTRACT_DESCRIPTOR_SET,
+  type AeadDecryptRequestJson,
+  type AeadEncryptRequestJson,
+  type AggregateRequestJson,
+  type AnalyzeRequestJson,
+  type Argon2idHashRequestJson,
+  type Argon2idVerifyRequestJson,
+  type BcryptHashRequestJson,
+  type BcryptVerifyRequestJson,
+  type CompareRequestJson,
+  type CompressRequestJson,
+  type CsvToNdjsonRequestJson,
+  type DecodeRequestJson,
+  type DecompressRequestJson,
+  type DigestRequestJson,
+  type EchoRequestJson,
+  type FailRequestJson,
+  type HashRequestJson,
+  type HkdfRequestJson,
+  type HmacRequestJson,
+  type JwtSignRequestJson,
+  type JwtVerifyRequestJson,
+  type KeyGenerateRequestJson,
+  type MetadataRequestJson,
+  type PasswordHashBatchRequestJson,
+  type PasswordHashRequestJson,
+  type PasswordNeedsRehashRequestJson,
+  type PasswordVerifyBatchRequestJson,
+  type PasswordVerifyRequestJson,
+  type ProfileCsvRequestJson,
+  type ProfileNdjsonRequestJson,
+  type RandomRequestJson,
+  type SignBatchRequestJson,
+  type SignRequestJson,
+  type SleepRequestJson,
+  type ThumbnailRequestJson,
+  type TransformRequestJson,
+  type VerifyBatchRequestJson,
+  type VerifyRequestJson,
+} from './gen/contract-json';
 import { ErrorDetail } from './gen/heavylift/v1/common';
-import { ThumbnailRequest, ThumbnailResponse } from './gen/heavylift/v1/image';
-import { EchoRequest, EchoResponse, FailRequest, FailResponse, SleepRequest, SleepResponse } from './gen/heavylift/v1/testing';
+import {
+  AggregateRequest,
+  AggregateResponse,
+  DecodeRequest,
+  DecodeResponse,
+} from './gen/heavylift/v1/aggregate';
+import {
+  AeadDecryptRequest,
+  AeadDecryptResponse,
+  AeadEncryptRequest,
+  AeadEncryptResponse,
+  Argon2idHashRequest,
+  Argon2idHashResponse,
+  Argon2idVerifyRequest,
+  Argon2idVerifyResponse,
+  BcryptHashRequest,
+  BcryptHashResponse,
+  BcryptVerifyRequest,
+  BcryptVerifyResponse,
+  CompareRequest,
+  CompareResponse,
+  HashRequest,
+  HashResponse,
+  HkdfRequest,
+  HkdfResponse,
+  HmacRequest,
+  HmacResponse,
+  JwtSignRequest,
+  JwtSignResponse,
+  JwtVerifyRequest,
+  JwtVerifyResponse,
+  KeyGenerateRequest,
+  KeyGenerateResponse,
+  PasswordHashBatchRequest,
+  PasswordHashBatchResponse,
+  PasswordHashRequest,
+  PasswordHashResponse,
+  PasswordNeedsRehashRequest,
+  PasswordNeedsRehashResponse,
+  PasswordVerifyBatchRequest,
+  PasswordVerifyBatchResponse,
+  PasswordVerifyRequest,
+  PasswordVerifyResponse,
+  RandomRequest,
+  RandomResponse,
+  SignBatchRequest,
+  SignBatchResponse,
+  SignRequest,
+  SignResponse,
+  VerifyBatchRequest,
+  VerifyBatchResponse,
+  VerifyRequest,
+  VerifyResponse,
+} from './gen/heavylift/v1/crypto';
+import {
+  CompressRequest,
+  CompressResponse,
+  CsvToNdjsonRequest,
+  CsvToNdjsonResponse,
+  DecompressRequest,
+  DecompressResponse,
+  DigestRequest,
+  DigestResponse,
+  ProfileCsvRequest,
+  ProfileNdjsonRequest,
+  ProfileResponse,
+} from './gen/heavylift/v1/files';
+import {
+  AnalyzeRequest,
+  AnalyzeResponse,
+  MetadataRequest,
+  MetadataResponse,
+  ThumbnailRequest,
+  ThumbnailResponse,
+  TransformRequest,
+  TransformResponse,
+} from './gen/heavylift/v1/image';
+import {
+  EchoRequest,
+  EchoResponse,
+  FailRequest,
+  FailResponse,
+  SleepRequest,
+  SleepResponse,
+} from './gen/heavylift/v1/testing';
 import { registryOf, toProtoJson, type RedisKeyReference } from './proto-json';
 import { type MessageType } from './task';
 import { checkTraceparent } from './trace';
@@ -76,11 +198,46 @@ export interface TaskSet<T extends TaskTypeMap<T>> {
   readonly types: { readonly [K in keyof T]: TaskDefinition<T[K]> };
 }
 
-/** The built-in tasks that the job helpers know without a {@link TaskSet}. */
+/**
+ * Every built-in task that the daemon takes from its queues, known to the job helpers without
+ * a {@link TaskSet}. `testing.*` runs only on a daemon started with `--testing-tasks true`.
+ */
 export interface BuiltinTasks {
   'image.thumbnail': { request: ThumbnailRequestJson; message: ThumbnailRequest; result: ThumbnailResponse };
+  'image.transform': { request: TransformRequestJson; message: TransformRequest; result: TransformResponse };
+  'image.metadata': { request: MetadataRequestJson; message: MetadataRequest; result: MetadataResponse };
+  'image.analyze': { request: AnalyzeRequestJson; message: AnalyzeRequest; result: AnalyzeResponse };
   'crypto.argon2id.hash': { request: Argon2idHashRequestJson; message: Argon2idHashRequest; result: Argon2idHashResponse };
   'crypto.argon2id.verify': { request: Argon2idVerifyRequestJson; message: Argon2idVerifyRequest; result: Argon2idVerifyResponse };
+  'crypto.bcrypt.hash': { request: BcryptHashRequestJson; message: BcryptHashRequest; result: BcryptHashResponse };
+  'crypto.bcrypt.verify': { request: BcryptVerifyRequestJson; message: BcryptVerifyRequest; result: BcryptVerifyResponse };
+  'crypto.password.hash': { request: PasswordHashRequestJson; message: PasswordHashRequest; result: PasswordHashResponse };
+  'crypto.password.verify': { request: PasswordVerifyRequestJson; message: PasswordVerifyRequest; result: PasswordVerifyResponse };
+  'crypto.password.needs_rehash': { request: PasswordNeedsRehashRequestJson; message: PasswordNeedsRehashRequest; result: PasswordNeedsRehashResponse };
+  'crypto.password.hash_batch': { request: PasswordHashBatchRequestJson; message: PasswordHashBatchRequest; result: PasswordHashBatchResponse };
+  'crypto.password.verify_batch': { request: PasswordVerifyBatchRequestJson; message: PasswordVerifyBatchRequest; result: PasswordVerifyBatchResponse };
+  'crypto.aead.encrypt': { request: AeadEncryptRequestJson; message: AeadEncryptRequest; result: AeadEncryptResponse };
+  'crypto.aead.decrypt': { request: AeadDecryptRequestJson; message: AeadDecryptRequest; result: AeadDecryptResponse };
+  'crypto.hash': { request: HashRequestJson; message: HashRequest; result: HashResponse };
+  'crypto.hmac': { request: HmacRequestJson; message: HmacRequest; result: HmacResponse };
+  'crypto.hkdf': { request: HkdfRequestJson; message: HkdfRequest; result: HkdfResponse };
+  'crypto.compare': { request: CompareRequestJson; message: CompareRequest; result: CompareResponse };
+  'crypto.random': { request: RandomRequestJson; message: RandomRequest; result: RandomResponse };
+  'crypto.keygen': { request: KeyGenerateRequestJson; message: KeyGenerateRequest; result: KeyGenerateResponse };
+  'crypto.sign': { request: SignRequestJson; message: SignRequest; result: SignResponse };
+  'crypto.verify': { request: VerifyRequestJson; message: VerifyRequest; result: VerifyResponse };
+  'crypto.sign_batch': { request: SignBatchRequestJson; message: SignBatchRequest; result: SignBatchResponse };
+  'crypto.verify_batch': { request: VerifyBatchRequestJson; message: VerifyBatchRequest; result: VerifyBatchResponse };
+  'crypto.jwt.sign': { request: JwtSignRequestJson; message: JwtSignRequest; result: JwtSignResponse };
+  'crypto.jwt.verify': { request: JwtVerifyRequestJson; message: JwtVerifyRequest; result: JwtVerifyResponse };
+  'files.digest': { request: DigestRequestJson; message: DigestRequest; result: DigestResponse };
+  'files.compress': { request: CompressRequestJson; message: CompressRequest; result: CompressResponse };
+  'files.decompress': { request: DecompressRequestJson; message: DecompressRequest; result: DecompressResponse };
+  'files.profile_csv': { request: ProfileCsvRequestJson; message: ProfileCsvRequest; result: ProfileResponse };
+  'files.profile_ndjson': { request: ProfileNdjsonRequestJson; message: ProfileNdjsonRequest; result: ProfileResponse };
+  'files.csv_to_ndjson': { request: CsvToNdjsonRequestJson; message: CsvToNdjsonRequest; result: CsvToNdjsonResponse };
+  'aggregate.run': { request: AggregateRequestJson; message: AggregateRequest; result: AggregateResponse };
+  'aggregate.decode': { request: DecodeRequestJson; message: DecodeRequest; result: DecodeResponse };
   'testing.sleep': { request: SleepRequestJson; message: SleepRequest; result: SleepResponse };
   'testing.fail': { request: FailRequestJson; message: FailRequest; result: FailResponse };
   'testing.echo': { request: EchoRequestJson; message: EchoRequest; result: EchoResponse };
@@ -90,8 +247,40 @@ const BUILTIN_TASKS: TaskSet<BuiltinTasks> = {
   descriptorSet: CONTRACT_DESCRIPTOR_SET,
   types: {
     'image.thumbnail': { requestMessage: 'heavylift.v1.ThumbnailRequest', requestType: ThumbnailRequest, responseType: ThumbnailResponse },
+    'image.transform': { requestMessage: 'heavylift.v1.TransformRequest', requestType: TransformRequest, responseType: TransformResponse },
+    'image.metadata': { requestMessage: 'heavylift.v1.MetadataRequest', requestType: MetadataRequest, responseType: MetadataResponse },
+    'image.analyze': { requestMessage: 'heavylift.v1.AnalyzeRequest', requestType: AnalyzeRequest, responseType: AnalyzeResponse },
     'crypto.argon2id.hash': { requestMessage: 'heavylift.v1.Argon2idHashRequest', requestType: Argon2idHashRequest, responseType: Argon2idHashResponse },
     'crypto.argon2id.verify': { requestMessage: 'heavylift.v1.Argon2idVerifyRequest', requestType: Argon2idVerifyRequest, responseType: Argon2idVerifyResponse },
+    'crypto.bcrypt.hash': { requestMessage: 'heavylift.v1.BcryptHashRequest', requestType: BcryptHashRequest, responseType: BcryptHashResponse },
+    'crypto.bcrypt.verify': { requestMessage: 'heavylift.v1.BcryptVerifyRequest', requestType: BcryptVerifyRequest, responseType: BcryptVerifyResponse },
+    'crypto.password.hash': { requestMessage: 'heavylift.v1.PasswordHashRequest', requestType: PasswordHashRequest, responseType: PasswordHashResponse },
+    'crypto.password.verify': { requestMessage: 'heavylift.v1.PasswordVerifyRequest', requestType: PasswordVerifyRequest, responseType: PasswordVerifyResponse },
+    'crypto.password.needs_rehash': { requestMessage: 'heavylift.v1.PasswordNeedsRehashRequest', requestType: PasswordNeedsRehashRequest, responseType: PasswordNeedsRehashResponse },
+    'crypto.password.hash_batch': { requestMessage: 'heavylift.v1.PasswordHashBatchRequest', requestType: PasswordHashBatchRequest, responseType: PasswordHashBatchResponse },
+    'crypto.password.verify_batch': { requestMessage: 'heavylift.v1.PasswordVerifyBatchRequest', requestType: PasswordVerifyBatchRequest, responseType: PasswordVerifyBatchResponse },
+    'crypto.aead.encrypt': { requestMessage: 'heavylift.v1.AeadEncryptRequest', requestType: AeadEncryptRequest, responseType: AeadEncryptResponse },
+    'crypto.aead.decrypt': { requestMessage: 'heavylift.v1.AeadDecryptRequest', requestType: AeadDecryptRequest, responseType: AeadDecryptResponse },
+    'crypto.hash': { requestMessage: 'heavylift.v1.HashRequest', requestType: HashRequest, responseType: HashResponse },
+    'crypto.hmac': { requestMessage: 'heavylift.v1.HmacRequest', requestType: HmacRequest, responseType: HmacResponse },
+    'crypto.hkdf': { requestMessage: 'heavylift.v1.HkdfRequest', requestType: HkdfRequest, responseType: HkdfResponse },
+    'crypto.compare': { requestMessage: 'heavylift.v1.CompareRequest', requestType: CompareRequest, responseType: CompareResponse },
+    'crypto.random': { requestMessage: 'heavylift.v1.RandomRequest', requestType: RandomRequest, responseType: RandomResponse },
+    'crypto.keygen': { requestMessage: 'heavylift.v1.KeyGenerateRequest', requestType: KeyGenerateRequest, responseType: KeyGenerateResponse },
+    'crypto.sign': { requestMessage: 'heavylift.v1.SignRequest', requestType: SignRequest, responseType: SignResponse },
+    'crypto.verify': { requestMessage: 'heavylift.v1.VerifyRequest', requestType: VerifyRequest, responseType: VerifyResponse },
+    'crypto.sign_batch': { requestMessage: 'heavylift.v1.SignBatchRequest', requestType: SignBatchRequest, responseType: SignBatchResponse },
+    'crypto.verify_batch': { requestMessage: 'heavylift.v1.VerifyBatchRequest', requestType: VerifyBatchRequest, responseType: VerifyBatchResponse },
+    'crypto.jwt.sign': { requestMessage: 'heavylift.v1.JwtSignRequest', requestType: JwtSignRequest, responseType: JwtSignResponse },
+    'crypto.jwt.verify': { requestMessage: 'heavylift.v1.JwtVerifyRequest', requestType: JwtVerifyRequest, responseType: JwtVerifyResponse },
+    'files.digest': { requestMessage: 'heavylift.v1.DigestRequest', requestType: DigestRequest, responseType: DigestResponse },
+    'files.compress': { requestMessage: 'heavylift.v1.CompressRequest', requestType: CompressRequest, responseType: CompressResponse },
+    'files.decompress': { requestMessage: 'heavylift.v1.DecompressRequest', requestType: DecompressRequest, responseType: DecompressResponse },
+    'files.profile_csv': { requestMessage: 'heavylift.v1.ProfileCsvRequest', requestType: ProfileCsvRequest, responseType: ProfileResponse },
+    'files.profile_ndjson': { requestMessage: 'heavylift.v1.ProfileNdjsonRequest', requestType: ProfileNdjsonRequest, responseType: ProfileResponse },
+    'files.csv_to_ndjson': { requestMessage: 'heavylift.v1.CsvToNdjsonRequest', requestType: CsvToNdjsonRequest, responseType: CsvToNdjsonResponse },
+    'aggregate.run': { requestMessage: 'heavylift.v1.AggregateRequest', requestType: AggregateRequest, responseType: AggregateResponse },
+    'aggregate.decode': { requestMessage: 'heavylift.v1.DecodeRequest', requestType: DecodeRequest, responseType: DecodeResponse },
     'testing.sleep': { requestMessage: 'heavylift.v1.SleepRequest', requestType: SleepRequest, responseType: SleepResponse },
     'testing.fail': { requestMessage: 'heavylift.v1.FailRequest', requestType: FailRequest, responseType: FailResponse },
     'testing.echo': { requestMessage: 'heavylift.v1.EchoRequest', requestType: EchoRequest, responseType: EchoResponse },
@@ -325,9 +514,11 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
   };
 
   type Result = BuiltinTasks & Custom;
-  const completedResult = <T extends keyof Result & string>(job: HeavyliftJob<T>): Result[T]['result'] | undefined => {
+  // Typed where it is returned: TypeScript gives up on Result[T]['result']
+  // for a generic T over the union of every built-in task's result.
+  const completedResult = (job: HeavyliftJob): unknown => {
     if (job.returnvalue === undefined || job.returnvalue === null) return undefined;
-    return definitionOf(job.name).responseType.fromJSON(job.returnvalue) as Result[T]['result'];
+    return definitionOf(job.name).responseType.fromJSON(job.returnvalue);
   };
 
   return {
@@ -366,7 +557,7 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
       }
       return definition.responseType.fromJSON(value);
     },
-    completedResult,
+    completedResult: completedResult as HeavyliftJobs<Result>['completedResult'],
     async putBlob(bytes, blobOptions = {}) {
       if (!(bytes instanceof Uint8Array)) throw invalidParameter('bytes', 'a Buffer or Uint8Array', bytes);
       const ttlSeconds = blobOptions.ttlSeconds ?? 3600;

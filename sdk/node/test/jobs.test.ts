@@ -105,6 +105,24 @@ describe('jobs helpers with Redis and a worker', () => {
     await assert.rejects(jobs.result(job), DeadlineExceededError);
   });
 
+  test('every built-in task kind runs from the queue', async () => {
+    const csv = await jobs.result(await jobs.enqueue('files.profile_csv', {
+      input: { data: Buffer.from('name,qty\nbolt,3\nnut,5\n') },
+    }));
+    assert.equal(csv.profile?.rows, 2);
+    assert.deepEqual(csv.profile?.columns.map((column) => column.name), ['name', 'qty']);
+
+    const digest = await jobs.result(await jobs.enqueue('files.digest', { input: { data: Buffer.from('abc') } }));
+    assert.equal(digest.digests?.sha256, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+
+    const photo = await jobs.putBlob(readFileSync('/usr/share/backgrounds/mate/nature/Dune.jpg'), { ttlSeconds: 60 });
+    const metadata = await jobs.result(await jobs.enqueue('image.metadata', { input: photo }));
+    assert.equal(metadata.metadata?.width, 1680);
+
+    const bcrypt = await jobs.result(await jobs.enqueue('crypto.bcrypt.hash', { password: Buffer.from('pw'), cost: 4 }));
+    assert.match(bcrypt.hash, /^\$2b\$04\$/);
+  });
+
   test('unknown task rejects before sending', async () => {
     await assert.rejects(jobs.enqueue('no.such.task' as 'testing.echo', {}), InvalidArgumentError);
     await assert.rejects(jobs.enqueue('testing.echo', {}, { timeoutMs: -1 }), InvalidArgumentError);
