@@ -32,6 +32,8 @@ constexpr auto kBlockingReadHeadroom = std::chrono::seconds(3);
 constexpr int64_t kMaxRateLimitDelayMs = 30000;
 // Most progress updates sent per job per second.
 constexpr auto kProgressInterval = std::chrono::milliseconds(200);
+// Index of moveToFinished's "fetch next?" argument.
+constexpr size_t kFetchNextArg = 5;
 // How long cancelled jobs may take to stop at the end of a drain.
 constexpr auto kCancelledJobsWait = std::chrono::seconds(2);
 
@@ -388,6 +390,13 @@ Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active(const std::string
   if (!reply.ok()) return reply.error();
   const redisReply* r = reply.value().get();
   if (r->type == REDIS_REPLY_ERROR) return Error::internal(fmt::format("moveToActive failed: {}", reply_text(r)));
+  return parse_fetch_reply(r, token);
+}
+
+// Reads the {job fields, job id, rate limit delay, next delayed timestamp}
+// reply of moveToActive, which moveToFinished also returns when it fetched
+// the next job. Any other reply means no job.
+BullmqWorker::FetchResult BullmqWorker::parse_fetch_reply(const redisReply* r, const std::string& token) {
   FetchResult result;
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 4) return result;
   result.rate_limit_delay_ms = reply_integer(r->element[2]);
@@ -453,14 +462,14 @@ void BullmqWorker::fetch_loop() {
       if (stopping_.load()) break;
     }
 
-    if (!uncertain_tokens_.empty()) recover_uncertain_fetches();
+    recover_uncertain_fetches();
     const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
     auto fetched = move_to_active(token);
     if (!fetched.ok()) {
       if (fetched.error().code == Code::kUnavailable) {
         // Redis may have run the script and lost only the reply, leaving a
         // job active under this token; it is looked for after reconnecting.
-        uncertain_tokens_.insert(token);
+        mark_uncertain(token);
         fetch_->ensure_connected();
       } else {
         spdlog::error("event=bullmq.fetch_failed message={}", log_value(fetched.error().message));
@@ -473,14 +482,13 @@ void BullmqWorker::fetch_loop() {
     if (!result.job_id.empty()) {
       drained_ = false;
       block_until_ms_ = 0;
-      dispatch(std::move(result.fields), std::move(result.job_id));
+      dispatch(std::move(result.fields), std::move(result.job_id), *fetch_);
       continue;
     }
     drained_ = true;
     block_until_ms_ = result.delay_until_ms;
     if (result.rate_limit_delay_ms > 0) {
-      limited_until_ = std::chrono::steady_clock::now() +
-                       std::chrono::milliseconds(std::min(result.rate_limit_delay_ms, kMaxRateLimitDelayMs));
+      pause_fetching(std::min(result.rate_limit_delay_ms, kMaxRateLimitDelayMs));
       drained_ = false;
     }
   }
@@ -490,6 +498,12 @@ void BullmqWorker::fetch_loop() {
 // under one of this worker's tokens, so they do not wait for the lock to
 // expire and the stalled check.
 void BullmqWorker::recover_uncertain_fetches() {
+  std::set<std::string> tokens;
+  {
+    std::lock_guard<std::mutex> lock(uncertain_mutex_);
+    if (uncertain_tokens_.empty()) return;
+    tokens = uncertain_tokens_;
+  }
   auto active = fetch_->command({"LRANGE", key("active"), "0", "-1"});
   if (!active.ok() || active.value()->type != REDIS_REPLY_ARRAY) return;
   for (size_t i = 0; i < active.value()->elements; ++i) {
@@ -497,7 +511,7 @@ void BullmqWorker::recover_uncertain_fetches() {
     auto lock = fetch_->command({"GET", key(job_id) + ":lock"});
     if (!lock.ok()) return;
     const std::string token = reply_text(lock.value().get());
-    if (uncertain_tokens_.count(token) == 0) continue;
+    if (tokens.count(token) == 0) continue;
     auto reply = fetch_->eval_script(gen::kMoveJobFromActiveToWaitSource, gen::kMoveJobFromActiveToWaitSha1,
                                      keys_for(gen::kMoveJobFromActiveToWaitKeys.data(),
                                               gen::kMoveJobFromActiveToWaitKeys.size(), job_id, ""),
@@ -507,10 +521,24 @@ void BullmqWorker::recover_uncertain_fetches() {
     spdlog::info("event=bullmq.job_handed_back job_id={} why=fetch_reply_lost result={}", log_value(job_id),
                  code >= 0 ? "moved_to_wait" : finish_error_text(code));
   }
-  uncertain_tokens_.clear();
+  std::lock_guard<std::mutex> lock(uncertain_mutex_);
+  for (const auto& token : tokens) uncertain_tokens_.erase(token);
 }
 
-void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id) {
+void BullmqWorker::mark_uncertain(const std::string& token) {
+  std::lock_guard<std::mutex> lock(uncertain_mutex_);
+  uncertain_tokens_.insert(token);
+}
+
+void BullmqWorker::pause_fetching(int64_t delay_ms) {
+  const int64_t until = now_ms() + delay_ms;
+  int64_t current = fetch_paused_until_ms_.load();
+  while (current < until && !fetch_paused_until_ms_.compare_exchange_weak(current, until)) {
+  }
+}
+
+void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id,
+                            RedisConnection& connection) {
   auto job = std::make_shared<ActiveJob>();
   job->id = std::move(job_id);
   job->name = fields["name"];
@@ -559,7 +587,7 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
     post([this, job, error = unknown_task_error(job->name)] { fail(job, error); });
     return;
   }
-  auto data = resolve_redis_blobs(job->data);
+  auto data = resolve_redis_blobs(job->data, connection);
   if (!data.ok()) {
     post([this, job, error = data.error()] { fail(job, error); });
     return;
@@ -579,8 +607,8 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
 // NOTE: the data is re-rendered through google.protobuf.Struct, whose numbers
 // are doubles, so integers above 2^53 in the same job lose precision (proto3
 // JSON sends 64-bit integers as strings, which are kept). The key is read on
-// the fetch thread, which waits for it.
-Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
+// `connection` by the thread that fetched the job, which waits for it.
+Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data, RedisConnection& connection) {
   if (data.find("\"redisKey\"") == std::string::npos) return data;
   google::protobuf::Struct root;
   if (!google::protobuf::util::JsonStringToMessage(data, &root).ok()) return data;  // decode reports it
@@ -615,14 +643,14 @@ Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
                             fmt::format("{} must name a key under {}, got {}", field, namespace_prefix, quote_value(blob_key)),
                             "under " + namespace_prefix, blob_key);
     }
-    auto length = fetch_->command({"STRLEN", blob_key});
+    auto length = connection.command({"STRLEN", blob_key});
     if (!length.ok()) return length.error();
     const int64_t bytes = reply_integer(length.value().get());
     if (bytes > 0 && static_cast<uint64_t>(bytes) > settings_.max_blob_bytes) {
       return Error::out_of_range(field, fmt::format("<= {} bytes (bullmq.max_blob_bytes)", settings_.max_blob_bytes),
                                  fmt::format("{} bytes", bytes));
     }
-    auto blob = fetch_->command({"GET", blob_key});
+    auto blob = connection.command({"GET", blob_key});
     if (!blob.ok()) return blob.error();
     if (blob.value()->type != REDIS_REPLY_STRING) {
       return Error::invalid(field, "BLOB_NOT_FOUND",
@@ -714,9 +742,11 @@ void BullmqWorker::finish_loop() {
 }
 
 // Runs a script on the finish connection, retrying through Redis outages
-// until Redis replies or the worker is stopped for good.
+// until Redis replies or the worker is stopped for good. A moveToFinished
+// whose reply was lost may have fetched a job that nobody runs: its retry
+// fetches none, and the caller hands that job back by its token.
 Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
-                                                   const std::vector<std::string>& args) {
+                                                   std::vector<std::string> args, bool* reply_lost) {
   std::string_view source, sha1;
   const std::string_view name = script;
   if (name == "moveToFinished") source = gen::kMoveToFinishedSource, sha1 = gen::kMoveToFinishedSha1;
@@ -727,6 +757,10 @@ Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std
   while (true) {
     auto reply = finish_->eval_script(source, sha1, keys, args);
     if (reply.ok() || finish_stop_.load()) return reply;
+    if (name == "moveToFinished" && args.size() > kFetchNextArg && args[kFetchNextArg] == "1") {
+      args[kFetchNextArg] = "0";
+      if (reply_lost != nullptr) *reply_lost = true;
+    }
     finish_->ensure_connected();
     if (finish_stop_.load()) return reply;
   }
@@ -749,7 +783,8 @@ void BullmqWorker::release(const std::shared_ptr<ActiveJob>& job, const std::str
 std::string BullmqWorker::finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_map(9);
+  const bool limited = settings_.limiter_max > 0;
+  packer.pack_map(limited ? 10 : 9);
   packer.pack(std::string("token"));
   packer.pack(job.token);
   packer.pack(std::string("name"));
@@ -766,15 +801,49 @@ std::string BullmqWorker::finished_opts_msgpack(const ActiveJob& job, const Keep
     packer.pack(std::string(flag));
     packer.pack(false);
   }
+  // The next job fetched in the same call counts against the rate limit.
+  if (limited) {
+    packer.pack(std::string("limiter"));
+    packer.pack_map(2);
+    packer.pack(std::string("max"));
+    packer.pack(settings_.limiter_max);
+    packer.pack(std::string("duration"));
+    packer.pack(settings_.limiter_duration_ms);
+  }
   return std::string(buffer.data(), buffer.size());
 }
 
+// Reports whether a job's moveToFinished may also take the next job, as a
+// Node Worker's does on a busy queue: not while stopping, rate-limited or
+// paused for a full executor.
+bool BullmqWorker::may_fetch_next() const {
+  return !stopping_.load() && fetch_paused_until_ms_.load() <= now_ms() && active_.load() <= concurrency_;
+}
+
+// Starts the job that a moveToFinished with fetch next returned, or pauses
+// fetching for the rate limit it reported instead. Runs before the finished
+// job is released, so the fetch thread does not see a free slot meanwhile.
+void BullmqWorker::take_next_job(const Result<RedisReply>& reply, const std::string& token, bool reply_lost) {
+  if (reply_lost) mark_uncertain(token);
+  if (!reply.ok()) return;
+  FetchResult next = parse_fetch_reply(reply.value().get(), token);
+  if (!next.job_id.empty()) {
+    dispatch(std::move(next.fields), std::move(next.job_id), *finish_);
+  } else if (next.rate_limit_delay_ms > 0) {
+    pause_fetching(std::min(next.rate_limit_delay_ms, kMaxRateLimitDelayMs));
+  }
+}
+
 void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json) {
+  const bool fetch_next = may_fetch_next();
+  bool reply_lost = false;
   auto reply = run_finish_script(
       "moveToFinished",
       keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "completed"),
-      {job->id, std::to_string(now_ms()), "returnvalue", result_json, "completed", "0", key(""),
-       finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_complete, keep_completed_))});
+      {job->id, std::to_string(now_ms()), "returnvalue", result_json, "completed", fetch_next ? "1" : "0", key(""),
+       finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_complete, keep_completed_))},
+      &reply_lost);
+  if (fetch_next) take_next_job(reply, job->token, reply_lost);
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : 0;
   if (!reply.ok() || code < 0 || reply.value()->type == REDIS_REPLY_ERROR) {
     const std::string message = !reply.ok() ? reply.error().message
@@ -801,7 +870,7 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
   // and fetching pauses for the executor's retry hint.
   if (error.code == Code::kResourceExhausted && error.reason == "QUEUE_FULL") {
     const uint32_t pause_ms = std::max<uint32_t>(error.retry_after_ms, 50);
-    fetch_paused_until_ms_.store(now_ms() + pause_ms);
+    pause_fetching(pause_ms);
     hand_back(job->id, job->token, "executor_queue_full");
     release(job, "handed_back");
     return;
@@ -830,11 +899,15 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
                                job->token, pack_fields(fields)});
   } else {
     outcome = "failed";
+    const bool fetch_next = may_fetch_next();
+    bool reply_lost = false;
     reply = run_finish_script(
         "moveToFinished", keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "failed"),
-        {job->id, std::to_string(now_ms()), "failedReason", reason, "failed", "0", key(""),
+        {job->id, std::to_string(now_ms()), "failedReason", reason, "failed", fetch_next ? "1" : "0", key(""),
          finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_fail, keep_failed_)),
-         pack_fields({"stacktrace", fields[3]})});
+         pack_fields({"stacktrace", fields[3]})},
+        &reply_lost);
+    if (fetch_next) take_next_job(reply, job->token, reply_lost);
   }
 
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : 0;
