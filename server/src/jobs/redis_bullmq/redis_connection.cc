@@ -211,6 +211,40 @@ Result<RedisReply> RedisConnection::command(const std::vector<std::string>& argv
   return reply;
 }
 
+Result<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<std::vector<std::string>>& commands,
+                                                         std::chrono::milliseconds timeout) {
+  if (Status s = ensure_connected(); !s.ok()) return s.error();
+  const timeval tv = to_timeval(timeout);
+  redisSetTimeout(context_, tv);
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+  for (const auto& argv : commands) {
+    pointers.clear();
+    lengths.clear();
+    for (const auto& arg : argv) {
+      pointers.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), pointers.data(), lengths.data()) != REDIS_OK) {
+      const std::string message = context_->errstr;
+      disconnect(message);
+      return Error::unavailable(fmt::format("Redis connection lost: {}", message));
+    }
+  }
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      const std::string message = context_->errstr;
+      disconnect(message);
+      return Error::unavailable(fmt::format("Redis connection lost: {}", message));
+    }
+    replies.emplace_back(static_cast<redisReply*>(reply));
+  }
+  return replies;
+}
+
 Result<RedisReply> RedisConnection::eval_script(std::string_view source, std::string_view sha1,
                                                 const std::vector<std::string>& keys,
                                                 const std::vector<std::string>& args) {

@@ -78,6 +78,13 @@ class BullmqWorker {
  private:
   struct ActiveJob;
   struct FetchResult;
+  // An item for the finish thread: `run`, or the completion of `completed`
+  // with `result_json`.
+  struct FinishWork {
+    std::function<void()> run;
+    std::shared_ptr<ActiveJob> completed;
+    std::string result_json;
+  };
 
   // Threads.
   void fetch_loop();
@@ -100,7 +107,11 @@ class BullmqWorker {
 
   // Finishing, on the finish thread.
   void post(std::function<void()> work);
-  void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json);
+  void post_completion(std::shared_ptr<ActiveJob> job, std::string result_json);
+  std::vector<std::string> complete_args(const ActiveJob& job, const std::string& result_json, bool fetch_next) const;
+  void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json, bool allow_fetch_next = true);
+  void complete_batch(const std::vector<FinishWork>& completions);
+  void after_complete(const std::shared_ptr<ActiveJob>& job, const Result<RedisReply>& reply);
   void fail(const std::shared_ptr<ActiveJob>& job, const Error& error);
   void hand_back(const std::string& job_id, const std::string& token, const std::string& why);
   void release(const std::shared_ptr<ActiveJob>& job, const std::string& outcome);
@@ -157,7 +168,7 @@ class BullmqWorker {
   // Work for the finish thread, in order.
   std::mutex finish_mutex_;
   std::condition_variable finish_ready_;
-  std::deque<std::function<void()>> finish_queue_;
+  std::deque<FinishWork> finish_queue_;
 
   // Wakes the lock thread for shutdown.
   std::mutex lock_mutex_;
