@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <csignal>
+#include <mutex>
 #include <thread>
 
 #include "core/logging.h"
@@ -90,7 +92,14 @@ Result<RedisEndpoint> parse_redis_url(std::string_view url, std::string_view set
 }
 
 RedisConnection::RedisConnection(RedisEndpoint endpoint, std::string role, std::string client_name)
-    : endpoint_(std::move(endpoint)), role_(std::move(role)), client_name_(std::move(client_name)) {}
+    : endpoint_(std::move(endpoint)), role_(std::move(role)), client_name_(std::move(client_name)) {
+  // hiredis writes with write(2). A write to a socket that Redis closed, or
+  // that stop() shut down during a drain, raises SIGPIPE, which would end
+  // the daemon; ignored, the write fails with EPIPE and the connection is
+  // handled as lost.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
 
 RedisConnection::~RedisConnection() {
   if (context_ != nullptr) redisFree(context_);

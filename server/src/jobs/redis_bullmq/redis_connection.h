@@ -60,8 +60,8 @@ class RedisConnection {
 
   // Sends `commands` in one write and reads their replies in order, as
   // command() does for one. Fails with UNAVAILABLE when the connection is
-  // down or breaks before every reply arrived; the commands whose replies
-  // are missing may or may not have run.
+  // down or breaks before every reply arrived. Then the commands whose
+  // replies are missing may or may not have run.
   Result<std::vector<RedisReply>> pipeline(const std::vector<std::vector<std::string>>& commands,
                                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -168,13 +168,13 @@ struct SchedAttr {
 };
 
 // Time slice the fetch and finish threads ask for. They sleep on a socket
-// and then run for tens of microseconds; with the default slice (3 ms) a
-// busy machine lets the task on the CPU finish its slice before they run,
-// which adds a scheduler tick to a new job's start.
+// and then run for tens of microseconds. With the default slice, a busy
+// machine may let the running task finish its slice before they run, which
+// adds up to a scheduler tick to a new job's start.
 constexpr uint64_t kLatencySliceNs = 500'000;
 
 // Asks the scheduler for a short time slice for the calling thread, as a
-// wake-up latency hint: from Linux 6.12, a SCHED_OTHER thread's
+// wake-up latency hint. From Linux 6.12, a SCHED_OTHER thread's
 // sched_runtime sets its slice, and a thread with a shorter slice preempts
 // the running task when it wakes. Older kernels ignore it. It gives the
 // thread no more CPU time and needs no privilege.
@@ -280,15 +280,18 @@ std::string BullmqWorker::worker_opts_msgpack(const std::string& token) const {
   packer.pack(settings_.lock_duration_ms);
   packer.pack(std::string("name"));
   packer.pack(worker_name_);
-  if (limited) {
-    packer.pack(std::string("limiter"));
-    packer.pack_map(2);
-    packer.pack(std::string("max"));
-    packer.pack(settings_.limiter_max);
-    packer.pack(std::string("duration"));
-    packer.pack(settings_.limiter_duration_ms);
-  }
+  if (limited) pack_limiter(packer);
   return std::string(buffer.data(), buffer.size());
+}
+
+// Packs the "limiter" entry of a worker's options: {max, duration}.
+void BullmqWorker::pack_limiter(msgpack::packer<msgpack::sbuffer>& packer) const {
+  packer.pack(std::string("limiter"));
+  packer.pack_map(2);
+  packer.pack(std::string("max"));
+  packer.pack(settings_.limiter_max);
+  packer.pack(std::string("duration"));
+  packer.pack(settings_.limiter_duration_ms);
 }
 
 Counter& BullmqWorker::jobs_counter(const std::string& task, const std::string& outcome) {
@@ -806,8 +809,9 @@ void BullmqWorker::finish_loop() {
 
 // Runs a script on the finish connection, retrying through Redis outages
 // until Redis replies or the worker is stopped for good. A moveToFinished
-// whose reply was lost may have fetched a job that nobody runs: its retry
-// fetches none, and the caller hands that job back by its token.
+// whose reply was lost may have fetched a job that this worker never
+// starts. Its retry fetches no job, and the caller hands that job back by
+// its token.
 Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
                                                    std::vector<std::string> args, bool* reply_lost) {
   std::string_view source, sha1;
@@ -865,14 +869,7 @@ std::string BullmqWorker::finished_opts_msgpack(const ActiveJob& job, const Keep
     packer.pack(false);
   }
   // The next job fetched in the same call counts against the rate limit.
-  if (limited) {
-    packer.pack(std::string("limiter"));
-    packer.pack_map(2);
-    packer.pack(std::string("max"));
-    packer.pack(settings_.limiter_max);
-    packer.pack(std::string("duration"));
-    packer.pack(settings_.limiter_duration_ms);
-  }
+  if (limited) pack_limiter(packer);
   return std::string(buffer.data(), buffer.size());
 }
 
@@ -917,8 +914,8 @@ void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::st
 
 // Completes several jobs with one pipelined write and read, so a busy
 // worker pays one round trip (and one wake-up of each side) per batch.
-// When Redis does not answer them all, or has lost its script cache, the
-// jobs are completed one by one instead; a job that may have run its
+// When Redis does not reply to them all, or has lost its script cache, the
+// jobs are completed one by one instead. A job that may have run its
 // script has its token handed back like a lost fetch.
 void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
   std::vector<std::vector<std::string>> commands;
@@ -940,7 +937,7 @@ void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
     const auto& job = completions[i].completed;
     const redisReply* r = replies.ok() ? replies.value()[i].get() : nullptr;
     if (r == nullptr || (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT")) {
-      // Without fetching, so that no job of ours holds the token when the
+      // Without fetching, so that no running job has the token when the
       // fetch thread looks for jobs left under it.
       complete(job, completions[i].result_json, /*allow_fetch_next=*/false);
       if (r == nullptr && fetch_next[i]) mark_uncertain(job->token);

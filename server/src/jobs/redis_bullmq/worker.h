@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include <msgpack.hpp>
+
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/task_registry.h"
@@ -128,6 +130,7 @@ class BullmqWorker {
   std::vector<std::string> keys_for(const std::string_view* roles, size_t count, const std::string& job_id,
                                     const std::string& finished_target) const;
   std::string worker_opts_msgpack(const std::string& token) const;
+  void pack_limiter(msgpack::packer<msgpack::sbuffer>& packer) const;
   std::string finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const;
   Counter& jobs_counter(const std::string& task, const std::string& outcome);
 
