@@ -3,7 +3,12 @@
 // Node side), jobs/s with a backlog and latency at a steady add rate. Also a
 // Redis-only ceiling (the same Lua scripts called in a tight loop, no work)
 // and the time until an in-flight job resumes after kill -9 and a restart.
-// Usage: node bullmq/bench.mjs [--noop-jobs=5000 --thumbnail-jobs=200 ...]
+// Each throughput is the median of --rounds runs per side, the sides taking
+// turns to go first, so a burst of load from other processes does not fall
+// on one side only. The last lines check each target and print PASS or MISS.
+// Usage: node bullmq/bench.mjs [--noop-jobs=5000 --thumbnail-jobs=200 --rounds=5
+//        --workloads=noop,thumbnail,kill ...]
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,18 +39,39 @@ function readOptions() {
       concurrency: { type: 'string', default: process.env.BENCH_BULLMQ_CONCURRENCY ?? '16' },
       'latency-rate': { type: 'string', default: process.env.BENCH_BULLMQ_LATENCY_RATE ?? '100' },
       'latency-seconds': { type: 'string', default: process.env.BENCH_BULLMQ_LATENCY_SECONDS ?? '5' },
+      // heavylift's --bullmq-concurrency for thumbnails, default the cores as on
+      // the Node side. Jobs above the executor threads wait in its queue, so a
+      // slot is refilled without waiting for Redis. No more images run at once.
+      'heavylift-thumbnail-concurrency': { type: 'string', default: process.env.BENCH_BULLMQ_HEAVYLIFT_THUMBNAIL_CONCURRENCY ?? '0' },
+      rounds: { type: 'string', default: process.env.BENCH_BULLMQ_ROUNDS ?? '5' },
+      workloads: { type: 'string', default: process.env.BENCH_BULLMQ_WORKLOADS ?? 'noop,thumbnail,kill' },
     },
   });
+  const workloads = new Set(values.workloads.split(',').map((w) => w.trim()).filter(Boolean));
+  for (const workload of workloads) {
+    if (!['noop', 'thumbnail', 'kill'].includes(workload)) {
+      throw new Error(`--workloads takes noop, thumbnail and kill, separated by commas; got ${JSON.stringify(workload)}`);
+    }
+  }
   return {
     noopJobs: Number(values['noop-jobs']),
     thumbnailJobs: Number(values['thumbnail-jobs']),
     concurrency: Number(values.concurrency),
     latencyRate: Number(values['latency-rate']),
     latencySeconds: Number(values['latency-seconds']),
+    rounds: Math.max(1, Number(values.rounds)),
+    heavyliftThumbnailConcurrency: Number(values['heavylift-thumbnail-concurrency']),
+    workloads,
   };
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU time (user + system) of process `pid` so far, in seconds, from /proc (Linux clock ticks of 10 ms). */
+function processCpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 let queueCounter = 0;
 function newQueueName(label) {
@@ -66,7 +92,7 @@ async function waitForCompleted(queue, count, timeoutMs) {
 }
 
 /** Jobs/s over a backlog: `count` jobs added first, then the worker drains them. */
-async function measureThroughput(connection, label, startWorker, job, count) {
+async function measureThroughput(connection, redisPid, label, startWorker, job, count) {
   const queue = new Queue(newQueueName(label), { connection });
   for (let start = 0; start < count; start += 1000) {
     const size = Math.min(1000, count - start);
@@ -74,14 +100,20 @@ async function measureThroughput(connection, label, startWorker, job, count) {
   }
   const started = Date.now();
   const stop = await startWorker(queue.name);
+  const redisCpuStart = processCpuSeconds(redisPid);
   await waitForCompleted(queue, count, 600_000);
+  const redisCpuSeconds = processCpuSeconds(redisPid) - redisCpuStart;
   const completed = await queue.getJobs(['completed'], 0, -1);
   await stop();
   const firstStart = Math.min(...completed.map((j) => j.processedOn));
   const lastFinish = Math.max(...completed.map((j) => j.finishedOn));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { jobsPerSecond: count / ((lastFinish - firstStart) / 1000), wallSeconds: (Date.now() - started) / 1000 };
+  return {
+    jobsPerSecond: count / ((lastFinish - firstStart) / 1000),
+    wallSeconds: (Date.now() - started) / 1000,
+    redisCpuMicrosPerJob: (redisCpuSeconds * 1e6) / count,
+  };
 }
 
 /** Add-to-completed and add-to-start latency with jobs added one by one at `rate` per second. */
@@ -104,6 +136,20 @@ async function measureLatency(connection, label, startWorker, job, rate, seconds
   const toCompleted = completed.map((j) => j.finishedOn - j.timestamp);
   const toStart = completed.map((j) => j.processedOn - j.timestamp);
   return { p50: quantile(toCompleted, 0.5), p99: quantile(toCompleted, 0.99), startP99: quantile(toStart, 0.99) };
+}
+
+/**
+ * Runs `measure(first)` and `measure(second)` `rounds` times, the two taking
+ * turns to go first, and returns the run with the median jobs/s of each.
+ */
+async function pairedRounds(rounds, first, second) {
+  const runs = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0];
+    for (const side of order) runs[side].push(await [first, second][side]());
+  }
+  const median = (list) => [...list].sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)[Math.floor((list.length - 1) / 2)];
+  return runs.map((list) => ({ ...median(list), all: list.map((r) => r.jobsPerSecond) }));
 }
 
 function heavyliftWorker(redis, concurrency) {
@@ -142,7 +188,7 @@ async function nodeThumbnail(job) {
  * moveToActive and finish it with moveToFinished (fetching the next job in
  * the same call, as bullmq does on a busy queue), doing no work in between.
  */
-async function measureCeiling(connection, count, concurrency) {
+async function measureCeiling(connection, redisPid, count, concurrency) {
   const require = createRequire(path.join(REPO_ROOT, 'sdk', 'node', 'package.json'));
   const scriptsDir = path.join(path.dirname(require.resolve('bullmq/package.json')), 'dist', 'cjs', 'scripts');
   const table = JSON.parse(await readFile(path.join(REPO_ROOT, 'server', 'src', 'jobs', 'redis_bullmq', 'bullmq_scripts.json'), 'utf8'));
@@ -164,6 +210,7 @@ async function measureCeiling(connection, count, concurrency) {
 
   let done = 0;
   const started = Date.now();
+  const redisCpuStart = processCpuSeconds(redisPid);
   await Promise.all(clients.map(async (client, index) => {
     const token = `ceiling-${index}`;
     let next = await client.moveToActive(...keysFor('moveToActive', '', ''), prefix, Date.now(), pack({ token, lockDuration: 30000, name: 'ceiling' }));
@@ -176,11 +223,12 @@ async function measureCeiling(connection, count, concurrency) {
     }
   }));
   const seconds = (Date.now() - started) / 1000;
+  const redisCpuSeconds = processCpuSeconds(redisPid) - redisCpuStart;
   for (const client of clients) client.disconnect();
   await queue.obliterate({ force: true });
   await queue.close();
   if (done !== count) throw new Error(`the ceiling loop finished ${done} of ${count} jobs`);
-  return { jobsPerSecond: count / seconds };
+  return { jobsPerSecond: count / seconds, redisCpuMicrosPerJob: (redisCpuSeconds * 1e6) / count };
 }
 
 /** Time from restarting a kill -9'd worker until its in-flight job is active again. */
@@ -218,44 +266,86 @@ async function main() {
   const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
   const cores = os.cpus().length;
   console.log(`bullmq benchmark: ${cores} cores, load average ${os.loadavg()[0].toFixed(2)}, ` +
-              `${options.noopJobs} no-op jobs, ${options.thumbnailJobs} thumbnails, concurrency ${options.concurrency} for no-op jobs and ${cores} for thumbnails`);
+              `${options.noopJobs} no-op jobs, ${options.thumbnailJobs} thumbnails, concurrency ${options.concurrency} for no-op jobs and ${cores} for thumbnails, ` +
+              `median of ${options.rounds} rounds per side`);
   try {
     const noop = { name: 'testing.echo', data: { payload: '' } };
     const thumbnail = { name: 'image.thumbnail', data: { input: { path: PHOTO }, widths: [320], quality: 80 } };
-
     const rows = [];
-    const heavyNoop = await measureThroughput(connection, 'h-noop', heavyliftWorker(redis, options.concurrency), noop, options.noopJobs);
-    const nodeNoop = await measureThroughput(connection, 'n-noop', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.noopJobs);
-    const ceiling = await measureCeiling(connection, options.noopJobs, options.concurrency);
-    const heavyNoopLatency = await measureLatency(connection, 'h-noop-lat', heavyliftWorker(redis, options.concurrency), noop, options.latencyRate, options.latencySeconds);
-    const nodeNoopLatency = await measureLatency(connection, 'n-noop-lat', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.latencyRate, options.latencySeconds);
-    rows.push({ workload: 'no-op', side: 'heavylift', ...heavyNoop, ...heavyNoopLatency });
-    rows.push({ workload: '', side: 'node bullmq', ...nodeNoop, ...nodeNoopLatency });
-    rows.push({ workload: '', side: 'redis ceiling', ...ceiling });
+    const notes = [];
+    const targets = [];
+    const target = (name, measured, ok) => targets.push({ name, measured, ok });
 
-    const heavyThumb = await measureThroughput(connection, 'h-thumb', heavyliftWorker(redis, cores), thumbnail, options.thumbnailJobs);
-    const nodeThumb = await measureThroughput(connection, 'n-thumb', nodeWorker(connection, cores, nodeThumbnail), thumbnail, options.thumbnailJobs);
-    const thumbRate = Math.max(1, Math.round(heavyThumb.jobsPerSecond / 2));
-    const heavyThumbLatency = await measureLatency(connection, 'h-thumb-lat', heavyliftWorker(redis, cores), thumbnail, thumbRate, options.latencySeconds);
-    const nodeThumbLatency = await measureLatency(connection, 'n-thumb-lat', nodeWorker(connection, cores, nodeThumbnail), thumbnail, thumbRate, options.latencySeconds);
-    rows.push({ workload: 'thumbnail 320 q80', side: 'heavylift', ...heavyThumb, ...heavyThumbLatency });
-    rows.push({ workload: '', side: 'node bullmq + sharp', ...nodeThumb, ...nodeThumbLatency });
+    if (options.workloads.has('noop')) {
+      const [heavyNoop, nodeNoop] = await pairedRounds(options.rounds,
+        () => measureThroughput(connection, redis.process.pid, 'h-noop', heavyliftWorker(redis, options.concurrency), noop, options.noopJobs),
+        () => measureThroughput(connection, redis.process.pid, 'n-noop', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.noopJobs));
+      const ceilings = [];
+      for (let round = 0; round < options.rounds; round++) {
+        ceilings.push(await measureCeiling(connection, redis.process.pid, options.noopJobs, options.concurrency));
+      }
+      const ceiling = ceilings.sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)[Math.floor((ceilings.length - 1) / 2)];
+      ceiling.all = ceilings.map((c) => c.jobsPerSecond);
+      // Both sides at once, so that a burst of load falls on both.
+      const [heavyNoopLatency, nodeNoopLatency] = await Promise.all([
+        measureLatency(connection, 'h-noop-lat', heavyliftWorker(redis, options.concurrency), noop, options.latencyRate, options.latencySeconds),
+        measureLatency(connection, 'n-noop-lat', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.latencyRate, options.latencySeconds),
+      ]);
+      rows.push({ workload: 'no-op', side: 'heavylift', ...heavyNoop, ...heavyNoopLatency });
+      rows.push({ workload: '', side: 'node bullmq', ...nodeNoop, ...nodeNoopLatency });
+      rows.push({ workload: '', side: 'redis ceiling', ...ceiling });
+      const redisMicros = Math.min(...ceilings.map((c) => c.redisCpuMicrosPerJob));
+      notes.push(`no-op latency: jobs added one by one at ${options.latencyRate}/s to each side at once for ${options.latencySeconds} s`);
+      notes.push(`redis ceiling: ${options.concurrency} Node clients calling the two scripts; redis-server used ${redisMicros.toFixed(0)} us ` +
+                 `of CPU per job (least of the rounds), so one busy Redis core allows about ${(1e6 / redisMicros).toFixed(0)} jobs/s ` +
+                 `(heavylift reaches ${formatRatio(heavyNoop.jobsPerSecond, 1e6 / redisMicros)} of that)`);
+      target('no-op jobs/s, heavylift / node >= 1.50x', formatRatio(heavyNoop.jobsPerSecond, nodeNoop.jobsPerSecond),
+        heavyNoop.jobsPerSecond >= 1.5 * nodeNoop.jobsPerSecond);
+      target('no-op jobs/s, heavylift / redis ceiling >= 0.80x', formatRatio(heavyNoop.jobsPerSecond, ceiling.jobsPerSecond),
+        heavyNoop.jobsPerSecond >= 0.8 * ceiling.jobsPerSecond);
+      target('no-op add->start p99 <= 5 ms', `${heavyNoopLatency.startP99} ms (node ${nodeNoopLatency.startP99} ms)`,
+        heavyNoopLatency.startP99 <= 5);
+    }
 
-    const resumeMs = await measureKillResume(redis, connection);
+    if (options.workloads.has('thumbnail')) {
+      const heavyThumbConcurrency = options.heavyliftThumbnailConcurrency || cores;
+      const [heavyThumb, nodeThumb] = await pairedRounds(options.rounds,
+        () => measureThroughput(connection, redis.process.pid, 'h-thumb', heavyliftWorker(redis, heavyThumbConcurrency), thumbnail, options.thumbnailJobs),
+        () => measureThroughput(connection, redis.process.pid, 'n-thumb', nodeWorker(connection, cores, nodeThumbnail), thumbnail, options.thumbnailJobs));
+      const thumbRate = Math.max(1, Math.round(Math.min(heavyThumb.jobsPerSecond, nodeThumb.jobsPerSecond) / 2));
+      const heavyThumbLatency = await measureLatency(connection, 'h-thumb-lat', heavyliftWorker(redis, heavyThumbConcurrency), thumbnail, thumbRate, options.latencySeconds);
+      const nodeThumbLatency = await measureLatency(connection, 'n-thumb-lat', nodeWorker(connection, cores, nodeThumbnail), thumbnail, thumbRate, options.latencySeconds);
+      rows.push({ workload: 'thumbnail 320 q80', side: 'heavylift', ...heavyThumb, ...heavyThumbLatency });
+      rows.push({ workload: '', side: 'node bullmq + sharp', ...nodeThumb, ...nodeThumbLatency });
+      notes.push(`thumbnails: heavylift --bullmq-concurrency ${heavyThumbConcurrency} with ${cores} executor threads, Node Worker concurrency ${cores}`);
+      notes.push(`thumbnail latency: jobs added one by one at ${thumbRate}/s (half the slower side's jobs/s) for ${options.latencySeconds} s, one side after the other`);
+      target('thumbnail jobs/s, heavylift / node + sharp >= 1.50x', formatRatio(heavyThumb.jobsPerSecond, nodeThumb.jobsPerSecond),
+        heavyThumb.jobsPerSecond >= 1.5 * nodeThumb.jobsPerSecond);
+    }
+
+    if (options.workloads.has('kill')) {
+      const resumeMs = await measureKillResume(redis, connection);
+      notes.push('kill -9 and restart: time from the restart until the in-flight job is active again, daemon start included');
+      target('kill -9 resume <= 1000 ms', `${resumeMs} ms`, resumeMs <= 1000);
+    }
 
     console.log(formatTable([
       { header: 'workload', value: (r) => r.workload },
       { header: 'side', value: (r) => r.side },
       { header: 'jobs/s', value: (r) => r.jobsPerSecond, digits: 1 },
+      { header: 'rounds jobs/s', value: (r) => (r.all ?? []).map((v) => v.toFixed(0)).join(' ') },
+      { header: 'redis us/job', value: (r) => r.redisCpuMicrosPerJob ?? '', digits: 0 },
       { header: 'p50 add->done ms', value: (r) => r.p50 ?? '', digits: 1 },
       { header: 'p99 add->done ms', value: (r) => r.p99 ?? '', digits: 1 },
       { header: 'p99 add->start ms', value: (r) => r.startP99 ?? '', digits: 1 },
     ], rows));
-    console.log(`latency phases: no-op jobs added one by one at ${options.latencyRate}/s, thumbnails at ${thumbRate}/s, for ${options.latencySeconds} s each`);
-    console.log(`no-op jobs/s: heavylift / node ${formatRatio(heavyNoop.jobsPerSecond, nodeNoop.jobsPerSecond)}, ` +
-                `heavylift / ceiling ${formatRatio(heavyNoop.jobsPerSecond, ceiling.jobsPerSecond)}`);
-    console.log(`thumbnail jobs/s: heavylift / node ${formatRatio(heavyThumb.jobsPerSecond, nodeThumb.jobsPerSecond)}`);
-    console.log(`kill -9 and restart: the in-flight job was active again ${resumeMs} ms after the restart began (daemon start included)`);
+    for (const note of notes) console.log(note);
+    console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(formatTable([
+      { header: 'target', value: (t) => t.name },
+      { header: 'measured', value: (t) => t.measured },
+      { header: 'result', value: (t) => (t.ok ? 'PASS' : 'MISS') },
+    ], targets));
   } finally {
     await redis.stop();
   }

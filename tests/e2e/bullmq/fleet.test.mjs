@@ -53,10 +53,19 @@ describe('bullmq worker fleet', () => {
       return { payload: job.data.payload };
     }, { connection: connectionOf(redis), concurrency: 2, name: 'node-worker' });
     try {
+      await node.waitUntilReady();
+      // heavylift finishes an echo job in microseconds and takes the next in
+      // the same call, so the jobs come in small batches: each batch wakes
+      // both workers.
       const count = 200;
-      const jobs = await q.queue.addBulk(Array.from({ length: count }, (_, i) => ({
-        name: 'testing.echo', data: { payload: Buffer.from(`job ${i}`).toString('base64') },
-      })));
+      const batch = 10;
+      const jobs = [];
+      for (let start = 0; start < count; start += batch) {
+        jobs.push(...await q.queue.addBulk(Array.from({ length: batch }, (_, k) => ({
+          name: 'testing.echo', data: { payload: Buffer.from(`job ${start + k}`).toString('base64') },
+        }))));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await waitFor(async () => (await q.queue.getCompletedCount()) === count, 60_000, `${count} completed jobs`, 200);
 
       const byWorker = new Map();

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <csignal>
+#include <mutex>
 #include <thread>
 
 #include "core/logging.h"
@@ -90,7 +92,14 @@ Result<RedisEndpoint> parse_redis_url(std::string_view url, std::string_view set
 }
 
 RedisConnection::RedisConnection(RedisEndpoint endpoint, std::string role, std::string client_name)
-    : endpoint_(std::move(endpoint)), role_(std::move(role)), client_name_(std::move(client_name)) {}
+    : endpoint_(std::move(endpoint)), role_(std::move(role)), client_name_(std::move(client_name)) {
+  // hiredis writes with write(2). A write to a socket that Redis closed, or
+  // that stop() shut down during a drain, raises SIGPIPE, which would end
+  // the daemon; ignored, the write fails with EPIPE and the connection is
+  // handled as lost.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
 
 RedisConnection::~RedisConnection() {
   if (context_ != nullptr) redisFree(context_);
@@ -209,6 +218,40 @@ Result<RedisReply> RedisConnection::command(const std::vector<std::string>& argv
     return Error::unavailable(fmt::format("Redis connection lost: {}", message));
   }
   return reply;
+}
+
+Result<std::vector<RedisReply>> RedisConnection::pipeline(const std::vector<std::vector<std::string>>& commands,
+                                                         std::chrono::milliseconds timeout) {
+  if (Status s = ensure_connected(); !s.ok()) return s.error();
+  const timeval tv = to_timeval(timeout);
+  redisSetTimeout(context_, tv);
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+  for (const auto& argv : commands) {
+    pointers.clear();
+    lengths.clear();
+    for (const auto& arg : argv) {
+      pointers.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), pointers.data(), lengths.data()) != REDIS_OK) {
+      const std::string message = context_->errstr;
+      disconnect(message);
+      return Error::unavailable(fmt::format("Redis connection lost: {}", message));
+    }
+  }
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      const std::string message = context_->errstr;
+      disconnect(message);
+      return Error::unavailable(fmt::format("Redis connection lost: {}", message));
+    }
+    replies.emplace_back(static_cast<redisReply*>(reply));
+  }
+  return replies;
 }
 
 Result<RedisReply> RedisConnection::eval_script(std::string_view source, std::string_view sha1,

@@ -58,6 +58,13 @@ class RedisConnection {
   Result<RedisReply> command(const std::vector<std::string>& argv,
                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // Sends `commands` in one write and reads their replies in order, as
+  // command() does for one. Fails with UNAVAILABLE when the connection is
+  // down or breaks before every reply arrived. Then the commands whose
+  // replies are missing may or may not have run.
+  Result<std::vector<RedisReply>> pipeline(const std::vector<std::vector<std::string>>& commands,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
   // Runs a Lua script by SHA-1 with EVALSHA, loading it with SCRIPT LOAD on
   // NOSCRIPT (a restarted or flushed Redis), as a command().
   Result<RedisReply> eval_script(std::string_view source, std::string_view sha1,

@@ -5,11 +5,14 @@
 #include <google/protobuf/util/json_util.h>
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include "core/logging.h"
 #include "core/trace_context.h"
@@ -32,6 +35,10 @@ constexpr auto kBlockingReadHeadroom = std::chrono::seconds(3);
 constexpr int64_t kMaxRateLimitDelayMs = 30000;
 // Most progress updates sent per job per second.
 constexpr auto kProgressInterval = std::chrono::milliseconds(200);
+// Most completions sent to Redis in one pipelined write.
+constexpr size_t kMaxPipelinedCompletions = 64;
+// Index of moveToFinished's "fetch next?" argument.
+constexpr size_t kFetchNextArg = 5;
 // How long cancelled jobs may take to stop at the end of a drain.
 constexpr auto kCancelledJobsWait = std::chrono::seconds(2);
 
@@ -148,6 +155,42 @@ std::string finish_error_text(int64_t code) {
   }
 }
 
+// The Linux sched_attr of sched_setattr(2), which glibc does not declare.
+struct SchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+
+// Time slice the fetch and finish threads ask for. They sleep on a socket
+// and then run for tens of microseconds. With the default slice, a busy
+// machine may let the running task finish its slice before they run, which
+// adds up to a scheduler tick to a new job's start.
+constexpr uint64_t kLatencySliceNs = 500'000;
+
+// Asks the scheduler for a short time slice for the calling thread, as a
+// wake-up latency hint. From Linux 6.12, a SCHED_OTHER thread's
+// sched_runtime sets its slice, and a thread with a shorter slice preempts
+// the running task when it wakes. Older kernels ignore it. It gives the
+// thread no more CPU time and needs no privilege.
+// The thread's policy and nice value are kept.
+void request_short_time_slice(const char* thread) {
+  SchedAttr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  if (::syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0 || attr.sched_policy != SCHED_OTHER) return;
+  attr.size = sizeof(attr);
+  attr.sched_flags = 0;
+  attr.sched_runtime = kLatencySliceNs;
+  if (::syscall(SYS_sched_setattr, 0, &attr, 0) != 0) {
+    spdlog::debug("event=bullmq.time_slice_hint_failed thread={} error={}", thread, log_value(std::strerror(errno)));
+  }
+}
+
 }  // namespace
 
 // One job this worker holds, from moveToActive until it is finished.
@@ -237,15 +280,18 @@ std::string BullmqWorker::worker_opts_msgpack(const std::string& token) const {
   packer.pack(settings_.lock_duration_ms);
   packer.pack(std::string("name"));
   packer.pack(worker_name_);
-  if (limited) {
-    packer.pack(std::string("limiter"));
-    packer.pack_map(2);
-    packer.pack(std::string("max"));
-    packer.pack(settings_.limiter_max);
-    packer.pack(std::string("duration"));
-    packer.pack(settings_.limiter_duration_ms);
-  }
+  if (limited) pack_limiter(packer);
   return std::string(buffer.data(), buffer.size());
+}
+
+// Packs the "limiter" entry of a worker's options: {max, duration}.
+void BullmqWorker::pack_limiter(msgpack::packer<msgpack::sbuffer>& packer) const {
+  packer.pack(std::string("limiter"));
+  packer.pack_map(2);
+  packer.pack(std::string("max"));
+  packer.pack(settings_.limiter_max);
+  packer.pack(std::string("duration"));
+  packer.pack(settings_.limiter_duration_ms);
 }
 
 Counter& BullmqWorker::jobs_counter(const std::string& task, const std::string& outcome) {
@@ -388,6 +434,13 @@ Result<BullmqWorker::FetchResult> BullmqWorker::move_to_active(const std::string
   if (!reply.ok()) return reply.error();
   const redisReply* r = reply.value().get();
   if (r->type == REDIS_REPLY_ERROR) return Error::internal(fmt::format("moveToActive failed: {}", reply_text(r)));
+  return parse_fetch_reply(r, token);
+}
+
+// Reads the {job fields, job id, rate limit delay, next delayed timestamp}
+// reply of moveToActive, which moveToFinished also returns when it fetched
+// the next job. Any other reply means no job.
+BullmqWorker::FetchResult BullmqWorker::parse_fetch_reply(const redisReply* r, const std::string& token) {
   FetchResult result;
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 4) return result;
   result.rate_limit_delay_ms = reply_integer(r->element[2]);
@@ -429,6 +482,7 @@ void BullmqWorker::wait_for_marker() {
 }
 
 void BullmqWorker::fetch_loop() {
+  request_short_time_slice("fetch");
   while (!stopping_.load()) {
     // Wait for a free slot.
     {
@@ -453,14 +507,14 @@ void BullmqWorker::fetch_loop() {
       if (stopping_.load()) break;
     }
 
-    if (!uncertain_tokens_.empty()) recover_uncertain_fetches();
+    recover_uncertain_fetches();
     const std::string token = fmt::format("{}:{}", token_prefix_, token_counter_.fetch_add(1) + 1);
     auto fetched = move_to_active(token);
     if (!fetched.ok()) {
       if (fetched.error().code == Code::kUnavailable) {
         // Redis may have run the script and lost only the reply, leaving a
         // job active under this token; it is looked for after reconnecting.
-        uncertain_tokens_.insert(token);
+        mark_uncertain(token);
         fetch_->ensure_connected();
       } else {
         spdlog::error("event=bullmq.fetch_failed message={}", log_value(fetched.error().message));
@@ -473,14 +527,13 @@ void BullmqWorker::fetch_loop() {
     if (!result.job_id.empty()) {
       drained_ = false;
       block_until_ms_ = 0;
-      dispatch(std::move(result.fields), std::move(result.job_id));
+      dispatch(std::move(result.fields), std::move(result.job_id), *fetch_);
       continue;
     }
     drained_ = true;
     block_until_ms_ = result.delay_until_ms;
     if (result.rate_limit_delay_ms > 0) {
-      limited_until_ = std::chrono::steady_clock::now() +
-                       std::chrono::milliseconds(std::min(result.rate_limit_delay_ms, kMaxRateLimitDelayMs));
+      pause_fetching(std::min(result.rate_limit_delay_ms, kMaxRateLimitDelayMs));
       drained_ = false;
     }
   }
@@ -490,6 +543,12 @@ void BullmqWorker::fetch_loop() {
 // under one of this worker's tokens, so they do not wait for the lock to
 // expire and the stalled check.
 void BullmqWorker::recover_uncertain_fetches() {
+  std::set<std::string> tokens;
+  {
+    std::lock_guard<std::mutex> lock(uncertain_mutex_);
+    if (uncertain_tokens_.empty()) return;
+    tokens = uncertain_tokens_;
+  }
   auto active = fetch_->command({"LRANGE", key("active"), "0", "-1"});
   if (!active.ok() || active.value()->type != REDIS_REPLY_ARRAY) return;
   for (size_t i = 0; i < active.value()->elements; ++i) {
@@ -497,7 +556,7 @@ void BullmqWorker::recover_uncertain_fetches() {
     auto lock = fetch_->command({"GET", key(job_id) + ":lock"});
     if (!lock.ok()) return;
     const std::string token = reply_text(lock.value().get());
-    if (uncertain_tokens_.count(token) == 0) continue;
+    if (tokens.count(token) == 0) continue;
     auto reply = fetch_->eval_script(gen::kMoveJobFromActiveToWaitSource, gen::kMoveJobFromActiveToWaitSha1,
                                      keys_for(gen::kMoveJobFromActiveToWaitKeys.data(),
                                               gen::kMoveJobFromActiveToWaitKeys.size(), job_id, ""),
@@ -507,10 +566,24 @@ void BullmqWorker::recover_uncertain_fetches() {
     spdlog::info("event=bullmq.job_handed_back job_id={} why=fetch_reply_lost result={}", log_value(job_id),
                  code >= 0 ? "moved_to_wait" : finish_error_text(code));
   }
-  uncertain_tokens_.clear();
+  std::lock_guard<std::mutex> lock(uncertain_mutex_);
+  for (const auto& token : tokens) uncertain_tokens_.erase(token);
 }
 
-void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id) {
+void BullmqWorker::mark_uncertain(const std::string& token) {
+  std::lock_guard<std::mutex> lock(uncertain_mutex_);
+  uncertain_tokens_.insert(token);
+}
+
+void BullmqWorker::pause_fetching(int64_t delay_ms) {
+  const int64_t until = now_ms() + delay_ms;
+  int64_t current = fetch_paused_until_ms_.load();
+  while (current < until && !fetch_paused_until_ms_.compare_exchange_weak(current, until)) {
+  }
+}
+
+void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id,
+                            RedisConnection& connection) {
   auto job = std::make_shared<ActiveJob>();
   job->id = std::move(job_id);
   job->name = fields["name"];
@@ -559,7 +632,7 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
     post([this, job, error = unknown_task_error(job->name)] { fail(job, error); });
     return;
   }
-  auto data = resolve_redis_blobs(job->data);
+  auto data = resolve_redis_blobs(job->data, connection);
   if (!data.ok()) {
     post([this, job, error = data.error()] { fail(job, error); });
     return;
@@ -579,8 +652,8 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
 // NOTE: the data is re-rendered through google.protobuf.Struct, whose numbers
 // are doubles, so integers above 2^53 in the same job lose precision (proto3
 // JSON sends 64-bit integers as strings, which are kept). The key is read on
-// the fetch thread, which waits for it.
-Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
+// `connection` by the thread that fetched the job, which waits for it.
+Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data, RedisConnection& connection) {
   if (data.find("\"redisKey\"") == std::string::npos) return data;
   google::protobuf::Struct root;
   if (!google::protobuf::util::JsonStringToMessage(data, &root).ok()) return data;  // decode reports it
@@ -615,14 +688,14 @@ Result<std::string> BullmqWorker::resolve_redis_blobs(const std::string& data) {
                             fmt::format("{} must name a key under {}, got {}", field, namespace_prefix, quote_value(blob_key)),
                             "under " + namespace_prefix, blob_key);
     }
-    auto length = fetch_->command({"STRLEN", blob_key});
+    auto length = connection.command({"STRLEN", blob_key});
     if (!length.ok()) return length.error();
     const int64_t bytes = reply_integer(length.value().get());
     if (bytes > 0 && static_cast<uint64_t>(bytes) > settings_.max_blob_bytes) {
       return Error::out_of_range(field, fmt::format("<= {} bytes (bullmq.max_blob_bytes)", settings_.max_blob_bytes),
                                  fmt::format("{} bytes", bytes));
     }
-    auto blob = fetch_->command({"GET", blob_key});
+    auto blob = connection.command({"GET", blob_key});
     if (!blob.ok()) return blob.error();
     if (blob.value()->type != REDIS_REPLY_STRING) {
       return Error::invalid(field, "BLOB_NOT_FOUND",
@@ -681,7 +754,7 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
   runner_.run(*job->task, *job->request, job->response.get(), job->context, [this, job](const Status& status) {
     if (status.ok()) {
       std::string result = encode_job_result(*job->response);
-      post([this, job, result = std::move(result)] { complete(job, result); });
+      post_completion(job, std::move(result));
     } else {
       post([this, job, error = status.error()] { fail(job, error); });
     }
@@ -694,29 +767,53 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
 void BullmqWorker::post(std::function<void()> work) {
   {
     std::lock_guard<std::mutex> lock(finish_mutex_);
-    finish_queue_.push_back(std::move(work));
+    finish_queue_.push_back(FinishWork{std::move(work), nullptr, {}});
+  }
+  finish_ready_.notify_one();
+}
+
+void BullmqWorker::post_completion(std::shared_ptr<ActiveJob> job, std::string result_json) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    finish_queue_.push_back(FinishWork{nullptr, std::move(job), std::move(result_json)});
   }
   finish_ready_.notify_one();
 }
 
 void BullmqWorker::finish_loop() {
+  request_short_time_slice("finish");
+  std::vector<FinishWork> completions;
   while (true) {
-    std::function<void()> work;
+    FinishWork work;
+    completions.clear();
     {
       std::unique_lock<std::mutex> lock(finish_mutex_);
       finish_ready_.wait(lock, [this] { return finish_stop_.load() || !finish_queue_.empty(); });
       if (finish_queue_.empty()) return;
-      work = std::move(finish_queue_.front());
-      finish_queue_.pop_front();
+      // Completions queued one after another go to Redis together.
+      while (!finish_queue_.empty() && finish_queue_.front().completed != nullptr &&
+             completions.size() < kMaxPipelinedCompletions) {
+        completions.push_back(std::move(finish_queue_.front()));
+        finish_queue_.pop_front();
+      }
+      if (completions.empty()) {
+        work = std::move(finish_queue_.front());
+        finish_queue_.pop_front();
+      }
     }
-    work();
+    if (completions.size() == 1) complete(completions[0].completed, completions[0].result_json);
+    else if (!completions.empty()) complete_batch(completions);
+    else work.run();
   }
 }
 
 // Runs a script on the finish connection, retrying through Redis outages
-// until Redis replies or the worker is stopped for good.
+// until Redis replies or the worker is stopped for good. A moveToFinished
+// whose reply was lost may have fetched a job that this worker never
+// starts. Its retry fetches no job, and the caller hands that job back by
+// its token.
 Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
-                                                   const std::vector<std::string>& args) {
+                                                   std::vector<std::string> args, bool* reply_lost) {
   std::string_view source, sha1;
   const std::string_view name = script;
   if (name == "moveToFinished") source = gen::kMoveToFinishedSource, sha1 = gen::kMoveToFinishedSha1;
@@ -727,6 +824,10 @@ Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std
   while (true) {
     auto reply = finish_->eval_script(source, sha1, keys, args);
     if (reply.ok() || finish_stop_.load()) return reply;
+    if (name == "moveToFinished" && args.size() > kFetchNextArg && args[kFetchNextArg] == "1") {
+      args[kFetchNextArg] = "0";
+      if (reply_lost != nullptr) *reply_lost = true;
+    }
     finish_->ensure_connected();
     if (finish_stop_.load()) return reply;
   }
@@ -749,7 +850,8 @@ void BullmqWorker::release(const std::shared_ptr<ActiveJob>& job, const std::str
 std::string BullmqWorker::finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_map(9);
+  const bool limited = settings_.limiter_max > 0;
+  packer.pack_map(limited ? 10 : 9);
   packer.pack(std::string("token"));
   packer.pack(job.token);
   packer.pack(std::string("name"));
@@ -766,15 +868,89 @@ std::string BullmqWorker::finished_opts_msgpack(const ActiveJob& job, const Keep
     packer.pack(std::string(flag));
     packer.pack(false);
   }
+  // The next job fetched in the same call counts against the rate limit.
+  if (limited) pack_limiter(packer);
   return std::string(buffer.data(), buffer.size());
 }
 
-void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json) {
+// Reports whether a job's moveToFinished may also take the next job, as a
+// Node Worker's does on a busy queue: not while stopping, rate-limited or
+// paused for a full executor.
+bool BullmqWorker::may_fetch_next() const {
+  return !stopping_.load() && fetch_paused_until_ms_.load() <= now_ms() && active_.load() <= concurrency_;
+}
+
+// Starts the job that a moveToFinished with fetch next returned, or pauses
+// fetching for the rate limit it reported instead. Runs before the finished
+// job is released, so the fetch thread does not see a free slot meanwhile.
+void BullmqWorker::take_next_job(const Result<RedisReply>& reply, const std::string& token, bool reply_lost) {
+  if (reply_lost) mark_uncertain(token);
+  if (!reply.ok()) return;
+  FetchResult next = parse_fetch_reply(reply.value().get(), token);
+  if (!next.job_id.empty()) {
+    dispatch(std::move(next.fields), std::move(next.job_id), *finish_);
+  } else if (next.rate_limit_delay_ms > 0) {
+    pause_fetching(std::min(next.rate_limit_delay_ms, kMaxRateLimitDelayMs));
+  }
+}
+
+std::vector<std::string> BullmqWorker::complete_args(const ActiveJob& job, const std::string& result_json,
+                                                    bool fetch_next) const {
+  return {job.id, std::to_string(now_ms()), "returnvalue", result_json, "completed", fetch_next ? "1" : "0", key(""),
+          finished_opts_msgpack(job, merge_keep_jobs(job.options.remove_on_complete, keep_completed_))};
+}
+
+void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json,
+                            bool allow_fetch_next) {
+  const bool fetch_next = allow_fetch_next && may_fetch_next();
+  bool reply_lost = false;
   auto reply = run_finish_script(
       "moveToFinished",
       keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "completed"),
-      {job->id, std::to_string(now_ms()), "returnvalue", result_json, "completed", "0", key(""),
-       finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_complete, keep_completed_))});
+      complete_args(*job, result_json, fetch_next), &reply_lost);
+  if (fetch_next) take_next_job(reply, job->token, reply_lost);
+  after_complete(job, reply);
+}
+
+// Completes several jobs with one pipelined write and read, so a busy
+// worker pays one round trip (and one wake-up of each side) per batch.
+// When Redis does not reply to them all, or has lost its script cache, the
+// jobs are completed one by one instead. A job that may have run its
+// script has its token handed back like a lost fetch.
+void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
+  std::vector<std::vector<std::string>> commands;
+  std::vector<bool> fetch_next;
+  commands.reserve(completions.size());
+  for (const auto& item : completions) {
+    fetch_next.push_back(may_fetch_next());
+    std::vector<std::string> argv = {"EVALSHA", std::string(gen::kMoveToFinishedSha1),
+                                     std::to_string(gen::kMoveToFinishedKeys.size())};
+    const auto keys = keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), item.completed->id,
+                               "completed");
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    const auto args = complete_args(*item.completed, item.result_json, fetch_next.back());
+    argv.insert(argv.end(), args.begin(), args.end());
+    commands.push_back(std::move(argv));
+  }
+  auto replies = finish_->pipeline(commands);
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const auto& job = completions[i].completed;
+    const redisReply* r = replies.ok() ? replies.value()[i].get() : nullptr;
+    if (r == nullptr || (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT")) {
+      // Without fetching, so that no running job has the token when the
+      // fetch thread looks for jobs left under it.
+      complete(job, completions[i].result_json, /*allow_fetch_next=*/false);
+      if (r == nullptr && fetch_next[i]) mark_uncertain(job->token);
+      continue;
+    }
+    Result<RedisReply> reply = std::move(replies.value()[i]);
+    if (fetch_next[i]) take_next_job(reply, job->token, false);
+    after_complete(job, reply);
+  }
+}
+
+// Logs and releases a job after its moveToFinished to completed.
+void BullmqWorker::after_complete(const std::shared_ptr<ActiveJob>& job, const Result<RedisReply>& reply) {
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : 0;
   if (!reply.ok() || code < 0 || reply.value()->type == REDIS_REPLY_ERROR) {
     const std::string message = !reply.ok() ? reply.error().message
@@ -801,7 +977,7 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
   // and fetching pauses for the executor's retry hint.
   if (error.code == Code::kResourceExhausted && error.reason == "QUEUE_FULL") {
     const uint32_t pause_ms = std::max<uint32_t>(error.retry_after_ms, 50);
-    fetch_paused_until_ms_.store(now_ms() + pause_ms);
+    pause_fetching(pause_ms);
     hand_back(job->id, job->token, "executor_queue_full");
     release(job, "handed_back");
     return;
@@ -830,11 +1006,15 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
                                job->token, pack_fields(fields)});
   } else {
     outcome = "failed";
+    const bool fetch_next = may_fetch_next();
+    bool reply_lost = false;
     reply = run_finish_script(
         "moveToFinished", keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "failed"),
-        {job->id, std::to_string(now_ms()), "failedReason", reason, "failed", "0", key(""),
+        {job->id, std::to_string(now_ms()), "failedReason", reason, "failed", fetch_next ? "1" : "0", key(""),
          finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_fail, keep_failed_)),
-         pack_fields({"stacktrace", fields[3]})});
+         pack_fields({"stacktrace", fields[3]})},
+        &reply_lost);
+    if (fetch_next) take_next_job(reply, job->token, reply_lost);
   }
 
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : 0;

@@ -13,7 +13,9 @@
 // Four Redis connections, each on its own thread: fetching (moveToActive,
 // start-up checks), the blocking wait for a job marker (BZPOPMIN), lock
 // renewal and the stalled check, and finishing (moveToFinished, retries,
-// progress). Each reconnects with backoff after a lost connection; finished
+// progress). On a busy queue, the moveToFinished that finishes a job also
+// takes the next one, as a Node Worker's does, so a job costs one script
+// call. Each reconnects with backoff after a lost connection; finished
 // jobs wait in memory until Redis is back, so none is lost.
 //
 // Thread-safety: start() and drain() are called once each, from one thread.
@@ -32,6 +34,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <msgpack.hpp>
 
 #include "core/error.h"
 #include "core/metrics.h"
@@ -76,6 +80,13 @@ class BullmqWorker {
  private:
   struct ActiveJob;
   struct FetchResult;
+  // An item for the finish thread: `run`, or the completion of `completed`
+  // with `result_json`.
+  struct FinishWork {
+    std::function<void()> run;
+    std::shared_ptr<ActiveJob> completed;
+    std::string result_json;
+  };
 
   // Threads.
   void fetch_loop();
@@ -85,20 +96,31 @@ class BullmqWorker {
   // Fetching.
   Status check_server();
   Result<FetchResult> move_to_active(const std::string& token);
+  static FetchResult parse_fetch_reply(const redisReply* reply, const std::string& token);
   void recover_uncertain_fetches();
+  void mark_uncertain(const std::string& token);
+  void pause_fetching(int64_t delay_ms);
   void wait_for_marker();
-  void dispatch(std::map<std::string, std::string> fields, std::string job_id);
-  Result<std::string> resolve_redis_blobs(const std::string& data);
+  // Runs on the thread that fetched the job, whose connection reads the
+  // job's Redis blobs.
+  void dispatch(std::map<std::string, std::string> fields, std::string job_id, RedisConnection& connection);
+  Result<std::string> resolve_redis_blobs(const std::string& data, RedisConnection& connection);
   void run_job(std::shared_ptr<ActiveJob> job);
 
   // Finishing, on the finish thread.
   void post(std::function<void()> work);
-  void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json);
+  void post_completion(std::shared_ptr<ActiveJob> job, std::string result_json);
+  std::vector<std::string> complete_args(const ActiveJob& job, const std::string& result_json, bool fetch_next) const;
+  void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json, bool allow_fetch_next = true);
+  void complete_batch(const std::vector<FinishWork>& completions);
+  void after_complete(const std::shared_ptr<ActiveJob>& job, const Result<RedisReply>& reply);
   void fail(const std::shared_ptr<ActiveJob>& job, const Error& error);
   void hand_back(const std::string& job_id, const std::string& token, const std::string& why);
   void release(const std::shared_ptr<ActiveJob>& job, const std::string& outcome);
+  bool may_fetch_next() const;
+  void take_next_job(const Result<RedisReply>& reply, const std::string& token, bool reply_lost);
   Result<RedisReply> run_finish_script(const char* script, const std::vector<std::string>& keys,
-                                       const std::vector<std::string>& args);
+                                       std::vector<std::string> args, bool* reply_lost = nullptr);
 
   // Lock renewal and stalled check, on the lock thread.
   void renew_locks();
@@ -108,6 +130,7 @@ class BullmqWorker {
   std::vector<std::string> keys_for(const std::string_view* roles, size_t count, const std::string& job_id,
                                     const std::string& finished_target) const;
   std::string worker_opts_msgpack(const std::string& token) const;
+  void pack_limiter(msgpack::packer<msgpack::sbuffer>& packer) const;
   std::string finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const;
   Counter& jobs_counter(const std::string& task, const std::string& outcome);
 
@@ -136,7 +159,8 @@ class BullmqWorker {
   std::atomic<bool> finish_stop_{false};
   std::atomic<uint64_t> token_counter_{0};
   std::atomic<size_t> active_{0};
-  // Wall-clock ms until which fetching waits because the executor was full.
+  // Wall-clock ms until which fetching waits: the executor was full or the
+  // queue is rate-limited. Both the fetch and the finish thread fetch jobs.
   std::atomic<int64_t> fetch_paused_until_ms_{0};
 
   // Guards active_jobs_ and wakes the fetch thread when a slot frees.
@@ -147,15 +171,19 @@ class BullmqWorker {
   // Work for the finish thread, in order.
   std::mutex finish_mutex_;
   std::condition_variable finish_ready_;
-  std::deque<std::function<void()>> finish_queue_;
+  std::deque<FinishWork> finish_queue_;
 
   // Wakes the lock thread for shutdown.
   std::mutex lock_mutex_;
   std::condition_variable lock_wake_;
 
+  // Tokens of fetches whose reply was lost, whose jobs the fetch thread
+  // hands back.
+  std::mutex uncertain_mutex_;
+  std::set<std::string> uncertain_tokens_;
+
   // Fetch state, used by the fetch thread only.
   bool drained_ = false;
-  std::set<std::string> uncertain_tokens_;
   int64_t block_until_ms_ = 0;
   std::chrono::steady_clock::time_point limited_until_{};
 

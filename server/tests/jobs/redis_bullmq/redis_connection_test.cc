@@ -53,6 +53,16 @@ TEST(RedisConnection, UnreachableServerIsUnavailable) {
   EXPECT_NE(reply.error().message.find("127.0.0.1:1"), std::string::npos);
 }
 
+TEST(RedisConnection, PipelineToUnreachableServerIsUnavailable) {
+  RedisEndpoint endpoint;
+  endpoint.port = 1;
+  RedisConnection connection(endpoint, "test", "");
+  auto replies = connection.pipeline({{"PING"}, {"ECHO", "x"}});
+  ASSERT_FALSE(replies.ok());
+  EXPECT_EQ(replies.error().code, Code::kUnavailable);
+  EXPECT_NE(replies.error().message.find("127.0.0.1:1"), std::string::npos);
+}
+
 TEST(BullmqClientName, MatchesBullmqFormat) {
   // bullmq names a worker's connection "<prefix>:<base64(queue)>:w:<name>".
   EXPECT_EQ(BullmqWorker::client_name("bull", "heavylift", "w1"), "bull:aGVhdnlsaWZ0:w:w1");
