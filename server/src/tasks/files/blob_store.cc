@@ -161,6 +161,61 @@ Result<std::string> BlobWriter::commit_by_digest(const std::string& sha256_hex, 
   return final_path;
 }
 
+BlobFileReader::~BlobFileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<BlobFileReader> BlobFileReader::open(const std::string& root, const std::string& relative_path,
+                                            const std::string& field) {
+  if (root.empty()) {
+    return Error::invalid(field, "PATHS_DISABLED",
+                          fmt::format("{} cannot be read: no blob root is configured (set --blob-root)", field));
+  }
+  if (relative_path.empty() || relative_path.front() == '/') {
+    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                          fmt::format("{} must be a relative path under the blob root, got {}", field,
+                                      quote_value(relative_path)),
+                          "a relative path", quote_value(relative_path));
+  }
+  Result<int> root_fd = open_root(root);
+  if (!root_fd.ok()) return root_fd.error();
+  BlobFileReader reader;
+  reader.fd_ = open_beneath(root_fd.value(), relative_path, O_RDONLY | O_NONBLOCK, 0);
+  const int open_errno = errno;
+  ::close(root_fd.value());
+  if (reader.fd_ < 0) {
+    if (open_errno == EXDEV || open_errno == ELOOP) {
+      return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                            fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
+                                        quote_value(relative_path)),
+                            "inside the blob root", quote_value(relative_path));
+    }
+    if (open_errno == ENOENT || open_errno == ENOTDIR) {
+      return Error::invalid(field, "NOT_FOUND",
+                            fmt::format("{} {} does not exist under the blob root", field, quote_value(relative_path)));
+    }
+    return Error::internal(fmt::format("cannot open {} {}: {}", field, quote_value(relative_path),
+                                       std::strerror(open_errno)));
+  }
+  struct stat info;
+  if (::fstat(reader.fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return Error::invalid(field, "NOT_A_FILE",
+                          fmt::format("{} {} is not a regular file", field, quote_value(relative_path)));
+  }
+  reader.size_ = static_cast<uint64_t>(info.st_size);
+  return reader;
+}
+
+Result<size_t> BlobFileReader::read(char* buffer, size_t capacity) {
+  for (;;) {
+    const ssize_t got = ::read(fd_, buffer, capacity);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) {
+      return Error::internal(fmt::format("reading under the blob root failed: {}", std::strerror(errno)));
+    }
+  }
+}
+
 Status BlobWriter::commit_output() {
   const int result = ::close(fd_);
   fd_ = -1;
