@@ -92,13 +92,18 @@ class ZstdDecoder final : public StreamCodec {
   Status write(std::string_view input, const ByteSink& sink) override { return write_in_steps(input, sink); }
 
   Status step(std::string_view* input, const ByteSink& sink, bool* more_output) override {
+    *more_output = false;
+    // Called again without input after a frame ended, zstd would wait for
+    // the next frame and the stream would look truncated.
+    if (input->empty() && !frame_open_) return Status::Ok();
     ZSTD_inBuffer in{input->data(), input->size(), 0};
     ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
     const size_t hint = ZSTD_decompressStream(stream_, &out, &in);
     if (ZSTD_isError(hint)) return corrupt("zstd", ZSTD_getErrorName(hint));
     frame_open_ = hint != 0;
     input->remove_prefix(in.pos);
-    *more_output = out.pos == out.size;
+    // Zero means the frame is decoded and fully flushed.
+    *more_output = out.pos == out.size && hint != 0;
     return bound_.emit({buffer_.data(), out.pos}, &output_bytes_, sink);
   }
 
