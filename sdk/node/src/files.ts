@@ -81,7 +81,7 @@ export interface UploadOptions extends CallOptions {
   gridfs?: boolean;
 }
 
-/** What {@link FileMethods.download} streams: a file under the blob root, or a GridFS file by `_id`. */
+/** The source of {@link FileMethods.download}: a file under the blob root, or a GridFS file by `_id`. */
 export type DownloadSource = { path: string } | { gridfsId: string };
 
 /** Options of {@link FileMethods.download}. */
@@ -493,7 +493,7 @@ export function buildDownloadRequest(source: DownloadSource, options: DownloadOp
 }
 
 /**
- * Runs one FileService.Download call and returns its bytes as a Readable. grpc-js asks for the
+ * Runs one FileService.Download call and returns its bytes as a Readable. grpc-js reads the
  * next message only while the Readable wants data, so HTTP/2 flow control reaches the daemon.
  */
 export function callDownload(client: Client, request: DownloadRequest, resolved: ResolvedCallOptions): Readable {

@@ -12,8 +12,8 @@
 // Flow control. Exactly one of these is in flight per call: a job producing
 // the next message, or the write of the previous one. The next message is
 // produced only after gRPC reports the previous write done, which it does
-// once HTTP/2 flow control lets the bytes out; so a client that stops
-// reading stops the producer, and the daemon holds one message per call.
+// once HTTP/2 flow control lets the bytes out. A client that stops reading
+// therefore stops the producer, and the daemon buffers one message per call.
 //
 // Ends. The call's deadline and cancellation reach the producer through
 // TaskContext::check(), called before every next(). A failed write (client

@@ -1,7 +1,7 @@
-// FileService.Download through the real daemon: a large stored file streams
-// with the daemon's RSS flat and the bytes equal; a client that stops
-// reading does not make the daemon buffer the file; a cancelled stream frees
-// the call; decompression on the way stops at its bound; an Express route
+// FileService.Download through the real daemon. A large stored file streams
+// with the daemon's RSS flat and the bytes equal. A client that stops reading
+// does not make the daemon buffer the file, and a cancelled stream frees the
+// call. Decompression on the way stops at its bound, and an Express route
 // pipes the stream into its response.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -96,7 +96,7 @@ describe('files download', () => {
     assert.ok(peak - baseline < 48 * MiB, `RSS grew from ${baseline / MiB} MiB to ${peak / MiB} MiB`);
   });
 
-  test('a client that stops reading does not make the daemon buffer; cancelling frees the call', async () => {
+  test('stalled download stays bounded, cancel frees call', async () => {
     const pid = running.daemon.process.pid;
     const httpAddress = running.daemon.httpAddress;
     const stream = running.client.files.download({ path: 'large.bin' }, { chunkBytes: 256 * 1024 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { CancelledError, FailedPreconditionError, InvalidArgumentError } from 'heavylift';
+import { CancelledError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from 'heavylift';
 import { GridFSBucket, MongoClient } from 'mongodb';
 
 import { FerretServer } from '../lib/ferretdb.mjs';
@@ -91,6 +91,11 @@ describe('files in GridFS', () => {
       Math.ceil(data.length / CHUNK),
     );
     assert.equal(await temporaryChunks(), 0);
+    const indexes = await mongo.db(DATABASE).collection('fs.chunks').indexes();
+    assert.ok(
+      indexes.some((index) => index.unique && index.key.files_id === 1 && index.key.n === 1),
+      `no unique {files_id, n} index: ${JSON.stringify(indexes)}`,
+    );
 
     // The Download stream reads the same file by its id.
     const streamed = await collect(running.client.files.download({ gridfsId: first.gridfsId }));
@@ -116,6 +121,30 @@ describe('files in GridFS', () => {
     const bytes = await collect(decoded);
     assert.ok(bytes.equals(text));
     assert.deepEqual(info, { storedBytes: result.compressedBytes, format: 'zstd' });
+  });
+
+  test('concurrent identical uploads store one file', async () => {
+    const data = randomBytes(2 * MiB);
+    const settled = await Promise.allSettled(
+      [0, 1, 2].map(() => running.client.files.upload(data, { gridfs: true, digests: ['sha256'], chunkBytes: 128 * 1024 })),
+    );
+    for (const outcome of settled) {
+      if (outcome.status === 'rejected') {
+        // The loser of a race may be told to retry while the winner commits.
+        assert.ok(outcome.reason instanceof UnavailableError, `${outcome.reason?.name}: ${outcome.reason?.message}`);
+      } else {
+        assert.equal(outcome.value.gridfsId, sha256(data));
+      }
+    }
+    const stored = settled.filter((outcome) => outcome.status === 'fulfilled' && !outcome.value.gridfsDeduplicated);
+    assert.equal(stored.length, 1);
+    assert.equal(await mongo.db(DATABASE).collection('fs.files').countDocuments({ _id: sha256(data) }), 1);
+    assert.equal(
+      await mongo.db(DATABASE).collection('fs.chunks').countDocuments({ files_id: sha256(data) }),
+      Math.ceil(data.length / CHUNK),
+    );
+    assert.equal(await temporaryChunks(), 0);
+    assert.equal(sha256(await collect(bucket().openDownloadStream(sha256(data)))), sha256(data));
   });
 
   test('a failed upload and a cancelled upload leave no chunks', async () => {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "core/logging.h"
 
@@ -53,6 +54,14 @@ class BucketCollection {
   mongoc_collection_t* collection_;
 };
 
+// MongoDB reports a unique index violation as code 11000. FerretDB 1.24
+// (SQLite backend) reports one in updateMany as an internal error whose
+// message contains SQLite's "UNIQUE constraint failed".
+bool is_duplicate_key(const bson_error_t& error) {
+  return error.code == kDuplicateKey || std::strstr(error.message, "UNIQUE constraint failed") != nullptr ||
+         std::strstr(error.message, "duplicate key") != nullptr;
+}
+
 // UNAVAILABLE when the server cannot be reached, INTERNAL otherwise.
 Error mongo_error(const char* what, const bson_error_t& error) {
   const std::string message = fmt::format("GridFS {} failed: {}", what, error.message);
@@ -66,7 +75,7 @@ void append_string(bson_t* document, const char* key, std::string_view value) {
   bson_append_utf8(document, key, -1, value.data(), static_cast<int>(value.size()));
 }
 
-// Returns whether <bucket>.files holds a document with _id `key`.
+// Returns whether <bucket>.files contains a document with _id `key`.
 Result<bool> file_exists(const GridfsStore& store, const std::string& key) {
   BucketCollection files(store, "files");
   Bson filter;
@@ -140,6 +149,7 @@ Result<std::shared_ptr<GridfsStore>> GridfsStore::open(const GridfsSettings& set
                  fmt::format("files.gridfs_uri is not a valid MongoDB connection string: {}", error.message),
                  "files.gridfs_uri", "", "", "INVALID_SETTING", 0};
   }
+
   std::shared_ptr<GridfsStore> store(new GridfsStore());
   store->uri_ = uri;
   store->database_ = settings.database;
@@ -152,6 +162,7 @@ Result<std::shared_ptr<GridfsStore>> GridfsStore::open(const GridfsSettings& set
                  "files.gridfs_database", "", "", "GRIDFS_DISABLED", 0};
   }
   store->bucket_ = settings.bucket.empty() ? "fs" : settings.bucket;
+
   mongoc_client_pool_t* pool = mongoc_client_pool_new(uri);
   mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
   mongoc_client_pool_set_appname(pool, "heavylift");
@@ -246,6 +257,7 @@ Status GridfsWriter::flush_chunk() {
 Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, bool* deduplicated) {
   *deduplicated = false;
   if (Status s = flush_chunk(); !s.ok()) return s;
+
   Result<bool> exists = file_exists(*store_, key);
   if (!exists.ok()) return exists.error();
   if (exists.value()) {
@@ -254,32 +266,55 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
     *deduplicated = true;
     return Status::Ok();
   }
-  {
-    BucketCollection chunks(*store_, "chunks");
-    Bson filter;
-    append_string(filter.get(), "upload_id", upload_id_);
-    Bson update;
-    bson_t set;
-    bson_append_document_begin(update.get(), "$set", -1, &set);
-    append_string(&set, "files_id", key);
-    bson_append_document_end(update.get(), &set);
-    bson_error_t error;
-    if (!mongoc_collection_update_many(chunks.get(), filter.get(), update.get(), nullptr, nullptr, &error)) {
-      if (error.code != kDuplicateKey) return mongo_error("chunk update", error);
-      // An identical upload moved its chunks to `key` first.
-      delete_chunks();
-      committed_ = true;
-      Result<bool> finished = file_exists(*store_, key);
-      if (!finished.ok()) return finished.error();
-      if (!finished.value()) {
-        return Error::unavailable(fmt::format(
-            "an identical upload is being stored in GridFS as {} right now; retry when it finished", key));
-      }
-      *deduplicated = true;
-      return Status::Ok();
+
+  bool conflict = false;
+  if (Status s = move_chunks(key, &conflict); !s.ok()) return s;
+  if (conflict) {
+    // An identical upload moved its chunks to `key` first.
+    delete_chunks();
+    committed_ = true;
+    Result<bool> finished = file_exists(*store_, key);
+    if (!finished.ok()) return finished.error();
+    if (!finished.value()) {
+      return Error::unavailable(fmt::format(
+          "an identical upload is being stored in GridFS as {} right now; retry when it has finished", key));
     }
+    *deduplicated = true;
+    return Status::Ok();
   }
-  BucketCollection files(*store_, "files");
+
+  bool duplicate = false;
+  if (Status s = insert_file(key, info, &duplicate); !s.ok()) return s;
+  if (duplicate) {
+    // Only reachable without the unique chunk index: keep the other file.
+    delete_chunks();
+    *deduplicated = true;
+  }
+  committed_ = true;
+  return Status::Ok();
+}
+
+Status GridfsWriter::move_chunks(const std::string& key, bool* conflict) {
+  *conflict = false;
+  BucketCollection chunks(*store_, "chunks");
+  Bson filter;
+  append_string(filter.get(), "upload_id", upload_id_);
+  Bson update;
+  bson_t set;
+  bson_append_document_begin(update.get(), "$set", -1, &set);
+  append_string(&set, "files_id", key);
+  bson_append_document_end(update.get(), &set);
+
+  bson_error_t error;
+  if (!mongoc_collection_update_many(chunks.get(), filter.get(), update.get(), nullptr, nullptr, &error)) {
+    if (!is_duplicate_key(error)) return mongo_error("chunk update", error);
+    *conflict = true;
+  }
+  return Status::Ok();
+}
+
+Status GridfsWriter::insert_file(const std::string& key, const GridfsFileInfo& info, bool* duplicate) {
+  *duplicate = false;
   Bson document;
   append_string(document.get(), "_id", key);
   bson_append_int64(document.get(), "length", -1, static_cast<int64_t>(length_));
@@ -288,6 +323,7 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
       std::chrono::system_clock::now().time_since_epoch());
   bson_append_date_time(document.get(), "uploadDate", -1, now.count());
   append_string(document.get(), "filename", key);
+
   bson_t metadata;
   bson_append_document_begin(document.get(), "metadata", -1, &metadata);
   append_string(&metadata, "sha256", info.sha256);
@@ -295,14 +331,13 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
   if (!info.compression.empty()) append_string(&metadata, "compression", info.compression);
   bson_append_int64(&metadata, "uncompressedLength", -1, static_cast<int64_t>(info.uncompressed_bytes));
   bson_append_document_end(document.get(), &metadata);
+
+  BucketCollection files(*store_, "files");
   bson_error_t error;
   if (!mongoc_collection_insert_one(files.get(), document.get(), nullptr, nullptr, &error)) {
-    if (error.code != kDuplicateKey) return mongo_error("file insert", error);
-    // Only reachable without the unique chunk index: keep the other file.
-    delete_chunks();
-    *deduplicated = true;
+    if (!is_duplicate_key(error)) return mongo_error("file insert", error);
+    *duplicate = true;
   }
-  committed_ = true;
   return Status::Ok();
 }
 
@@ -360,6 +395,7 @@ Status GridfsReader::fetch() {
   bson_append_document_begin(options.get(), "sort", -1, &sort);
   bson_append_int32(&sort, "n", -1, 1);
   bson_append_document_end(options.get(), &sort);
+
   mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(chunks.get(), filter.get(), options.get(), nullptr);
   const bson_t* document = nullptr;
   batch_size_ = 0;
@@ -385,6 +421,7 @@ Status GridfsReader::fetch() {
     batch_[batch_size_].assign(reinterpret_cast<const char*>(data), size);
     batch_size_ += 1;
   }
+
   bson_error_t error;
   if (status.ok() && mongoc_cursor_error(cursor, &error)) status = mongo_error("chunk read", error);
   mongoc_cursor_destroy(cursor);

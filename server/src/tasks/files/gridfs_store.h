@@ -24,7 +24,7 @@
 // names; `db.<bucket>.chunks.deleteMany({files_id: /^tmp-/})` removes them
 // when no upload runs.)
 //
-// Memory: a writer holds one chunk (255 KiB); a reader at most
+// Memory: a writer buffers one chunk (255 KiB), and a reader at most
 // kGridfsReadBatch chunks.
 //
 // Thread-safety: a GridfsStore may be used from any thread (libmongoc's
@@ -112,6 +112,11 @@ class GridfsWriter {
  private:
   explicit GridfsWriter(std::shared_ptr<GridfsStore> store);
   Status flush_chunk();
+  // Points this upload's chunks at `key`. Sets *conflict when the unique
+  // {files_id, n} index rejects the move (an identical upload won).
+  Status move_chunks(const std::string& key, bool* conflict);
+  // Inserts the files document. Sets *duplicate when `key` exists.
+  Status insert_file(const std::string& key, const GridfsFileInfo& info, bool* duplicate);
   void delete_chunks();
 
   std::shared_ptr<GridfsStore> store_;
