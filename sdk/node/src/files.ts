@@ -360,6 +360,17 @@ function isUploadSource(value: unknown): value is UploadSource {
   );
 }
 
+/** Builds the request-id metadata and the deadline of a streaming call. */
+function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
+  const grpcOptions: GrpcCallOptions = {};
+  if (Number.isFinite(resolved.deadlineMs)) {
+    grpcOptions.deadline = Date.now() + resolved.deadlineMs;
+  }
+  return { metadata, grpcOptions };
+}
+
 /**
  * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
  * waiting for the stream to drain whenever grpc-js reports its buffer full.
@@ -376,12 +387,7 @@ export function callUpload(
     return Promise.reject(abortError(signal, requestId));
   }
   return new Promise<UploadResultMessage>((resolve, reject) => {
-    const metadata = new Metadata();
-    metadata.set(REQUEST_ID_METADATA_KEY, requestId);
-    const grpcOptions: GrpcCallOptions = {};
-    if (Number.isFinite(deadlineMs)) {
-      grpcOptions.deadline = Date.now() + deadlineMs;
-    }
+    const { metadata, grpcOptions } = streamCallOptions(resolved);
     const startedAt = performance.now();
     let settled = false;
     let resolveEnded!: () => void;
@@ -498,12 +504,7 @@ export function buildDownloadRequest(source: DownloadSource, options: DownloadOp
  */
 export function callDownload(client: Client, request: DownloadRequest, resolved: ResolvedCallOptions): Readable {
   const { signal, requestId, deadlineMs } = resolved;
-  const metadata = new Metadata();
-  metadata.set(REQUEST_ID_METADATA_KEY, requestId);
-  const grpcOptions: GrpcCallOptions = {};
-  if (Number.isFinite(deadlineMs)) {
-    grpcOptions.deadline = Date.now() + deadlineMs;
-  }
+  const { metadata, grpcOptions } = streamCallOptions(resolved);
   const startedAt = performance.now();
   const method = FileServiceService.download;
   const call = client.makeServerStreamRequest<DownloadRequest, DownloadChunk>(

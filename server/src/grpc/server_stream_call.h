@@ -22,6 +22,10 @@
 // StreamCallTracker of stream_call.h (the bytes counter counts received
 // bytes, so these calls add 0 to it; their log line holds the bytes sent).
 //
+// NOTE: cancel_all() (the drain) reaches a call only at its next message. A
+// client that stops reading without a deadline keeps its call, and one
+// message, until it reads, cancels, or the server shuts down.
+//
 // Thread-safety: a call object belongs to gRPC and deletes itself when gRPC
 // reports it done and no job runs.
 #pragma once

@@ -47,6 +47,31 @@ Result<int> open_root(const std::string& root) {
   return fd;
 }
 
+// Checks that a blob root is configured and `relative_path` is relative.
+// `verb` ("read", "written") completes the PATHS_DISABLED message.
+Status check_relative_path(const std::string& root, const std::string& relative_path, const std::string& field,
+                           const char* verb) {
+  if (root.empty()) {
+    return Error::invalid(field, "PATHS_DISABLED",
+                          fmt::format("{} cannot be {}: no blob root is configured (set --blob-root)", field, verb));
+  }
+  if (relative_path.empty() || relative_path.front() == '/') {
+    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                          fmt::format("{} must be a relative path under the blob root, got {}", field,
+                                      quote_value(relative_path)),
+                          "a relative path", quote_value(relative_path));
+  }
+  return Status::Ok();
+}
+
+// The PATH_OUTSIDE_ROOT error of an openat2 that failed with EXDEV or ELOOP.
+Error outside_root(const std::string& field, const std::string& relative_path) {
+  return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                        fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
+                                    quote_value(relative_path)),
+                        "inside the blob root", quote_value(relative_path));
+}
+
 }  // namespace
 
 BlobWriter::~BlobWriter() {
@@ -85,16 +110,7 @@ Result<BlobWriter> BlobWriter::create_temporary(const std::string& root) {
 
 Result<BlobWriter> BlobWriter::create_output(const std::string& root, const std::string& relative_path,
                                              const std::string& field) {
-  if (root.empty()) {
-    return Error::invalid(field, "PATHS_DISABLED",
-                          fmt::format("{} cannot be written: no blob root is configured (set --blob-root)", field));
-  }
-  if (relative_path.empty() || relative_path.front() == '/') {
-    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                          fmt::format("{} must be a relative path under the blob root, got {}", field,
-                                      quote_value(relative_path)),
-                          "a relative path", quote_value(relative_path));
-  }
+  if (Status s = check_relative_path(root, relative_path, field, "written"); !s.ok()) return s.error();
   Result<int> root_fd = open_root(root);
   if (!root_fd.ok()) return root_fd.error();
   BlobWriter writer;
@@ -102,12 +118,7 @@ Result<BlobWriter> BlobWriter::create_output(const std::string& root, const std:
   writer.fd_ = open_beneath(writer.root_fd_, relative_path, O_WRONLY | O_CREAT | O_EXCL, 0640);
   if (writer.fd_ < 0) {
     const int open_errno = errno;
-    if (open_errno == EXDEV || open_errno == ELOOP) {
-      return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                            fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
-                                        quote_value(relative_path)),
-                            "inside the blob root", quote_value(relative_path));
-    }
+    if (open_errno == EXDEV || open_errno == ELOOP) return outside_root(field, relative_path);
     if (open_errno == EEXIST) {
       return Error::invalid(field, "ALREADY_EXISTS",
                             fmt::format("{} {} exists already; choose a new name", field, quote_value(relative_path)));
@@ -167,16 +178,7 @@ BlobFileReader::~BlobFileReader() {
 
 Result<BlobFileReader> BlobFileReader::open(const std::string& root, const std::string& relative_path,
                                             const std::string& field) {
-  if (root.empty()) {
-    return Error::invalid(field, "PATHS_DISABLED",
-                          fmt::format("{} cannot be read: no blob root is configured (set --blob-root)", field));
-  }
-  if (relative_path.empty() || relative_path.front() == '/') {
-    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                          fmt::format("{} must be a relative path under the blob root, got {}", field,
-                                      quote_value(relative_path)),
-                          "a relative path", quote_value(relative_path));
-  }
+  if (Status s = check_relative_path(root, relative_path, field, "read"); !s.ok()) return s.error();
   Result<int> root_fd = open_root(root);
   if (!root_fd.ok()) return root_fd.error();
   BlobFileReader reader;
@@ -184,12 +186,7 @@ Result<BlobFileReader> BlobFileReader::open(const std::string& root, const std::
   const int open_errno = errno;
   ::close(root_fd.value());
   if (reader.fd_ < 0) {
-    if (open_errno == EXDEV || open_errno == ELOOP) {
-      return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                            fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
-                                        quote_value(relative_path)),
-                            "inside the blob root", quote_value(relative_path));
-    }
+    if (open_errno == EXDEV || open_errno == ELOOP) return outside_root(field, relative_path);
     if (open_errno == ENOENT || open_errno == ENOTDIR) {
       return Error::invalid(field, "NOT_FOUND",
                             fmt::format("{} {} does not exist under the blob root", field, quote_value(relative_path)));

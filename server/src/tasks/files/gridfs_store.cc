@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "core/logging.h"
 
@@ -75,21 +76,43 @@ void append_string(bson_t* document, const char* key, std::string_view value) {
   bson_append_utf8(document, key, -1, value.data(), static_cast<int>(value.size()));
 }
 
-// Returns whether <bucket>.files contains a document with _id `key`.
-Result<bool> file_exists(const GridfsStore& store, const std::string& key) {
+// The length and chunkSize of a files document.
+struct FileSizes {
+  uint64_t length = 0;
+  uint64_t chunk_size = 0;
+};
+
+// Looks up the files document with _id `key`; nullopt when there is none.
+Result<std::optional<FileSizes>> find_file(const GridfsStore& store, const std::string& key) {
   BucketCollection files(store, "files");
   Bson filter;
   append_string(filter.get(), "_id", key);
   Bson options;
   bson_append_int64(options.get(), "limit", -1, 1);
+
   mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(files.get(), filter.get(), options.get(), nullptr);
   const bson_t* document = nullptr;
-  const bool found = mongoc_cursor_next(cursor, &document);
+  std::optional<FileSizes> found;
+  if (mongoc_cursor_next(cursor, &document)) {
+    found.emplace();
+    bson_iter_t iter;
+    if (bson_iter_init_find(&iter, document, "length")) found->length = static_cast<uint64_t>(bson_iter_as_int64(&iter));
+    if (bson_iter_init_find(&iter, document, "chunkSize")) {
+      found->chunk_size = static_cast<uint64_t>(bson_iter_as_int64(&iter));
+    }
+  }
   bson_error_t error;
   const bool failed = mongoc_cursor_error(cursor, &error);
   mongoc_cursor_destroy(cursor);
   if (failed) return mongo_error("lookup", error);
   return found;
+}
+
+// Returns whether <bucket>.files contains a document with _id `key`.
+Result<bool> file_exists(const GridfsStore& store, const std::string& key) {
+  Result<std::optional<FileSizes>> found = find_file(store, key);
+  if (!found.ok()) return found.error();
+  return found.value().has_value();
 }
 
 Status create_index(mongoc_database_t* database, const std::string& collection, const char* name,
@@ -348,30 +371,15 @@ Result<std::unique_ptr<GridfsReader>> GridfsReader::open(std::shared_ptr<GridfsS
   std::unique_ptr<GridfsReader> reader(new GridfsReader());
   reader->store_ = std::move(store);
   reader->id_ = id;
-  BucketCollection files(*reader->store_, "files");
-  Bson filter;
-  append_string(filter.get(), "_id", id);
-  Bson options;
-  bson_append_int64(options.get(), "limit", -1, 1);
-  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(files.get(), filter.get(), options.get(), nullptr);
-  const bson_t* document = nullptr;
-  bool found = mongoc_cursor_next(cursor, &document);
-  if (found) {
-    bson_iter_t iter;
-    if (bson_iter_init_find(&iter, document, "length")) reader->length_ = static_cast<uint64_t>(bson_iter_as_int64(&iter));
-    if (bson_iter_init_find(&iter, document, "chunkSize")) {
-      reader->chunk_size_ = static_cast<uint64_t>(bson_iter_as_int64(&iter));
-    }
-  }
-  bson_error_t error;
-  const bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  if (failed) return mongo_error("lookup", error);
-  if (!found) {
+  Result<std::optional<FileSizes>> found = find_file(*reader->store_, id);
+  if (!found.ok()) return found.error();
+  if (!found.value()) {
     return Error::invalid(field, "NOT_FOUND",
                           fmt::format("{} {} names no file in the GridFS bucket {}.{}", field, quote_value(id),
                                       reader->store_->database(), reader->store_->bucket()));
   }
+  reader->length_ = found.value()->length;
+  reader->chunk_size_ = found.value()->chunk_size;
   if (reader->chunk_size_ == 0 && reader->length_ > 0) {
     return Error::internal(fmt::format("the GridFS file {} has no valid chunkSize", quote_value(id)));
   }
