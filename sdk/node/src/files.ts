@@ -1,6 +1,7 @@
 import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 
 import { type CallOptions, REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
 import { abortError, errorFromServiceError } from './errors';
@@ -12,6 +13,8 @@ import {
   type DataProfile as DataProfileMessage,
   type DigestSelection,
   type Digests as DigestsMessage,
+  type DownloadChunk,
+  type DownloadRequest,
   FileServiceService,
   type UploadChunk,
   type UploadOptions as UploadOptionsMessage,
@@ -74,6 +77,32 @@ export interface UploadOptions extends CallOptions {
   expectedBytes?: number;
   /** Largest message sent, in bytes; larger chunks are split. 1 KiB..4 MiB. Default: 1 MiB. */
   chunkBytes?: number;
+  /**
+   * Stores the bytes (compressed, when `compression` is set) in the daemon's MongoDB GridFS bucket
+   * (`--files-gridfs-uri`), with `_id` and filename `<sha256><extension>`, deduplicated. Default: `false`.
+   */
+  gridfs?: boolean;
+}
+
+/** The source of {@link FileMethods.download}: a file under the blob root, or a GridFS file by `_id`. */
+export type DownloadSource = { path: string } | { gridfsId: string };
+
+/** Options of {@link FileMethods.download}. */
+export interface DownloadOptions extends CallOptions {
+  /** Decompresses on the way: `true` sniffs zstd or gzip from the magic bytes; a format name forces it. Default: `false`. */
+  decompress?: boolean | CompressionFormatName;
+  /** Decompressed bytes beyond this fail the stream with an InvalidArgumentError. Default: the daemon's `files.max_decompressed_bytes`. */
+  maxOutputBytes?: number;
+  /** Bytes per message, 4 KiB..4 MiB. Default: 256 KiB. */
+  chunkBytes?: number;
+}
+
+/** Emitted once as `'info'` by the stream of {@link FileMethods.download}, before its first bytes. */
+export interface DownloadInfo {
+  /** Stored size in bytes, before decompression. */
+  storedBytes: number;
+  /** The format being decoded, when decompressing. */
+  format?: CompressionFormatName;
 }
 
 /** Per-column statistics of a profile. */
@@ -122,6 +151,10 @@ export interface UploadResult {
   compressedBytes?: number;
   /** CSV profile, when `profileCsv` was set. */
   profile?: DataProfile;
+  /** `_id` of the GridFS file, when `gridfs` was set. */
+  gridfsId?: string;
+  /** True when the GridFS bucket held the bytes already, when `gridfs` was set. */
+  gridfsDeduplicated?: boolean;
 }
 
 /** Methods of the daemon's file tasks. */
@@ -149,6 +182,18 @@ export interface FileMethods {
     info: { filename?: string; mimeType?: string },
     options?: UploadOptions,
   ): Promise<UploadResult & { filename?: string; declaredMimeType?: string }>;
+  /**
+   * Streams a stored file back as a Node Readable, optionally decompressed, without buffering it:
+   * the daemon produces the next message only after the previous one reached Node, and the Readable
+   * stops reading when its consumer does. Destroying the Readable cancels the call. The stream emits
+   * `'info'` ({@link DownloadInfo}) before its first bytes, and daemon errors as HeavyliftErrors.
+   *
+   * @example
+   * app.get('/files/:id', (req, res) => {
+   *   pipeline(client.files.download({ gridfsId: req.params.id }, { decompress: true }), res, () => {});
+   * });
+   */
+  download(source: DownloadSource, options?: DownloadOptions): Readable;
   /** Digests and sniffs a blob (task `files.digest`). */
   digest(input: FileInput, options?: CallOptions & { digests?: readonly DigestName[] }): Promise<{ bytes: number; digests: FileDigests; contentType: string }>;
   /** Compresses a blob (task `files.compress`); the output is returned, or written to `outputPath` under the blob root. */
@@ -272,6 +317,7 @@ export function buildUploadOptions(options: UploadOptions | undefined): { messag
       profileCsv,
       csv: buildCsvOptions(typeof profile === 'object' ? profile : undefined, 'profileCsv'),
       expectedBytes,
+      gridfs: buildGridfsOption(options),
     },
     chunkBytes,
   };
@@ -337,6 +383,17 @@ function isUploadSource(value: unknown): value is UploadSource {
   );
 }
 
+/** Builds the request-id metadata and the deadline of a streaming call. */
+function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
+  const grpcOptions: GrpcCallOptions = {};
+  if (Number.isFinite(resolved.deadlineMs)) {
+    grpcOptions.deadline = Date.now() + resolved.deadlineMs;
+  }
+  return { metadata, grpcOptions };
+}
+
 /**
  * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
  * waiting for the stream to drain whenever grpc-js reports its buffer full.
@@ -353,12 +410,7 @@ export function callUpload(
     return Promise.reject(abortError(signal, requestId));
   }
   return new Promise<UploadResultMessage>((resolve, reject) => {
-    const metadata = new Metadata();
-    metadata.set(REQUEST_ID_METADATA_KEY, requestId);
-    const grpcOptions: GrpcCallOptions = {};
-    if (Number.isFinite(deadlineMs)) {
-      grpcOptions.deadline = Date.now() + deadlineMs;
-    }
+    const { metadata, grpcOptions } = streamCallOptions(resolved);
     const startedAt = performance.now();
     let settled = false;
     let resolveEnded!: () => void;
@@ -432,6 +484,102 @@ export function callUpload(
   });
 }
 
+/** Reads the `gridfs` upload option. */
+function buildGridfsOption(options: UploadOptions | undefined): boolean {
+  const value = (options as { gridfs?: unknown } | undefined)?.gridfs;
+  return value === undefined ? false : checkBoolean(value, 'gridfs');
+}
+
+function toGridfsResult(message: UploadResultMessage, options: UploadOptionsMessage): Partial<UploadResult> {
+  return options.gridfs ? { gridfsId: message.gridfsId, gridfsDeduplicated: message.gridfsDeduplicated } : {};
+}
+
+/** Validates the download source and options and builds the request. */
+export function buildDownloadRequest(source: DownloadSource, options: DownloadOptions | undefined): DownloadRequest {
+  const from = checkOptionsObject(source, 'source') as { path?: unknown; gridfsId?: unknown };
+  if ((from.path === undefined) === (from.gridfsId === undefined)) {
+    throw invalidParameter('source', 'exactly one of { path } and { gridfsId }', source);
+  }
+  const checked = checkOptionsObject(options, 'options');
+  const decompress = checked.decompress;
+  let format = CompressionFormat.COMPRESSION_FORMAT_UNSPECIFIED;
+  if (typeof decompress === 'string') {
+    format = FORMAT_TO_PROTO[checkOneOf(decompress, 'decompress', COMPRESSION_FORMATS)];
+  } else if (decompress !== undefined) {
+    checkBoolean(decompress, 'decompress');
+  }
+  return {
+    path: from.path === undefined ? '' : checkNonEmptyString(from.path, 'source.path'),
+    gridfsId: from.gridfsId === undefined ? '' : checkNonEmptyString(from.gridfsId, 'source.gridfsId'),
+    decompress: decompress !== undefined && decompress !== false,
+    format,
+    maxOutputBytes:
+      checked.maxOutputBytes === undefined
+        ? 0
+        : checkIntegerInRange(checked.maxOutputBytes, 'maxOutputBytes', 1, Number.MAX_SAFE_INTEGER),
+    chunkBytes: checked.chunkBytes === undefined ? 0 : checkIntegerInRange(checked.chunkBytes, 'chunkBytes', 4096, 4 << 20),
+  };
+}
+
+/**
+ * Runs one FileService.Download call and returns its bytes as a Readable. grpc-js reads the
+ * next message only while the Readable wants data, so HTTP/2 flow control reaches the daemon.
+ */
+export function callDownload(client: Client, request: DownloadRequest, resolved: ResolvedCallOptions): Readable {
+  const { signal, requestId, deadlineMs } = resolved;
+  const { metadata, grpcOptions } = streamCallOptions(resolved);
+  const startedAt = performance.now();
+  const method = FileServiceService.download;
+  const call = client.makeServerStreamRequest<DownloadRequest, DownloadChunk>(
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    request,
+    metadata,
+    grpcOptions,
+  );
+  let first = true;
+  const output = new Readable({
+    read() {
+      call.resume();
+    },
+    destroy(error, callback) {
+      signal?.removeEventListener('abort', onAbort);
+      call.removeAllListeners('data');
+      call.cancel();
+      callback(error);
+    },
+  });
+  const onAbort = (): void => {
+    output.destroy(abortError(signal!, requestId));
+  };
+  if (signal?.aborted) {
+    process.nextTick(onAbort);
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }
+  call.on('data', (chunk: DownloadChunk) => {
+    if (first) {
+      first = false;
+      const name = (Object.keys(FORMAT_TO_PROTO) as CompressionFormatName[]).find((key) => FORMAT_TO_PROTO[key] === chunk.format);
+      const info: DownloadInfo = { storedBytes: chunk.storedBytes, ...(name ? { format: name } : {}) };
+      output.emit('info', info);
+    }
+    if (chunk.data.length > 0 && !output.push(chunk.data)) {
+      call.pause();
+    }
+  });
+  call.on('error', (error: ServiceError) => {
+    signal?.removeEventListener('abort', onAbort);
+    output.destroy(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
+  });
+  call.on('end', () => {
+    signal?.removeEventListener('abort', onAbort);
+    output.push(null);
+  });
+  return output;
+}
+
 /** Builds the `files` methods over `channel`. */
 export function createFileMethods(channel: () => Client, defaultDeadlineMs: number): FileMethods {
   const uploadWith = async (source: UploadSource, options: UploadOptions | undefined): Promise<UploadResult> => {
@@ -441,7 +589,7 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
     const { message, chunkBytes } = buildUploadOptions(options);
     const resolved = resolveCallOptions(options, defaultDeadlineMs);
     const response = await callUpload(channel(), source, message, chunkBytes, resolved);
-    return toUploadResult(response, message);
+    return { ...toUploadResult(response, message), ...toGridfsResult(response, message) };
   };
 
   return {
@@ -456,6 +604,11 @@ export function createFileMethods(channel: () => Client, defaultDeadlineMs: numb
         (file as NodeJS.ReadableStream).resume();
         throw error;
       }
+    },
+
+    download: (source, options) => {
+      const request = buildDownloadRequest(source, options);
+      return callDownload(channel(), request, resolveCallOptions(options, defaultDeadlineMs));
     },
 
     digest: async (input, options) => {

@@ -106,4 +106,57 @@ describe('client.files with a daemon', () => {
     const ndjson = await client.files.profileNdjson(Buffer.from('{"k":1}\n{"k":"s"}\n'));
     assert.equal(ndjson.columns[0]?.type, 'mixed');
   });
+
+  test('download rejects bad sources and options before sending', async () => {
+    const cases: [unknown, unknown, string][] = [
+      [{}, undefined, 'source'],
+      [{ path: 'a', gridfsId: 'b' }, undefined, 'source'],
+      [{ path: '' }, undefined, 'source.path'],
+      [{ path: 'a' }, { decompress: 'lz4' }, 'decompress'],
+      [{ path: 'a' }, { decompress: 1 }, 'decompress'],
+      [{ path: 'a' }, { chunkBytes: 100 }, 'chunkBytes'],
+      [{ path: 'a' }, { maxOutputBytes: 0 }, 'maxOutputBytes'],
+    ];
+    for (const [source, options, field] of cases) {
+      assert.throws(
+        () => client.files.download(source as never, options as never),
+        (error: unknown) => error instanceof InvalidArgumentError && error.field === field,
+        `expected an InvalidArgumentError for ${field}`,
+      );
+    }
+    await assert.rejects(client.files.upload(Buffer.from('x'), { gridfs: 'yes' as never }), InvalidArgumentError);
+  });
+
+  test('stores an upload and downloads it back as a Readable, decompressed on the way', async () => {
+    const text = Buffer.from(`id,n\n${'7,seven\n'.repeat(50_000)}`);
+    const stored = await client.files.upload(text, { store: true, compression: 'gzip' });
+    const parts: Buffer[] = [];
+    const stream = client.files.download({ path: stored.storedPath! }, { decompress: true, chunkBytes: 4096 });
+    let info: unknown;
+    stream.on('info', (value) => {
+      info = value;
+    });
+    for await (const part of stream) parts.push(part as Buffer);
+    assert.ok(Buffer.concat(parts).equals(text));
+    assert.ok(parts.every((part) => part.length <= 4096 + 128 * 1024));
+    assert.deepEqual(info, { storedBytes: stored.compressedBytes, format: 'gzip' });
+
+    const raw: Buffer[] = [];
+    for await (const part of client.files.download({ path: stored.storedPath! })) raw.push(part as Buffer);
+    assert.equal(Buffer.concat(raw).length, stored.compressedBytes);
+  });
+
+  test('an aborted download ends the Readable with an AbortError', async () => {
+    const stored = await client.files.upload(Buffer.alloc(8 << 20, 1), { store: true });
+    const controller = new AbortController();
+    const stream = client.files.download({ path: stored.storedPath! }, { signal: controller.signal, chunkBytes: 65536 });
+    await assert.rejects(
+      (async () => {
+        for await (const part of stream) {
+          if ((part as Buffer).length > 0) controller.abort();
+        }
+      })(),
+      (error: unknown) => error instanceof CancelledError && error.name === 'AbortError',
+    );
+  });
 });

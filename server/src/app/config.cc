@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include "core/host_port.h"
+#include "tasks/files/gridfs_store.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -145,8 +146,8 @@ Setting make_string_in(const std::string& key, std::string unit, std::string hel
   };
   setting.current = [get, key](const Config& config) {
     Config copy = config;
-    // The broker URL may carry a password, so --help never shows its value.
-    return key == "amqp.url" && !get(copy)->empty() ? std::string("(set)") : *get(copy);
+    // The broker and GridFS URLs may carry a password, so --help never shows them.
+    return (key == "amqp.url" || key == "files.gridfs_uri") && !get(copy)->empty() ? std::string("(set)") : *get(copy);
   };
   return setting;
 }
@@ -159,6 +160,17 @@ Status check_amqp_name(const std::string& source, const std::string& value) {
   if (!valid) {
     return invalid_setting(source, "1..255 characters from [A-Za-z0-9-_.:], not starting with amq.", value);
   }
+  return Status::Ok();
+}
+
+// GridFS database and bucket names: up to 64 characters from [A-Za-z0-9-_.];
+// the database may be empty (taken from the URI), the bucket not.
+Status check_gridfs_name(const std::string& source, const std::string& value) {
+  const bool empty_ok = source.find("database") != std::string::npos;
+  const bool valid = (empty_ok || !value.empty()) && value.size() <= 64 &&
+                     value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                         std::string::npos;
+  if (!valid) return invalid_setting(source, "up to 64 characters from [A-Za-z0-9-_.]", value);
   return Status::Ok();
 }
 
@@ -611,6 +623,19 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_unsigned<uint32_t>(
       "files.top_values", "values", "Most frequent values returned per profiled column.",
       [](Config& c) { return &c.files.profile.top_values; }, 0, 256));
+  settings.push_back(make_string_in(
+      "files.gridfs_uri", "URI",
+      "MongoDB (or FerretDB) connection string for uploads with the gridfs option, "
+      "mongodb://user:password@host:port/database. Empty disables GridFS storage.",
+      [](Config& c) { return &c.files.gridfs.uri; }, check_gridfs_uri));
+  settings.push_back(make_string_in(
+      "files.gridfs_database", "name",
+      "Database of the GridFS bucket. Empty takes the database named in files.gridfs_uri.",
+      [](Config& c) { return &c.files.gridfs.database; }, check_gridfs_name));
+  settings.push_back(make_string_in(
+      "files.gridfs_bucket", "name",
+      "GridFS bucket name: files go to <bucket>.files and <bucket>.chunks.",
+      [](Config& c) { return &c.files.gridfs.bucket; }, check_gridfs_name));
 
   settings.push_back(make_string_in(
       "amqp.url", "URL",

@@ -1,5 +1,6 @@
-// heavylift.v1.FileService: the streaming Upload over ClientStreamCall and
-// the unary file tasks over the TaskCallDispatcher.
+// heavylift.v1.FileService: the streaming Upload over ClientStreamCall, the
+// streaming Download over ServerStreamCall and the unary file tasks over the
+// TaskCallDispatcher.
 //
 // Thread-safety: gRPC calls the methods from any thread; each upload's
 // handler runs on one executor thread at a time.
@@ -11,9 +12,12 @@
 #include <optional>
 #include <string>
 
+#include "grpc/server_stream_call.h"
 #include "grpc/stream_call.h"
 #include "grpc/task_call.h"
 #include "heavylift/v1/files.grpc.pb.h"
+#include "tasks/files/download.h"
+#include "tasks/files/gridfs_store.h"
 #include "tasks/files/limits.h"
 #include "tasks/files/upload.h"
 
@@ -23,8 +27,8 @@ namespace heavylift {
 // message's options open the pipeline.
 class UploadHandler final : public ClientStreamHandler<v1::UploadChunk, v1::UploadResult> {
  public:
-  UploadHandler(const FilesLimits& limits, std::string blob_root)
-      : limits_(limits), blob_root_(std::move(blob_root)) {}
+  UploadHandler(const FilesLimits& limits, std::string blob_root, Result<std::shared_ptr<GridfsStore>> gridfs)
+      : limits_(limits), blob_root_(std::move(blob_root)), gridfs_(std::move(gridfs)) {}
 
   Status on_message(v1::UploadChunk& message, TaskContext&) override {
     if (!pipeline_) {
@@ -50,7 +54,7 @@ class UploadHandler final : public ClientStreamHandler<v1::UploadChunk, v1::Uplo
 
  private:
   Status open(const v1::UploadOptions& options) {
-    Result<std::unique_ptr<UploadPipeline>> pipeline = UploadPipeline::create(options, limits_, blob_root_);
+    Result<std::unique_ptr<UploadPipeline>> pipeline = UploadPipeline::create(options, limits_, blob_root_, gridfs_);
     if (!pipeline.ok()) return pipeline.error();
     pipeline_ = std::move(pipeline).value();
     return Status::Ok();
@@ -58,7 +62,34 @@ class UploadHandler final : public ClientStreamHandler<v1::UploadChunk, v1::Uplo
 
   FilesLimits limits_;
   std::string blob_root_;
+  Result<std::shared_ptr<GridfsStore>> gridfs_;
   std::unique_ptr<UploadPipeline> pipeline_;
+};
+
+// Produces the messages of one Download call. The pipeline opens on the
+// first message, on the executor, since opening may query MongoDB.
+class DownloadProducer final : public ServerStreamProducer<v1::DownloadChunk> {
+ public:
+  DownloadProducer(v1::DownloadRequest request, const FilesLimits& limits, std::string blob_root,
+                   Result<std::shared_ptr<GridfsStore>> gridfs)
+      : request_(std::move(request)), limits_(limits), blob_root_(std::move(blob_root)), gridfs_(std::move(gridfs)) {}
+
+  Status next(v1::DownloadChunk* message, bool* last, TaskContext& context) override {
+    if (!pipeline_) {
+      Result<std::unique_ptr<DownloadPipeline>> pipeline =
+          DownloadPipeline::open(request_, limits_, blob_root_, gridfs_);
+      if (!pipeline.ok()) return pipeline.error();
+      pipeline_ = std::move(pipeline).value();
+    }
+    return pipeline_->next(message, last, context);
+  }
+
+ private:
+  v1::DownloadRequest request_;
+  FilesLimits limits_;
+  std::string blob_root_;
+  Result<std::shared_ptr<GridfsStore>> gridfs_;
+  std::unique_ptr<DownloadPipeline> pipeline_;
 };
 
 class FileServiceImpl final : public v1::FileService::CallbackService {
@@ -66,7 +97,8 @@ class FileServiceImpl final : public v1::FileService::CallbackService {
   // Every argument must outlive the service.
   FileServiceImpl(TaskCallDispatcher& dispatcher, StreamCallTracker& streams, const FilesLimits& limits,
                   std::string blob_root)
-      : dispatcher_(dispatcher), streams_(streams), limits_(limits), blob_root_(std::move(blob_root)) {}
+      : dispatcher_(dispatcher), streams_(streams), limits_(limits), blob_root_(std::move(blob_root)),
+        gridfs_(GridfsStore::open(limits.gridfs)) {}
 
   grpc::ServerReadReactor<v1::UploadChunk>* Upload(grpc::CallbackServerContext* context,
                                                    v1::UploadResult* response) override {
@@ -79,7 +111,14 @@ class FileServiceImpl final : public v1::FileService::CallbackService {
     options.bytes_setting = "files.max_upload_bytes";
     options.max_buffered_messages = limits_.max_buffered_chunks;
     return ClientStreamCall<v1::UploadChunk, v1::UploadResult>::start(
-        context, response, std::move(options), std::make_unique<UploadHandler>(limits_, blob_root_), streams_);
+        context, response, std::move(options), std::make_unique<UploadHandler>(limits_, blob_root_, gridfs_), streams_);
+  }
+
+  grpc::ServerWriteReactor<v1::DownloadChunk>* Download(grpc::CallbackServerContext* context,
+                                                        const v1::DownloadRequest* request) override {
+    return ServerStreamCall<v1::DownloadChunk>::start(
+        context, "files.download", std::make_unique<DownloadProducer>(*request, limits_, blob_root_, gridfs_),
+        streams_);
   }
 
   grpc::ServerUnaryReactor* Digest(grpc::CallbackServerContext* context, const v1::DigestRequest* request,
@@ -113,6 +152,8 @@ class FileServiceImpl final : public v1::FileService::CallbackService {
   StreamCallTracker& streams_;
   FilesLimits limits_;
   std::string blob_root_;
+  // The GridFS bucket, or the FAILED_PRECONDITION naming the missing setting.
+  Result<std::shared_ptr<GridfsStore>> gridfs_;
 };
 
 }  // namespace heavylift

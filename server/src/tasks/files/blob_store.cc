@@ -47,6 +47,31 @@ Result<int> open_root(const std::string& root) {
   return fd;
 }
 
+// Checks that a blob root is configured and `relative_path` is relative.
+// `verb` ("read", "written") completes the PATHS_DISABLED message.
+Status check_relative_path(const std::string& root, const std::string& relative_path, const std::string& field,
+                           const char* verb) {
+  if (root.empty()) {
+    return Error::invalid(field, "PATHS_DISABLED",
+                          fmt::format("{} cannot be {}: no blob root is configured (set --blob-root)", field, verb));
+  }
+  if (relative_path.empty() || relative_path.front() == '/') {
+    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                          fmt::format("{} must be a relative path under the blob root, got {}", field,
+                                      quote_value(relative_path)),
+                          "a relative path", quote_value(relative_path));
+  }
+  return Status::Ok();
+}
+
+// The PATH_OUTSIDE_ROOT error of an openat2 that failed with EXDEV or ELOOP.
+Error outside_root(const std::string& field, const std::string& relative_path) {
+  return Error::invalid(field, "PATH_OUTSIDE_ROOT",
+                        fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
+                                    quote_value(relative_path)),
+                        "inside the blob root", quote_value(relative_path));
+}
+
 }  // namespace
 
 BlobWriter::~BlobWriter() {
@@ -85,16 +110,7 @@ Result<BlobWriter> BlobWriter::create_temporary(const std::string& root) {
 
 Result<BlobWriter> BlobWriter::create_output(const std::string& root, const std::string& relative_path,
                                              const std::string& field) {
-  if (root.empty()) {
-    return Error::invalid(field, "PATHS_DISABLED",
-                          fmt::format("{} cannot be written: no blob root is configured (set --blob-root)", field));
-  }
-  if (relative_path.empty() || relative_path.front() == '/') {
-    return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                          fmt::format("{} must be a relative path under the blob root, got {}", field,
-                                      quote_value(relative_path)),
-                          "a relative path", quote_value(relative_path));
-  }
+  if (Status s = check_relative_path(root, relative_path, field, "written"); !s.ok()) return s.error();
   Result<int> root_fd = open_root(root);
   if (!root_fd.ok()) return root_fd.error();
   BlobWriter writer;
@@ -102,12 +118,7 @@ Result<BlobWriter> BlobWriter::create_output(const std::string& root, const std:
   writer.fd_ = open_beneath(writer.root_fd_, relative_path, O_WRONLY | O_CREAT | O_EXCL, 0640);
   if (writer.fd_ < 0) {
     const int open_errno = errno;
-    if (open_errno == EXDEV || open_errno == ELOOP) {
-      return Error::invalid(field, "PATH_OUTSIDE_ROOT",
-                            fmt::format("{} {} resolves outside the blob root or through a symbolic link", field,
-                                        quote_value(relative_path)),
-                            "inside the blob root", quote_value(relative_path));
-    }
+    if (open_errno == EXDEV || open_errno == ELOOP) return outside_root(field, relative_path);
     if (open_errno == EEXIST) {
       return Error::invalid(field, "ALREADY_EXISTS",
                             fmt::format("{} {} exists already; choose a new name", field, quote_value(relative_path)));
@@ -159,6 +170,47 @@ Result<std::string> BlobWriter::commit_by_digest(const std::string& sha256_hex, 
   relative_path_.clear();
   committed_ = true;
   return final_path;
+}
+
+BlobFileReader::~BlobFileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<BlobFileReader> BlobFileReader::open(const std::string& root, const std::string& relative_path,
+                                            const std::string& field) {
+  if (Status s = check_relative_path(root, relative_path, field, "read"); !s.ok()) return s.error();
+  Result<int> root_fd = open_root(root);
+  if (!root_fd.ok()) return root_fd.error();
+  BlobFileReader reader;
+  reader.fd_ = open_beneath(root_fd.value(), relative_path, O_RDONLY | O_NONBLOCK, 0);
+  const int open_errno = errno;
+  ::close(root_fd.value());
+  if (reader.fd_ < 0) {
+    if (open_errno == EXDEV || open_errno == ELOOP) return outside_root(field, relative_path);
+    if (open_errno == ENOENT || open_errno == ENOTDIR) {
+      return Error::invalid(field, "NOT_FOUND",
+                            fmt::format("{} {} does not exist under the blob root", field, quote_value(relative_path)));
+    }
+    return Error::internal(fmt::format("cannot open {} {}: {}", field, quote_value(relative_path),
+                                       std::strerror(open_errno)));
+  }
+  struct stat info;
+  if (::fstat(reader.fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return Error::invalid(field, "NOT_A_FILE",
+                          fmt::format("{} {} is not a regular file", field, quote_value(relative_path)));
+  }
+  reader.size_ = static_cast<uint64_t>(info.st_size);
+  return reader;
+}
+
+Result<size_t> BlobFileReader::read(char* buffer, size_t capacity) {
+  for (;;) {
+    const ssize_t got = ::read(fd_, buffer, capacity);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) {
+      return Error::internal(fmt::format("reading under the blob root failed: {}", std::strerror(errno)));
+    }
+  }
 }
 
 Status BlobWriter::commit_output() {

@@ -63,4 +63,29 @@ class BlobWriter {
   uint64_t bytes_written_ = 0;
 };
 
+// A file under the blob root opened for reading, closed on destruction.
+class BlobFileReader {
+ public:
+  BlobFileReader() = default;
+  ~BlobFileReader();
+  BlobFileReader(BlobFileReader&& other) noexcept : fd_(other.fd_), size_(other.size_) { other.fd_ = -1; }
+  BlobFileReader& operator=(BlobFileReader&&) = delete;
+  BlobFileReader(const BlobFileReader&) = delete;
+  BlobFileReader& operator=(const BlobFileReader&) = delete;
+
+  // Opens `relative_path` beneath `root`. INVALID_ARGUMENT naming `field`:
+  // PATHS_DISABLED, PATH_OUTSIDE_ROOT, NOT_FOUND, NOT_A_FILE.
+  static Result<BlobFileReader> open(const std::string& root, const std::string& relative_path,
+                                     const std::string& field);
+
+  uint64_t size() const { return size_; }
+
+  // Reads up to `capacity` bytes into `buffer`; 0 at the end.
+  Result<size_t> read(char* buffer, size_t capacity);
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 }  // namespace heavylift

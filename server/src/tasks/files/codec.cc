@@ -89,16 +89,22 @@ class ZstdDecoder final : public StreamCodec {
   }
   ~ZstdDecoder() override { ZSTD_freeDCtx(stream_); }
 
-  Status write(std::string_view input, const ByteSink& sink) override {
-    ZSTD_inBuffer in{input.data(), input.size(), 0};
-    while (true) {
-      ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
-      const size_t hint = ZSTD_decompressStream(stream_, &out, &in);
-      if (ZSTD_isError(hint)) return corrupt("zstd", ZSTD_getErrorName(hint));
-      frame_open_ = hint != 0;
-      if (Status s = bound_.emit({buffer_.data(), out.pos}, &output_bytes_, sink); !s.ok()) return s;
-      if (in.pos == in.size && out.pos < out.size) return Status::Ok();
-    }
+  Status write(std::string_view input, const ByteSink& sink) override { return write_in_steps(input, sink); }
+
+  Status step(std::string_view* input, const ByteSink& sink, bool* more_output) override {
+    *more_output = false;
+    // Called again without input after a frame ended, zstd would wait for
+    // the next frame and the stream would look truncated.
+    if (input->empty() && !frame_open_) return Status::Ok();
+    ZSTD_inBuffer in{input->data(), input->size(), 0};
+    ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
+    const size_t hint = ZSTD_decompressStream(stream_, &out, &in);
+    if (ZSTD_isError(hint)) return corrupt("zstd", ZSTD_getErrorName(hint));
+    frame_open_ = hint != 0;
+    input->remove_prefix(in.pos);
+    // Zero means the frame is decoded and fully flushed.
+    *more_output = out.pos == out.size && hint != 0;
+    return bound_.emit({buffer_.data(), out.pos}, &output_bytes_, sink);
   }
 
   Status finish(const ByteSink&) override {
@@ -156,28 +162,31 @@ class GzipDecoder final : public StreamCodec {
   }
   ~GzipDecoder() override { inflateEnd(&stream_); }
 
-  Status write(std::string_view input, const ByteSink& sink) override {
+  Status write(std::string_view input, const ByteSink& sink) override { return write_in_steps(input, sink); }
+
+  Status step(std::string_view* input, const ByteSink& sink, bool* more_output) override {
+    *more_output = false;
     if (!ready_) return Error::internal("zlib inflateInit2 failed");
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-    stream_.avail_in = static_cast<uInt>(input.size());
-    while (stream_.avail_in > 0 || in_member_) {
-      stream_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
-      stream_.avail_out = static_cast<uInt>(buffer_.size());
-      const int result = inflate(&stream_, Z_NO_FLUSH);
-      if (result == Z_DATA_ERROR || result == Z_NEED_DICT || result == Z_STREAM_ERROR || result == Z_MEM_ERROR) {
-        return corrupt("gzip", stream_.msg != nullptr ? stream_.msg : "inflate failed");
-      }
-      const size_t produced = buffer_.size() - stream_.avail_out;
-      in_member_ = result != Z_STREAM_END;
-      if (Status s = bound_.emit({buffer_.data(), produced}, &output_bytes_, sink); !s.ok()) return s;
-      if (result == Z_STREAM_END) {
-        // Concatenated members (as `cat a.gz b.gz` makes) decode in sequence.
-        inflateReset(&stream_);
-        continue;
-      }
-      if (result == Z_BUF_ERROR || (stream_.avail_in == 0 && stream_.avail_out != 0)) break;
+    if (input->empty() && !in_member_) return Status::Ok();
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input->data()));
+    stream_.avail_in = static_cast<uInt>(input->size());
+    stream_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+    stream_.avail_out = static_cast<uInt>(buffer_.size());
+    const int result = inflate(&stream_, Z_NO_FLUSH);
+    if (result == Z_DATA_ERROR || result == Z_NEED_DICT || result == Z_STREAM_ERROR || result == Z_MEM_ERROR) {
+      return corrupt("gzip", stream_.msg != nullptr ? stream_.msg : "inflate failed");
     }
-    return Status::Ok();
+    input->remove_prefix(input->size() - stream_.avail_in);
+    const size_t produced = buffer_.size() - stream_.avail_out;
+    in_member_ = result != Z_STREAM_END;
+    if (result == Z_STREAM_END) {
+      // Concatenated members (as `cat a.gz b.gz` makes) decode in sequence.
+      inflateReset(&stream_);
+    } else {
+      // Z_BUF_ERROR: no progress is possible without more input.
+      *more_output = result != Z_BUF_ERROR && stream_.avail_out == 0;
+    }
+    return bound_.emit({buffer_.data(), produced}, &output_bytes_, sink);
   }
 
   Status finish(const ByteSink&) override {
@@ -242,30 +251,36 @@ class BrotliDecoder final : public StreamCodec {
       : state_(BrotliDecoderCreateInstance(nullptr, nullptr, nullptr)), bound_(std::move(bound)) {}
   ~BrotliDecoder() override { BrotliDecoderDestroyInstance(state_); }
 
-  Status write(std::string_view input, const ByteSink& sink) override {
-    size_t available_in = input.size();
-    const auto* next_in = reinterpret_cast<const uint8_t*>(input.data());
-    while (true) {
+  Status write(std::string_view input, const ByteSink& sink) override { return write_in_steps(input, sink); }
+
+  Status step(std::string_view* input, const ByteSink& sink, bool* more_output) override {
+    *more_output = false;
+    if (!BrotliDecoderHasMoreOutput(state_)) {
+      if (input->empty() && !needs_output_) return Status::Ok();
+      size_t available_in = input->size();
+      const auto* next_in = reinterpret_cast<const uint8_t*>(input->data());
       size_t available_out = 0;
       const BrotliDecoderResult result =
           BrotliDecoderDecompressStream(state_, &available_in, &next_in, &available_out, nullptr, nullptr);
       if (result == BROTLI_DECODER_RESULT_ERROR) {
         return corrupt("brotli", BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state_)));
       }
-      while (BrotliDecoderHasMoreOutput(state_)) {
-        size_t size = kCodecOutputChunk;
-        const uint8_t* output = BrotliDecoderTakeOutput(state_, &size);
-        if (Status s = bound_.emit({reinterpret_cast<const char*>(output), size}, &output_bytes_, sink); !s.ok()) {
-          return s;
-        }
-      }
+      input->remove_prefix(input->size() - available_in);
+      needs_output_ = result == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT;
       if (result == BROTLI_DECODER_RESULT_SUCCESS) {
         finished_ = true;
-        if (available_in > 0) return corrupt("brotli", "bytes follow the end of the stream");
-        return Status::Ok();
+        if (!input->empty()) return corrupt("brotli", "bytes follow the end of the stream");
       }
-      if (result == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) return Status::Ok();
     }
+    if (BrotliDecoderHasMoreOutput(state_)) {
+      size_t size = kCodecOutputChunk;
+      const uint8_t* output = BrotliDecoderTakeOutput(state_, &size);
+      if (Status s = bound_.emit({reinterpret_cast<const char*>(output), size}, &output_bytes_, sink); !s.ok()) {
+        return s;
+      }
+    }
+    *more_output = needs_output_ || BrotliDecoderHasMoreOutput(state_);
+    return Status::Ok();
   }
 
   Status finish(const ByteSink&) override {
@@ -277,6 +292,8 @@ class BrotliDecoder final : public StreamCodec {
   BrotliDecoderState* state_;
   BoundedOutput bound_;
   bool finished_ = false;
+  // The last DecompressStream call stopped to hand out output.
+  bool needs_output_ = false;
 };
 
 Error invalid_level(std::string_view field, const char* bound, int32_t level) {
@@ -284,6 +301,21 @@ Error invalid_level(std::string_view field, const char* bound, int32_t level) {
 }
 
 }  // namespace
+
+Status StreamCodec::step(std::string_view* input, const ByteSink& sink, bool* more_output) {
+  *more_output = false;
+  const std::string_view all = *input;
+  *input = {};
+  return write(all, sink);
+}
+
+Status StreamCodec::write_in_steps(std::string_view input, const ByteSink& sink) {
+  bool more_output = false;
+  do {
+    if (Status s = step(&input, sink, &more_output); !s.ok()) return s;
+  } while (!input.empty() || more_output);
+  return Status::Ok();
+}
 
 const char* compression_format_name(v1::CompressionFormat format) {
   switch (format) {

@@ -33,6 +33,14 @@ class StreamCodec {
   virtual ~StreamCodec() = default;
   // Feeds the next input bytes.
   virtual Status write(std::string_view input, const ByteSink& sink) = 0;
+  // Does a bounded part of write(): consumes a prefix of `*input` (advancing
+  // it) and hands at most kCodecOutputChunk bytes to the sink per call on a
+  // decoder. Sets *more_output when the codec may have output pending
+  // without further input. A caller that must not buffer (a decoder whose
+  // output goes to a slow reader) calls step() while `*input` is not empty
+  // or *more_output is set, one output chunk at a time. Encoders consume all
+  // of `*input` in one call.
+  virtual Status step(std::string_view* input, const ByteSink& sink, bool* more_output);
   // Flushes the rest. A decoder whose input ended inside a frame fails with
   // INVALID_ARGUMENT, reason CORRUPT_INPUT ("truncated").
   virtual Status finish(const ByteSink& sink) = 0;
@@ -40,6 +48,9 @@ class StreamCodec {
   uint64_t output_bytes() const { return output_bytes_; }
 
  protected:
+  // write() as a loop over step().
+  Status write_in_steps(std::string_view input, const ByteSink& sink);
+
   uint64_t output_bytes_ = 0;
 };
 

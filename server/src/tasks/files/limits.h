@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace heavylift {
 
@@ -15,6 +16,17 @@ struct ProfileLimits {
   uint32_t max_bad_row_examples = 10;
   // Top values returned per column.
   uint32_t top_values = 10;
+};
+
+// Where uploads with the `gridfs` option are stored. An empty uri disables
+// GridFS storage.
+struct GridfsSettings {
+  // MongoDB connection string (MongoDB or FerretDB).
+  std::string uri;
+  // Database of the bucket; empty takes the database named in the uri.
+  std::string database;
+  // Bucket name: files go to <bucket>.files and <bucket>.chunks.
+  std::string bucket = "fs";
 };
 
 struct FilesLimits {
@@ -32,6 +44,7 @@ struct FilesLimits {
   // Largest decompressed output; the bound that stops decompression bombs.
   uint64_t max_decompressed_bytes = 1ull << 30;
   ProfileLimits profile;
+  GridfsSettings gridfs;
 };
 
 }  // namespace heavylift

@@ -8,7 +8,8 @@ namespace heavylift {
 
 Result<std::unique_ptr<UploadPipeline>> UploadPipeline::create(const v1::UploadOptions& options,
                                                                const FilesLimits& limits,
-                                                               const std::string& blob_root) {
+                                                               const std::string& blob_root,
+                                                               const Result<std::shared_ptr<GridfsStore>>& gridfs) {
   std::unique_ptr<UploadPipeline> pipeline(new UploadPipeline());
   pipeline->options_ = options;
   pipeline->limits_ = limits;
@@ -39,14 +40,23 @@ Result<std::unique_ptr<UploadPipeline>> UploadPipeline::create(const v1::UploadO
     }
     pipeline->profiler_ = std::make_unique<CsvProfiler>(options.csv(), limits.profile);
   }
-  if (options.store()) {
+  if (options.store() || options.gridfs()) {
     const v1::DigestSelection& selection = options.digests();
     const bool some = selection.sha256() || selection.sha512() || selection.blake2b512() || selection.xxh3_64() ||
                       selection.xxh128();
     if (some && !selection.sha256()) {
+      const char* option = options.store() ? "options.store" : "options.gridfs";
       return Error::invalid("options.digests.sha256", "MISSING",
-                            "options.store keys stored files by SHA-256; request the sha256 digest too");
+                            fmt::format("{} keys stored files by SHA-256; request the sha256 digest too", option));
     }
+  }
+  if (options.gridfs()) {
+    if (!gridfs.ok()) return gridfs.error();
+    Result<std::unique_ptr<GridfsWriter>> writer = GridfsWriter::create(gridfs.value());
+    if (!writer.ok()) return writer.error();
+    pipeline->gridfs_writer_ = std::move(writer).value();
+  }
+  if (options.store()) {
     Result<BlobWriter> writer = BlobWriter::create_temporary(blob_root);
     if (!writer.ok()) return writer.error();
     pipeline->writer_.emplace(std::move(writer).value());
@@ -70,12 +80,10 @@ Status UploadPipeline::write(std::string_view bytes) {
   if (head_.size() < kSniffBytes) head_.append(bytes.substr(0, kSniffBytes - head_.size()));
 
   if (encoder_) {
-    const ByteSink sink = [this](std::string_view compressed) {
-      return writer_ ? writer_->write(compressed) : Status::Ok();
-    };
+    const ByteSink sink = [this](std::string_view compressed) { return store(compressed); };
     if (Status s = encoder_->write(bytes, sink); !s.ok()) return s;
-  } else if (writer_) {
-    if (Status s = writer_->write(bytes); !s.ok()) return s;
+  } else if (Status s = store(bytes); !s.ok()) {
+    return s;
   }
   if (profiler_) {
     if (Status s = profiler_->feed(bytes); !s.ok()) return s;
@@ -95,9 +103,7 @@ Status UploadPipeline::finish(v1::UploadResult* out) {
   out->set_content_type(sniff_content_type(head_, bytes_ == head_.size()));
 
   if (encoder_) {
-    const ByteSink sink = [this](std::string_view compressed) {
-      return writer_ ? writer_->write(compressed) : Status::Ok();
-    };
+    const ByteSink sink = [this](std::string_view compressed) { return store(compressed); };
     if (Status s = encoder_->finish(sink); !s.ok()) return s;
     out->set_compressed_bytes(encoder_->output_bytes());
   }
@@ -113,6 +119,27 @@ Status UploadPipeline::finish(v1::UploadResult* out) {
     out->set_stored_path(path.value());
     out->set_deduplicated(deduplicated);
   }
+  if (gridfs_writer_) {
+    const std::string key = out->digests().sha256() + compression_extension(options_.compression());
+    GridfsFileInfo info;
+    info.sha256 = out->digests().sha256();
+    info.content_type = out->content_type();
+    if (encoder_) info.compression = compression_format_name(options_.compression());
+    info.uncompressed_bytes = bytes_;
+    bool deduplicated = false;
+    if (Status s = gridfs_writer_->commit(key, info, &deduplicated); !s.ok()) return s;
+    out->set_gridfs_id(key);
+    out->set_gridfs_deduplicated(deduplicated);
+    out->set_deduplicated(deduplicated && (!writer_ || out->deduplicated()));
+  }
+  return Status::Ok();
+}
+
+Status UploadPipeline::store(std::string_view bytes) {
+  if (writer_) {
+    if (Status s = writer_->write(bytes); !s.ok()) return s;
+  }
+  if (gridfs_writer_) return gridfs_writer_->write(bytes);
   return Status::Ok();
 }
 

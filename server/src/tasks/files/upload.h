@@ -21,6 +21,7 @@
 #include "tasks/files/blob_store.h"
 #include "tasks/files/codec.h"
 #include "tasks/files/digest.h"
+#include "tasks/files/gridfs_store.h"
 #include "tasks/files/limits.h"
 #include "tasks/files/profile.h"
 
@@ -29,9 +30,12 @@ namespace heavylift {
 class UploadPipeline {
  public:
   // Validates `options` (INVALID_ARGUMENT names the field under "options.")
-  // and opens a temporary file under `blob_root` when options.store is set.
+  // and opens a temporary file under `blob_root` when options.store is set,
+  // and a GridFS writer on `gridfs` when options.gridfs is set (`gridfs`
+  // holds the FAILED_PRECONDITION to return when GridFS is not configured).
   static Result<std::unique_ptr<UploadPipeline>> create(const v1::UploadOptions& options, const FilesLimits& limits,
-                                                        const std::string& blob_root);
+                                                        const std::string& blob_root,
+                                                        const Result<std::shared_ptr<GridfsStore>>& gridfs = GridfsStore::open(GridfsSettings{}));
 
   // Processes the next bytes. Fails with INVALID_ARGUMENT, reason TOO_LARGE,
   // once the total passes files.max_upload_bytes or options.expected_bytes.
@@ -45,12 +49,15 @@ class UploadPipeline {
 
  private:
   UploadPipeline() = default;
+  // Writes stored (possibly compressed) bytes to every requested store.
+  Status store(std::string_view bytes);
 
   v1::UploadOptions options_;
   FilesLimits limits_;
   std::unique_ptr<StreamDigester> digester_;
   std::unique_ptr<StreamCodec> encoder_;
   std::optional<BlobWriter> writer_;
+  std::unique_ptr<GridfsWriter> gridfs_writer_;
   std::unique_ptr<CsvProfiler> profiler_;
   std::string head_;
   uint64_t bytes_ = 0;

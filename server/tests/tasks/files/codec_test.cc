@@ -82,6 +82,36 @@ TEST(StreamCodec, StopsBombAtOutputBound) {
   }
 }
 
+// step() hands out at most one output chunk per call, however much the
+// input expands, and the steps together decode what write() decodes.
+TEST(StreamCodec, StepsEmitAtMostOneOutputChunk) {
+  const std::string zeros(8 << 20, '\0');
+  for (const v1::CompressionFormat format : kFormats) {
+    const std::string compressed = compress(format, 0, zeros);
+    auto decoder = make_decoder(format, zeros.size(), "max").value();
+    uint64_t total = 0;
+    size_t largest = 0;
+    const ByteSink sink = [&](std::string_view bytes) {
+      EXPECT_EQ(bytes.find_first_not_of('\0'), std::string_view::npos);
+      total += bytes.size();
+      return Status::Ok();
+    };
+    std::string_view input = compressed;
+    bool more_output = false;
+    int steps = 0;
+    do {
+      const uint64_t before = total;
+      ASSERT_TRUE(decoder->step(&input, sink, &more_output).ok()) << compression_format_name(format);
+      largest = std::max<size_t>(largest, total - before);
+      steps += 1;
+    } while (!input.empty() || more_output);
+    ASSERT_TRUE(decoder->finish(sink).ok()) << compression_format_name(format);
+    EXPECT_EQ(total, zeros.size()) << compression_format_name(format);
+    EXPECT_LE(largest, kCodecOutputChunk) << compression_format_name(format);
+    EXPECT_GE(steps, static_cast<int>(zeros.size() / kCodecOutputChunk)) << compression_format_name(format);
+  }
+}
+
 TEST(StreamCodec, DecodesConcatenatedMembersAndFrames) {
   for (const v1::CompressionFormat format : {v1::COMPRESSION_FORMAT_ZSTD, v1::COMPRESSION_FORMAT_GZIP}) {
     const std::string joined = compress(format, 0, "first ") + compress(format, 0, "second");
