@@ -221,6 +221,11 @@ const DEFAULT_CHUNK_BYTES = 1 << 20;
 
 // Parameters of each file method, besides the call options.
 const CSV_OPTION_NAMES = optionNames<CsvOptions>({ delimiter: true, noHeader: true });
+const DOWNLOAD_OPTION_NAMES = optionNames<Omit<DownloadOptions, keyof CallOptions>>({
+  decompress: true,
+  maxOutputBytes: true,
+  chunkBytes: true,
+});
 const UPLOAD_OPTION_NAMES = optionNames<Omit<UploadOptions, keyof CallOptions>>({
   digests: true,
   store: true,
@@ -228,6 +233,7 @@ const UPLOAD_OPTION_NAMES = optionNames<Omit<UploadOptions, keyof CallOptions>>(
   compressionLevel: true,
   profileCsv: true,
   expectedBytes: true,
+  gridfs: true,
   chunkBytes: true,
 });
 const DIGEST_OPTION_NAMES = ['digests'];
@@ -500,7 +506,9 @@ export function buildDownloadRequest(source: DownloadSource, options: DownloadOp
   if ((from.path === undefined) === (from.gridfsId === undefined)) {
     throw invalidParameter('source', 'exactly one of { path } and { gridfsId }', source);
   }
+  checkKnownKeys(from, 'source', ['path', 'gridfsId']);
   const checked = checkOptionsObject(options, 'options');
+  checkKnownOptions(checked, 'options', DOWNLOAD_OPTION_NAMES);
   const decompress = checked.decompress;
   let format = CompressionFormat.COMPRESSION_FORMAT_UNSPECIFIED;
   if (typeof decompress === 'string') {

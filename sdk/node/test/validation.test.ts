@@ -372,7 +372,7 @@ const misspeltCases: MisspeltCase[] = [
     name: 'files.upload chunkBytes',
     call: () => client.files.upload(CSV, { chunkSize: 1024 } as never),
     field: 'options.chunkSize',
-    allowed: `digests, store, compression, compressionLevel, profileCsv, expectedBytes, chunkBytes, ${CALL_OPTIONS}`,
+    allowed: `digests, store, compression, compressionLevel, profileCsv, expectedBytes, gridfs, chunkBytes, ${CALL_OPTIONS}`,
     received: '1024 of type number',
   },
   {
@@ -386,8 +386,22 @@ const misspeltCases: MisspeltCase[] = [
     name: 'files.uploadMultipartFile store',
     call: () => client.files.uploadMultipartFile(Readable.from([CSV]), { filename: 'a.csv' }, { stor: true } as never),
     field: 'options.stor',
-    allowed: `digests, store, compression, compressionLevel, profileCsv, expectedBytes, chunkBytes, ${CALL_OPTIONS}`,
+    allowed: `digests, store, compression, compressionLevel, profileCsv, expectedBytes, gridfs, chunkBytes, ${CALL_OPTIONS}`,
     received: 'true of type boolean',
+  },
+  {
+    name: 'files.download decompress',
+    call: () => client.files.download({ path: 'a.zst' }, { decompres: true } as never),
+    field: 'options.decompres',
+    allowed: `decompress, maxOutputBytes, chunkBytes, ${CALL_OPTIONS}`,
+    received: 'true of type boolean',
+  },
+  {
+    name: 'files.download source',
+    call: () => client.files.download({ path: 'a.zst', gridfsID: 'x' } as never),
+    field: 'source.gridfsID',
+    allowed: 'path, gridfsId',
+    received: "'x' of type string",
   },
   {
     name: 'files.digest digests',
