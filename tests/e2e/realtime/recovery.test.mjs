@@ -292,6 +292,33 @@ describe('connection state recovery', () => {
       assert.deepEqual([...bytes], [7, 8]);
     });
 
+    test('recovers on another hub', async () => {
+      const other = await startRecoveryHub(['--realtime-redis-address', `127.0.0.1:${fixture.redis.port}`]);
+      const socket = await joinedSocket(state.hub, 'zoe', 'moving-room');
+      const id = socket.id;
+      const received = record(socket, 'news');
+      await dropConnection(state.hub, socket);
+
+      // Emitted on the second hub, delivered to the first through Redis and logged there. The
+      // emit returns before the first hub has it, so a member there shows when it arrived.
+      const watcher = await joinedSocket(state.hub, 'amy', 'moving-room');
+      const arrived = nextEvent(watcher, 'news', WAIT_MS);
+      await other.client.realtime.emit({ rooms: ['moving-room'], event: 'news', args: ['from-other'] });
+      await arrived;
+      await state.hub.client.realtime.emit({ rooms: ['moving-room'], event: 'news', args: ['from-first'] });
+      socket.io.uri = other.url;
+      await reconnect(socket);
+      await flush(other, socket);
+
+      assert.equal(socket.recovered, true);
+      assert.equal(socket.id, id);
+      assert.deepEqual(received.map(([payload]) => payload), ['from-other', 'from-first']);
+      const after = nextEvent(socket, 'news', WAIT_MS);
+      await state.hub.client.realtime.emit({ rooms: ['moving-room'], event: 'news', args: ['live'] });
+      assert.equal((await after)[0], 'live');
+      await stopHub(other);
+    });
+
     test('recovers after hub restart', async () => {
       const socket = await joinedSocket(state.hub, 'xia', 'restart-room');
       const id = socket.id;
