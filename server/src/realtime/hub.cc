@@ -172,32 +172,41 @@ std::vector<Hub::SocketEntry*> Hub::select_locked(const SocketSelector& selector
 }
 
 size_t Hub::join_selected(const SocketSelector& selector, const std::string& room) {
-  std::vector<SocketInfo> joined;
-  size_t selected_count = 0;
-  {
-    std::unique_lock lock(mutex_);
-    const auto selected = select_locked(selector);
-    selected_count = selected.size();
-    for (SocketEntry* entry : selected) {
-      if (join_locked(*entry, room)) joined.push_back(entry->info);
-    }
-  }
-  for (const SocketInfo& info : joined) announce_presence(info, room, true);
-  return selected_count;
+  return apply_and_forward(SelectorChange{SelectorChange::Type::kJoin, selector, room, false});
 }
 
 size_t Hub::leave_selected(const SocketSelector& selector, const std::string& room) {
-  std::vector<SocketInfo> left;
+  return apply_and_forward(SelectorChange{SelectorChange::Type::kLeave, selector, room, false});
+}
+
+size_t Hub::apply_and_forward(const SelectorChange& change) {
+  const size_t selected = apply_selector_change(change);
+  if (selector_forwarder_) selector_forwarder_(change);
+  return selected;
+}
+
+size_t Hub::apply_selector_change(const SelectorChange& change) {
+  switch (change.type) {
+    case SelectorChange::Type::kJoin: return change_selected(change.selector, change.room, true);
+    case SelectorChange::Type::kLeave: return change_selected(change.selector, change.room, false);
+    case SelectorChange::Type::kDisconnect:
+      return disconnect_selected(change.selector, change.whole_connection, "server disconnect");
+  }
+  return 0;
+}
+
+size_t Hub::change_selected(const SocketSelector& selector, const std::string& room, bool join) {
+  std::vector<SocketInfo> changed;
   size_t selected_count = 0;
   {
     std::unique_lock lock(mutex_);
     const auto selected = select_locked(selector);
     selected_count = selected.size();
     for (SocketEntry* entry : selected) {
-      if (leave_locked(*entry, room)) left.push_back(entry->info);
+      if (join ? join_locked(*entry, room) : leave_locked(*entry, room)) changed.push_back(entry->info);
     }
   }
-  for (const SocketInfo& info : left) announce_presence(info, room, false);
+  for (const SocketInfo& info : changed) announce_presence(info, room, join);
   return selected_count;
 }
 
@@ -440,6 +449,10 @@ size_t Hub::disconnect_matching(const std::string& name_space, const std::vector
   return targets.size();
 }
 
+void Hub::set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder) {
+  selector_forwarder_ = std::move(forwarder);
+}
+
 void Hub::set_forwarder(std::function<void(const Broadcast&)> forwarder) { forwarder_ = std::move(forwarder); }
 
 void Hub::set_membership_observer(
@@ -483,6 +496,14 @@ Status Hub::send_to(const std::string& socket_id, const Message& message) {
 }
 
 size_t Hub::disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason) {
+  const size_t selected = disconnect_selected(selector, whole_connection, reason);
+  if (selector_forwarder_) {
+    selector_forwarder_(SelectorChange{SelectorChange::Type::kDisconnect, selector, "", whole_connection});
+  }
+  return selected;
+}
+
+size_t Hub::disconnect_selected(const SocketSelector& selector, bool whole_connection, const std::string& reason) {
   std::vector<std::pair<std::string, std::shared_ptr<Connection>>> targets;
   {
     std::shared_lock lock(mutex_);

@@ -123,6 +123,16 @@ struct SocketSelector {
   std::string user_id;    // otherwise every socket of this user
 };
 
+// A server-side join, leave or disconnect by selector, as one hub passes it
+// to the others so that it reaches the user's sockets on every hub.
+struct SelectorChange {
+  enum class Type { kJoin, kLeave, kDisconnect };
+  Type type = Type::kJoin;
+  SocketSelector selector;
+  std::string room;               // kJoin and kLeave
+  bool whole_connection = false;  // kDisconnect
+};
+
 // Event name of the presence messages sent to rooms.
 inline constexpr char kPresenceEvent[] = "heavylift:presence";
 
@@ -154,9 +164,14 @@ class Hub {
   // socket. Joining a room twice, or leaving one it is not in, is no error.
   Status join(const std::string& socket_id, const std::string& room);
   Status leave(const std::string& socket_id, const std::string& room);
-  // The same for every socket `selector` names; returns how many it named.
+  // The same for every socket `selector` names, here and, through the
+  // selector forwarder, on the other hubs. Returns how many sockets it named
+  // on this hub.
   size_t join_selected(const SocketSelector& selector, const std::string& room);
   size_t leave_selected(const SocketSelector& selector, const std::string& room);
+  // Applies a change that another hub forwarded to this hub's sockets only.
+  // Returns how many sockets it named.
+  size_t apply_selector_change(const SelectorChange& change);
 
   // Delivers a broadcast to this hub's sockets, passes it to the forwarder
   // (other hubs) when one is set, and returns how many local sockets it was
@@ -181,6 +196,9 @@ class Hub {
   // every join (true) and leave (false) of a room other than a socket's own.
   void set_forwarder(std::function<void(const Broadcast&)> forwarder);
   void set_membership_observer(std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer);
+  // Receives every join_selected, leave_selected and disconnect, for the
+  // other hubs. Set once before the hub carries traffic.
+  void set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder);
   // Sends an event to one socket and calls `done` with its acknowledgement,
   // or DEADLINE_EXCEEDED after `timeout`. Returns NOT_FOUND, without calling
   // `done`, for an unknown socket.
@@ -189,7 +207,8 @@ class Hub {
   // Sends `message` (usually the ACK of a client's event) to one socket.
   Status send_to(const std::string& socket_id, const Message& message);
   // Disconnects the sockets `selector` names, or their whole connections
-  // when `whole_connection`. Returns how many sockets it named.
+  // when `whole_connection`, here and through the selector forwarder on the
+  // other hubs. Returns how many sockets it named on this hub.
   size_t disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason);
 
   // The sockets in `room` of `name_space`, sorted by socket id.
@@ -218,6 +237,10 @@ class Hub {
   bool join_locked(SocketEntry& entry, const std::string& room);
   bool leave_locked(SocketEntry& entry, const std::string& room);
   std::vector<SocketEntry*> select_locked(const SocketSelector& selector);
+  // Local parts of join_selected (join true), leave_selected and disconnect.
+  size_t change_selected(const SocketSelector& selector, const std::string& room, bool join);
+  size_t disconnect_selected(const SocketSelector& selector, bool whole_connection, const std::string& reason);
+  size_t apply_and_forward(const SelectorChange& change);
   // Sockets of `name_space` in any of `rooms` (all when empty), in none of
   // `except_rooms`, each once. Expects mutex_ held.
   std::vector<const SocketEntry*> match_locked(const std::string& name_space, const std::vector<std::string>& rooms,
@@ -242,6 +265,7 @@ class Hub {
   std::mutex order_mutex_;
   std::function<void(const Broadcast&)> forwarder_;
   std::function<void(const SocketInfo&, const std::string&, bool)> membership_observer_;
+  std::function<void(const SelectorChange&)> selector_forwarder_;
   ClientEventBroker client_events_;
   Counter& messages_out_;
 

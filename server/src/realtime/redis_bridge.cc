@@ -100,6 +100,10 @@ Status RedisBridge::start() {
     }
     enqueue({"PUBLISH", emitter_channel(options_.key, broadcast), std::move(encoded).value()});
   });
+  hub_.set_selector_forwarder([this](const SelectorChange& change) {
+    enqueue({"PUBLISH", options_.key + "-request#" + change.selector.name_space + "#",
+             encode_selector_change(options_.node_id, change)});
+  });
   hub_.set_membership_observer([this](const SocketInfo& socket, const std::string& room, bool joined) {
     const std::string member = options_.node_id + '\n' + socket.socket_id + '\n' + socket.user_id;
     enqueue({joined ? "SADD" : "SREM", presence_key(socket.name_space, room), member});
@@ -247,6 +251,18 @@ void RedisBridge::subscribe_loop() {
 void RedisBridge::handle_message(const std::string& channel, const std::string& payload) {
   const std::string request_prefix = options_.key + "-request#";
   if (channel.rfind(request_prefix, 0) == 0) {
+    const std::string request_namespace = namespace_of(channel, request_prefix.size());
+    Result<std::optional<RemoteSelectorChange>> selected = decode_selector_change(payload, request_namespace);
+    if (!selected.ok()) {
+      errors_.inc();
+      return;
+    }
+    if (selected.value()) {
+      if (selected.value()->uid == options_.node_id) return;
+      remote_in_.inc();
+      hub_.apply_selector_change(selected.value()->change);
+      return;
+    }
     Result<RemoteRequest> request = decode_emitter_request(payload);
     if (!request.ok()) {
       if (request.error().code != Code::kUnimplemented) errors_.inc();

@@ -6,25 +6,10 @@
 
 #include "realtime/hub.h"
 #include "realtime/socketio_server.h"
+#include "recording_connection.h"
 
 namespace heavylift::realtime {
 namespace {
-
-class RecordingConnection : public Connection {
- public:
-  void send(EncodedMessage frames) override {
-    std::lock_guard lock(mutex);
-    sent.push_back(frames->front().data);
-  }
-  void send_with_ack(const std::string&, Message, std::chrono::milliseconds, AckCallback done) override {
-    done(std::string("[]"));
-  }
-  void close_socket(const std::string&, const std::string&) override {}
-  void close(const std::string&) override {}
-
-  std::mutex mutex;
-  std::vector<std::string> sent;
-};
 
 HubOptions recovery_options(size_t max_events = 1000) {
   HubOptions options;
