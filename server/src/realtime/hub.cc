@@ -259,7 +259,7 @@ size_t Hub::emit(const Broadcast& broadcast) {
 
 size_t Hub::deliver(const Broadcast& broadcast) {
   // Events without an ack are numbered and logged for recovery, as Socket.IO
-  // does; the order lock keeps a recovering socket's replay before them.
+  // does. The order lock keeps a recovering socket's replay before them.
   const bool logged = recovery_ && broadcast.message.kind == Message::Kind::kEvent && !broadcast.message.ack_id;
   std::unique_lock<std::mutex> order;
   std::optional<Message> numbered;

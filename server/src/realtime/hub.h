@@ -100,9 +100,9 @@ struct HubOptions {
   std::string node_id;
 };
 
-// What a client presents to recover its socket: the session id it was given
-// at CONNECT, the last offset it received (may be empty), and the identity
-// its new, already verified token gives.
+// A client's request to recover its socket: the session id it was given at
+// CONNECT, the last offset it received (may be empty), and the identity from
+// its new token, which the caller has verified.
 struct RecoveryRequest {
   std::string session_id;
   std::string offset;

@@ -139,8 +139,8 @@ class RecoveryLog {
     std::deque<std::shared_ptr<const LoggedEvent>> events;
     size_t bytes = 0;
   };
-  // Drops events older than the window and expired sessions, at most once
-  // per tenth of the window. Expects mutex_ held.
+  // Drops events older than the window and expired sessions. append() calls
+  // it, and it runs at most once per tenth of the window. Expects mutex_ held.
   void sweep_locked(int64_t now);
 
   const std::string node_id_;

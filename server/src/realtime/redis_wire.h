@@ -8,9 +8,10 @@
 //  - Requests from the emitter on channel "<key>-request#<namespace>#": JSON
 //    {type: 2 (join) | 3 (leave) | 4 (disconnect), opts: {rooms, except},
 //    rooms, close}.
-//  - heavylift's own selector changes on the same channel, a type number
-//    Socket.IO does not use: JSON {type: 100, uid, op: "join" | "leave" |
-//    "disconnect", socketId or userId, room, close}.
+//  - heavylift's own selector changes on the same channel, with a type
+//    number outside the emitter's request types (0 to 6 in
+//    @socket.io/redis-emitter 5.1): JSON {type: 100, uid, op: "join" |
+//    "leave" | "disconnect", socketId or userId, room, close}.
 //
 // Hubs forward their own broadcasts to each other in the emitter's broadcast
 // format, with their node id as uid so that each hub skips its own.

@@ -146,7 +146,7 @@ EncodedMessage encode_socketio_message(const Message& message) {
       packet.payload.append(message.args_json, 1, message.args_json.size() - 2);
     }
     // Socket.IO's connection state recovery: the offset is the last argument,
-    // and socket.io-client (4.6 and later) keeps the last string argument of
+    // and socket.io-client (4.8.4 read) keeps the last string argument of
     // each event it receives as the offset to send back on reconnect.
     if (message.offset) packet.payload += "," + json_quote(*message.offset);
     packet.payload += "]";
