@@ -317,17 +317,20 @@ std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
 std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& request,
                                                    std::shared_ptr<Connection> connection) {
   if (!recovery_) return std::nullopt;
+  // This hub's memory has the session when the socket went away here, and
+  // Redis when it went away on any hub. The later one wins, because a
+  // session recovered elsewhere leaves an older copy in this memory.
   std::optional<Session> session = recovery_->take_session(request.session_id);
   RecoveryMirror* mirror = recovery_->mirror();
-  if (session) {
-    if (mirror != nullptr) mirror->delete_session(request.session_id);
-  } else if (mirror != nullptr) {
+  if (mirror != nullptr) {
     Result<std::optional<Session>> stored = mirror->take_session(request.session_id);
-    if (stored.ok()) {
-      session = std::move(stored).value();
-    } else {
+    if (!stored.ok()) {
       spdlog::warn("event=realtime.recovery_failed error={}", log_value(stored.error().message));
+    } else if (stored.value() && (!session || stored.value()->disconnected_ms > session->disconnected_ms)) {
+      session = std::move(stored).value();
     }
+    // The copy this hub queued for Redis may not be written yet.
+    if (session) mirror->delete_session(request.session_id);
   }
   if (!session) return std::nullopt;
   if (session->name_space != request.name_space || session->user_id != request.user_id) {

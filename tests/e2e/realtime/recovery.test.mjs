@@ -316,6 +316,20 @@ describe('connection state recovery', () => {
       const after = nextEvent(socket, 'news', WAIT_MS);
       await state.hub.client.realtime.emit({ rooms: ['moving-room'], event: 'news', args: ['live'] });
       assert.equal((await after)[0], 'live');
+
+      // Back to the first hub, which still has the older session in memory: the newer one in
+      // Redis, with the room joined on the second hub, wins.
+      await other.client.realtime.join({ socketId: id, room: 'joined-on-other' });
+      await dropConnection(other, socket);
+      await other.client.realtime.emit({ rooms: ['joined-on-other'], event: 'news', args: ['while-away'] });
+      socket.io.uri = state.hub.url;
+      await reconnect(socket);
+      await flush(state.hub, socket);
+      assert.equal(socket.recovered, true);
+      assert.equal(socket.id, id);
+      assert.deepEqual(received.map(([payload]) => payload).slice(3), ['while-away']);
+      const members = await state.hub.client.realtime.members({ room: 'joined-on-other' });
+      assert.deepEqual(members.map((member) => member.socketId), [id]);
       await stopHub(other);
     });
 
