@@ -71,6 +71,23 @@ function record(socket, event) {
   return received;
 }
 
+/** Resolves once `socket` receives `event` with `payload` as its first argument. */
+function payloadSeen(socket, event, payload) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`no ${event} ${JSON.stringify(payload)} within ${WAIT_MS} ms`));
+    }, WAIT_MS);
+    const listener = (first) => {
+      if (first !== payload) return;
+      clearTimeout(timer);
+      socket.off(event, listener);
+      resolve();
+    };
+    socket.on(event, listener);
+  });
+}
+
 /**
  * Waits for a marker event sent to the socket's own room after everything
  * else, so that all events queued before it have arrived.
@@ -273,12 +290,12 @@ describe('connection state recovery', () => {
       const received = record(socket, 'news');
       await dropConnection(state.hub, socket);
 
+      // The emitter gets no reply; a second member shows when the hub received its messages.
+      const watcher = await joinedSocket(state.hub, 'wes', 'mixed-room');
       const emitter = new Emitter(state.publisher);
       await state.hub.client.realtime.emit({ rooms: ['mixed-room'], event: 'news', args: ['grpc-1'] });
+      const seen = payloadSeen(watcher, 'news', 'emitter-3');
       emitter.to('mixed-room').emit('news', 'emitter-2', Buffer.from([7, 8]));
-      // The emitter gets no reply; a second member shows when the hub received the messages.
-      const watcher = await joinedSocket(state.hub, 'wes', 'mixed-room');
-      const seen = nextEvent(watcher, 'news', WAIT_MS);
       emitter.to('mixed-room').emit('news', 'emitter-3');
       await seen;
       await state.hub.client.realtime.emit({ rooms: [id], event: 'news', args: ['grpc-4'] });
@@ -341,11 +358,12 @@ describe('connection state recovery', () => {
       await flush(state.hub, socket);
       await dropConnection(state.hub, socket);
 
-      await state.hub.client.realtime.emit({ rooms: ['restart-room'], event: 'news', args: ['before-restart'] });
-      new Emitter(state.publisher).to('restart-room').emit('news', 'emitted-before-restart');
       // A second member shows the emitter message reached the hub before it stops.
       const watcher = await joinedSocket(state.hub, 'yan', 'restart-room');
-      await nextEvent(watcher, 'news', WAIT_MS);
+      const seen = payloadSeen(watcher, 'news', 'emitted-before-restart');
+      await state.hub.client.realtime.emit({ rooms: ['restart-room'], event: 'news', args: ['before-restart'] });
+      new Emitter(state.publisher).to('restart-room').emit('news', 'emitted-before-restart');
+      await seen;
       await stopHub(state.hub);
 
       state.hub = await startRecoveryHub(state.args);
