@@ -560,6 +560,23 @@ std::vector<Setting> all_settings() {
       "realtime.subscriber_queue_capacity", "events",
       "Client events each RealtimeService.Subscribe stream may have queued; further events are dropped.",
       [](Config& c) { return &c.realtime.subscriber_queue_capacity; }, 1, 10'000'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.recovery", "0 or 1",
+      "1 turns on Socket.IO connection state recovery: events to rooms carry an offset as their last argument, "
+      "and a client that reconnects within realtime.recovery_window_ms gets its socket id, rooms and missed events.",
+      [](Config& c) { return &c.realtime.recovery; }, 0, 1));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.recovery_window_ms", "milliseconds",
+      "How long a disconnected socket can be recovered, and how long events are kept for it.",
+      [](Config& c) { return &c.realtime.recovery_window_ms; }, 1000, 86'400'000));
+  settings.push_back(make_unsigned<uint32_t>(
+      "realtime.recovery_max_events_per_room", "events",
+      "Events kept per room for recovery; the oldest are dropped beyond it.",
+      [](Config& c) { return &c.realtime.recovery_max_events_per_room; }, 1, 10'000'000));
+  settings.push_back(make_unsigned<uint64_t>(
+      "realtime.recovery_max_bytes_per_room", "bytes",
+      "Bytes of events kept per room for recovery; the oldest are dropped beyond it.",
+      [](Config& c) { return &c.realtime.recovery_max_bytes_per_room; }, 1024, 1ull << 32));
   // Aggregation and the record schema.
   {
     Setting schema_file{"schema.file", flag_for("schema.file"), env_for("schema.file"), "path",

@@ -1,7 +1,12 @@
 #include "realtime/hub.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "core/logging.h"
 
 #include "realtime/json_text.h"
 
@@ -21,23 +26,31 @@ Hub::Hub(Encoder encoder, Metrics& metrics, HubOptions options)
       messages_out_(metrics.counter("heavylift_realtime_messages_total",
                                     "Socket.IO packets received from clients (in) or queued to them (out).",
                                     {{"direction", "out"}})) {
+  if (options_.recovery.enabled) recovery_ = std::make_unique<RecoveryLog>(options_.node_id, options_.recovery, metrics);
   metrics.gauge_callback("heavylift_realtime_sockets", "Sockets (client attachments to a namespace) connected.",
                          [this] { return static_cast<double>(socket_count()); });
   metrics.gauge_callback("heavylift_realtime_rooms", "Rooms with at least one member, over all namespaces.",
                          [this] { return static_cast<double>(room_count()); });
 }
 
-void Hub::add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection) {
+void Hub::add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection,
+                     const std::string& session_id) {
   {
     std::unique_lock lock(mutex_);
     auto entry = std::make_unique<SocketEntry>();
     entry->info = socket;
     entry->connection = std::move(connection);
+    entry->session_id = session_id;
+    if (recovery_) entry->start_offset = recovery_->current_offset();
     SocketEntry& stored = *entry;
     sockets_[socket.socket_id] = std::move(entry);
     users_[user_key(socket.name_space, socket.user_id)].insert(&stored);
     join_locked(stored, socket.socket_id);
   }
+  publish_connect(socket);
+}
+
+void Hub::publish_connect(const SocketInfo& socket) {
   ClientEvent event;
   event.type = ClientEvent::Type::kConnect;
   event.name_space = socket.name_space;
@@ -46,15 +59,27 @@ void Hub::add_socket(const SocketInfo& socket, std::shared_ptr<Connection> conne
   client_events_.publish(event);
 }
 
-void Hub::remove_socket(const std::string& socket_id, const std::string& reason) {
+void Hub::remove_socket(const std::string& socket_id, const std::string& reason, bool keep_session) {
   std::vector<std::string> left_rooms;
   SocketInfo info;
+  std::optional<Session> session;
   {
     std::unique_lock lock(mutex_);
     auto found = sockets_.find(socket_id);
     if (found == sockets_.end()) return;
     SocketEntry& entry = *found->second;
     info = entry.info;
+    if (keep_session && recovery_ && !entry.session_id.empty()) {
+      session.emplace();
+      session->session_id = entry.session_id;
+      session->socket_id = socket_id;
+      session->name_space = info.name_space;
+      session->user_id = info.user_id;
+      session->rooms.assign(entry.rooms.begin(), entry.rooms.end());
+      std::sort(session->rooms.begin(), session->rooms.end());
+      session->start_offset = entry.start_offset;
+      session->disconnected_ms = RecoveryLog::now_ms();
+    }
     const std::vector<std::string> rooms(entry.rooms.begin(), entry.rooms.end());
     for (const std::string& room : rooms) {
       leave_locked(entry, room);
@@ -68,6 +93,7 @@ void Hub::remove_socket(const std::string& socket_id, const std::string& reason)
     }
     sockets_.erase(found);
   }
+  if (session) recovery_->save_session(std::move(*session));
   for (const std::string& room : left_rooms) announce_presence(info, room, false);
   ClientEvent event;
   event.type = ClientEvent::Type::kDisconnect;
@@ -146,32 +172,41 @@ std::vector<Hub::SocketEntry*> Hub::select_locked(const SocketSelector& selector
 }
 
 size_t Hub::join_selected(const SocketSelector& selector, const std::string& room) {
-  std::vector<SocketInfo> joined;
-  size_t selected_count = 0;
-  {
-    std::unique_lock lock(mutex_);
-    const auto selected = select_locked(selector);
-    selected_count = selected.size();
-    for (SocketEntry* entry : selected) {
-      if (join_locked(*entry, room)) joined.push_back(entry->info);
-    }
-  }
-  for (const SocketInfo& info : joined) announce_presence(info, room, true);
-  return selected_count;
+  return apply_and_forward(SelectorChange{SelectorChange::Type::kJoin, selector, room, false});
 }
 
 size_t Hub::leave_selected(const SocketSelector& selector, const std::string& room) {
-  std::vector<SocketInfo> left;
+  return apply_and_forward(SelectorChange{SelectorChange::Type::kLeave, selector, room, false});
+}
+
+size_t Hub::apply_and_forward(const SelectorChange& change) {
+  const size_t selected = apply_selector_change(change);
+  if (selector_forwarder_) selector_forwarder_(change);
+  return selected;
+}
+
+size_t Hub::apply_selector_change(const SelectorChange& change) {
+  switch (change.type) {
+    case SelectorChange::Type::kJoin: return change_selected(change.selector, change.room, true);
+    case SelectorChange::Type::kLeave: return change_selected(change.selector, change.room, false);
+    case SelectorChange::Type::kDisconnect:
+      return disconnect_selected(change.selector, change.whole_connection, "server disconnect");
+  }
+  return 0;
+}
+
+size_t Hub::change_selected(const SocketSelector& selector, const std::string& room, bool join) {
+  std::vector<SocketInfo> changed;
   size_t selected_count = 0;
   {
     std::unique_lock lock(mutex_);
     const auto selected = select_locked(selector);
     selected_count = selected.size();
     for (SocketEntry* entry : selected) {
-      if (leave_locked(*entry, room)) left.push_back(entry->info);
+      if (join ? join_locked(*entry, room) : leave_locked(*entry, room)) changed.push_back(entry->info);
     }
   }
-  for (const SocketInfo& info : left) announce_presence(info, room, false);
+  for (const SocketInfo& info : changed) announce_presence(info, room, join);
   return selected_count;
 }
 
@@ -223,6 +258,17 @@ size_t Hub::emit(const Broadcast& broadcast) {
 }
 
 size_t Hub::deliver(const Broadcast& broadcast) {
+  // Events without an ack are numbered and logged for recovery, as Socket.IO
+  // does. The order lock keeps a recovering socket's replay before them.
+  const bool logged = recovery_ && broadcast.message.kind == Message::Kind::kEvent && !broadcast.message.ack_id;
+  std::unique_lock<std::mutex> order;
+  std::optional<Message> numbered;
+  if (logged) {
+    order = std::unique_lock(order_mutex_);
+    numbered = broadcast.message;
+    numbered->offset = recovery_->append(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms,
+                                         broadcast.message);
+  }
   std::vector<std::shared_ptr<Connection>> targets;
   {
     std::shared_lock lock(mutex_);
@@ -232,10 +278,127 @@ size_t Hub::deliver(const Broadcast& broadcast) {
   }
   if (targets.empty()) return 0;
 
-  const EncodedMessage frames = encoder_(broadcast.message);
+  const EncodedMessage frames = encoder_(numbered ? *numbered : broadcast.message);
   for (const auto& connection : targets) connection->send(frames);
   messages_out_.inc(static_cast<double>(targets.size()));
   return targets.size();
+}
+
+std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
+    const Session& session, const Offset& offset, std::unordered_map<std::string, int64_t>* continue_after) {
+  RecoveryMirror* mirror = recovery_->mirror();
+  if (mirror == nullptr) return std::nullopt;
+  Result<bool> alive = mirror->node_alive(offset.node);
+  if (!alive.ok()) {
+    spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session.socket_id,
+                 log_value(alive.error().message));
+    return std::nullopt;
+  }
+  std::vector<std::string> searched = session.rooms;
+  searched.push_back("");
+  std::vector<std::vector<LoggedEvent>> logs;
+  for (const std::string& room : searched) {
+    Result<std::vector<LoggedEvent>> log = mirror->read_events(offset.node, session.name_space, room);
+    if (!log.ok()) {
+      spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session.socket_id,
+                   log_value(log.error().message));
+      return std::nullopt;
+    }
+    // Events this hub logged after the other hub's last one in the room are
+    // the continuation, when the other hub is gone.
+    int64_t last = session.disconnected_ms;
+    for (const LoggedEvent& event : log.value()) last = std::max(last, event.time_ms);
+    (*continue_after)[room] = alive.value() ? std::numeric_limits<int64_t>::max() : last;
+    logs.push_back(std::move(log).value());
+  }
+  return merge_events(std::move(logs), session.rooms, offset.seq);
+}
+
+std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& request,
+                                                   std::shared_ptr<Connection> connection) {
+  if (!recovery_) return std::nullopt;
+  // This hub's memory has the session when the socket went away here, and
+  // Redis when it went away on any hub. The later one wins, because a
+  // session recovered elsewhere leaves an older copy in this memory.
+  std::optional<Session> session = recovery_->take_session(request.session_id);
+  RecoveryMirror* mirror = recovery_->mirror();
+  if (mirror != nullptr) {
+    Result<std::optional<Session>> stored = mirror->take_session(request.session_id);
+    if (!stored.ok()) {
+      spdlog::warn("event=realtime.recovery_failed error={}", log_value(stored.error().message));
+    } else if (stored.value() && (!session || stored.value()->disconnected_ms > session->disconnected_ms)) {
+      session = std::move(stored).value();
+    }
+    // The copy this hub queued for Redis may not be written yet.
+    if (session) mirror->delete_session(request.session_id);
+  }
+  if (!session) return std::nullopt;
+  if (session->name_space != request.name_space || session->user_id != request.user_id) {
+    spdlog::info("event=realtime.recovery_rejected socket_id={} reason=identity_mismatch", session->socket_id);
+    return std::nullopt;
+  }
+  // A client that received no logged event sends no offset: it missed
+  // everything since it connected.
+  const std::optional<Offset> offset = parse_offset(request.offset.empty() ? session->start_offset : request.offset);
+  if (!offset) return std::nullopt;
+
+  std::vector<LoggedEvent> remote;
+  std::unordered_map<std::string, int64_t> continue_after;
+  uint64_t own_after_seq = offset->seq;
+  if (offset->node != recovery_->node_id()) {
+    // NOTE: when the other hub is still running, an event it logs while this
+    // hub restores the socket may be replayed and also delivered live.
+    std::optional<std::vector<LoggedEvent>> read = read_remote_events(*session, *offset, &continue_after);
+    if (!read) return std::nullopt;
+    remote = std::move(*read);
+    own_after_seq = 0;
+  }
+
+  RecoveredSocket recovered;
+  recovered.socket_id = session->socket_id;
+  const SocketInfo info{session->socket_id, session->name_space, session->user_id};
+  std::vector<std::string> joined;
+  {
+    std::lock_guard order(order_mutex_);
+    std::vector<LoggedEvent> missed = recovery_->events_for(
+        session->name_space, session->rooms, own_after_seq, [&](const std::string& room) {
+          if (offset->node == recovery_->node_id()) return std::numeric_limits<int64_t>::min();
+          auto found = continue_after.find(room);
+          return found == continue_after.end() ? std::numeric_limits<int64_t>::max() : found->second;
+        });
+    {
+      std::unique_lock lock(mutex_);
+      if (sockets_.count(session->socket_id) != 0) return std::nullopt;
+      auto entry = std::make_unique<SocketEntry>();
+      entry->info = info;
+      entry->connection = connection;
+      entry->session_id = session->session_id;
+      entry->start_offset = recovery_->current_offset();
+      SocketEntry& stored = *entry;
+      sockets_[info.socket_id] = std::move(entry);
+      users_[user_key(info.name_space, info.user_id)].insert(&stored);
+      join_locked(stored, info.socket_id);
+      for (const std::string& room : session->rooms) {
+        if (join_locked(stored, room) && room != info.socket_id) joined.push_back(room);
+      }
+    }
+    const auto replay = [&](const LoggedEvent& event, const std::string& node) {
+      Message message;
+      message.name_space = session->name_space;
+      message.event = event.event;
+      message.args_json = event.args_json;
+      message.attachments = event.attachments;
+      message.offset = format_offset(Offset{node, event.seq});
+      connection->send(encoder_(message));
+    };
+    for (const LoggedEvent& event : remote) replay(event, offset->node);
+    for (const LoggedEvent& event : missed) replay(event, recovery_->node_id());
+    recovered.replayed = remote.size() + missed.size();
+  }
+  messages_out_.inc(static_cast<double>(recovered.replayed));
+  publish_connect(info);
+  for (const std::string& room : joined) announce_presence(info, room, true);
+  return recovered;
 }
 
 size_t Hub::join_matching(const std::string& name_space, const std::vector<std::string>& rooms,
@@ -289,6 +452,10 @@ size_t Hub::disconnect_matching(const std::string& name_space, const std::vector
   return targets.size();
 }
 
+void Hub::set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder) {
+  selector_forwarder_ = std::move(forwarder);
+}
+
 void Hub::set_forwarder(std::function<void(const Broadcast&)> forwarder) { forwarder_ = std::move(forwarder); }
 
 void Hub::set_membership_observer(
@@ -332,6 +499,14 @@ Status Hub::send_to(const std::string& socket_id, const Message& message) {
 }
 
 size_t Hub::disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason) {
+  const size_t selected = disconnect_selected(selector, whole_connection, reason);
+  if (selector_forwarder_) {
+    selector_forwarder_(SelectorChange{SelectorChange::Type::kDisconnect, selector, "", whole_connection});
+  }
+  return selected;
+}
+
+size_t Hub::disconnect_selected(const SocketSelector& selector, bool whole_connection, const std::string& reason) {
   std::vector<std::pair<std::string, std::shared_ptr<Connection>>> targets;
   {
     std::shared_lock lock(mutex_);

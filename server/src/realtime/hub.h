@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -22,6 +23,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "realtime/client_events.h"
+#include "realtime/recovery.h"
 
 namespace heavylift::realtime {
 
@@ -34,6 +36,9 @@ struct Message {
   std::string args_json = "[]";  // JSON array of arguments
   std::vector<std::string> attachments;
   std::optional<uint64_t> ack_id;  // kAck: the id of the acknowledged event
+  // Position in the recovery log, set on logged broadcasts when recovery is
+  // on. A wire protocol sends it so the client can return it on reconnect.
+  std::optional<std::string> offset;
 };
 
 // One WebSocket frame, and a message encoded as the frames all of its
@@ -89,6 +94,26 @@ struct HubOptions {
   bool presence_events = false;
   // Events each client-event subscription may hold before drops.
   size_t subscriber_queue_capacity = 4096;
+  // Connection state recovery; node_id names this hub in offsets and must be
+  // unique among hubs sharing Redis.
+  RecoveryOptions recovery;
+  std::string node_id;
+};
+
+// A client's request to recover its socket: the session id it was given at
+// CONNECT, the last offset it received (may be empty), and the identity from
+// its new token, which the caller has verified.
+struct RecoveryRequest {
+  std::string session_id;
+  std::string offset;
+  std::string name_space;
+  std::string user_id;
+};
+
+// A recovered socket: its former id and how many missed events were queued.
+struct RecoveredSocket {
+  std::string socket_id;
+  size_t replayed = 0;
 };
 
 // The sockets a server-side join, leave or disconnect applies to.
@@ -96,6 +121,16 @@ struct SocketSelector {
   std::string name_space = "/";
   std::string socket_id;  // when set, only this socket
   std::string user_id;    // otherwise every socket of this user
+};
+
+// A server-side join, leave or disconnect by selector, as one hub passes it
+// to the others so that it reaches the user's sockets on every hub.
+struct SelectorChange {
+  enum class Type { kJoin, kLeave, kDisconnect };
+  Type type = Type::kJoin;
+  SocketSelector selector;
+  std::string room;               // kJoin and kLeave
+  bool whole_connection = false;  // kDisconnect
 };
 
 // Event name of the presence messages sent to rooms.
@@ -106,19 +141,37 @@ class Hub {
   Hub(Encoder encoder, Metrics& metrics, HubOptions options);
 
   // Adds a socket, which joins the room named by its socket id as in
-  // Socket.IO. Publishes a CONNECT client event.
-  void add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection);
+  // Socket.IO. Publishes a CONNECT client event. `session_id` is the private
+  // id under which the socket's state is kept for recovery when it goes away
+  // (empty when recovery is off).
+  void add_socket(const SocketInfo& socket, std::shared_ptr<Connection> connection,
+                  const std::string& session_id = "");
   // Removes a socket from every room. Publishes a DISCONNECT client event.
-  // Does nothing for an unknown id.
-  void remove_socket(const std::string& socket_id, const std::string& reason);
+  // With `keep_session` and recovery on, keeps the socket's id and rooms for
+  // the recovery window. Does nothing for an unknown id.
+  void remove_socket(const std::string& socket_id, const std::string& reason, bool keep_session = false);
+  // Restores the socket a session was kept for: the same socket id, its
+  // rooms, then the logged events of those rooms after the offset, queued to
+  // `connection` before any later broadcast. Returns nullopt (and the caller
+  // adds a new socket) when recovery is off, the session is unknown,
+  // expired, of another namespace or user, or the offset is invalid.
+  std::optional<RecoveredSocket> recover_socket(const RecoveryRequest& request,
+                                                std::shared_ptr<Connection> connection);
+  // The recovery log, or nullptr when recovery is off.
+  RecoveryLog* recovery() { return recovery_.get(); }
 
   // Adds or removes one socket in `room`. Returns NOT_FOUND for an unknown
   // socket. Joining a room twice, or leaving one it is not in, is no error.
   Status join(const std::string& socket_id, const std::string& room);
   Status leave(const std::string& socket_id, const std::string& room);
-  // The same for every socket `selector` names; returns how many it named.
+  // The same for every socket `selector` names, here and, through the
+  // selector forwarder, on the other hubs. Returns how many sockets it named
+  // on this hub.
   size_t join_selected(const SocketSelector& selector, const std::string& room);
   size_t leave_selected(const SocketSelector& selector, const std::string& room);
+  // Applies a change that another hub forwarded to this hub's sockets only.
+  // Returns how many sockets it named.
+  size_t apply_selector_change(const SelectorChange& change);
 
   // Delivers a broadcast to this hub's sockets, passes it to the forwarder
   // (other hubs) when one is set, and returns how many local sockets it was
@@ -143,6 +196,9 @@ class Hub {
   // every join (true) and leave (false) of a room other than a socket's own.
   void set_forwarder(std::function<void(const Broadcast&)> forwarder);
   void set_membership_observer(std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer);
+  // Receives every join_selected, leave_selected and disconnect, for the
+  // other hubs. Set once before the hub carries traffic.
+  void set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder);
   // Sends an event to one socket and calls `done` with its acknowledgement,
   // or DEADLINE_EXCEEDED after `timeout`. Returns NOT_FOUND, without calling
   // `done`, for an unknown socket.
@@ -151,7 +207,8 @@ class Hub {
   // Sends `message` (usually the ACK of a client's event) to one socket.
   Status send_to(const std::string& socket_id, const Message& message);
   // Disconnects the sockets `selector` names, or their whole connections
-  // when `whole_connection`. Returns how many sockets it named.
+  // when `whole_connection`, here and through the selector forwarder on the
+  // other hubs. Returns how many sockets it named on this hub.
   size_t disconnect(const SocketSelector& selector, bool whole_connection, const std::string& reason);
 
   // The sockets in `room` of `name_space`, sorted by socket id.
@@ -170,6 +227,8 @@ class Hub {
     SocketInfo info;
     std::shared_ptr<Connection> connection;
     std::unordered_set<std::string> rooms;
+    std::string session_id;
+    std::string start_offset;  // the recovery log's offset when the socket connected
   };
   // Rooms of one namespace: room name to member entries.
   using RoomMap = std::unordered_map<std::string, std::unordered_set<SocketEntry*>>;
@@ -178,11 +237,21 @@ class Hub {
   bool join_locked(SocketEntry& entry, const std::string& room);
   bool leave_locked(SocketEntry& entry, const std::string& room);
   std::vector<SocketEntry*> select_locked(const SocketSelector& selector);
+  // Local parts of join_selected (join true), leave_selected and disconnect.
+  size_t change_selected(const SocketSelector& selector, const std::string& room, bool join);
+  size_t disconnect_selected(const SocketSelector& selector, bool whole_connection, const std::string& reason);
+  size_t apply_and_forward(const SelectorChange& change);
   // Sockets of `name_space` in any of `rooms` (all when empty), in none of
   // `except_rooms`, each once. Expects mutex_ held.
   std::vector<const SocketEntry*> match_locked(const std::string& name_space, const std::vector<std::string>& rooms,
                                                const std::vector<std::string>& except_rooms) const;
   void announce_presence(const SocketInfo& socket, const std::string& room, bool joined);
+  void publish_connect(const SocketInfo& socket);
+  // The events a recovering session missed that are in another hub's log in
+  // Redis, and, when that hub is gone, per room the time after which this
+  // hub's own log continues it.
+  std::optional<std::vector<LoggedEvent>> read_remote_events(const Session& session, const Offset& offset,
+                                                             std::unordered_map<std::string, int64_t>* continue_after);
   // join_matching (join true) or leave_matching.
   size_t change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
                          const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
@@ -190,8 +259,13 @@ class Hub {
 
   const Encoder encoder_;
   const HubOptions options_;
+  std::unique_ptr<RecoveryLog> recovery_;
+  // Held while a broadcast is numbered and queued, and while a recovered
+  // socket is restored, so that its replay comes before later broadcasts.
+  std::mutex order_mutex_;
   std::function<void(const Broadcast&)> forwarder_;
   std::function<void(const SocketInfo&, const std::string&, bool)> membership_observer_;
+  std::function<void(const SelectorChange&)> selector_forwarder_;
   ClientEventBroker client_events_;
   Counter& messages_out_;
 

@@ -46,6 +46,14 @@ struct RealtimeLimits {
   std::string redis_key = "socket.io";
   // Events each client-event subscriber may have queued before drops.
   uint32_t subscriber_queue_capacity = 4096;
+  // Socket.IO connection state recovery (1) or not (0). When on, logged
+  // events carry an offset as their last argument.
+  uint32_t recovery = 0;
+  // How long a disconnected socket can be recovered, and events kept.
+  uint32_t recovery_window_ms = 120000;
+  // Bounds of each room's log of events kept for recovery.
+  uint32_t recovery_max_events_per_room = 1000;
+  uint64_t recovery_max_bytes_per_room = 1 << 20;
 };
 
 }  // namespace heavylift::realtime

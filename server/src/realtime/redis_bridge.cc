@@ -100,6 +100,10 @@ Status RedisBridge::start() {
     }
     enqueue({"PUBLISH", emitter_channel(options_.key, broadcast), std::move(encoded).value()});
   });
+  hub_.set_selector_forwarder([this](const SelectorChange& change) {
+    enqueue({"PUBLISH", options_.key + "-request#" + change.selector.name_space + "#",
+             encode_selector_change(options_.node_id, change)});
+  });
   hub_.set_membership_observer([this](const SocketInfo& socket, const std::string& room, bool joined) {
     const std::string member = options_.node_id + '\n' + socket.socket_id + '\n' + socket.user_id;
     enqueue({joined ? "SADD" : "SREM", presence_key(socket.name_space, room), member});
@@ -247,6 +251,18 @@ void RedisBridge::subscribe_loop() {
 void RedisBridge::handle_message(const std::string& channel, const std::string& payload) {
   const std::string request_prefix = options_.key + "-request#";
   if (channel.rfind(request_prefix, 0) == 0) {
+    const std::string request_namespace = namespace_of(channel, request_prefix.size());
+    Result<std::optional<RemoteSelectorChange>> selected = decode_selector_change(payload, request_namespace);
+    if (!selected.ok()) {
+      errors_.inc();
+      return;
+    }
+    if (selected.value()) {
+      if (selected.value()->uid == options_.node_id) return;
+      remote_in_.inc();
+      hub_.apply_selector_change(selected.value()->change);
+      return;
+    }
     Result<RemoteRequest> request = decode_emitter_request(payload);
     if (!request.ok()) {
       if (request.error().code != Code::kUnimplemented) errors_.inc();
@@ -274,13 +290,91 @@ void RedisBridge::handle_message(const std::string& channel, const std::string& 
   hub_.deliver(broadcast.value().broadcast);
 }
 
-Result<std::vector<SocketInfo>> RedisBridge::members(const std::string& name_space, const std::string& room) {
-  std::lock_guard lock(query_mutex_);
+Status RedisBridge::ensure_query_context() {
   if (query_context_ == nullptr || query_context_->err != 0) {
     if (query_context_ != nullptr) redisFree(query_context_);
     query_context_ = connect(options_.address, "query").release();
     if (query_context_ == nullptr) return Error::unavailable("cannot reach Redis at " + options_.address);
   }
+  return Status::Ok();
+}
+
+std::string RedisBridge::node_key(const std::string& node) const { return options_.key + "-node#" + node; }
+
+std::string RedisBridge::log_key(const std::string& node, const std::string& name_space,
+                                 const std::string& room) const {
+  return options_.key + "-recovery#" + node + "#" + name_space + "#" + room;
+}
+
+std::string RedisBridge::session_key(const std::string& session_id) const {
+  return options_.key + "-session#" + session_id;
+}
+
+void RedisBridge::append_event(const std::string& name_space, const std::string& room, const std::string& entry,
+                               size_t retained) {
+  const std::string key = log_key(options_.node_id, name_space, room);
+  enqueue({"RPUSH", key, entry});
+  enqueue({"LTRIM", key, "-" + std::to_string(retained), "-1"});
+  enqueue({"PEXPIRE", key, std::to_string(options_.recovery_window.count())});
+}
+
+void RedisBridge::save_session(const Session& session) {
+  enqueue({"SET", session_key(session.session_id), encode_session(session), "PX",
+           std::to_string(options_.recovery_window.count())});
+}
+
+void RedisBridge::delete_session(const std::string& session_id) { enqueue({"DEL", session_key(session_id)}); }
+
+Result<std::optional<Session>> RedisBridge::take_session(const std::string& session_id) {
+  std::lock_guard lock(query_mutex_);
+  if (Status s = ensure_query_context(); !s.ok()) return s.error();
+  ReplyPtr reply = command(query_context_, {"GETDEL", session_key(session_id)});
+  if (!reply || reply->type == REDIS_REPLY_ERROR) return Error::unavailable("Redis GETDEL failed");
+  if (reply->type != REDIS_REPLY_STRING) return std::optional<Session>();
+  Result<Session> session = decode_session(std::string_view(reply->str, reply->len));
+  if (!session.ok()) {
+    errors_.inc();
+    return std::optional<Session>();
+  }
+  // The key expires with the window; this check covers a clock step.
+  if (session.value().disconnected_ms + options_.recovery_window.count() < RecoveryLog::now_ms()) {
+    return std::optional<Session>();
+  }
+  return std::optional<Session>(std::move(session).value());
+}
+
+Result<std::vector<LoggedEvent>> RedisBridge::read_events(const std::string& node, const std::string& name_space,
+                                                          const std::string& room) {
+  std::lock_guard lock(query_mutex_);
+  if (Status s = ensure_query_context(); !s.ok()) return s.error();
+  ReplyPtr reply = command(query_context_, {"LRANGE", log_key(node, name_space, room), "0", "-1"});
+  if (!reply || reply->type != REDIS_REPLY_ARRAY) return Error::unavailable("Redis LRANGE failed");
+  std::vector<LoggedEvent> events;
+  for (size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* element = reply->element[i];
+    if (element->type != REDIS_REPLY_STRING) continue;
+    Result<LoggedEvent> event =
+        decode_logged_event(std::string_view(element->str, element->len), options_.limits.max_attachments);
+    if (!event.ok()) {
+      errors_.inc();
+      continue;
+    }
+    events.push_back(std::move(event).value());
+  }
+  return events;
+}
+
+Result<bool> RedisBridge::node_alive(const std::string& node) {
+  std::lock_guard lock(query_mutex_);
+  if (Status s = ensure_query_context(); !s.ok()) return s.error();
+  ReplyPtr reply = command(query_context_, {"EXISTS", node_key(node)});
+  if (!reply || reply->type != REDIS_REPLY_INTEGER) return Error::unavailable("Redis EXISTS failed");
+  return reply->integer == 1;
+}
+
+Result<std::vector<SocketInfo>> RedisBridge::members(const std::string& name_space, const std::string& room) {
+  std::lock_guard lock(query_mutex_);
+  if (Status s = ensure_query_context(); !s.ok()) return s.error();
   ReplyPtr reply = command(query_context_, {"SMEMBERS", presence_key(name_space, room)});
   if (!reply || reply->type != REDIS_REPLY_ARRAY) return Error::unavailable("Redis SMEMBERS failed");
 

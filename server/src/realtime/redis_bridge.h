@@ -9,6 +9,10 @@
 //    so members() lists the members on every hub. Each hub refreshes a
 //    liveness key "<key>-node#<id>" (15 s expiry), and members of hubs whose
 //    key expired are left out.
+//  - With connection state recovery, the hub's log of events per room
+//    ("<key>-recovery#<node id>#<ns>#<room>", lists) and the sessions of
+//    disconnected sockets ("<key>-session#<session id>") expire after the
+//    recovery window, so a restarted hub or another hub can recover them.
 //
 // Two threads: one reads the subscription, one writes (publishes, presence
 // updates, the liveness key) from a bounded queue. A lost connection is
@@ -30,6 +34,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "realtime/hub.h"
+#include "realtime/recovery.h"
 #include "realtime/redis_wire.h"
 
 struct redisContext;
@@ -42,9 +47,10 @@ struct RedisBridgeOptions {
   std::string node_id;            // unique per hub process
   RedisWireLimits limits;
   size_t max_queued_commands = 65536;
+  std::chrono::milliseconds recovery_window{120000};
 };
 
-class RedisBridge {
+class RedisBridge : public RecoveryMirror {
  public:
   RedisBridge(RedisBridgeOptions options, Hub& hub, Metrics& metrics);
   ~RedisBridge();
@@ -63,12 +69,27 @@ class RedisBridge {
   // when Redis cannot be reached.
   Result<std::vector<SocketInfo>> members(const std::string& name_space, const std::string& room);
 
+  // RecoveryMirror. Writes are queued like publishes; reads block on Redis.
+  void append_event(const std::string& name_space, const std::string& room, const std::string& entry,
+                    size_t retained) override;
+  void save_session(const Session& session) override;
+  void delete_session(const std::string& session_id) override;
+  Result<std::optional<Session>> take_session(const std::string& session_id) override;
+  Result<std::vector<LoggedEvent>> read_events(const std::string& node, const std::string& name_space,
+                                               const std::string& room) override;
+  Result<bool> node_alive(const std::string& node) override;
+
  private:
   void subscribe_loop();
   void publish_loop();
   void enqueue(std::vector<std::string> command);
   void handle_message(const std::string& channel, const std::string& payload);
   std::string presence_key(const std::string& name_space, const std::string& room) const;
+  std::string node_key(const std::string& node) const;
+  std::string log_key(const std::string& node, const std::string& name_space, const std::string& room) const;
+  std::string session_key(const std::string& session_id) const;
+  // Connects query_context_ when needed. Expects query_mutex_ held.
+  Status ensure_query_context();
 
   const RedisBridgeOptions options_;
   Hub& hub_;

@@ -269,4 +269,59 @@ Result<RemoteRequest> decode_emitter_request(std::string_view json) {
   return request;
 }
 
+std::string encode_selector_change(const std::string& uid, const SelectorChange& change) {
+  const char* op = change.type == SelectorChange::Type::kJoin    ? "join"
+                   : change.type == SelectorChange::Type::kLeave ? "leave"
+                                                                 : "disconnect";
+  const bool by_socket = !change.selector.socket_id.empty();
+  return fmt::format(R"({{"type":{},"uid":{},"op":"{}","{}":{},"room":{},"close":{}}})", kSelectorChangeType,
+                     json_quote(uid), op, by_socket ? "socketId" : "userId",
+                     json_quote(by_socket ? change.selector.socket_id : change.selector.user_id),
+                     json_quote(change.room), change.whole_connection ? "true" : "false");
+}
+
+Result<std::optional<RemoteSelectorChange>> decode_selector_change(std::string_view json,
+                                                                   const std::string& name_space) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object root;
+  int64_t type = 0;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
+      root["type"].get(type) != simdjson::SUCCESS || type != kSelectorChangeType) {
+    return std::optional<RemoteSelectorChange>();
+  }
+  RemoteSelectorChange out;
+  out.change.selector.name_space = name_space;
+  std::string_view uid;
+  std::string_view op;
+  std::string_view id;
+  std::string_view room;
+  if (root["uid"].get(uid) != simdjson::SUCCESS || root["op"].get(op) != simdjson::SUCCESS) {
+    return malformed("selector change needs uid and op");
+  }
+  out.uid = std::string(uid);
+  if (op == "join") {
+    out.change.type = SelectorChange::Type::kJoin;
+  } else if (op == "leave") {
+    out.change.type = SelectorChange::Type::kLeave;
+  } else if (op == "disconnect") {
+    out.change.type = SelectorChange::Type::kDisconnect;
+  } else {
+    return malformed("selector change op must be join, leave or disconnect");
+  }
+  if (root["socketId"].get(id) == simdjson::SUCCESS) {
+    out.change.selector.socket_id = std::string(id);
+  } else if (root["userId"].get(id) == simdjson::SUCCESS) {
+    out.change.selector.user_id = std::string(id);
+  } else {
+    return malformed("selector change needs socketId or userId");
+  }
+  if (root["room"].get(room) == simdjson::SUCCESS) out.change.room = std::string(room);
+  if (out.change.type != SelectorChange::Type::kDisconnect && out.change.room.empty()) {
+    return malformed("selector change join or leave needs a room");
+  }
+  bool close = false;
+  if (root["close"].get(close) == simdjson::SUCCESS) out.change.whole_connection = close;
+  return std::optional<RemoteSelectorChange>(std::move(out));
+}
+
 }  // namespace heavylift::realtime

@@ -8,6 +8,10 @@
 //  - Requests from the emitter on channel "<key>-request#<namespace>#": JSON
 //    {type: 2 (join) | 3 (leave) | 4 (disconnect), opts: {rooms, except},
 //    rooms, close}.
+//  - heavylift's own selector changes on the same channel, with a type
+//    number outside the emitter's request types (0 to 6 in
+//    @socket.io/redis-emitter 5.1): JSON {type: 100, uid, op: "join" |
+//    "leave" | "disconnect", socketId or userId, room, close}.
 //
 // Hubs forward their own broadcasts to each other in the emitter's broadcast
 // format, with their node id as uid so that each hub skips its own.
@@ -15,6 +19,7 @@
 // Thread-safety: the functions keep no state.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +60,23 @@ struct RemoteRequest {
   std::vector<std::string> target_rooms;  // rooms to join or leave
   bool close = false;                     // disconnect: close the connection
 };
+
+// Request type number of a selector change.
+inline constexpr int kSelectorChangeType = 100;
+
+// A selector change read from Redis, and the hub that published it.
+struct RemoteSelectorChange {
+  std::string uid;
+  SelectorChange change;
+};
+
+// Encodes `change` as a selector change request from hub `uid`.
+std::string encode_selector_change(const std::string& uid, const SelectorChange& change);
+// Decodes a request on the request channel of `name_space`: nullopt when it
+// is not a selector change (an emitter request), INVALID_ARGUMENT when it is
+// one but malformed.
+Result<std::optional<RemoteSelectorChange>> decode_selector_change(std::string_view json,
+                                                                   const std::string& name_space);
 
 // Decodes an emitter request. Request types other than join, leave and
 // disconnect are UNIMPLEMENTED; malformed JSON is INVALID_ARGUMENT.

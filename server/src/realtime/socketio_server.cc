@@ -101,6 +101,8 @@ struct ServerMetrics {
                                     {{"direction", "in"}})),
         connections_accepted(metrics.counter("heavylift_realtime_connections_accepted_total",
                                              "WebSocket connections that completed the Engine.IO handshake.")),
+        recovered(metrics.counter("heavylift_realtime_recovered_sockets_total",
+                                  "Sockets restored by connection state recovery.")),
         ping_delay(metrics.histogram("heavylift_realtime_ping_delay_seconds",
                                      "How late the hub's ping timer fired, a measure of I/O thread starvation.",
                                      {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5})) {}
@@ -118,6 +120,7 @@ struct ServerMetrics {
   Metrics& registry;
   Counter& messages_in;
   Counter& connections_accepted;
+  Counter& recovered;
   Histogram& ping_delay;
   std::mutex mutex;
   std::map<std::string, Counter*> drops;
@@ -142,6 +145,10 @@ EncodedMessage encode_socketio_message(const Message& message) {
       packet.payload += ",";
       packet.payload.append(message.args_json, 1, message.args_json.size() - 2);
     }
+    // Socket.IO's connection state recovery: the offset is the last argument,
+    // and socket.io-client (4.8.4 read) keeps the last string argument of
+    // each event it receives as the offset to send back on reconnect.
+    if (message.offset) packet.payload += "," + json_quote(*message.offset);
     packet.payload += "]";
   }
   packet.attachments = static_cast<uint32_t>(message.attachments.size());
@@ -158,7 +165,8 @@ class SocketIoServer::Impl {
       : limits_(std::move(limits)),
         verifier_(std::move(verifier)),
         metrics_(metrics),
-        hub_(encode_socketio_message, metrics, HubOptions{limits_.presence_events != 0, limits_.subscriber_queue_capacity}),
+        node_id_(random_id()),
+        hub_(encode_socketio_message, metrics, hub_options(limits_, node_id_)),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
         acceptor_(io_) {
@@ -174,9 +182,23 @@ class SocketIoServer::Impl {
   void track(const std::shared_ptr<Connection>& connection);
   void untrack(Connection* connection);
 
+  static HubOptions hub_options(const RealtimeLimits& limits, const std::string& node_id) {
+    HubOptions options;
+    options.presence_events = limits.presence_events != 0;
+    options.subscriber_queue_capacity = limits.subscriber_queue_capacity;
+    options.node_id = node_id;
+    options.recovery.enabled = limits.recovery != 0;
+    options.recovery.window = std::chrono::milliseconds(limits.recovery_window_ms);
+    options.recovery.max_events_per_room = limits.recovery_max_events_per_room;
+    options.recovery.max_bytes_per_room = limits.recovery_max_bytes_per_room;
+    return options;
+  }
+
   RealtimeLimits limits_;
   TokenVerifier verifier_;
   ServerMetrics metrics_;
+  // Names this hub in Redis and in recovery offsets.
+  const std::string node_id_;
   Hub hub_;
   const std::vector<std::string> namespaces_;
   const std::vector<std::string> allowed_origins_;
@@ -436,7 +458,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
                                             limits_.max_message_bytes),
              websocket::close_code::too_big);
       } else {
-        finish(ec == websocket::error::closed ? "client closed the connection" : ec.message(), false);
+        finish(ec == websocket::error::closed ? "client closed the connection" : ec.message(), false, true);
       }
       return;
     }
@@ -462,7 +484,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
         send(text_frame("3" + std::string(packet.data)));
         return;
       case EnginePacketType::kClose:
-        finish("client sent an Engine.IO close packet", false);
+        finish("client sent an Engine.IO close packet", false, true);
         return;
       case EnginePacketType::kNoop:
       case EnginePacketType::kUpgrade:
@@ -587,9 +609,16 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       return;
     }
     std::string token;
+    RecoveryRequest recovery;
     if (!packet.payload.empty()) {
       Result<std::string> found = json_object_string(packet.payload, "token", "auth");
       if (found.ok()) token = std::move(found).value();
+      // socket.io-client adds the session id ("pid") it got at CONNECT and
+      // the last offset it received to the auth payload when it reconnects.
+      Result<std::string> pid = json_object_string(packet.payload, "pid", "auth");
+      Result<std::string> offset = json_object_string(packet.payload, "offset", "auth");
+      if (pid.ok()) recovery.session_id = std::move(pid).value();
+      if (offset.ok()) recovery.offset = std::move(offset).value();
     }
     Result<Claims> claims = token.empty()
                                 ? Result<Claims>(Error{Code::kUnauthenticated,
@@ -604,11 +633,16 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       return;
     }
 
-    // NOTE: connection state recovery is not implemented. The "pid" and
-    // "offset" that socket.io-client adds to the auth payload are ignored, so
-    // a reconnecting client gets a new socket id and misses what was sent.
+    // The token is checked above first, so an expired token does not
+    // recover a session.
+    std::optional<RecoveredSocket> recovered;
+    if (server_.hub_.recovery() != nullptr && !recovery.session_id.empty()) {
+      recovery.name_space = name_space;
+      recovery.user_id = claims.value().user_id;
+      recovered = server_.hub_.recover_socket(recovery, shared_from_this());
+    }
     NamespaceSocket socket;
-    socket.socket_id = random_id();
+    socket.socket_id = recovered ? recovered->socket_id : random_id();
     socket.claims = std::move(claims).value();
     const std::string socket_id = socket.socket_id;
     const std::string user_id = socket.claims.user_id;
@@ -623,8 +657,23 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     }
     sockets_[name_space] = std::move(socket);
     connect_timer_.cancel();
-    server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this());
-    send_packet(SocketPacketType::kConnect, name_space, "{\"sid\":" + json_quote(socket_id) + "}");
+    std::string connect_payload = "{\"sid\":" + json_quote(socket_id);
+    if (server_.hub_.recovery() != nullptr) {
+      // A recovered socket keeps its session id; socket.io-client sets
+      // socket.recovered when the "pid" matches the one it sent.
+      const std::string session_id = recovered ? recovery.session_id : random_id();
+      if (!recovered) server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this(), session_id);
+      connect_payload += ",\"pid\":" + json_quote(session_id);
+    } else {
+      server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this());
+    }
+    connect_payload += "}";
+    send_packet(SocketPacketType::kConnect, name_space, std::move(connect_payload));
+    if (recovered) {
+      server_.metrics_.recovered.inc();
+      spdlog::info("event=realtime.socket_recovered peer={} namespace={} socket_id={} user_id={} replayed={}", peer_,
+                   log_value(name_space), socket_id, log_value(user_id), recovered->replayed);
+    }
     spdlog::debug("event=realtime.socket_connected peer={} namespace={} socket_id={} user_id={}", peer_,
                   log_value(name_space), socket_id, log_value(user_id));
   }
@@ -639,13 +688,15 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     end_socket(name_space, "token expired");
   }
 
-  void end_socket(const std::string& name_space, const std::string& reason) {
+  // Ends the socket of `name_space`. With `keep_session`, the hub keeps its
+  // state for recovery.
+  void end_socket(const std::string& name_space, const std::string& reason, bool keep_session = false) {
     auto found = sockets_.find(name_space);
     if (found == sockets_.end()) return;
     const std::string socket_id = found->second.socket_id;
     if (found->second.expiry_timer) found->second.expiry_timer->cancel();
     sockets_.erase(found);
-    server_.hub_.remove_socket(socket_id, reason);
+    server_.hub_.remove_socket(socket_id, reason, keep_session);
     for (auto it = pending_acks_.begin(); it != pending_acks_.end();) {
       if (it->second.socket_id == socket_id) {
         it->second.timer->cancel();
@@ -795,7 +846,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
 
   void on_write(beast::error_code ec, size_t bytes) {
     if (ec) {
-      finish(ec.message(), false);
+      finish(ec.message(), false, true);
       return;
     }
     {
@@ -817,22 +868,24 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     spdlog::info("event=realtime.connection_dropped peer={} engine_id={} reason={} message={}", peer_, engine_id_,
                  reason, log_value(message));
     close_code_ = code;
-    finish(message, reason != "send_queue_full" && reason != "ping_timeout");
+    const bool lost = reason == "send_queue_full" || reason == "ping_timeout";
+    finish(message, !lost, lost);
   }
 
   void abort(const std::string& reason) { drop(reason, "send queue over realtime.max_send_queue_bytes"); }
 
   // Ends every socket and the connection. With `graceful`, queued frames are
   // sent first and a WebSocket close handshake follows; otherwise the TCP
-  // connection is closed at once.
-  void finish(const std::string& reason, bool graceful) {
+  // connection is closed at once. With `keep_sessions` (a lost connection,
+  // not a deliberate disconnect), the sockets may be recovered.
+  void finish(const std::string& reason, bool graceful, bool keep_sessions = false) {
     if (closed_) return;
     closed_ = true;
     ping_timer_.cancel();
     connect_timer_.cancel();
     std::vector<std::string> names;
     for (const auto& [name_space, socket] : sockets_) names.push_back(name_space);
-    for (const std::string& name_space : names) end_socket(name_space, reason);
+    for (const std::string& name_space : names) end_socket(name_space, reason, keep_sessions);
     for (auto& [id, pending] : pending_acks_) {
       pending.timer->cancel();
       pending.done(Error::unavailable("connection closed"));
@@ -894,7 +947,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       if (self->request_parser_) {
         self->finish_quietly();
       } else {
-        self->finish("server shutting down", true);
+        self->finish("server shutting down", true, true);
       }
     });
   }
@@ -961,10 +1014,12 @@ Status SocketIoServer::Impl::start() {
     RedisBridgeOptions options;
     options.address = limits_.redis_address;
     options.key = limits_.redis_key;
-    options.node_id = random_id();
+    options.node_id = node_id_;
     options.limits.max_attachments = limits_.max_attachments;
+    options.recovery_window = std::chrono::milliseconds(limits_.recovery_window_ms);
     bridge_ = std::make_unique<RedisBridge>(std::move(options), hub_, metrics_.registry);
     if (Status s = bridge_->start(); !s.ok()) return s;
+    if (hub_.recovery() != nullptr) hub_.recovery()->set_mirror(bridge_.get());
   }
 
   accept();

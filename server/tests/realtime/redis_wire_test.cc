@@ -102,3 +102,53 @@ TEST(RedisWire, UnsupportedRequestType) {
 
 }  // namespace
 }  // namespace heavylift::realtime
+
+namespace heavylift::realtime {
+namespace {
+
+TEST(RedisWire, SelectorChangeRoundTrips) {
+  SelectorChange change;
+  change.type = SelectorChange::Type::kLeave;
+  change.selector.user_id = "user \"1\"";
+  change.room = "chat:1";
+  Result<std::optional<RemoteSelectorChange>> decoded =
+      decode_selector_change(encode_selector_change("node1", change), "/admin");
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  ASSERT_TRUE(decoded.value().has_value());
+  const RemoteSelectorChange& remote = *decoded.value();
+  EXPECT_EQ(remote.uid, "node1");
+  EXPECT_EQ(remote.change.type, SelectorChange::Type::kLeave);
+  EXPECT_EQ(remote.change.selector.name_space, "/admin");
+  EXPECT_EQ(remote.change.selector.user_id, "user \"1\"");
+  EXPECT_TRUE(remote.change.selector.socket_id.empty());
+  EXPECT_EQ(remote.change.room, "chat:1");
+}
+
+TEST(RedisWire, SelectorChangeDisconnectBySocket) {
+  SelectorChange change;
+  change.type = SelectorChange::Type::kDisconnect;
+  change.selector.socket_id = "s1";
+  change.whole_connection = true;
+  auto decoded = decode_selector_change(encode_selector_change("node1", change), "/");
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_TRUE(decoded.value().has_value());
+  EXPECT_EQ(decoded.value()->change.type, SelectorChange::Type::kDisconnect);
+  EXPECT_EQ(decoded.value()->change.selector.socket_id, "s1");
+  EXPECT_TRUE(decoded.value()->change.whole_connection);
+}
+
+TEST(RedisWire, SelectorChangeIgnoresEmitterRequest) {
+  auto decoded = decode_selector_change(R"({"type":2,"opts":{"rooms":["a"]},"rooms":["b"]})", "/");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(decoded.value().has_value());
+}
+
+TEST(RedisWire, SelectorChangeRejectsMissingRoom) {
+  auto decoded = decode_selector_change(R"({"type":100,"uid":"n","op":"join","userId":"u"})", "/");
+  EXPECT_FALSE(decoded.ok());
+  auto no_target = decode_selector_change(R"({"type":100,"uid":"n","op":"join","room":"r"})", "/");
+  EXPECT_FALSE(no_target.ok());
+}
+
+}  // namespace
+}  // namespace heavylift::realtime

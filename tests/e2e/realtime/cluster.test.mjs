@@ -1,6 +1,7 @@
 // Two hubs sharing rooms through a real redis-server: gRPC emits and
 // @socket.io/redis-emitter broadcasts reach clients on both, emitter
-// requests (socketsJoin, disconnectSockets) apply on both, presence lists
+// requests (socketsJoin, disconnectSockets) and gRPC joins, leaves and
+// disconnects by user id apply on both, presence lists
 // members of both, and two hub processes can share one port.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -111,6 +112,51 @@ describe('two hubs sharing Redis', () => {
     const [reason] = await gone;
     assert.equal(reason, 'io server disconnect');
     assert.equal(a.connected, true);
+  });
+
+  /** Resolves once `room` lists the sorted `expected` socket ids, polling (the other hub applies asynchronously). */
+  async function waitForMembers(room, expected) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const members = await cluster.hubs[0].client.realtime.members({ room });
+      const ids = members.map((member) => member.socketId).sort();
+      if (JSON.stringify(ids) === JSON.stringify([...expected].sort())) return;
+      assert.ok(Date.now() < deadline, `room ${room} lists ${JSON.stringify(ids)}, expected ${JSON.stringify(expected)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  test('join by user id reaches both hubs', async () => {
+    const [first, second] = cluster.hubs;
+    const a = await connectSocket(first.url, { token: token('kim') });
+    const b = await connectSocket(second.url, { token: token('kim') });
+    const other = await connectSocket(second.url, { token: token('lou') });
+
+    const joined = await first.client.realtime.join({ userId: 'kim', room: 'kim-team' });
+    assert.equal(joined, 1, 'the receiving hub counts its own sockets');
+    await waitForMembers('kim-team', [a.id, b.id]);
+    const both = Promise.all([nextEvent(a, 'team'), nextEvent(b, 'team')]);
+    await first.client.realtime.emit({ rooms: ['kim-team'], event: 'team', args: ['hello'] });
+    const [[toFirst], [toSecond]] = await both;
+    assert.equal(toFirst, 'hello');
+    assert.equal(toSecond, 'hello');
+
+    await first.client.realtime.leave({ userId: 'kim', room: 'kim-team' });
+    await waitForMembers('kim-team', []);
+    assert.equal(other.connected, true);
+  });
+
+  test('disconnect by user id reaches both hubs', async () => {
+    const [first, second] = cluster.hubs;
+    const a = await connectSocket(first.url, { token: token('max') });
+    const b = await connectSocket(second.url, { token: token('max') });
+    const other = await connectSocket(second.url, { token: token('ned') });
+    const gone = Promise.all([nextEvent(a, 'disconnect'), nextEvent(b, 'disconnect')]);
+    await first.client.realtime.disconnect({ userId: 'max' });
+    const [[firstReason], [secondReason]] = await gone;
+    assert.equal(firstReason, 'io server disconnect');
+    assert.equal(secondReason, 'io server disconnect');
+    assert.equal(other.connected, true);
   });
 
   test('presence lists members on both hubs', async () => {

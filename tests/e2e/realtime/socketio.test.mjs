@@ -101,11 +101,13 @@ describe('realtime hub with socket.io-client', () => {
     const events = hub.client.realtime.subscribe({ group: 'app' });
     try {
       await new Promise((resolve) => setTimeout(resolve, 100));
+      // Listening before the socket connects: the connect event may arrive before io() resolves.
+      const connectEvent = nextEvent(events, 'connect');
       const socket = await connectSocket(hub.url, { token: hub.token('erin') });
       events.on('chat', (event) => {
         void event.ack?.({ stored: true, echo: event.args[0] });
       });
-      const connected = await nextEvent(events, 'connect');
+      const connected = await connectEvent;
       assert.equal(connected[0].userId, 'erin');
       const answer = await socket.timeout(5_000).emitWithAck('chat', 'hello');
       assert.deepEqual(answer, { stored: true, echo: 'hello' });
