@@ -483,14 +483,19 @@ std::vector<Setting> all_settings() {
   settings.push_back(realtime_string(
       "realtime.address", "host:port",
       "Address of the real-time hub's WebSocket listener (Socket.IO clients connect to /socket.io/). "
-      "Empty leaves the hub off. Port 0 picks a free port. The hub has no TLS, so an address other than "
-      "127.0.0.1, ::1 or localhost needs --security-allow-insecure true (put a TLS proxy in front).",
+      "Empty leaves the hub off. Port 0 picks a free port. An address other than 127.0.0.1, ::1 or "
+      "localhost needs --realtime-tls true (or --security-allow-insecure true behind a TLS proxy).",
       &realtime::RealtimeLimits::address, [](const std::string& source, const std::string& value) {
         return value.empty() ? Status::Ok() : check_host_port(source, value);
       }));
   settings.push_back(make_unsigned<uint32_t>(
       "realtime.threads", "threads", "I/O threads of the real-time hub. 0 means one per core.",
       [](Config& c) { return &c.realtime.threads; }, 0, 256));
+  settings.push_back(make_flag(
+      "realtime.tls",
+      "Serves the real-time hub as wss:// with tls.cert_file and tls.key_file, so clients' JWTs and messages "
+      "are encrypted. A changed certificate is used from the next connection on.",
+      [](Config& c) { return &c.realtime_tls; }));
   settings.push_back(make_unsigned<uint32_t>(
       "realtime.reuse_port", "0 or 1",
       "1 lets several heavylift processes listen on the same realtime.address (SO_REUSEPORT).",
@@ -840,17 +845,22 @@ Status check_security_settings(const Config& config) {
   }
   if (Status s = check_listener_security(config, "grpc.address", config.grpc_address, true); !s.ok()) return s;
   if (Status s = check_listener_security(config, "http.address", config.http_address, false); !s.ok()) return s;
-  if (config.realtime.address.empty() || is_default_loopback(config.realtime.address) || config.allow_insecure) {
+  if (config.realtime_tls && config.tls_cert_file.empty()) {
+    return Error::invalid("realtime.tls", "INCOMPLETE_TLS",
+                          "realtime.tls needs tls.cert_file and tls.key_file (--tls-cert-file, --tls-key-file)");
+  }
+  if (config.realtime.address.empty() || is_default_loopback(config.realtime.address) || config.allow_insecure ||
+      config.realtime_tls) {
     return Status::Ok();
   }
-  // NOTE: the hub has no TLS of its own. Clients still need a JWT signed by
-  // the app to connect, but the token travels in plain text unless a TLS
-  // proxy sits in front.
+  // Clients need a JWT signed by the app to connect, but without TLS the
+  // token and every message travel in plain text.
   return Error::invalid("realtime.address", "INSECURE_LISTENER",
-                        fmt::format("realtime.address {} is not 127.0.0.1, ::1 or localhost, and the hub has no TLS; "
-                                    "put a TLS-terminating proxy in front and pass --security-allow-insecure true",
+                        fmt::format("realtime.address {} is not 127.0.0.1, ::1 or localhost, so it needs TLS "
+                                    "(--realtime-tls true with --tls-cert-file and --tls-key-file); pass "
+                                    "--security-allow-insecure true to listen there without it",
                                     config.realtime.address),
-                        "127.0.0.1, ::1 or localhost", config.realtime.address);
+                        "127.0.0.1, ::1 or localhost, or a secured listener", config.realtime.address);
 }
 
 }  // namespace

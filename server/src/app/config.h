@@ -37,7 +37,8 @@ struct Config {
   std::string tls_key_file;
   std::string tls_client_ca_file;  // set: gRPC clients must present a certificate it signed
   uint32_t tls_reload_interval_s = 60;
-  bool http_tls = false;  // the admin listener serves HTTPS with tls.cert_file and tls.key_file
+  bool http_tls = false;      // the admin listener serves HTTPS with tls.cert_file and tls.key_file
+  bool realtime_tls = false;  // the hub serves wss:// with tls.cert_file and tls.key_file
   std::string auth_token_file;
   // App-signed JWTs accepted as bearer tokens, beside or instead of the file.
   std::string auth_jwt_key_file;

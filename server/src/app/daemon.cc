@@ -146,7 +146,7 @@ void warn_about_insecure_listeners(const Config& config) {
     spdlog::warn("event=server.insecure_listener listener=http address={} message={}", log_value(config.http_address),
                  log_value("no token: anyone who can reach this address can read /metrics"));
   }
-  if (!config.realtime.address.empty() && !is_default_loopback(config.realtime.address)) {
+  if (!config.realtime.address.empty() && !is_default_loopback(config.realtime.address) && !config.realtime_tls) {
     spdlog::warn("event=server.insecure_listener listener=realtime address={} message={}",
                  log_value(config.realtime.address),
                  log_value("no TLS: clients' JWTs and messages travel in plain text unless a TLS proxy is in front"));
@@ -298,6 +298,12 @@ int run_daemon(const Config& config) {
       return 1;
     }
     realtime_server = std::make_unique<realtime::SocketIoServer>(config.realtime, verifier.value(), metrics);
+    if (config.realtime_tls) {
+      if (Status s = realtime_server->use_tls({config.tls_cert_file, config.tls_key_file}); !s.ok()) {
+        spdlog::critical("event=server.start_failed reason=realtime_tls message={}", log_value(s.error().message));
+        return 1;
+      }
+    }
     if (Status s = realtime_server->start(); !s.ok()) {
       spdlog::critical("event=server.start_failed reason=realtime_bind message={}", log_value(s.error().message));
       return 1;

@@ -9,8 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
-#include <mutex>
 #include <optional>
 #include <system_error>
 #include <type_traits>
@@ -162,33 +160,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 using PlainSession = Session<beast::tcp_stream>;
 using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
-// The modification time of `path`, or nullopt when it cannot be read.
-std::optional<std::filesystem::file_time_type> modified_at(const std::string& path) {
-  std::error_code ec;
-  const auto time = std::filesystem::last_write_time(path, ec);
-  if (ec) return std::nullopt;
-  return time;
-}
-
-// Loads a TLS server context from PEM files. Errors name the file.
-Result<std::shared_ptr<ssl::context>> load_tls_context(const AdminTlsFiles& files) {
-  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-  beast::error_code ec;
-  context->use_certificate_chain_file(files.cert_file, ec);
-  if (ec) {
-    return Error::invalid("tls.cert_file", "TLS_FILE_UNREADABLE",
-                          fmt::format("cannot load the certificate chain {}: {}", files.cert_file, ec.message()));
-  }
-  context->use_private_key_file(files.key_file, ssl::context::pem, ec);
-  if (ec) {
-    return Error::invalid("tls.key_file", "TLS_FILE_UNREADABLE",
-                          fmt::format("cannot load the private key {}: {}", files.key_file, ec.message()));
-  }
-  return context;
-}
-
 }  // namespace
 
 struct AdminServer::State {
@@ -205,8 +176,8 @@ struct AdminServer::State {
         std::erase_if(sessions, [](const auto& session) {
           return std::visit([](const auto& weak) { return weak.expired(); }, session);
         });
-        if (tls_files.has_value()) {
-          auto session = std::make_shared<TlsSession>(metrics, ready, tokens, std::move(socket), *current_tls_context());
+        if (tls) {
+          auto session = std::make_shared<TlsSession>(metrics, ready, tokens, std::move(socket), *tls->current());
           sessions.emplace_back(std::weak_ptr<TlsSession>(session));
           session->start();
         } else {
@@ -219,27 +190,6 @@ struct AdminServer::State {
     });
   }
 
-  // Returns the TLS context for a new connection, first reloading the
-  // certificate and key when either file changed on disk since the last
-  // load. A reload that fails keeps the previous context and logs the error.
-  // Runs on the I/O thread only.
-  std::shared_ptr<ssl::context> current_tls_context() {
-    const auto cert_time = modified_at(tls_files->cert_file);
-    const auto key_time = modified_at(tls_files->key_file);
-    if (cert_time == tls_cert_time && key_time == tls_key_time) return tls_context;
-    auto loaded = load_tls_context(*tls_files);
-    if (!loaded.ok()) {
-      spdlog::error("event=http.tls_reload_failed message={}", log_value(loaded.error().message));
-    } else {
-      tls_context = std::move(loaded).value();
-      spdlog::info("event=http.tls_reloaded cert_file={}", log_value(tls_files->cert_file));
-    }
-    // Remember the times either way, so a broken file is not retried on every connection.
-    tls_cert_time = cert_time;
-    tls_key_time = key_time;
-    return tls_context;
-  }
-
   asio::io_context io;
   tcp::acceptor acceptor;
   // Open connections, touched only on the I/O thread.
@@ -248,10 +198,7 @@ struct AdminServer::State {
   const std::atomic<bool>& ready;
   const BearerTokens* tokens = nullptr;
   // Set when the listener serves HTTPS.
-  std::optional<AdminTlsFiles> tls_files;
-  std::shared_ptr<ssl::context> tls_context;
-  std::optional<std::filesystem::file_time_type> tls_cert_time;
-  std::optional<std::filesystem::file_time_type> tls_key_time;
+  std::shared_ptr<TlsServerContext> tls;
 };
 
 AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
@@ -259,13 +206,10 @@ AdminServer::AdminServer(Metrics& metrics, const std::atomic<bool>& ready)
 
 void AdminServer::require_bearer_token(const BearerTokens* tokens) { state_->tokens = tokens; }
 
-Status AdminServer::use_tls(const AdminTlsFiles& files) {
-  auto loaded = load_tls_context(files);
+Status AdminServer::use_tls(const TlsServerFiles& files) {
+  auto loaded = TlsServerContext::load(files, "http");
   if (!loaded.ok()) return loaded.error();
-  state_->tls_files = files;
-  state_->tls_context = std::move(loaded).value();
-  state_->tls_cert_time = modified_at(files.cert_file);
-  state_->tls_key_time = modified_at(files.key_file);
+  state_->tls = std::move(loaded).value();
   return Status::Ok();
 }
 

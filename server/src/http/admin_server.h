@@ -15,14 +15,9 @@
 #include "core/bearer_tokens.h"
 #include "core/error.h"
 #include "core/metrics.h"
+#include "core/tls_server_context.h"
 
 namespace heavylift {
-
-// The PEM files an HTTPS admin listener presents.
-struct AdminTlsFiles {
-  std::string cert_file;
-  std::string key_file;
-};
 
 class AdminServer {
  public:
@@ -39,7 +34,7 @@ class AdminServer {
   // changing on disk is picked up by the next connection, without a restart.
   // Returns INVALID_ARGUMENT naming the file when it cannot be loaded. Call
   // before start().
-  Status use_tls(const AdminTlsFiles& files);
+  Status use_tls(const TlsServerFiles& files);
 
   // Binds `address` ("host:port"; port 0 picks one) and starts serving.
   // Returns an error when the address cannot be bound.

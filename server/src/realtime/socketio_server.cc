@@ -5,17 +5,22 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "core/host_port.h"
 #include "core/logging.h"
+#include "core/tls_server_context.h"
 #include "realtime/engineio_packet.h"
 #include "realtime/json_text.h"
 #include "realtime/socketio_packet.h"
@@ -27,6 +32,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 // Events a client sends to join or leave a room; the first argument is the
@@ -174,7 +180,15 @@ class SocketIoServer::Impl {
                            [this] { return static_cast<double>(connections_.load()); });
   }
 
-  class Connection;
+  // The interface the server uses for a connection of either kind.
+  class Connection : public realtime::Connection {
+   public:
+    virtual void shutdown_for_drain() = 0;
+  };
+  template <class Stream>
+  class ConnectionOf;
+  using PlainConnection = ConnectionOf<beast::tcp_stream>;
+  using TlsConnection = ConnectionOf<beast::ssl_stream<beast::tcp_stream>>;
 
   Status start();
   void accept();
@@ -211,17 +225,23 @@ class SocketIoServer::Impl {
   std::mutex registry_mutex_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> registry_;
   std::unique_ptr<RedisBridge> bridge_;
+  // Set when the hub serves wss://.
+  std::shared_ptr<TlsServerContext> tls_;
 };
 
 // One client connection: the HTTP upgrade, then Engine.IO and Socket.IO.
 // Everything except send() and the close requests runs on the strand.
-class SocketIoServer::Impl::Connection : public realtime::Connection,
-                                         public std::enable_shared_from_this<Connection> {
+// `Stream` is beast::tcp_stream (ws://) or beast::ssl_stream over it (wss://).
+template <class Stream>
+class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connection,
+                                           public std::enable_shared_from_this<ConnectionOf<Stream>> {
  public:
-  Connection(Impl& server, tcp::socket socket)
+  // `stream_args` construct the stream: the socket, plus the TLS context for wss://.
+  template <class... StreamArgs>
+  explicit ConnectionOf(Impl& server, StreamArgs&&... stream_args)
       : server_(server),
         limits_(server.limits_),
-        ws_(std::move(socket)),
+        ws_(std::forward<StreamArgs>(stream_args)...),
         ping_timer_(ws_.get_executor()),
         connect_timer_(ws_.get_executor()),
         tokens_(limits_.max_messages_per_second),
@@ -233,10 +253,20 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
 
   void start() {
     beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
-    request_parser_.emplace();
-    request_parser_->header_limit(kMaxRequestHeaderBytes);
-    http::async_read(beast::get_lowest_layer(ws_), http_buffer_, *request_parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
+    if constexpr (kTls) {
+      ws_.next_layer().async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          // Scanners and clients that do not trust the certificate end here.
+          spdlog::debug("event=realtime.tls_handshake_failed peer={} error={}", self->peer_, log_value(ec.message()));
+          self->server_.metrics_.drop("tls_handshake_failed").inc();
+          self->finish_quietly();
+          return;
+        }
+        self->read_request();
+      });
+    } else {
+      read_request();
+    }
   }
 
   // realtime::Connection, called from any thread.
@@ -260,15 +290,15 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     }
     if (overflow) {
       // The client does not read fast enough: drop it so others are not held up.
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort("send_queue_full"); });
+      asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->abort("send_queue_full"); });
     } else if (start_writing) {
-      asio::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+      asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
     }
   }
 
   void send_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
                      AckCallback done) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), socket_id, timeout, message = std::move(message),
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), socket_id, timeout, message = std::move(message),
                                     done = std::move(done)]() mutable {
       if (self->closed_ || self->pending_acks_.size() >= kMaxPendingAcks) {
         done(Error::unavailable(self->closed_ ? "socket closed before it acknowledged"
@@ -293,7 +323,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   }
 
   void close_socket(const std::string& socket_id, const std::string& reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), socket_id, reason] {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), socket_id, reason] {
       for (auto it = self->sockets_.begin(); it != self->sockets_.end(); ++it) {
         if (it->second.socket_id != socket_id) continue;
         SocketPacket packet;
@@ -307,7 +337,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   }
 
   void close(const std::string& reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), reason] { self->finish(reason, true); });
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), reason] { self->finish(reason, true); });
   }
 
   const std::string& peer() const { return peer_; }
@@ -329,6 +359,15 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   };
 
   // --- HTTP upgrade ------------------------------------------------------------
+
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  void read_request() {
+    request_parser_.emplace();
+    request_parser_->header_limit(kMaxRequestHeaderBytes);
+    http::async_read(ws_.next_layer(), http_buffer_, *request_parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
+  }
 
   void on_request(beast::error_code ec) {
     if (ec) {
@@ -404,7 +443,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     ws_.set_option(timeouts);
     ws_.read_message_max(limits_.max_message_bytes + 64);
     ws_.auto_fragment(false);
-    ws_.async_accept(request, [self = shared_from_this()](beast::error_code accept_error) {
+    ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code accept_error) {
       self->on_accept(accept_error);
     });
   }
@@ -418,8 +457,8 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     response->keep_alive(false);
     response->body() = fmt::format(R"({{"code":{},"message":{}}})", static_cast<int>(code), json_quote(message));
     response->prepare_payload();
-    http::async_write(beast::get_lowest_layer(ws_), *response,
-                      [self = shared_from_this(), response](beast::error_code, size_t) { self->finish_quietly(); });
+    http::async_write(ws_.next_layer(), *response,
+                      [self = this->shared_from_this(), response](beast::error_code, size_t) { self->finish_quietly(); });
   }
 
   void on_accept(beast::error_code ec) {
@@ -438,7 +477,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     send(text_frame(encode_open_packet(settings)));
     schedule_ping();
     connect_timer_.expires_after(std::chrono::milliseconds(limits_.connect_timeout_ms));
-    connect_timer_.async_wait([self = shared_from_this()](beast::error_code timer_error) {
+    connect_timer_.async_wait([self = this->shared_from_this()](beast::error_code timer_error) {
       if (timer_error || self->closed_ || !self->sockets_.empty()) return;
       self->drop("connect_timeout", "no CONNECT packet within realtime.connect_timeout_ms");
     });
@@ -448,7 +487,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   // --- Reading -------------------------------------------------------------------
 
   void read_next() {
-    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    ws_.async_read(read_buffer_, [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -639,7 +678,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
     if (server_.hub_.recovery() != nullptr && !recovery.session_id.empty()) {
       recovery.name_space = name_space;
       recovery.user_id = claims.value().user_id;
-      recovered = server_.hub_.recover_socket(recovery, shared_from_this());
+      recovered = server_.hub_.recover_socket(recovery, this->shared_from_this());
     }
     NamespaceSocket socket;
     socket.socket_id = recovered ? recovered->socket_id : random_id();
@@ -650,7 +689,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       socket.expiry_timer = std::make_unique<asio::steady_timer>(ws_.get_executor());
       const auto remaining = *socket.claims.expires_at - std::chrono::system_clock::now();
       socket.expiry_timer->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining));
-      socket.expiry_timer->async_wait([self = shared_from_this(), name_space, socket_id](beast::error_code ec) {
+      socket.expiry_timer->async_wait([self = this->shared_from_this(), name_space, socket_id](beast::error_code ec) {
         if (ec) return;
         self->expire_socket(name_space, socket_id);
       });
@@ -662,10 +701,10 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       // A recovered socket keeps its session id; socket.io-client sets
       // socket.recovered when the "pid" matches the one it sent.
       const std::string session_id = recovered ? recovery.session_id : random_id();
-      if (!recovered) server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this(), session_id);
+      if (!recovered) server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, this->shared_from_this(), session_id);
       connect_payload += ",\"pid\":" + json_quote(session_id);
     } else {
-      server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, shared_from_this());
+      server_.hub_.add_socket(SocketInfo{socket_id, name_space, user_id}, this->shared_from_this());
     }
     connect_payload += "}";
     send_packet(SocketPacketType::kConnect, name_space, std::move(connect_payload));
@@ -803,7 +842,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   void schedule_ping() {
     const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits_.ping_interval_ms);
     ping_timer_.expires_at(due);
-    ping_timer_.async_wait([self = shared_from_this(), due](beast::error_code ec) {
+    ping_timer_.async_wait([self = this->shared_from_this(), due](beast::error_code ec) {
       if (ec || self->closed_) return;
       self->server_.metrics_.ping_delay.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count());
@@ -839,7 +878,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       frame = &(*queue_.front().frames)[queue_.front().next_frame];
     }
     ws_.text(!frame->binary);
-    ws_.async_write(asio::buffer(frame->data), [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+    ws_.async_write(asio::buffer(frame->data), [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
       self->on_write(ec, bytes);
     });
   }
@@ -903,7 +942,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
       closing_gracefully_ = true;
       if (idle) start_close_handshake();
       ping_timer_.expires_after(kHandshakeTimeout);
-      ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      ping_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
         if (!ec) self->force_close();
       });
     } else {
@@ -921,7 +960,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   void start_close_handshake() {
     if (close_started_) return;
     close_started_ = true;
-    ws_.async_close(websocket::close_reason(close_code_), [self = shared_from_this()](beast::error_code) {
+    ws_.async_close(websocket::close_reason(close_code_), [self = this->shared_from_this()](beast::error_code) {
       self->ping_timer_.cancel();
       self->force_close();
     });
@@ -941,8 +980,8 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
   }
 
  public:
-  void shutdown_for_drain() {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+  void shutdown_for_drain() override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
       self->close_code_ = websocket::close_code::going_away;
       if (self->request_parser_) {
         self->finish_quietly();
@@ -955,7 +994,7 @@ class SocketIoServer::Impl::Connection : public realtime::Connection,
  private:
   Impl& server_;
   const RealtimeLimits& limits_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   std::string peer_;
   std::string engine_id_;
   beast::flat_buffer http_buffer_;
@@ -1039,9 +1078,15 @@ void SocketIoServer::Impl::accept() {
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto connection = std::make_shared<Connection>(*this, std::move(socket));
-    track(connection);
-    connection->start();
+    if (tls_) {
+      auto connection = std::make_shared<TlsConnection>(*this, std::move(socket), *tls_->current());
+      track(connection);
+      connection->start();
+    } else {
+      auto connection = std::make_shared<PlainConnection>(*this, std::move(socket));
+      track(connection);
+      connection->start();
+    }
     accept();
   });
 }
@@ -1097,6 +1142,13 @@ SocketIoServer::SocketIoServer(RealtimeLimits limits, TokenVerifier verifier, Me
     : impl_(std::make_unique<Impl>(std::move(limits), std::move(verifier), metrics)) {}
 
 SocketIoServer::~SocketIoServer() { impl_->drain(std::chrono::milliseconds(0)); }
+
+Status SocketIoServer::use_tls(const TlsServerFiles& files) {
+  auto loaded = TlsServerContext::load(files, "realtime");
+  if (!loaded.ok()) return loaded.error();
+  impl_->tls_ = std::move(loaded).value();
+  return Status::Ok();
+}
 
 Status SocketIoServer::start() { return impl_->start(); }
 std::string SocketIoServer::bound_address() const { return impl_->bound_address_; }

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/metrics.h"
+#include "core/tls_server_context.h"
 #include "realtime/hub.h"
 #include "realtime/realtime_config.h"
 #include "realtime/redis_bridge.h"
@@ -34,6 +35,11 @@ class SocketIoServer {
   ~SocketIoServer();
   SocketIoServer(const SocketIoServer&) = delete;
   SocketIoServer& operator=(const SocketIoServer&) = delete;
+
+  // Serves wss:// with the certificate chain and key in `files`; a changed
+  // file is used from the next connection on. Returns INVALID_ARGUMENT naming
+  // the file when it cannot be loaded. Call before start().
+  Status use_tls(const TlsServerFiles& files);
 
   // Binds limits.address, connects to Redis when limits.redis_address is set,
   // and starts the I/O threads. Returns UNAVAILABLE when the address cannot
