@@ -20,23 +20,9 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 
+import { BUILTIN_TASK_TYPES } from './builtin-tasks';
 import { errorClassForCode, protoPathToCamelCase, type HeavyliftError } from './errors';
 import { ErrorDetail } from './gen/heavylift/v1/common';
-import {
-  Argon2idHashRequest,
-  Argon2idHashResponse,
-  Argon2idVerifyRequest,
-  Argon2idVerifyResponse,
-} from './gen/heavylift/v1/crypto';
-import { ThumbnailRequest, ThumbnailResponse } from './gen/heavylift/v1/image';
-import {
-  EchoRequest,
-  EchoResponse,
-  FailRequest,
-  FailResponse,
-  SleepRequest,
-  SleepResponse,
-} from './gen/heavylift/v1/testing';
 import { checkTraceparentProvider } from './connection';
 import { checkTraceparent } from './trace';
 import { checkKnownOptions, checkOptionsObject, invalidParameter } from './validate';
@@ -72,15 +58,7 @@ interface MessageType<T> {
 }
 
 // Request and result types of each task, from the generated protobuf code.
-const TASK_TYPES = {
-  'image.thumbnail': { request: ThumbnailRequest, result: ThumbnailResponse },
-  'crypto.argon2id.hash': { request: Argon2idHashRequest, result: Argon2idHashResponse },
-  'crypto.argon2id.verify': { request: Argon2idVerifyRequest, result: Argon2idVerifyResponse },
-  'testing.sleep': { request: SleepRequest, result: SleepResponse },
-  'testing.fail': { request: FailRequest, result: FailResponse },
-  'testing.echo': { request: EchoRequest, result: EchoResponse },
-  'testing.crash': { request: EchoRequest, result: EchoResponse },
-} as const;
+const TASK_TYPES = BUILTIN_TASK_TYPES;
 
 type TaskTypes = typeof TASK_TYPES;
 /** Names of the tasks the helpers know the types of. */

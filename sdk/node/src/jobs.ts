@@ -70,13 +70,13 @@ import {
   type VerifyRequestJson,
 } from './gen/contract-json';
 import { ErrorDetail } from './gen/heavylift/v1/common';
-import {
+import type {
   AggregateRequest,
   AggregateResponse,
   DecodeRequest,
   DecodeResponse,
 } from './gen/heavylift/v1/aggregate';
-import {
+import type {
   AeadDecryptRequest,
   AeadDecryptResponse,
   AeadEncryptRequest,
@@ -124,7 +124,7 @@ import {
   VerifyRequest,
   VerifyResponse,
 } from './gen/heavylift/v1/crypto';
-import {
+import type {
   CompressRequest,
   CompressResponse,
   CsvToNdjsonRequest,
@@ -137,7 +137,7 @@ import {
   ProfileNdjsonRequest,
   ProfileResponse,
 } from './gen/heavylift/v1/files';
-import {
+import type {
   AnalyzeRequest,
   AnalyzeResponse,
   MetadataRequest,
@@ -147,7 +147,7 @@ import {
   TransformRequest,
   TransformResponse,
 } from './gen/heavylift/v1/image';
-import {
+import type {
   EchoRequest,
   EchoResponse,
   FailRequest,
@@ -155,6 +155,7 @@ import {
   SleepRequest,
   SleepResponse,
 } from './gen/heavylift/v1/testing';
+import { BUILTIN_TASK_TYPES } from './builtin-tasks';
 import { registryOf, toProtoJson, type RedisKeyReference } from './proto-json';
 import { type MessageType } from './task';
 import { checkTraceparent } from './trace';
@@ -245,46 +246,11 @@ export interface BuiltinTasks {
 
 const BUILTIN_TASKS: TaskSet<BuiltinTasks> = {
   descriptorSet: CONTRACT_DESCRIPTOR_SET,
-  types: {
-    'image.thumbnail': { requestMessage: 'heavylift.v1.ThumbnailRequest', requestType: ThumbnailRequest, responseType: ThumbnailResponse },
-    'image.transform': { requestMessage: 'heavylift.v1.TransformRequest', requestType: TransformRequest, responseType: TransformResponse },
-    'image.metadata': { requestMessage: 'heavylift.v1.MetadataRequest', requestType: MetadataRequest, responseType: MetadataResponse },
-    'image.analyze': { requestMessage: 'heavylift.v1.AnalyzeRequest', requestType: AnalyzeRequest, responseType: AnalyzeResponse },
-    'crypto.argon2id.hash': { requestMessage: 'heavylift.v1.Argon2idHashRequest', requestType: Argon2idHashRequest, responseType: Argon2idHashResponse },
-    'crypto.argon2id.verify': { requestMessage: 'heavylift.v1.Argon2idVerifyRequest', requestType: Argon2idVerifyRequest, responseType: Argon2idVerifyResponse },
-    'crypto.bcrypt.hash': { requestMessage: 'heavylift.v1.BcryptHashRequest', requestType: BcryptHashRequest, responseType: BcryptHashResponse },
-    'crypto.bcrypt.verify': { requestMessage: 'heavylift.v1.BcryptVerifyRequest', requestType: BcryptVerifyRequest, responseType: BcryptVerifyResponse },
-    'crypto.password.hash': { requestMessage: 'heavylift.v1.PasswordHashRequest', requestType: PasswordHashRequest, responseType: PasswordHashResponse },
-    'crypto.password.verify': { requestMessage: 'heavylift.v1.PasswordVerifyRequest', requestType: PasswordVerifyRequest, responseType: PasswordVerifyResponse },
-    'crypto.password.needs_rehash': { requestMessage: 'heavylift.v1.PasswordNeedsRehashRequest', requestType: PasswordNeedsRehashRequest, responseType: PasswordNeedsRehashResponse },
-    'crypto.password.hash_batch': { requestMessage: 'heavylift.v1.PasswordHashBatchRequest', requestType: PasswordHashBatchRequest, responseType: PasswordHashBatchResponse },
-    'crypto.password.verify_batch': { requestMessage: 'heavylift.v1.PasswordVerifyBatchRequest', requestType: PasswordVerifyBatchRequest, responseType: PasswordVerifyBatchResponse },
-    'crypto.aead.encrypt': { requestMessage: 'heavylift.v1.AeadEncryptRequest', requestType: AeadEncryptRequest, responseType: AeadEncryptResponse },
-    'crypto.aead.decrypt': { requestMessage: 'heavylift.v1.AeadDecryptRequest', requestType: AeadDecryptRequest, responseType: AeadDecryptResponse },
-    'crypto.hash': { requestMessage: 'heavylift.v1.HashRequest', requestType: HashRequest, responseType: HashResponse },
-    'crypto.hmac': { requestMessage: 'heavylift.v1.HmacRequest', requestType: HmacRequest, responseType: HmacResponse },
-    'crypto.hkdf': { requestMessage: 'heavylift.v1.HkdfRequest', requestType: HkdfRequest, responseType: HkdfResponse },
-    'crypto.compare': { requestMessage: 'heavylift.v1.CompareRequest', requestType: CompareRequest, responseType: CompareResponse },
-    'crypto.random': { requestMessage: 'heavylift.v1.RandomRequest', requestType: RandomRequest, responseType: RandomResponse },
-    'crypto.keygen': { requestMessage: 'heavylift.v1.KeyGenerateRequest', requestType: KeyGenerateRequest, responseType: KeyGenerateResponse },
-    'crypto.sign': { requestMessage: 'heavylift.v1.SignRequest', requestType: SignRequest, responseType: SignResponse },
-    'crypto.verify': { requestMessage: 'heavylift.v1.VerifyRequest', requestType: VerifyRequest, responseType: VerifyResponse },
-    'crypto.sign_batch': { requestMessage: 'heavylift.v1.SignBatchRequest', requestType: SignBatchRequest, responseType: SignBatchResponse },
-    'crypto.verify_batch': { requestMessage: 'heavylift.v1.VerifyBatchRequest', requestType: VerifyBatchRequest, responseType: VerifyBatchResponse },
-    'crypto.jwt.sign': { requestMessage: 'heavylift.v1.JwtSignRequest', requestType: JwtSignRequest, responseType: JwtSignResponse },
-    'crypto.jwt.verify': { requestMessage: 'heavylift.v1.JwtVerifyRequest', requestType: JwtVerifyRequest, responseType: JwtVerifyResponse },
-    'files.digest': { requestMessage: 'heavylift.v1.DigestRequest', requestType: DigestRequest, responseType: DigestResponse },
-    'files.compress': { requestMessage: 'heavylift.v1.CompressRequest', requestType: CompressRequest, responseType: CompressResponse },
-    'files.decompress': { requestMessage: 'heavylift.v1.DecompressRequest', requestType: DecompressRequest, responseType: DecompressResponse },
-    'files.profile_csv': { requestMessage: 'heavylift.v1.ProfileCsvRequest', requestType: ProfileCsvRequest, responseType: ProfileResponse },
-    'files.profile_ndjson': { requestMessage: 'heavylift.v1.ProfileNdjsonRequest', requestType: ProfileNdjsonRequest, responseType: ProfileResponse },
-    'files.csv_to_ndjson': { requestMessage: 'heavylift.v1.CsvToNdjsonRequest', requestType: CsvToNdjsonRequest, responseType: CsvToNdjsonResponse },
-    'aggregate.run': { requestMessage: 'heavylift.v1.AggregateRequest', requestType: AggregateRequest, responseType: AggregateResponse },
-    'aggregate.decode': { requestMessage: 'heavylift.v1.DecodeRequest', requestType: DecodeRequest, responseType: DecodeResponse },
-    'testing.sleep': { requestMessage: 'heavylift.v1.SleepRequest', requestType: SleepRequest, responseType: SleepResponse },
-    'testing.fail': { requestMessage: 'heavylift.v1.FailRequest', requestType: FailRequest, responseType: FailResponse },
-    'testing.echo': { requestMessage: 'heavylift.v1.EchoRequest', requestType: EchoRequest, responseType: EchoResponse },
-  },
+  types: Object.fromEntries(
+    Object.entries(BUILTIN_TASK_TYPES)
+      .filter(([name]) => name !== 'testing.crash')
+      .map(([name, types]) => [name, { requestMessage: types.requestMessage, requestType: types.request, responseType: types.result }]),
+  ) as unknown as TaskSet<BuiltinTasks>['types'],
 };
 
 /** Names of the built-in tasks with typed requests and results. */

@@ -17,6 +17,19 @@ describe('amqp helpers', () => {
     assert.deepEqual(encoded, Buffer.from([0x0a, 0x02, 0x68, 0x69]));
   });
 
+  test('encodeTaskRequest knows every built-in task kind', () => {
+    // files.digest: field 1 (input, a BlobRef) holding field 1 (data) with the bytes "ab".
+    assert.deepEqual(
+      amqp.encodeTaskRequest('files.digest', { input: { source: { $case: 'data', data: Buffer.from('ab') } } }),
+      Buffer.from([0x0a, 0x04, 0x0a, 0x02, 0x61, 0x62]),
+    );
+    // crypto.bcrypt.hash: field 1 (password) "pw", field 2 (cost) 4.
+    assert.deepEqual(
+      amqp.encodeTaskRequest('crypto.bcrypt.hash', { password: Buffer.from('pw'), cost: 4 }),
+      Buffer.from([0x0a, 0x02, 0x70, 0x77, 0x10, 0x04]),
+    );
+  });
+
   test('encodeTaskRequest rejects a task it has no types for, naming the field', () => {
     assert.throws(
       () => amqp.encodeTaskRequest('video.transcode' as amqp.TaskName, {}),
