@@ -2,6 +2,7 @@
 // started as a BullMQ worker against it, and bullmq's own Queue and
 // QueueEvents on the Node side.
 import { Queue, QueueEvents } from 'bullmq';
+import IORedis from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,12 +43,30 @@ export async function startWorker(redis, queueName, extra = [], { journalDir } =
   return daemon;
 }
 
+/**
+ * Opens QueueEvents on `queue` that deliver every event from this moment on.
+ * By default QueueEvents reads from '$', which Redis resolves at its first
+ * XREAD, some time after waitUntilReady: a job that the worker finishes in
+ * between never reports, and waitUntilFinished times out.
+ */
+export async function openQueueEvents(queue, connection) {
+  const client = new IORedis(connection);
+  let last;
+  try {
+    last = await client.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+  } finally {
+    client.disconnect();
+  }
+  const events = new QueueEvents(queue.name, { connection, lastEventId: last[0]?.[0] ?? '0-0' });
+  await events.waitUntilReady();
+  return events;
+}
+
 /** Creates a bullmq Queue and QueueEvents on `queueName`, ready to use. */
 export async function openQueue(redis, queueName) {
   const queue = new Queue(queueName, { connection: connectionOf(redis) });
-  const events = new QueueEvents(queueName, { connection: connectionOf(redis) });
-  await events.waitUntilReady();
   await queue.waitUntilReady();
+  const events = await openQueueEvents(queue, connectionOf(redis));
   return { queue, events, close: async () => { await events.close(); await queue.close(); } };
 }
 

@@ -10,10 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 import amqplib from 'amqplib';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { amqp, createJobs, DeadlineExceededError, InternalError, InvalidArgumentError } from 'heavylift';
 import { startDaemon } from 'heavylift/testing';
 
+import { openQueueEvents } from '../bullmq/lib.mjs';
 import { rejectionOf, REPO_ROOT } from '../lib/helpers.mjs';
 import { takeFromQueue, useRabbitMq } from '../lib/rabbitmq.mjs';
 import { RedisServer } from '../lib/redis.mjs';
@@ -92,9 +93,8 @@ describe('custom tasks over BullMQ and AMQP', { timeout: BUILD_TIMEOUT_MS + 180_
   test("BullMQ: bullmq's own Queue.add with the proto3 JSON gets the result as returnvalue", async () => {
     const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
     const queue = new Queue(BULLMQ_QUEUE, { connection });
-    const events = new QueueEvents(BULLMQ_QUEUE, { connection });
+    const events = await openQueueEvents(queue, connection);
     try {
-      await events.waitUntilReady();
       const job = await queue.add('catalog.search', { query: 'vintge lamp', min_rating: 40, limit: 5 });
       const returnvalue = await job.waitUntilFinished(events, RESULT_TIMEOUT_MS);
       const expected = search(products, { query: 'vintge lamp', minRating: 40, limit: 5 });
