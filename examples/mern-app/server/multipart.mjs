@@ -1,7 +1,7 @@
 // Streams the one file of a multipart request to heavylift with busboy and
 // the SDK's uploadMultipartFile, so Node buffers a few chunks at a time, never
 // the whole file. A file over `maxBytes` fails the upload part-way, so heavylift
-// stores nothing, and the request answers 413.
+// stores nothing, and the request fails with 413.
 import { Transform } from 'node:stream';
 
 import busboy from 'busboy';

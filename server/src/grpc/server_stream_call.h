@@ -20,7 +20,7 @@
 // gone, call cancelled) or a producer error finishes the call and deletes the
 // producer, releasing what it holds. Metrics and the drain go through the
 // StreamCallTracker of stream_call.h (the bytes counter counts received
-// bytes, so these calls add 0 to it; their log line holds the bytes sent).
+// bytes, so these calls add 0 to it; their log line contains the bytes sent).
 //
 // NOTE: cancel_all() (the drain) reaches a call only at its next message. A
 // client that stops reading without a deadline keeps its call, and one

@@ -130,7 +130,7 @@ describe('files in GridFS', () => {
     );
     for (const outcome of settled) {
       if (outcome.status === 'rejected') {
-        // The loser of a race may be told to retry while the winner commits.
+        // The loser of a race may get UNAVAILABLE, a retry hint, while the winner commits.
         assert.ok(outcome.reason instanceof UnavailableError, `${outcome.reason?.name}: ${outcome.reason?.message}`);
       } else {
         assert.equal(outcome.value.gridfsId, sha256(data));

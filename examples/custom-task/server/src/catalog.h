@@ -19,7 +19,7 @@ namespace catalog {
 constexpr size_t kNameWords = 3;
 
 // The products as columns (structure of arrays), so the scan reads only the
-// bytes its filters and scores need. Index i holds product id i + 1. Names
+// bytes its filters and scores need. Index i is product id i + 1. Names
 // are split into lower-case words once, at load, and each word is stored as
 // an index into `vocabulary`: a search scores each distinct word once per
 // query word, then sums table entries per product.

@@ -1,6 +1,6 @@
 // The Download pipeline: reads a stored file (under the blob root, or from
 // the GridFS bucket) and hands it out one message at a time, optionally
-// decompressed. It contains no transport code: the gRPC FileService asks for
+// decompressed. It contains no transport code: the gRPC FileService requests
 // the next message only after the previous one was sent.
 //
 // Memory is bounded whatever the file size: one source read (256 KiB from a
@@ -34,7 +34,7 @@ inline constexpr uint32_t kDefaultDownloadChunkBytes = 256 * 1024;
 class DownloadPipeline {
  public:
   // Validates `request` (INVALID_ARGUMENT naming the field) and opens the
-  // source. `gridfs` holds the FAILED_PRECONDITION to return when a
+  // source. `gridfs` contains the FAILED_PRECONDITION to return when a
   // gridfs_id is asked for and GridFS is not configured.
   static Result<std::unique_ptr<DownloadPipeline>> open(const v1::DownloadRequest& request,
                                                         const FilesLimits& limits, const std::string& blob_root,

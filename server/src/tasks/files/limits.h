@@ -18,7 +18,7 @@ struct ProfileLimits {
   uint32_t top_values = 10;
 };
 
-// Where uploads with the `gridfs` option are stored. An empty uri disables
+// The GridFS bucket for uploads with the `gridfs` option. An empty uri disables
 // GridFS storage.
 struct GridfsSettings {
   // MongoDB connection string (MongoDB or FerretDB).

@@ -32,7 +32,7 @@ class UploadPipeline {
   // Validates `options` (INVALID_ARGUMENT names the field under "options.")
   // and opens a temporary file under `blob_root` when options.store is set,
   // and a GridFS writer on `gridfs` when options.gridfs is set (`gridfs`
-  // holds the FAILED_PRECONDITION to return when GridFS is not configured).
+  // contains the FAILED_PRECONDITION to return when GridFS is not configured).
   static Result<std::unique_ptr<UploadPipeline>> create(const v1::UploadOptions& options, const FilesLimits& limits,
                                                         const std::string& blob_root,
                                                         const Result<std::shared_ptr<GridfsStore>>& gridfs = GridfsStore::open(GridfsSettings{}));
