@@ -1,9 +1,49 @@
 /**
  * The built-in tasks that the daemon's queue workers run: each task's request and
- * response messages, from the generated protobuf code. The BullMQ and AMQP helpers
- * both read this table. `testing.*` runs only on a daemon started with
- * `--testing-tasks true`.
+ * response messages, from the generated protobuf code, and the proto3 JSON type of
+ * its request. The BullMQ and AMQP helpers both read this table. `testing.*` runs
+ * only on a daemon started with `--testing-tasks true`.
  */
+import type {
+  AeadDecryptRequestJson,
+  AeadEncryptRequestJson,
+  AggregateRequestJson,
+  AnalyzeRequestJson,
+  Argon2idHashRequestJson,
+  Argon2idVerifyRequestJson,
+  BcryptHashRequestJson,
+  BcryptVerifyRequestJson,
+  CompareRequestJson,
+  CompressRequestJson,
+  CsvToNdjsonRequestJson,
+  DecodeRequestJson,
+  DecompressRequestJson,
+  DigestRequestJson,
+  EchoRequestJson,
+  FailRequestJson,
+  HashRequestJson,
+  HkdfRequestJson,
+  HmacRequestJson,
+  JwtSignRequestJson,
+  JwtVerifyRequestJson,
+  KeyGenerateRequestJson,
+  MetadataRequestJson,
+  PasswordHashBatchRequestJson,
+  PasswordHashRequestJson,
+  PasswordNeedsRehashRequestJson,
+  PasswordVerifyBatchRequestJson,
+  PasswordVerifyRequestJson,
+  ProfileCsvRequestJson,
+  ProfileNdjsonRequestJson,
+  RandomRequestJson,
+  SignBatchRequestJson,
+  SignRequestJson,
+  SleepRequestJson,
+  ThumbnailRequestJson,
+  TransformRequestJson,
+  VerifyBatchRequestJson,
+  VerifyRequestJson,
+} from './gen/contract-json';
 import {
   AggregateRequest,
   AggregateResponse,
@@ -90,44 +130,58 @@ import {
   SleepResponse,
 } from './gen/heavylift/v1/testing';
 
+/** One task of the table. `json` only carries the request's proto3 JSON type; its value is undefined. */
+export interface BuiltinTaskEntry<RequestJson, Request, Result> {
+  readonly requestMessage: string;
+  readonly request: Request;
+  readonly result: Result;
+  readonly json: RequestJson;
+}
+
+// Builds an entry; the JSON type is given explicitly, the message types are inferred.
+function entry<RequestJson>() {
+  return <Request, Result>(requestMessage: string, request: Request, result: Result) =>
+    ({ requestMessage, request, result, json: undefined as unknown as RequestJson }) as BuiltinTaskEntry<RequestJson, Request, Result>;
+}
+
 export const BUILTIN_TASK_TYPES = {
-  'image.thumbnail': { requestMessage: 'heavylift.v1.ThumbnailRequest', request: ThumbnailRequest, result: ThumbnailResponse },
-  'image.transform': { requestMessage: 'heavylift.v1.TransformRequest', request: TransformRequest, result: TransformResponse },
-  'image.metadata': { requestMessage: 'heavylift.v1.MetadataRequest', request: MetadataRequest, result: MetadataResponse },
-  'image.analyze': { requestMessage: 'heavylift.v1.AnalyzeRequest', request: AnalyzeRequest, result: AnalyzeResponse },
-  'crypto.argon2id.hash': { requestMessage: 'heavylift.v1.Argon2idHashRequest', request: Argon2idHashRequest, result: Argon2idHashResponse },
-  'crypto.argon2id.verify': { requestMessage: 'heavylift.v1.Argon2idVerifyRequest', request: Argon2idVerifyRequest, result: Argon2idVerifyResponse },
-  'crypto.bcrypt.hash': { requestMessage: 'heavylift.v1.BcryptHashRequest', request: BcryptHashRequest, result: BcryptHashResponse },
-  'crypto.bcrypt.verify': { requestMessage: 'heavylift.v1.BcryptVerifyRequest', request: BcryptVerifyRequest, result: BcryptVerifyResponse },
-  'crypto.password.hash': { requestMessage: 'heavylift.v1.PasswordHashRequest', request: PasswordHashRequest, result: PasswordHashResponse },
-  'crypto.password.verify': { requestMessage: 'heavylift.v1.PasswordVerifyRequest', request: PasswordVerifyRequest, result: PasswordVerifyResponse },
-  'crypto.password.needs_rehash': { requestMessage: 'heavylift.v1.PasswordNeedsRehashRequest', request: PasswordNeedsRehashRequest, result: PasswordNeedsRehashResponse },
-  'crypto.password.hash_batch': { requestMessage: 'heavylift.v1.PasswordHashBatchRequest', request: PasswordHashBatchRequest, result: PasswordHashBatchResponse },
-  'crypto.password.verify_batch': { requestMessage: 'heavylift.v1.PasswordVerifyBatchRequest', request: PasswordVerifyBatchRequest, result: PasswordVerifyBatchResponse },
-  'crypto.aead.encrypt': { requestMessage: 'heavylift.v1.AeadEncryptRequest', request: AeadEncryptRequest, result: AeadEncryptResponse },
-  'crypto.aead.decrypt': { requestMessage: 'heavylift.v1.AeadDecryptRequest', request: AeadDecryptRequest, result: AeadDecryptResponse },
-  'crypto.hash': { requestMessage: 'heavylift.v1.HashRequest', request: HashRequest, result: HashResponse },
-  'crypto.hmac': { requestMessage: 'heavylift.v1.HmacRequest', request: HmacRequest, result: HmacResponse },
-  'crypto.hkdf': { requestMessage: 'heavylift.v1.HkdfRequest', request: HkdfRequest, result: HkdfResponse },
-  'crypto.compare': { requestMessage: 'heavylift.v1.CompareRequest', request: CompareRequest, result: CompareResponse },
-  'crypto.random': { requestMessage: 'heavylift.v1.RandomRequest', request: RandomRequest, result: RandomResponse },
-  'crypto.keygen': { requestMessage: 'heavylift.v1.KeyGenerateRequest', request: KeyGenerateRequest, result: KeyGenerateResponse },
-  'crypto.sign': { requestMessage: 'heavylift.v1.SignRequest', request: SignRequest, result: SignResponse },
-  'crypto.verify': { requestMessage: 'heavylift.v1.VerifyRequest', request: VerifyRequest, result: VerifyResponse },
-  'crypto.sign_batch': { requestMessage: 'heavylift.v1.SignBatchRequest', request: SignBatchRequest, result: SignBatchResponse },
-  'crypto.verify_batch': { requestMessage: 'heavylift.v1.VerifyBatchRequest', request: VerifyBatchRequest, result: VerifyBatchResponse },
-  'crypto.jwt.sign': { requestMessage: 'heavylift.v1.JwtSignRequest', request: JwtSignRequest, result: JwtSignResponse },
-  'crypto.jwt.verify': { requestMessage: 'heavylift.v1.JwtVerifyRequest', request: JwtVerifyRequest, result: JwtVerifyResponse },
-  'files.digest': { requestMessage: 'heavylift.v1.DigestRequest', request: DigestRequest, result: DigestResponse },
-  'files.compress': { requestMessage: 'heavylift.v1.CompressRequest', request: CompressRequest, result: CompressResponse },
-  'files.decompress': { requestMessage: 'heavylift.v1.DecompressRequest', request: DecompressRequest, result: DecompressResponse },
-  'files.profile_csv': { requestMessage: 'heavylift.v1.ProfileCsvRequest', request: ProfileCsvRequest, result: ProfileResponse },
-  'files.profile_ndjson': { requestMessage: 'heavylift.v1.ProfileNdjsonRequest', request: ProfileNdjsonRequest, result: ProfileResponse },
-  'files.csv_to_ndjson': { requestMessage: 'heavylift.v1.CsvToNdjsonRequest', request: CsvToNdjsonRequest, result: CsvToNdjsonResponse },
-  'aggregate.run': { requestMessage: 'heavylift.v1.AggregateRequest', request: AggregateRequest, result: AggregateResponse },
-  'aggregate.decode': { requestMessage: 'heavylift.v1.DecodeRequest', request: DecodeRequest, result: DecodeResponse },
-  'testing.sleep': { requestMessage: 'heavylift.v1.SleepRequest', request: SleepRequest, result: SleepResponse },
-  'testing.fail': { requestMessage: 'heavylift.v1.FailRequest', request: FailRequest, result: FailResponse },
-  'testing.echo': { requestMessage: 'heavylift.v1.EchoRequest', request: EchoRequest, result: EchoResponse },
-  'testing.crash': { requestMessage: 'heavylift.v1.EchoRequest', request: EchoRequest, result: EchoResponse },
+  'image.thumbnail': entry<ThumbnailRequestJson>()('heavylift.v1.ThumbnailRequest', ThumbnailRequest, ThumbnailResponse),
+  'image.transform': entry<TransformRequestJson>()('heavylift.v1.TransformRequest', TransformRequest, TransformResponse),
+  'image.metadata': entry<MetadataRequestJson>()('heavylift.v1.MetadataRequest', MetadataRequest, MetadataResponse),
+  'image.analyze': entry<AnalyzeRequestJson>()('heavylift.v1.AnalyzeRequest', AnalyzeRequest, AnalyzeResponse),
+  'crypto.argon2id.hash': entry<Argon2idHashRequestJson>()('heavylift.v1.Argon2idHashRequest', Argon2idHashRequest, Argon2idHashResponse),
+  'crypto.argon2id.verify': entry<Argon2idVerifyRequestJson>()('heavylift.v1.Argon2idVerifyRequest', Argon2idVerifyRequest, Argon2idVerifyResponse),
+  'crypto.bcrypt.hash': entry<BcryptHashRequestJson>()('heavylift.v1.BcryptHashRequest', BcryptHashRequest, BcryptHashResponse),
+  'crypto.bcrypt.verify': entry<BcryptVerifyRequestJson>()('heavylift.v1.BcryptVerifyRequest', BcryptVerifyRequest, BcryptVerifyResponse),
+  'crypto.password.hash': entry<PasswordHashRequestJson>()('heavylift.v1.PasswordHashRequest', PasswordHashRequest, PasswordHashResponse),
+  'crypto.password.verify': entry<PasswordVerifyRequestJson>()('heavylift.v1.PasswordVerifyRequest', PasswordVerifyRequest, PasswordVerifyResponse),
+  'crypto.password.needs_rehash': entry<PasswordNeedsRehashRequestJson>()('heavylift.v1.PasswordNeedsRehashRequest', PasswordNeedsRehashRequest, PasswordNeedsRehashResponse),
+  'crypto.password.hash_batch': entry<PasswordHashBatchRequestJson>()('heavylift.v1.PasswordHashBatchRequest', PasswordHashBatchRequest, PasswordHashBatchResponse),
+  'crypto.password.verify_batch': entry<PasswordVerifyBatchRequestJson>()('heavylift.v1.PasswordVerifyBatchRequest', PasswordVerifyBatchRequest, PasswordVerifyBatchResponse),
+  'crypto.aead.encrypt': entry<AeadEncryptRequestJson>()('heavylift.v1.AeadEncryptRequest', AeadEncryptRequest, AeadEncryptResponse),
+  'crypto.aead.decrypt': entry<AeadDecryptRequestJson>()('heavylift.v1.AeadDecryptRequest', AeadDecryptRequest, AeadDecryptResponse),
+  'crypto.hash': entry<HashRequestJson>()('heavylift.v1.HashRequest', HashRequest, HashResponse),
+  'crypto.hmac': entry<HmacRequestJson>()('heavylift.v1.HmacRequest', HmacRequest, HmacResponse),
+  'crypto.hkdf': entry<HkdfRequestJson>()('heavylift.v1.HkdfRequest', HkdfRequest, HkdfResponse),
+  'crypto.compare': entry<CompareRequestJson>()('heavylift.v1.CompareRequest', CompareRequest, CompareResponse),
+  'crypto.random': entry<RandomRequestJson>()('heavylift.v1.RandomRequest', RandomRequest, RandomResponse),
+  'crypto.keygen': entry<KeyGenerateRequestJson>()('heavylift.v1.KeyGenerateRequest', KeyGenerateRequest, KeyGenerateResponse),
+  'crypto.sign': entry<SignRequestJson>()('heavylift.v1.SignRequest', SignRequest, SignResponse),
+  'crypto.verify': entry<VerifyRequestJson>()('heavylift.v1.VerifyRequest', VerifyRequest, VerifyResponse),
+  'crypto.sign_batch': entry<SignBatchRequestJson>()('heavylift.v1.SignBatchRequest', SignBatchRequest, SignBatchResponse),
+  'crypto.verify_batch': entry<VerifyBatchRequestJson>()('heavylift.v1.VerifyBatchRequest', VerifyBatchRequest, VerifyBatchResponse),
+  'crypto.jwt.sign': entry<JwtSignRequestJson>()('heavylift.v1.JwtSignRequest', JwtSignRequest, JwtSignResponse),
+  'crypto.jwt.verify': entry<JwtVerifyRequestJson>()('heavylift.v1.JwtVerifyRequest', JwtVerifyRequest, JwtVerifyResponse),
+  'files.digest': entry<DigestRequestJson>()('heavylift.v1.DigestRequest', DigestRequest, DigestResponse),
+  'files.compress': entry<CompressRequestJson>()('heavylift.v1.CompressRequest', CompressRequest, CompressResponse),
+  'files.decompress': entry<DecompressRequestJson>()('heavylift.v1.DecompressRequest', DecompressRequest, DecompressResponse),
+  'files.profile_csv': entry<ProfileCsvRequestJson>()('heavylift.v1.ProfileCsvRequest', ProfileCsvRequest, ProfileResponse),
+  'files.profile_ndjson': entry<ProfileNdjsonRequestJson>()('heavylift.v1.ProfileNdjsonRequest', ProfileNdjsonRequest, ProfileResponse),
+  'files.csv_to_ndjson': entry<CsvToNdjsonRequestJson>()('heavylift.v1.CsvToNdjsonRequest', CsvToNdjsonRequest, CsvToNdjsonResponse),
+  'aggregate.run': entry<AggregateRequestJson>()('heavylift.v1.AggregateRequest', AggregateRequest, AggregateResponse),
+  'aggregate.decode': entry<DecodeRequestJson>()('heavylift.v1.DecodeRequest', DecodeRequest, DecodeResponse),
+  'testing.sleep': entry<SleepRequestJson>()('heavylift.v1.SleepRequest', SleepRequest, SleepResponse),
+  'testing.fail': entry<FailRequestJson>()('heavylift.v1.FailRequest', FailRequest, FailResponse),
+  'testing.echo': entry<EchoRequestJson>()('heavylift.v1.EchoRequest', EchoRequest, EchoResponse),
+  'testing.crash': entry<EchoRequestJson>()('heavylift.v1.EchoRequest', EchoRequest, EchoResponse),
 } as const;

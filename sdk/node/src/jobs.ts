@@ -28,133 +28,8 @@ import {
   UnavailableError,
   UnimplementedError,
 } from './errors';
-import {
-  CONTRACT_DESCRIPTOR_SET,
-  type AeadDecryptRequestJson,
-  type AeadEncryptRequestJson,
-  type AggregateRequestJson,
-  type AnalyzeRequestJson,
-  type Argon2idHashRequestJson,
-  type Argon2idVerifyRequestJson,
-  type BcryptHashRequestJson,
-  type BcryptVerifyRequestJson,
-  type CompareRequestJson,
-  type CompressRequestJson,
-  type CsvToNdjsonRequestJson,
-  type DecodeRequestJson,
-  type DecompressRequestJson,
-  type DigestRequestJson,
-  type EchoRequestJson,
-  type FailRequestJson,
-  type HashRequestJson,
-  type HkdfRequestJson,
-  type HmacRequestJson,
-  type JwtSignRequestJson,
-  type JwtVerifyRequestJson,
-  type KeyGenerateRequestJson,
-  type MetadataRequestJson,
-  type PasswordHashBatchRequestJson,
-  type PasswordHashRequestJson,
-  type PasswordNeedsRehashRequestJson,
-  type PasswordVerifyBatchRequestJson,
-  type PasswordVerifyRequestJson,
-  type ProfileCsvRequestJson,
-  type ProfileNdjsonRequestJson,
-  type RandomRequestJson,
-  type SignBatchRequestJson,
-  type SignRequestJson,
-  type SleepRequestJson,
-  type ThumbnailRequestJson,
-  type TransformRequestJson,
-  type VerifyBatchRequestJson,
-  type VerifyRequestJson,
-} from './gen/contract-json';
+import { CONTRACT_DESCRIPTOR_SET } from './gen/contract-json';
 import { ErrorDetail } from './gen/heavylift/v1/common';
-import type {
-  AggregateRequest,
-  AggregateResponse,
-  DecodeRequest,
-  DecodeResponse,
-} from './gen/heavylift/v1/aggregate';
-import type {
-  AeadDecryptRequest,
-  AeadDecryptResponse,
-  AeadEncryptRequest,
-  AeadEncryptResponse,
-  Argon2idHashRequest,
-  Argon2idHashResponse,
-  Argon2idVerifyRequest,
-  Argon2idVerifyResponse,
-  BcryptHashRequest,
-  BcryptHashResponse,
-  BcryptVerifyRequest,
-  BcryptVerifyResponse,
-  CompareRequest,
-  CompareResponse,
-  HashRequest,
-  HashResponse,
-  HkdfRequest,
-  HkdfResponse,
-  HmacRequest,
-  HmacResponse,
-  JwtSignRequest,
-  JwtSignResponse,
-  JwtVerifyRequest,
-  JwtVerifyResponse,
-  KeyGenerateRequest,
-  KeyGenerateResponse,
-  PasswordHashBatchRequest,
-  PasswordHashBatchResponse,
-  PasswordHashRequest,
-  PasswordHashResponse,
-  PasswordNeedsRehashRequest,
-  PasswordNeedsRehashResponse,
-  PasswordVerifyBatchRequest,
-  PasswordVerifyBatchResponse,
-  PasswordVerifyRequest,
-  PasswordVerifyResponse,
-  RandomRequest,
-  RandomResponse,
-  SignBatchRequest,
-  SignBatchResponse,
-  SignRequest,
-  SignResponse,
-  VerifyBatchRequest,
-  VerifyBatchResponse,
-  VerifyRequest,
-  VerifyResponse,
-} from './gen/heavylift/v1/crypto';
-import type {
-  CompressRequest,
-  CompressResponse,
-  CsvToNdjsonRequest,
-  CsvToNdjsonResponse,
-  DecompressRequest,
-  DecompressResponse,
-  DigestRequest,
-  DigestResponse,
-  ProfileCsvRequest,
-  ProfileNdjsonRequest,
-  ProfileResponse,
-} from './gen/heavylift/v1/files';
-import type {
-  AnalyzeRequest,
-  AnalyzeResponse,
-  MetadataRequest,
-  MetadataResponse,
-  ThumbnailRequest,
-  ThumbnailResponse,
-  TransformRequest,
-  TransformResponse,
-} from './gen/heavylift/v1/image';
-import type {
-  EchoRequest,
-  EchoResponse,
-  FailRequest,
-  FailResponse,
-  SleepRequest,
-  SleepResponse,
-} from './gen/heavylift/v1/testing';
 import { BUILTIN_TASK_TYPES } from './builtin-tasks';
 import { registryOf, toProtoJson, type RedisKeyReference } from './proto-json';
 import { type MessageType } from './task';
@@ -203,46 +78,13 @@ export interface TaskSet<T extends TaskTypeMap<T>> {
  * Every built-in task that the daemon takes from its queues, known to the job helpers without
  * a {@link TaskSet}. `testing.*` runs only on a daemon started with `--testing-tasks true`.
  */
-export interface BuiltinTasks {
-  'image.thumbnail': { request: ThumbnailRequestJson; message: ThumbnailRequest; result: ThumbnailResponse };
-  'image.transform': { request: TransformRequestJson; message: TransformRequest; result: TransformResponse };
-  'image.metadata': { request: MetadataRequestJson; message: MetadataRequest; result: MetadataResponse };
-  'image.analyze': { request: AnalyzeRequestJson; message: AnalyzeRequest; result: AnalyzeResponse };
-  'crypto.argon2id.hash': { request: Argon2idHashRequestJson; message: Argon2idHashRequest; result: Argon2idHashResponse };
-  'crypto.argon2id.verify': { request: Argon2idVerifyRequestJson; message: Argon2idVerifyRequest; result: Argon2idVerifyResponse };
-  'crypto.bcrypt.hash': { request: BcryptHashRequestJson; message: BcryptHashRequest; result: BcryptHashResponse };
-  'crypto.bcrypt.verify': { request: BcryptVerifyRequestJson; message: BcryptVerifyRequest; result: BcryptVerifyResponse };
-  'crypto.password.hash': { request: PasswordHashRequestJson; message: PasswordHashRequest; result: PasswordHashResponse };
-  'crypto.password.verify': { request: PasswordVerifyRequestJson; message: PasswordVerifyRequest; result: PasswordVerifyResponse };
-  'crypto.password.needs_rehash': { request: PasswordNeedsRehashRequestJson; message: PasswordNeedsRehashRequest; result: PasswordNeedsRehashResponse };
-  'crypto.password.hash_batch': { request: PasswordHashBatchRequestJson; message: PasswordHashBatchRequest; result: PasswordHashBatchResponse };
-  'crypto.password.verify_batch': { request: PasswordVerifyBatchRequestJson; message: PasswordVerifyBatchRequest; result: PasswordVerifyBatchResponse };
-  'crypto.aead.encrypt': { request: AeadEncryptRequestJson; message: AeadEncryptRequest; result: AeadEncryptResponse };
-  'crypto.aead.decrypt': { request: AeadDecryptRequestJson; message: AeadDecryptRequest; result: AeadDecryptResponse };
-  'crypto.hash': { request: HashRequestJson; message: HashRequest; result: HashResponse };
-  'crypto.hmac': { request: HmacRequestJson; message: HmacRequest; result: HmacResponse };
-  'crypto.hkdf': { request: HkdfRequestJson; message: HkdfRequest; result: HkdfResponse };
-  'crypto.compare': { request: CompareRequestJson; message: CompareRequest; result: CompareResponse };
-  'crypto.random': { request: RandomRequestJson; message: RandomRequest; result: RandomResponse };
-  'crypto.keygen': { request: KeyGenerateRequestJson; message: KeyGenerateRequest; result: KeyGenerateResponse };
-  'crypto.sign': { request: SignRequestJson; message: SignRequest; result: SignResponse };
-  'crypto.verify': { request: VerifyRequestJson; message: VerifyRequest; result: VerifyResponse };
-  'crypto.sign_batch': { request: SignBatchRequestJson; message: SignBatchRequest; result: SignBatchResponse };
-  'crypto.verify_batch': { request: VerifyBatchRequestJson; message: VerifyBatchRequest; result: VerifyBatchResponse };
-  'crypto.jwt.sign': { request: JwtSignRequestJson; message: JwtSignRequest; result: JwtSignResponse };
-  'crypto.jwt.verify': { request: JwtVerifyRequestJson; message: JwtVerifyRequest; result: JwtVerifyResponse };
-  'files.digest': { request: DigestRequestJson; message: DigestRequest; result: DigestResponse };
-  'files.compress': { request: CompressRequestJson; message: CompressRequest; result: CompressResponse };
-  'files.decompress': { request: DecompressRequestJson; message: DecompressRequest; result: DecompressResponse };
-  'files.profile_csv': { request: ProfileCsvRequestJson; message: ProfileCsvRequest; result: ProfileResponse };
-  'files.profile_ndjson': { request: ProfileNdjsonRequestJson; message: ProfileNdjsonRequest; result: ProfileResponse };
-  'files.csv_to_ndjson': { request: CsvToNdjsonRequestJson; message: CsvToNdjsonRequest; result: CsvToNdjsonResponse };
-  'aggregate.run': { request: AggregateRequestJson; message: AggregateRequest; result: AggregateResponse };
-  'aggregate.decode': { request: DecodeRequestJson; message: DecodeRequest; result: DecodeResponse };
-  'testing.sleep': { request: SleepRequestJson; message: SleepRequest; result: SleepResponse };
-  'testing.fail': { request: FailRequestJson; message: FailRequest; result: FailResponse };
-  'testing.echo': { request: EchoRequestJson; message: EchoRequest; result: EchoResponse };
-}
+export type BuiltinTasks = {
+  [K in Exclude<keyof typeof BUILTIN_TASK_TYPES, 'testing.crash'>]: {
+    request: (typeof BUILTIN_TASK_TYPES)[K]['json'];
+    message: ReturnType<(typeof BUILTIN_TASK_TYPES)[K]['request']['decode']>;
+    result: ReturnType<(typeof BUILTIN_TASK_TYPES)[K]['result']['decode']>;
+  };
+};
 
 const BUILTIN_TASKS: TaskSet<BuiltinTasks> = {
   descriptorSet: CONTRACT_DESCRIPTOR_SET,
