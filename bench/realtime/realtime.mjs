@@ -166,7 +166,7 @@ async function runHeavylift() {
       client.realtime.emit({ rooms: ['fan'], event: 'tick', args: [{ ts: performance.timeOrigin + performance.now(), seq }] }));
     await stopClients(workers);
 
-    // Acks: the Node app answers through a subscription, as it would in production.
+    // Acks: the Node app replies through a subscription, as it would in production.
     const subscription = client.realtime.subscribe({ group: 'bench' });
     subscription.on('work', (event) => {
       void event.ack({ ok: true, n: event.args[0]?.n }).catch(() => {});
