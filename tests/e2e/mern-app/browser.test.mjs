@@ -75,7 +75,7 @@ describe('mern-app in a browser', () => {
 
     // frank's page did not reload: the photo and the activity came over the hub.
     await frank.waitForSelector('[data-testid=photo] figcaption:has-text("Dune.jpg by erin")');
-    await frank.waitForSelector('[data-testid=activity-feed] li:has-text("erin upload Dune.jpg")');
+    await frank.waitForSelector('[data-testid=activity-feed] li:has-text("erin uploaded Dune.jpg")');
     // The renditions made by the BullMQ jobs arrive as photo:updated.
     await frank.waitForSelector('[data-testid=renditions]:has-text("webp 1280")');
     await frank.waitForSelector('[data-testid=renditions]:has-text("jpeg 1280")');

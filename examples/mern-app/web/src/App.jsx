@@ -9,6 +9,9 @@ import { Login } from './Login.jsx';
 
 const PAGES = { gallery: 'Photos', dashboard: 'Dashboard', csv: 'CSV import' };
 
+// The words shown in the activity feed for each event type the API emits.
+const ACTIVITY_VERBS = { 'upload:started': 'is uploading', upload: 'uploaded', csv: 'imported' };
+
 function formatBytes(bytes) {
   return bytes < 1024 ? `${bytes} B` : `${Math.round(bytes / 1024)} KiB`;
 }
@@ -84,7 +87,7 @@ export function App() {
         <ul data-testid="activity-feed">
           {feed.map((event, index) => (
             <li key={index}>
-              <b>{event.user}</b> {event.type}
+              <b>{event.user}</b> {ACTIVITY_VERBS[event.type] ?? event.type}
               {event.filename ? ` ${event.filename}` : ''}
               {event.bytes ? ` (${formatBytes(event.bytes)})` : ''}
             </li>
