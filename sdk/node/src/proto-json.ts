@@ -164,7 +164,10 @@ function message(desc: DescMessage, value: unknown, path: string): Json {
     const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
     const fieldPath = `${path}.${key}`;
     if (field === undefined) {
-      const names = desc.fields.map((f) => f.jsonName).join(', ');
+      const jsonNames = desc.fields.map((f) => f.jsonName);
+      // A BlobRef in a job also takes { redisKey }, handled above.
+      if (desc.typeName === BLOB_REF_MESSAGE) jsonNames.push('redisKey');
+      const names = jsonNames.join(', ');
       throw new InvalidArgumentError(`${fieldPath} is not a field of ${desc.typeName} (its fields: ${names})`, {
         code: status.INVALID_ARGUMENT,
         field: fieldPath,

@@ -155,6 +155,7 @@ describe('jobs helpers with Redis and a worker', () => {
       .then(() => undefined, (e: unknown) => e);
     assert.ok(nested instanceof InvalidArgumentError, String(nested));
     assert.equal(nested.field, 'request.input.pathh');
+    assert.match(nested.message, /\(its fields: data, path, redisKey\)/);
     assert.deepEqual(await jobs.queue.getJobCounts(), before);
   });
 
