@@ -211,6 +211,8 @@ struct BullmqWorker::ActiveJob {
   std::unique_ptr<google::protobuf::Message> response;
   std::shared_ptr<TaskContext> context;
   std::atomic<bool> lock_lost{false};
+  // Set when its lane starts to write the job's outcome, which releases
+  // the lock: a renewal that fails after that is no lost lock.
   std::atomic<bool> finished{false};
   std::mutex progress_mutex;
   std::chrono::steady_clock::time_point last_progress{};
@@ -947,6 +949,7 @@ std::vector<std::string> BullmqWorker::complete_args(const ActiveJob& job, const
 
 void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json,
                             bool allow_fetch_next) {
+  job->finished.store(true);
   const bool fetch_next = allow_fetch_next && may_fetch_next();
   bool reply_lost = false;
   auto reply = run_finish_script(
@@ -967,6 +970,7 @@ void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
   std::vector<bool> fetch_next;
   commands.reserve(completions.size());
   for (const auto& item : completions) {
+    item.completed->finished.store(true);
     fetch_next.push_back(may_fetch_next());
     std::vector<std::string> argv = {"EVALSHA", std::string(gen::kMoveToFinishedSha1),
                                      std::to_string(gen::kMoveToFinishedKeys.size())};
@@ -1013,6 +1017,7 @@ void BullmqWorker::after_complete(const std::shared_ptr<ActiveJob>& job, const R
 }
 
 void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& error) {
+  job->finished.store(true);
   // A job cancelled by the drain goes back to wait for another worker.
   if (stopping_.load() && error.code == Code::kUnavailable && job->context && job->context->cancelled()) {
     hand_back(*job->lane->connection, job->id, job->token, "shutdown");
@@ -1122,10 +1127,10 @@ void BullmqWorker::renew_locks() {
   for (size_t i = 0; i < reply.value()->elements; ++i) failed.push_back(reply_text(reply.value()->element[i]));
   lock_renewals_ok_->inc(static_cast<double>(jobs.size() - failed.size()));
   for (const auto& id : failed) {
-    lock_renewals_lost_->inc();
     for (const auto& job : jobs) {
       // A job that finished meanwhile released its lock; that is no loss.
       if (job->id != id || job->finished.load()) continue;
+      lock_renewals_lost_->inc();
       job->lock_lost.store(true);
       spdlog::error("event=bullmq.lock_lost job_id={} task={} message={}", log_value(id), log_value(job->name),
                     log_value("the job's lock expired or was taken; its result will be rejected"));
