@@ -371,10 +371,7 @@ Status BullmqWorker::start() {
                                           "Job lock renewals, by result: ok, or lost (another worker took the job).",
                                           {{"result", "lost"}});
   for (const std::string& task : registry_.names()) {
-    for (const char* outcome : {"completed", "failed", "retried", "handed_back", "lock_lost"}) {
-      // Only the first three are created for every task, so the others
-      // appear in /metrics once they happen.
-      if (std::string_view(outcome) == "handed_back" || std::string_view(outcome) == "lock_lost") continue;
+    for (const char* outcome : {"completed", "failed", "retried"}) {
       outcome_counters_[{task, outcome}] = &jobs_counter(task, outcome);
     }
   }
