@@ -16,9 +16,9 @@
 // retries, progress). On a busy queue, the moveToFinished that finishes a
 // job also takes the next one, as a Node Worker's does, so a job costs one
 // script call. Each job belongs to one finish lane, which sends its
-// results in order. With two lanes, one lane's scripts run in Redis while
-// the other starts the jobs it got back, so Redis does not wait for the
-// worker's side of each round trip. Each connection reconnects with
+// results in order. With two lanes, one lane's scripts can run in Redis
+// while the other starts the jobs it got back, so Redis need not sit idle
+// during the worker's side of each round trip. Each connection reconnects with
 // backoff after a lost connection; finished jobs wait in memory until
 // Redis is back, so none is lost.
 //
