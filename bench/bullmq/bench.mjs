@@ -8,7 +8,8 @@
 // on one side only. The last lines check each target and print PASS or MISS.
 // Usage: node bullmq/bench.mjs [--noop-jobs=5000 --thumbnail-jobs=200 --rounds=5
 //        --workloads=noop,thumbnail,kill ...]
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,10 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import IORedis from 'ioredis';
 import { pack } from 'msgpackr';
-import sharp from 'sharp';
 import { startDaemon } from 'heavylift/testing';
 
 import { formatRatio, formatTable } from '../lib/report.mjs';
@@ -73,15 +73,42 @@ function processCpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU time of all threads of process `pid` so far, in microseconds, from
+ * each thread's /proc schedstat (nanoseconds, unlike the 10 ms ticks of stat).
+ */
+function processCpuMicros(pid) {
+  let nanos = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      nanos += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return nanos / 1000;
+}
+
 let queueCounter = 0;
 function newQueueName(label) {
   queueCounter += 1;
   return `bench-${label}-${queueCounter}`;
 }
 
-async function waitForCompleted(queue, count, timeoutMs) {
+/**
+ * Waits until `count` jobs of `queue` completed. `onFirst(completed)` runs
+ * once, at the first poll that finds at least `firstAt` completed jobs.
+ */
+async function waitForCompleted(queue, count, timeoutMs, onFirst = () => {}, firstAt = 1) {
   const deadline = Date.now() + timeoutMs;
-  while ((await queue.getCompletedCount()) < count) {
+  let first = true;
+  for (;;) {
+    const completed = await queue.getCompletedCount();
+    if (completed >= count) break;
+    if (first && completed >= firstAt) {
+      first = false;
+      onFirst(completed);
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} completed jobs in ${queue.name}`);
     if ((await queue.getFailedCount()) > 0) {
       const [failed] = await queue.getFailed(0, 0);
@@ -91,7 +118,12 @@ async function waitForCompleted(queue, count, timeoutMs) {
   }
 }
 
-/** Jobs/s over a backlog: `count` jobs added first, then the worker drains them. */
+/**
+ * Jobs/s over a backlog: `count` jobs added first, then the worker drains
+ * them. The worker's CPU time per job counts from the first poll that finds
+ * a tenth of the jobs completed, so that its start-up and warm-up (Node's
+ * JIT compiler) are left out.
+ */
 async function measureThroughput(connection, redisPid, label, startWorker, job, count) {
   const queue = new Queue(newQueueName(label), { connection });
   for (let start = 0; start < count; start += 1000) {
@@ -99,9 +131,15 @@ async function measureThroughput(connection, redisPid, label, startWorker, job, 
     await queue.addBulk(Array.from({ length: size }, () => ({ name: job.name, data: job.data })));
   }
   const started = Date.now();
-  const stop = await startWorker(queue.name);
+  const { stop, pid } = await startWorker(queue.name);
   const redisCpuStart = processCpuSeconds(redisPid);
-  await waitForCompleted(queue, count, 600_000);
+  let workerCpuStart = 0;
+  let completedAtStart = 0;
+  await waitForCompleted(queue, count, 600_000, (completed) => {
+    workerCpuStart = processCpuMicros(pid);
+    completedAtStart = completed;
+  }, Math.ceil(count / 10));
+  const workerCpuMicros = processCpuMicros(pid) - workerCpuStart;
   const redisCpuSeconds = processCpuSeconds(redisPid) - redisCpuStart;
   const completed = await queue.getJobs(['completed'], 0, -1);
   await stop();
@@ -113,13 +151,14 @@ async function measureThroughput(connection, redisPid, label, startWorker, job, 
     jobsPerSecond: count / ((lastFinish - firstStart) / 1000),
     wallSeconds: (Date.now() - started) / 1000,
     redisCpuMicrosPerJob: (redisCpuSeconds * 1e6) / count,
+    workerCpuMicrosPerJob: completedAtStart > 0 && completedAtStart < count ? workerCpuMicros / (count - completedAtStart) : NaN,
   };
 }
 
 /** Add-to-completed and add-to-start latency with jobs added one by one at `rate` per second. */
 async function measureLatency(connection, label, startWorker, job, rate, seconds) {
   const queue = new Queue(newQueueName(label), { connection });
-  const stop = await startWorker(queue.name);
+  const { stop } = await startWorker(queue.name);
   await sleep(500);
   const total = Math.round(rate * seconds);
   const begin = Date.now();
@@ -149,7 +188,13 @@ async function pairedRounds(rounds, first, second) {
     for (const side of order) runs[side].push(await [first, second][side]());
   }
   const median = (list) => [...list].sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)[Math.floor((list.length - 1) / 2)];
-  return runs.map((list) => ({ ...median(list), all: list.map((r) => r.jobsPerSecond) }));
+  const medianOf = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  return runs.map((list) => ({
+    ...median(list),
+    all: list.map((r) => r.jobsPerSecond),
+    workerCpuMicrosPerJob: medianOf(list.map((r) => r.workerCpuMicrosPerJob)),
+    allWorkerCpu: list.map((r) => r.workerCpuMicrosPerJob),
+  }));
 }
 
 function heavyliftWorker(redis, concurrency) {
@@ -160,27 +205,35 @@ function heavyliftWorker(redis, concurrency) {
         '--bullmq-redis-url', redis.url, '--bullmq-queue', queueName, '--bullmq-concurrency', String(concurrency),
       ],
     });
-    return async () => {
+    const stop = async () => {
       const exit = await daemon.stop();
       if (exit.code !== 0) throw new Error(`heavylift exited with ${JSON.stringify(exit)}:\n${daemon.logs()}`);
     };
+    return { stop, pid: daemon.process.pid };
   };
 }
 
-function nodeWorker(connection, concurrency, processor) {
+/** Starts a Node BullMQ Worker in its own process (node-worker.mjs) with the `echo` or `thumbnail` processor. */
+function nodeWorker(redis, concurrency, processor) {
   return async (queueName) => {
-    const worker = new Worker(queueName, processor, { connection, concurrency });
-    await worker.waitUntilReady();
-    return () => worker.close();
+    const child = spawn(process.execPath, [path.join(BENCH_DIR, 'node-worker.mjs'), queueName, String(redis.port),
+      String(concurrency), processor, PHOTO_ROOT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        if (output.includes('ready')) resolve();
+      });
+      exited.then((exit) => reject(new Error(`the Node worker exited before it was ready: ${JSON.stringify(exit)}`)));
+    });
+    const stop = async () => {
+      child.kill('SIGTERM');
+      const exit = await exited;
+      if (exit.code !== 0) throw new Error(`the Node worker exited with ${JSON.stringify(exit)}`);
+    };
+    return { stop, pid: child.pid };
   };
-}
-
-// The Node side of the same tasks.
-const nodeEcho = async (job) => ({ payload: job.data.payload });
-async function nodeThumbnail(job) {
-  const file = path.join(PHOTO_ROOT, job.data.input.path);
-  const { data, info } = await sharp(file).rotate().resize({ width: job.data.widths[0] }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true });
-  return { thumbnails: [{ width: info.width, height: info.height, format: 'IMAGE_FORMAT_JPEG', data: data.toString('base64') }] };
 }
 
 /**
@@ -279,7 +332,7 @@ async function main() {
     if (options.workloads.has('noop')) {
       const [heavyNoop, nodeNoop] = await pairedRounds(options.rounds,
         () => measureThroughput(connection, redis.process.pid, 'h-noop', heavyliftWorker(redis, options.concurrency), noop, options.noopJobs),
-        () => measureThroughput(connection, redis.process.pid, 'n-noop', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.noopJobs));
+        () => measureThroughput(connection, redis.process.pid, 'n-noop', nodeWorker(redis, options.concurrency, 'echo'), noop, options.noopJobs));
       const ceilings = [];
       for (let round = 0; round < options.rounds; round++) {
         ceilings.push(await measureCeiling(connection, redis.process.pid, options.noopJobs, options.concurrency));
@@ -289,7 +342,7 @@ async function main() {
       // Both sides at once, so that a burst of load falls on both.
       const [heavyNoopLatency, nodeNoopLatency] = await Promise.all([
         measureLatency(connection, 'h-noop-lat', heavyliftWorker(redis, options.concurrency), noop, options.latencyRate, options.latencySeconds),
-        measureLatency(connection, 'n-noop-lat', nodeWorker(connection, options.concurrency, nodeEcho), noop, options.latencyRate, options.latencySeconds),
+        measureLatency(connection, 'n-noop-lat', nodeWorker(redis, options.concurrency, 'echo'), noop, options.latencyRate, options.latencySeconds),
       ]);
       rows.push({ workload: 'no-op', side: 'heavylift', ...heavyNoop, ...heavyNoopLatency });
       rows.push({ workload: '', side: 'node bullmq', ...nodeNoop, ...nodeNoopLatency });
@@ -299,6 +352,8 @@ async function main() {
       notes.push(`redis ceiling: ${options.concurrency} Node clients calling the two scripts; redis-server used ${redisMicros.toFixed(0)} us ` +
                  `of CPU per job (least of the rounds), so one busy Redis core allows about ${(1e6 / redisMicros).toFixed(0)} jobs/s ` +
                  `(heavylift reaches ${formatRatio(heavyNoop.jobsPerSecond, 1e6 / redisMicros)} of that)`);
+      notes.push(`worker CPU time per no-op job (median of the rounds): heavylift ${heavyNoop.workerCpuMicrosPerJob.toFixed(1)} us, ` +
+                 `node ${nodeNoop.workerCpuMicrosPerJob.toFixed(1)} us (heavylift / node ${formatRatio(heavyNoop.workerCpuMicrosPerJob, nodeNoop.workerCpuMicrosPerJob)})`);
       target('no-op jobs/s, heavylift / node >= 1.50x', formatRatio(heavyNoop.jobsPerSecond, nodeNoop.jobsPerSecond),
         heavyNoop.jobsPerSecond >= 1.5 * nodeNoop.jobsPerSecond);
       target('no-op jobs/s, heavylift / redis ceiling >= 0.80x', formatRatio(heavyNoop.jobsPerSecond, ceiling.jobsPerSecond),
@@ -311,10 +366,10 @@ async function main() {
       const heavyThumbConcurrency = options.heavyliftThumbnailConcurrency || cores;
       const [heavyThumb, nodeThumb] = await pairedRounds(options.rounds,
         () => measureThroughput(connection, redis.process.pid, 'h-thumb', heavyliftWorker(redis, heavyThumbConcurrency), thumbnail, options.thumbnailJobs),
-        () => measureThroughput(connection, redis.process.pid, 'n-thumb', nodeWorker(connection, cores, nodeThumbnail), thumbnail, options.thumbnailJobs));
+        () => measureThroughput(connection, redis.process.pid, 'n-thumb', nodeWorker(redis, cores, 'thumbnail'), thumbnail, options.thumbnailJobs));
       const thumbRate = Math.max(1, Math.round(Math.min(heavyThumb.jobsPerSecond, nodeThumb.jobsPerSecond) / 2));
       const heavyThumbLatency = await measureLatency(connection, 'h-thumb-lat', heavyliftWorker(redis, heavyThumbConcurrency), thumbnail, thumbRate, options.latencySeconds);
-      const nodeThumbLatency = await measureLatency(connection, 'n-thumb-lat', nodeWorker(connection, cores, nodeThumbnail), thumbnail, thumbRate, options.latencySeconds);
+      const nodeThumbLatency = await measureLatency(connection, 'n-thumb-lat', nodeWorker(redis, cores, 'thumbnail'), thumbnail, thumbRate, options.latencySeconds);
       rows.push({ workload: 'thumbnail 320 q80', side: 'heavylift', ...heavyThumb, ...heavyThumbLatency });
       rows.push({ workload: '', side: 'node bullmq + sharp', ...nodeThumb, ...nodeThumbLatency });
       notes.push(`thumbnails: heavylift --bullmq-concurrency ${heavyThumbConcurrency} with ${cores} executor threads, Node Worker concurrency ${cores}`);
@@ -335,6 +390,7 @@ async function main() {
       { header: 'jobs/s', value: (r) => r.jobsPerSecond, digits: 1 },
       { header: 'rounds jobs/s', value: (r) => (r.all ?? []).map((v) => v.toFixed(0)).join(' ') },
       { header: 'redis us/job', value: (r) => r.redisCpuMicrosPerJob ?? '', digits: 0 },
+      { header: 'worker us/job', value: (r) => r.workerCpuMicrosPerJob ?? '', digits: 1 },
       { header: 'p50 add->done ms', value: (r) => r.p50 ?? '', digits: 1 },
       { header: 'p99 add->done ms', value: (r) => r.p99 ?? '', digits: 1 },
       { header: 'p99 add->start ms', value: (r) => r.startP99 ?? '', digits: 1 },

@@ -37,6 +37,10 @@ constexpr int64_t kMaxRateLimitDelayMs = 30000;
 constexpr auto kProgressInterval = std::chrono::milliseconds(200);
 // Most completions sent to Redis in one pipelined write.
 constexpr size_t kMaxPipelinedCompletions = 64;
+// Finish lanes: while one lane's scripts run in Redis, the other starts
+// the jobs its last replies brought. Each further lane would add a
+// connection and a thread; more than two were not measured.
+constexpr size_t kFinishLanes = 2;
 // Index of moveToFinished's "fetch next?" argument.
 constexpr size_t kFetchNextArg = 5;
 // How long cancelled jobs may take to stop at the end of a drain.
@@ -202,10 +206,13 @@ struct BullmqWorker::ActiveJob {
   JobOptions options;
   uint32_t attempts_made = 0;
   const Task* task = nullptr;
+  FinishLane* lane = nullptr;
   std::unique_ptr<google::protobuf::Message> request;
   std::unique_ptr<google::protobuf::Message> response;
   std::shared_ptr<TaskContext> context;
   std::atomic<bool> lock_lost{false};
+  // Set when its lane starts to write the job's outcome, which releases
+  // the lock: a renewal that fails after that is no lost lock.
   std::atomic<bool> finished{false};
   std::mutex progress_mutex;
   std::chrono::steady_clock::time_point last_progress{};
@@ -242,13 +249,18 @@ BullmqWorker::BullmqWorker(BullmqSettings settings, const TaskRegistry& registry
 }
 
 BullmqWorker::~BullmqWorker() {
-  if (fetch_thread_.joinable() || lock_thread_.joinable() || finish_thread_.joinable()) {
+  const bool lanes_running =
+      std::any_of(lanes_.begin(), lanes_.end(), [](const auto& lane) { return lane->thread.joinable(); });
+  if (fetch_thread_.joinable() || lock_thread_.joinable() || lanes_running) {
     drain(std::chrono::steady_clock::now());
   }
 }
 
-std::string BullmqWorker::key(const std::string& suffix) const {
-  return fmt::format("{}:{}:{}", settings_.prefix, settings_.queue, suffix);
+std::string BullmqWorker::key(std::string_view suffix) const {
+  std::string out;
+  out.reserve(key_prefix_.size() + suffix.size());
+  out.append(key_prefix_).append(suffix);
+  return out;
 }
 
 // Builds a script's KEYS from the roles in the committed table: a queue key
@@ -264,7 +276,7 @@ std::vector<std::string> BullmqWorker::keys_for(const std::string_view* roles, s
     else if (role == "lock") keys.push_back(key(job_id) + ":lock");
     else if (role == "finished") keys.push_back(key(finished_target));
     else if (role == "metrics") keys.push_back(key("metrics:" + finished_target));
-    else keys.push_back(key(std::string(role)));
+    else keys.push_back(key(role));
   }
   return keys;
 }
@@ -301,7 +313,14 @@ Counter& BullmqWorker::jobs_counter(const std::string& task, const std::string& 
                           {{"task", task}, {"outcome", outcome}});
 }
 
+Counter& BullmqWorker::job_outcome_counter(const ActiveJob& job, const std::string& outcome) {
+  const std::string task = job.task != nullptr ? job.task->name : "unknown";
+  if (const auto it = outcome_counters_.find({task, outcome}); it != outcome_counters_.end()) return *it->second;
+  return jobs_counter(task, outcome);
+}
+
 Status BullmqWorker::start() {
+  key_prefix_ = fmt::format("{}:{}:", settings_.prefix, settings_.queue);
   auto endpoint = parse_redis_url(settings_.redis_url, "bullmq.redis_url");
   if (!endpoint.ok()) return endpoint.error();
   endpoint_ = endpoint.value();
@@ -320,8 +339,16 @@ Status BullmqWorker::start() {
   fetch_ = std::make_unique<RedisConnection>(endpoint_, "fetch", name);
   blocking_ = std::make_unique<RedisConnection>(endpoint_, "blocking", helper_name("blocking"));
   lock_ = std::make_unique<RedisConnection>(endpoint_, "lock", helper_name("lock"));
-  finish_ = std::make_unique<RedisConnection>(endpoint_, "finish", helper_name("finish"));
-  for (RedisConnection* connection : {fetch_.get(), blocking_.get(), lock_.get(), finish_.get()}) {
+  std::vector<RedisConnection*> connections = {fetch_.get(), blocking_.get(), lock_.get()};
+  for (size_t i = 0; i < std::min(kFinishLanes, concurrency_); ++i) {
+    // Every lane's connection has the role "finish" in logs and metrics.
+    auto lane = std::make_unique<FinishLane>();
+    lane->connection = std::make_unique<RedisConnection>(
+        endpoint_, "finish", helper_name(i == 0 ? "finish" : fmt::format("finish{}", i + 1).c_str()));
+    connections.push_back(lane->connection.get());
+    lanes_.push_back(std::move(lane));
+  }
+  for (RedisConnection* connection : connections) {
     Counter& reconnects = metrics_.counter("heavylift_bullmq_redis_reconnects_total",
                                            "Reconnects to Redis after a lost connection, by worker connection.",
                                            {{"connection", connection->role()}});
@@ -344,7 +371,9 @@ Status BullmqWorker::start() {
                                           "Job lock renewals, by result: ok, or lost (another worker took the job).",
                                           {{"result", "lost"}});
   for (const std::string& task : registry_.names()) {
-    for (const char* outcome : {"completed", "failed", "retried"}) jobs_counter(task, outcome);
+    for (const char* outcome : {"completed", "failed", "retried"}) {
+      outcome_counters_[{task, outcome}] = &jobs_counter(task, outcome);
+    }
   }
 
   if (Status s = check_server(); !s.ok()) return s;
@@ -368,7 +397,10 @@ Status BullmqWorker::start() {
                log_value(settings_.queue), log_value(settings_.prefix), log_value(worker_name_), concurrency_,
                settings_.lock_duration_ms, gen::kBullmqVersion, endpoint_.host, endpoint_.port,
                log_value(settings_.journal_path.empty() ? "off" : settings_.journal_path));
-  finish_thread_ = std::thread([this] { finish_loop(); });
+  for (auto& lane : lanes_) {
+    FinishLane* raw = lane.get();
+    lane->thread = std::thread([this, raw] { finish_loop(*raw); });
+  }
   lock_thread_ = std::thread([this] { lock_loop(); });
   fetch_thread_ = std::thread([this] { fetch_loop(); });
   return Status::Ok();
@@ -527,7 +559,7 @@ void BullmqWorker::fetch_loop() {
     if (!result.job_id.empty()) {
       drained_ = false;
       block_until_ms_ = 0;
-      dispatch(std::move(result.fields), std::move(result.job_id), *fetch_);
+      dispatch(std::move(result.fields), std::move(result.job_id), *fetch_, next_lane());
       continue;
     }
     drained_ = true;
@@ -583,8 +615,9 @@ void BullmqWorker::pause_fetching(int64_t delay_ms) {
 }
 
 void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::string job_id,
-                            RedisConnection& connection) {
+                            RedisConnection& connection, FinishLane& lane) {
   auto job = std::make_shared<ActiveJob>();
+  job->lane = &lane;
   job->id = std::move(job_id);
   job->name = fields["name"];
   job->token = fields["token"];
@@ -617,29 +650,29 @@ void BullmqWorker::dispatch(std::map<std::string, std::string> fields, std::stri
     Error error{Code::kFailedPrecondition, it->second};
     error.reason = "DEFERRED_FAILURE";
     job->options.attempts = 1;
-    post([this, job, error] { fail(job, error); });
+    post(job, [this, job, error] { fail(job, error); });
     return;
   }
 
   auto options = parse_job_options(fields["opts"]);
   if (!options.ok()) {
-    post([this, job, error = options.error()] { fail(job, error); });
+    post(job, [this, job, error = options.error()] { fail(job, error); });
     return;
   }
   job->options = options.value();
   job->task = registry_.find(job->name);
   if (job->task == nullptr) {
-    post([this, job, error = unknown_task_error(job->name)] { fail(job, error); });
+    post(job, [this, job, error = unknown_task_error(job->name)] { fail(job, error); });
     return;
   }
   auto data = resolve_redis_blobs(job->data, connection);
   if (!data.ok()) {
-    post([this, job, error = data.error()] { fail(job, error); });
+    post(job, [this, job, error = data.error()] { fail(job, error); });
     return;
   }
   auto request = decode_job_request(*job->task, data.value(), PayloadFormat::kJson);
   if (!request.ok()) {
-    post([this, job, error = request.error()] { fail(job, error); });
+    post(job, [this, job, error = request.error()] { fail(job, error); });
     return;
   }
   job->request = std::move(request).value();
@@ -738,9 +771,9 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
       held->last_progress = now;
     }
     const std::string progress = fmt::format("{:.4g}", fraction * 100);
-    post([this, held, progress] {
+    post(held, [this, held, progress] {
       if (held->finished.load()) return;
-      auto reply = run_finish_script("updateProgress",
+      auto reply = run_finish_script(*held->lane->connection, "updateProgress",
                                      keys_for(gen::kUpdateProgressKeys.data(), gen::kUpdateProgressKeys.size(), held->id, ""),
                                      {held->id, progress});
       if (reply.ok() && reply.value()->type == REDIS_REPLY_ERROR) {
@@ -756,7 +789,7 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
       std::string result = encode_job_result(*job->response);
       post_completion(job, std::move(result));
     } else {
-      post([this, job, error = status.error()] { fail(job, error); });
+      post(job, [this, job, error = status.error()] { fail(job, error); });
     }
   });
 }
@@ -764,41 +797,47 @@ void BullmqWorker::run_job(std::shared_ptr<ActiveJob> job) {
 // ---------------------------------------------------------------------------
 // Finishing
 
-void BullmqWorker::post(std::function<void()> work) {
+BullmqWorker::FinishLane& BullmqWorker::next_lane() {
+  return *lanes_[lane_counter_.fetch_add(1) % lanes_.size()];
+}
+
+void BullmqWorker::post(const std::shared_ptr<ActiveJob>& job, std::function<void()> work) {
+  FinishLane& lane = *job->lane;
   {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    finish_queue_.push_back(FinishWork{std::move(work), nullptr, {}});
+    std::lock_guard<std::mutex> lock(lane.mutex);
+    lane.queue.push_back(FinishWork{std::move(work), nullptr, {}});
   }
-  finish_ready_.notify_one();
+  lane.ready.notify_one();
 }
 
 void BullmqWorker::post_completion(std::shared_ptr<ActiveJob> job, std::string result_json) {
+  FinishLane& lane = *job->lane;
   {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    finish_queue_.push_back(FinishWork{nullptr, std::move(job), std::move(result_json)});
+    std::lock_guard<std::mutex> lock(lane.mutex);
+    lane.queue.push_back(FinishWork{nullptr, std::move(job), std::move(result_json)});
   }
-  finish_ready_.notify_one();
+  lane.ready.notify_one();
 }
 
-void BullmqWorker::finish_loop() {
+void BullmqWorker::finish_loop(FinishLane& lane) {
   request_short_time_slice("finish");
   std::vector<FinishWork> completions;
   while (true) {
     FinishWork work;
     completions.clear();
     {
-      std::unique_lock<std::mutex> lock(finish_mutex_);
-      finish_ready_.wait(lock, [this] { return finish_stop_.load() || !finish_queue_.empty(); });
-      if (finish_queue_.empty()) return;
+      std::unique_lock<std::mutex> lock(lane.mutex);
+      lane.ready.wait(lock, [this, &lane] { return finish_stop_.load() || !lane.queue.empty(); });
+      if (lane.queue.empty()) return;
       // Completions queued one after another go to Redis together.
-      while (!finish_queue_.empty() && finish_queue_.front().completed != nullptr &&
+      while (!lane.queue.empty() && lane.queue.front().completed != nullptr &&
              completions.size() < kMaxPipelinedCompletions) {
-        completions.push_back(std::move(finish_queue_.front()));
-        finish_queue_.pop_front();
+        completions.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
       }
       if (completions.empty()) {
-        work = std::move(finish_queue_.front());
-        finish_queue_.pop_front();
+        work = std::move(lane.queue.front());
+        lane.queue.pop_front();
       }
     }
     if (completions.size() == 1) complete(completions[0].completed, completions[0].result_json);
@@ -812,8 +851,9 @@ void BullmqWorker::finish_loop() {
 // whose reply was lost may have fetched a job that this worker never
 // starts. Its retry fetches no job, and the caller hands that job back by
 // its token.
-Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std::vector<std::string>& keys,
-                                                   std::vector<std::string> args, bool* reply_lost) {
+Result<RedisReply> BullmqWorker::run_finish_script(RedisConnection& connection, const char* script,
+                                                   const std::vector<std::string>& keys, std::vector<std::string> args,
+                                                   bool* reply_lost) {
   std::string_view source, sha1;
   const std::string_view name = script;
   if (name == "moveToFinished") source = gen::kMoveToFinishedSource, sha1 = gen::kMoveToFinishedSha1;
@@ -822,13 +862,13 @@ Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std
   else if (name == "updateProgress") source = gen::kUpdateProgressSource, sha1 = gen::kUpdateProgressSha1;
   else source = gen::kMoveJobFromActiveToWaitSource, sha1 = gen::kMoveJobFromActiveToWaitSha1;
   while (true) {
-    auto reply = finish_->eval_script(source, sha1, keys, args);
+    auto reply = connection.eval_script(source, sha1, keys, args);
     if (reply.ok() || finish_stop_.load()) return reply;
     if (name == "moveToFinished" && args.size() > kFetchNextArg && args[kFetchNextArg] == "1") {
       args[kFetchNextArg] = "0";
       if (reply_lost != nullptr) *reply_lost = true;
     }
-    finish_->ensure_connected();
+    connection.ensure_connected();
     if (finish_stop_.load()) return reply;
   }
 }
@@ -836,13 +876,16 @@ Result<RedisReply> BullmqWorker::run_finish_script(const char* script, const std
 void BullmqWorker::release(const std::shared_ptr<ActiveJob>& job, const std::string& outcome) {
   job->finished.store(true);
   if (Journal::valid_id(job->id)) journal_.remove(job->id);
-  jobs_counter(job->task != nullptr ? job->task->name : "unknown", outcome).inc();
+  job_outcome_counter(*job, outcome).inc();
+  size_t still_active = 0;
   {
     std::lock_guard<std::mutex> lock(jobs_mutex_);
     active_jobs_.erase(job->id);
-    active_.fetch_sub(1);
+    still_active = active_.fetch_sub(1) - 1;
   }
-  slot_freed_.notify_all();
+  // A job whose moveToFinished took the next one frees no slot, and waking
+  // the fetch thread for it would cost two context switches per job.
+  if (still_active < concurrency_) slot_freed_.notify_all();
 }
 
 // The opts argument of moveToFinished: the lock token, retention and the
@@ -883,12 +926,13 @@ bool BullmqWorker::may_fetch_next() const {
 // Starts the job that a moveToFinished with fetch next returned, or pauses
 // fetching for the rate limit it reported instead. Runs before the finished
 // job is released, so the fetch thread does not see a free slot meanwhile.
-void BullmqWorker::take_next_job(const Result<RedisReply>& reply, const std::string& token, bool reply_lost) {
+void BullmqWorker::take_next_job(FinishLane& lane, const Result<RedisReply>& reply, const std::string& token,
+                                 bool reply_lost) {
   if (reply_lost) mark_uncertain(token);
   if (!reply.ok()) return;
   FetchResult next = parse_fetch_reply(reply.value().get(), token);
   if (!next.job_id.empty()) {
-    dispatch(std::move(next.fields), std::move(next.job_id), *finish_);
+    dispatch(std::move(next.fields), std::move(next.job_id), *lane.connection, lane);
   } else if (next.rate_limit_delay_ms > 0) {
     pause_fetching(std::min(next.rate_limit_delay_ms, kMaxRateLimitDelayMs));
   }
@@ -902,13 +946,14 @@ std::vector<std::string> BullmqWorker::complete_args(const ActiveJob& job, const
 
 void BullmqWorker::complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json,
                             bool allow_fetch_next) {
+  job->finished.store(true);
   const bool fetch_next = allow_fetch_next && may_fetch_next();
   bool reply_lost = false;
   auto reply = run_finish_script(
-      "moveToFinished",
+      *job->lane->connection, "moveToFinished",
       keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "completed"),
       complete_args(*job, result_json, fetch_next), &reply_lost);
-  if (fetch_next) take_next_job(reply, job->token, reply_lost);
+  if (fetch_next) take_next_job(*job->lane, reply, job->token, reply_lost);
   after_complete(job, reply);
 }
 
@@ -922,6 +967,7 @@ void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
   std::vector<bool> fetch_next;
   commands.reserve(completions.size());
   for (const auto& item : completions) {
+    item.completed->finished.store(true);
     fetch_next.push_back(may_fetch_next());
     std::vector<std::string> argv = {"EVALSHA", std::string(gen::kMoveToFinishedSha1),
                                      std::to_string(gen::kMoveToFinishedKeys.size())};
@@ -932,7 +978,8 @@ void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
     argv.insert(argv.end(), args.begin(), args.end());
     commands.push_back(std::move(argv));
   }
-  auto replies = finish_->pipeline(commands);
+  FinishLane& lane = *completions.front().completed->lane;
+  auto replies = lane.connection->pipeline(commands);
   for (size_t i = 0; i < completions.size(); ++i) {
     const auto& job = completions[i].completed;
     const redisReply* r = replies.ok() ? replies.value()[i].get() : nullptr;
@@ -944,7 +991,7 @@ void BullmqWorker::complete_batch(const std::vector<FinishWork>& completions) {
       continue;
     }
     Result<RedisReply> reply = std::move(replies.value()[i]);
-    if (fetch_next[i]) take_next_job(reply, job->token, false);
+    if (fetch_next[i]) take_next_job(lane, reply, job->token, false);
     after_complete(job, reply);
   }
 }
@@ -967,9 +1014,10 @@ void BullmqWorker::after_complete(const std::shared_ptr<ActiveJob>& job, const R
 }
 
 void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& error) {
+  job->finished.store(true);
   // A job cancelled by the drain goes back to wait for another worker.
   if (stopping_.load() && error.code == Code::kUnavailable && job->context && job->context->cancelled()) {
-    hand_back(job->id, job->token, "shutdown");
+    hand_back(*job->lane->connection, job->id, job->token, "shutdown");
     release(job, "handed_back");
     return;
   }
@@ -978,30 +1026,31 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
   if (error.code == Code::kResourceExhausted && error.reason == "QUEUE_FULL") {
     const uint32_t pause_ms = std::max<uint32_t>(error.retry_after_ms, 50);
     pause_fetching(pause_ms);
-    hand_back(job->id, job->token, "executor_queue_full");
+    hand_back(*job->lane->connection, job->id, job->token, "executor_queue_full");
     release(job, "handed_back");
     return;
   }
 
+  RedisConnection& connection = *job->lane->connection;
   const std::string reason = job_failure_reason(error);
   const std::vector<std::string> fields = {"failedReason", reason, "stacktrace",
                                            "[" + json_string(error_detail_json(error)) + "]"};
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const RetryDecision decision = decide_retry(job->options, job->attempts_made, is_permanent_failure(error.code) ||
-                                              error.reason == "DEFERRED_FAILURE", uniform(random_));
+                                              error.reason == "DEFERRED_FAILURE", uniform(job->lane->random));
   const std::string task_name = job->task != nullptr ? job->task->name : "unknown";
 
   Result<RedisReply> reply = Error::internal("not sent");
   std::string outcome;
   if (decision.retry && decision.delay_ms > 0) {
     outcome = "retried";
-    reply = run_finish_script("moveToDelayed",
+    reply = run_finish_script(connection, "moveToDelayed",
                               keys_for(gen::kMoveToDelayedKeys.data(), gen::kMoveToDelayedKeys.size(), job->id, ""),
                               {key(""), std::to_string(now_ms()), job->id, job->token, std::to_string(decision.delay_ms),
                                "0", pack_fields(fields), "0"});
   } else if (decision.retry) {
     outcome = "retried";
-    reply = run_finish_script("retryJob", keys_for(gen::kRetryJobKeys.data(), gen::kRetryJobKeys.size(), job->id, ""),
+    reply = run_finish_script(connection, "retryJob", keys_for(gen::kRetryJobKeys.data(), gen::kRetryJobKeys.size(), job->id, ""),
                               {key(""), std::to_string(now_ms()), job->options.lifo ? "RPUSH" : "LPUSH", job->id,
                                job->token, pack_fields(fields)});
   } else {
@@ -1009,12 +1058,13 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
     const bool fetch_next = may_fetch_next();
     bool reply_lost = false;
     reply = run_finish_script(
-        "moveToFinished", keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "failed"),
+        connection, "moveToFinished",
+        keys_for(gen::kMoveToFinishedKeys.data(), gen::kMoveToFinishedKeys.size(), job->id, "failed"),
         {job->id, std::to_string(now_ms()), "failedReason", reason, "failed", fetch_next ? "1" : "0", key(""),
          finished_opts_msgpack(*job, merge_keep_jobs(job->options.remove_on_fail, keep_failed_)),
          pack_fields({"stacktrace", fields[3]})},
         &reply_lost);
-    if (fetch_next) take_next_job(reply, job->token, reply_lost);
+    if (fetch_next) take_next_job(*job->lane, reply, job->token, reply_lost);
   }
 
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : 0;
@@ -1033,9 +1083,10 @@ void BullmqWorker::fail(const std::shared_ptr<ActiveJob>& job, const Error& erro
   release(job, outcome);
 }
 
-void BullmqWorker::hand_back(const std::string& job_id, const std::string& token, const std::string& why) {
+void BullmqWorker::hand_back(RedisConnection& connection, const std::string& job_id, const std::string& token,
+                             const std::string& why) {
   auto reply = run_finish_script(
-      "moveJobFromActiveToWait",
+      connection, "moveJobFromActiveToWait",
       keys_for(gen::kMoveJobFromActiveToWaitKeys.data(), gen::kMoveJobFromActiveToWaitKeys.size(), job_id, ""),
       {job_id, token, key(job_id)});
   const int64_t code = reply.ok() ? reply_integer(reply.value().get()) : -100;
@@ -1073,10 +1124,10 @@ void BullmqWorker::renew_locks() {
   for (size_t i = 0; i < reply.value()->elements; ++i) failed.push_back(reply_text(reply.value()->element[i]));
   lock_renewals_ok_->inc(static_cast<double>(jobs.size() - failed.size()));
   for (const auto& id : failed) {
-    lock_renewals_lost_->inc();
     for (const auto& job : jobs) {
       // A job that finished meanwhile released its lock; that is no loss.
       if (job->id != id || job->finished.load()) continue;
+      lock_renewals_lost_->inc();
       job->lock_lost.store(true);
       spdlog::error("event=bullmq.lock_lost job_id={} task={} message={}", log_value(id), log_value(job->name),
                     log_value("the job's lock expired or was taken; its result will be rejected"));
@@ -1163,7 +1214,12 @@ void BullmqWorker::drain(std::chrono::steady_clock::time_point deadline) {
 
   // Close: the lock thread renews until the last job is released.
   finish_stop_.store(true);
-  finish_ready_.notify_all();
+  for (auto& lane : lanes_) {
+    // Under the lane's mutex, so a lane between its check and its wait
+    // does not miss the wake-up.
+    std::lock_guard<std::mutex> lock(lane->mutex);
+    lane->ready.notify_all();
+  }
   lock_wake_.notify_all();
   if (active_.load() > 0) {
     // NOTE: jobs whose tasks ignore cancellation stay active in Redis until
@@ -1171,9 +1227,9 @@ void BullmqWorker::drain(std::chrono::steady_clock::time_point deadline) {
     // again, or another worker's stalled check does.
     spdlog::warn("event=bullmq.jobs_left_active count={}", active_.load());
   }
-  finish_->stop(true);
+  for (auto& lane : lanes_) lane->connection->stop(true);
   lock_->stop(true);
-  finish_thread_.join();
+  for (auto& lane : lanes_) lane->thread.join();
   lock_thread_.join();
   spdlog::info("event=bullmq.stopped");
 }

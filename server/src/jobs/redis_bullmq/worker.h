@@ -10,13 +10,17 @@
 // heavylift.v1.ErrorDetail JSON. Unknown job names, undecodable data and
 // other permanent failures fail at once, without retries.
 //
-// Four Redis connections, each on its own thread: fetching (moveToActive,
+// Redis connections, each on its own thread: fetching (moveToActive,
 // start-up checks), the blocking wait for a job marker (BZPOPMIN), lock
-// renewal and the stalled check, and finishing (moveToFinished, retries,
-// progress). On a busy queue, the moveToFinished that finishes a job also
-// takes the next one, as a Node Worker's does, so a job costs one script
-// call. Each reconnects with backoff after a lost connection; finished
-// jobs wait in memory until Redis is back, so none is lost.
+// renewal and the stalled check, and one per finish lane (moveToFinished,
+// retries, progress). On a busy queue, the moveToFinished that finishes a
+// job also takes the next one, as a Node Worker's does, so a job costs one
+// script call. Each job belongs to one finish lane, which sends its
+// results in order. With two lanes, one lane's scripts can run in Redis
+// while the other starts the jobs it got back, so Redis need not sit idle
+// during the worker's side of each round trip. Each connection reconnects with
+// backoff after a lost connection; finished jobs wait in memory until
+// Redis is back, so none is lost.
 //
 // Thread-safety: start() and drain() are called once each, from one thread.
 #pragma once
@@ -32,6 +36,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -80,18 +86,29 @@ class BullmqWorker {
  private:
   struct ActiveJob;
   struct FetchResult;
-  // An item for the finish thread: `run`, or the completion of `completed`
+  // An item for a finish lane: `run`, or the completion of `completed`
   // with `result_json`.
   struct FinishWork {
     std::function<void()> run;
     std::shared_ptr<ActiveJob> completed;
     std::string result_json;
   };
+  // A thread and a Redis connection that finish jobs: the lane's work runs
+  // in the order it was posted.
+  struct FinishLane {
+    std::unique_ptr<RedisConnection> connection;
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<FinishWork> queue;
+    // Retry jitter, drawn by the lane's thread only.
+    std::mt19937_64 random{std::random_device{}()};
+  };
 
   // Threads.
   void fetch_loop();
   void lock_loop();
-  void finish_loop();
+  void finish_loop(FinishLane& lane);
 
   // Fetching.
   Status check_server();
@@ -103,36 +120,43 @@ class BullmqWorker {
   void wait_for_marker();
   // Runs on the thread that fetched the job, whose connection reads the
   // job's Redis blobs.
-  void dispatch(std::map<std::string, std::string> fields, std::string job_id, RedisConnection& connection);
+  // `lane` finishes the job.
+  void dispatch(std::map<std::string, std::string> fields, std::string job_id, RedisConnection& connection,
+                FinishLane& lane);
   Result<std::string> resolve_redis_blobs(const std::string& data, RedisConnection& connection);
   void run_job(std::shared_ptr<ActiveJob> job);
 
-  // Finishing, on the finish thread.
-  void post(std::function<void()> work);
+  // Finishing, on the job's finish lane.
+  FinishLane& next_lane();
+  void post(const std::shared_ptr<ActiveJob>& job, std::function<void()> work);
   void post_completion(std::shared_ptr<ActiveJob> job, std::string result_json);
   std::vector<std::string> complete_args(const ActiveJob& job, const std::string& result_json, bool fetch_next) const;
   void complete(const std::shared_ptr<ActiveJob>& job, const std::string& result_json, bool allow_fetch_next = true);
   void complete_batch(const std::vector<FinishWork>& completions);
   void after_complete(const std::shared_ptr<ActiveJob>& job, const Result<RedisReply>& reply);
   void fail(const std::shared_ptr<ActiveJob>& job, const Error& error);
-  void hand_back(const std::string& job_id, const std::string& token, const std::string& why);
+  void hand_back(RedisConnection& connection, const std::string& job_id, const std::string& token,
+                 const std::string& why);
   void release(const std::shared_ptr<ActiveJob>& job, const std::string& outcome);
   bool may_fetch_next() const;
-  void take_next_job(const Result<RedisReply>& reply, const std::string& token, bool reply_lost);
-  Result<RedisReply> run_finish_script(const char* script, const std::vector<std::string>& keys,
-                                       std::vector<std::string> args, bool* reply_lost = nullptr);
+  void take_next_job(FinishLane& lane, const Result<RedisReply>& reply, const std::string& token, bool reply_lost);
+  Result<RedisReply> run_finish_script(RedisConnection& connection, const char* script,
+                                       const std::vector<std::string>& keys, std::vector<std::string> args,
+                                       bool* reply_lost = nullptr);
 
   // Lock renewal and stalled check, on the lock thread.
   void renew_locks();
   void check_stalled();
 
-  std::string key(const std::string& suffix) const;
+  std::string key(std::string_view suffix) const;
   std::vector<std::string> keys_for(const std::string_view* roles, size_t count, const std::string& job_id,
                                     const std::string& finished_target) const;
   std::string worker_opts_msgpack(const std::string& token) const;
   void pack_limiter(msgpack::packer<msgpack::sbuffer>& packer) const;
   std::string finished_opts_msgpack(const ActiveJob& job, const KeepJobs& keep) const;
   Counter& jobs_counter(const std::string& task, const std::string& outcome);
+  // jobs_counter() for a job's task, from a table filled at start.
+  Counter& job_outcome_counter(const ActiveJob& job, const std::string& outcome);
 
   BullmqSettings settings_;
   RedisEndpoint endpoint_;
@@ -141,6 +165,8 @@ class BullmqWorker {
   Metrics& metrics_;
   size_t concurrency_;
   std::string worker_name_;
+  // "<prefix>:<queue>:", the start of every key of the queue.
+  std::string key_prefix_;
   std::string token_prefix_;
   KeepJobs keep_completed_;
   KeepJobs keep_failed_;
@@ -149,18 +175,18 @@ class BullmqWorker {
   std::unique_ptr<RedisConnection> fetch_;
   std::unique_ptr<RedisConnection> blocking_;
   std::unique_ptr<RedisConnection> lock_;
-  std::unique_ptr<RedisConnection> finish_;
+  std::vector<std::unique_ptr<FinishLane>> lanes_;
+  std::atomic<size_t> lane_counter_{0};
 
   std::thread fetch_thread_;
   std::thread lock_thread_;
-  std::thread finish_thread_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finish_stop_{false};
   std::atomic<uint64_t> token_counter_{0};
   std::atomic<size_t> active_{0};
   // Wall-clock ms until which fetching waits: the executor was full or the
-  // queue is rate-limited. Both the fetch and the finish thread fetch jobs.
+  // queue is rate-limited. Both the fetch and the finish threads fetch jobs.
   std::atomic<int64_t> fetch_paused_until_ms_{0};
 
   // Guards active_jobs_ and wakes the fetch thread when a slot frees.
@@ -168,10 +194,9 @@ class BullmqWorker {
   std::condition_variable slot_freed_;
   std::map<std::string, std::shared_ptr<ActiveJob>> active_jobs_;
 
-  // Work for the finish thread, in order.
-  std::mutex finish_mutex_;
-  std::condition_variable finish_ready_;
-  std::deque<FinishWork> finish_queue_;
+  // The heavylift_bullmq_jobs_total counter of each registered task and
+  // outcome; read-only once the threads run.
+  std::map<std::pair<std::string, std::string>, Counter*> outcome_counters_;
 
   // Wakes the lock thread for shutdown.
   std::mutex lock_mutex_;
