@@ -65,6 +65,15 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+// The kernel's count of connections dropped because a listen queue was full
+// (TcpExt ListenOverflows), for the whole machine.
+function listenOverflows() {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const names = lines[0].split(' ');
+  const values = lines[1].split(' ');
+  return Number(values[names.indexOf('ListenOverflows')]);
+}
+
 // --- Histograms from the load generators (buckets of 0.1 ms) -------------------
 
 function mergeHistograms(histograms) {
@@ -196,10 +205,12 @@ async function acks(loadgens) {
 // connections are back or 60 s pass.
 async function reconnectAfter(loadgens, kill) {
   await Promise.all(loadgens.map((loadgen) => loadgen.request('reconnects', 'reconnects')));
+  const overflowsBefore = listenOverflows();
   const killedAt = Date.now();
   await kill();
   let lost = 0;
   const back = [];
+  const failures = {};
   const deadline = Date.now() + 60_000;
   for (;;) {
     await sleep(250);
@@ -207,12 +218,14 @@ async function reconnectAfter(loadgens, kill) {
     for (const report of reports) {
       lost += report.disconnects;
       back.push(...report.at);
+      for (const [what, count] of Object.entries(report.failures)) failures[what] = (failures[what] ?? 0) + count;
     }
     if ((lost > 0 && back.length >= 0.999 * lost) || Date.now() > deadline) break;
   }
   back.sort((a, b) => a - b);
   const at = (fraction) => (back.length === 0 ? NaN : (back[Math.max(0, Math.ceil(fraction * lost) - 1)] - killedAt) / 1000);
-  return { lost, back: back.length, p50: at(0.5), p999: back.length >= 0.999 * lost ? at(0.999) : NaN };
+  return { lost, back: back.length, p50: at(0.5), p999: back.length >= 0.999 * lost ? at(0.999) : NaN,
+    listenOverflows: listenOverflows() - overflowsBefore, failures };
 }
 
 // --- heavylift ------------------------------------------------------------------------
@@ -408,6 +421,7 @@ const rows = [
   ['(d) clients lost by the killed hub', h.kill?.lost, '', ''],
   ['(d) seconds until 50 % were back', format(h.kill?.p50, 2), '', ''],
   ['(d) seconds until 99.9 % were back', format(h.kill?.p999, 2), '', ''],
+  ['(d) listen queue overflows meanwhile (whole machine)', h.kill?.listenOverflows, '', ''],
 ];
 console.log('| measure | heavylift | node socket.io | ratio (heavylift better when > 1) |');
 console.log('| --- | --- | --- | --- |');

@@ -93,6 +93,8 @@ struct Stats {
   uint64_t disconnects = 0;
   std::vector<double> reconnected_at;  // wall-clock ms of each regained connection
   std::vector<double> reconnect_ms;    // time from loss to regained, each
+  // Failed attempts to open a connection, by stage and error.
+  std::map<std::string, uint64_t> failures;
 };
 
 class LoadGen;
@@ -115,7 +117,8 @@ class Client : public std::enable_shared_from_this<Client> {
   void on_message(const std::string& text);
   void send(std::string text);
   void write_next();
-  void lost();
+  // `stage` and `ec` name what failed, for the failure counts.
+  void lost(const char* stage = "closed", beast::error_code ec = {});
   void finish_open(bool ok);
   void schedule_work();
   void drop_socket() {
@@ -211,7 +214,8 @@ class LoadGen {
       for (const auto& client : clients_) open += client->ready() ? 1 : 0;
       emit("{\"type\":\"reconnects\",\"disconnects\":" + std::to_string(s.disconnects) +
            ",\"open\":" + std::to_string(open) + ",\"at\":" + list(s.reconnected_at) +
-           ",\"ms\":" + list(s.reconnect_ms) + "}");
+           ",\"ms\":" + list(s.reconnect_ms) + ",\"failures\":" + failures_json(s.failures) + "}");
+      s.failures.clear();
       s.disconnects = 0;
       s.reconnected_at.clear();
       s.reconnect_ms.clear();
@@ -276,6 +280,14 @@ class LoadGen {
     }
     return out + "]";
   }
+  static std::string failures_json(const std::map<std::string, uint64_t>& failures) {
+    std::string out = "{";
+    for (const auto& [what, count] : failures) {
+      if (out.size() > 1) out += ",";
+      out += "\"" + what + "\":" + std::to_string(count);
+    }
+    return out + "}";
+  }
   static void emit(const std::string& line) {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
@@ -314,7 +326,7 @@ void Client::open() {
   if (!ec) ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &enable, sizeof enable);
   if (!ec) socket.bind(tcp::endpoint(owner_.local(), 0), ec);
   if (ec) {
-    lost();
+    lost("bind", ec);
     return;
   }
   beast::get_lowest_layer(*ws_).expires_after(std::chrono::seconds(30));
@@ -325,7 +337,7 @@ void Client::open() {
 
 void Client::on_connect(beast::error_code ec) {
   if (ec) {
-    lost();
+    lost("connect", ec);
     return;
   }
   beast::error_code ignored;
@@ -333,7 +345,7 @@ void Client::on_connect(beast::error_code ec) {
   ws_->async_handshake(owner_.options().host + ":" + owner_.options().port, "/socket.io/?EIO=4&transport=websocket",
                       [self = shared_from_this()](beast::error_code error) {
                         if (error) {
-                          self->lost();
+                          self->lost("handshake", error);
                           return;
                         }
                         beast::get_lowest_layer(*self->ws_).expires_never();
@@ -344,7 +356,7 @@ void Client::on_connect(beast::error_code ec) {
 void Client::read_next() {
   ws_->async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
     if (ec) {
-      self->lost();
+      self->lost("read", ec);
       return;
     }
     const std::string text = beast::buffers_to_string(self->buffer_.data());
@@ -414,8 +426,9 @@ void Client::finish_open(bool ok) {
 // The connection failed or closed: reconnect as socket.io-client does by
 // default (delay 1 s doubling up to 5 s, each randomized by +-50 %), or report
 // the failure of a first attempt.
-void Client::lost() {
+void Client::lost(const char* stage, beast::error_code ec) {
   const bool was_open = ready_;
+  if (!was_open) ++owner_.stats().failures[std::string(stage) + ": " + (ec ? ec.message() : "closed")];
   ready_ = false;
   writing_ = false;
   out_.clear();
