@@ -2,10 +2,10 @@
 // socket.io 4 server on loopback, in one bounded run (see bench/README.md):
 //   (a) idle connections: hub memory per connection with one process, and
 //       with several heavylift processes on one port (SO_REUSEPORT) sharing
-//       Redis;
-//   (b) fan-out: single emits to a room holding every client; deliveries per
-//       second of each emit and delivery latency percentiles;
-//   (c) clients sending events with acks at a fixed rate: ack latency;
+//       Redis.
+//   (b) fan-out: single emits to a room holding every client. It reports the
+//       deliveries per second of each emit and delivery latency percentiles.
+//   (c) clients sending events with acks at a fixed rate: ack latency.
 //   (d) kill -9 of a hub: time until 99.9 % of its clients are connected
 //       again (to a second hub on the same port).
 // Load comes from heavylift_loadgen processes (bench/realtime/loadgen), each
@@ -314,7 +314,7 @@ async function heavyliftPhases(results) {
     }
 
     if (settings.phases.includes('acks')) {
-      // (c): the Node app answers each event from its subscription.
+      // (c): the Node app acknowledges each event from its subscription.
       const hub = await startHub(dir, port);
       const client = createClient({ address: hub.grpcAddress });
       const subscription = client.realtime.subscribe({ group: 'bench' });

@@ -1,9 +1,9 @@
 // heavylift_loadgen: a Socket.IO load generator for bench/realtime.
 //
 // One process opens many WebSocket connections from one source address on a
-// single-threaded Asio event loop and speaks just enough Engine.IO 4 and
+// single-threaded Asio event loop. It speaks just enough Engine.IO 4 and
 // Socket.IO 5 for the benchmark: CONNECT with a JWT in the auth payload,
-// joining a room through the hub's "heavylift:join" event, answering pings,
+// joining a room through the hub's "heavylift:join" event, replying to pings,
 // timing "tick" events by the "ts" field of their payload, sending "work"
 // events with acks, and reconnecting after the server goes away. It parses
 // only the output of the servers under test, which the benchmark starts.

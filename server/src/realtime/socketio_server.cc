@@ -43,6 +43,11 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxRequestHeaderBytes = 8192;
 // Entries an emptied send queue keeps allocated for the next messages.
 constexpr size_t kKeptQueueEntries = 4;
+// Accepts kept waiting on the listening socket. When many clients reconnect at
+// once (after a hub went away), each readiness event of the socket then takes
+// up to this many connections off the listen queue instead of one, so fewer
+// overflow it. Their handlers run on the acceptor's strand, one at a time.
+constexpr size_t kPendingAccepts = 16;
 // Server-to-client acks a connection may wait for at once.
 constexpr size_t kMaxPendingAcks = 1024;
 
@@ -174,7 +179,7 @@ class SocketIoServer::Impl {
         hub_(encode_socketio_message, metrics, hub_options(limits_, node_id_)),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
-        acceptor_(io_) {
+        acceptor_(asio::make_strand(io_)) {
     metrics.gauge_callback("heavylift_realtime_connections", "WebSocket connections open on the real-time hub.",
                            [this] { return static_cast<double>(connections_.load()); });
   }
@@ -1084,7 +1089,7 @@ Status SocketIoServer::Impl::start() {
     if (hub_.recovery() != nullptr) hub_.recovery()->set_mirror(bridge_.get());
   }
 
-  accept();
+  for (size_t i = 0; i < kPendingAccepts; ++i) accept();
   const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
   return Status::Ok();
