@@ -18,7 +18,7 @@ httpServer.listen(0, '127.0.0.1', () => {
 
 process.on('message', (message) => {
   if (message.type === 'emit') {
-    io.to('fan').emit('tick', { ts: performance.timeOrigin + performance.now(), seq: message.seq });
+    io.to('fan').emit('tick', { ts: Date.now(), seq: message.seq });
   } else if (message.type === 'memory') {
     globalThis.gc?.();
     process.send({ type: 'memory', rss: process.memoryUsage().rss });

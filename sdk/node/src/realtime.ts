@@ -7,8 +7,10 @@ import { EventEmitter } from 'node:events';
 import { type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 
 import { type CallOptions, callUnary, REQUEST_ID_METADATA_KEY, resolveCallOptions } from './call';
-import { errorFromServiceError } from './errors';
+import { errorClassForCode, errorFromServiceError } from './errors';
 import {
+  type AckBatchResponse,
+  type AckRequest,
   type ClientEvent as ClientEventMessage,
   ClientEvent_Type,
   RealtimeServiceService,
@@ -224,6 +226,55 @@ const EVENT_TYPES: Record<number, ClientEvent['type']> = {
   [ClientEvent_Type.LEAVE]: 'leave',
 };
 
+/** Acks sent in one AckBatch call at most; the daemon accepts up to 1000. */
+const MAX_ACKS_PER_BATCH = 500;
+
+/**
+ * Collects the acks that handlers send during one turn of the event loop and sends them in
+ * AckBatch calls, so that answering many client events costs a few calls, not one each.
+ * Each ack's promise settles with its own result.
+ */
+class AckBatcher {
+  private pending: { request: AckRequest; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly send: (batch: AckRequest[]) => Promise<AckBatchResponse>) {}
+
+  add(request: AckRequest): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ request, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_ACKS_PER_BATCH);
+      // A closed client throws at once; that rejects the batch like a failed call.
+      Promise.resolve().then(() => this.send(batch.map((entry) => entry.request))).then(
+        (response) => {
+          batch.forEach((entry, index) => {
+            const result = response.results[index];
+            if (result === undefined || result.code === 0) {
+              entry.resolve();
+              return;
+            }
+            const ErrorClass = errorClassForCode(result.code);
+            entry.reject(new ErrorClass(result.message, { code: result.code, details: result.message }));
+          });
+        },
+        (error: Error) => {
+          for (const entry of batch) entry.reject(error);
+        },
+      );
+    }
+  }
+}
+
 /** Builds the realtime methods over `channel`; `checkOpen` throws once the client is closed. */
 export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number, checkOpen: () => void): RealtimeMethods {
   const unary = <Request, Response>(
@@ -236,6 +287,8 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
     checkOpen();
     return callUnary(channel, method, request, resolved);
   };
+
+  const acks = new AckBatcher((batch) => unary(RealtimeServiceService.ackBatch, { acks: batch }, undefined));
 
   const toClientEvent = (message: ClientEventMessage): ClientEvent => {
     const event: ClientEvent = {
@@ -250,13 +303,8 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
     };
     if (message.ackId !== undefined) {
       const ackId = message.ackId;
-      event.ack = async (...args: unknown[]) => {
-        await unary(
-          RealtimeServiceService.ack,
-          { namespace: message.namespace, socketId: message.socketId, ackId, argsJson: JSON.stringify(args) },
-          undefined,
-        );
-      };
+      event.ack = (...args: unknown[]) =>
+        acks.add({ namespace: message.namespace, socketId: message.socketId, ackId, argsJson: JSON.stringify(args) });
     }
     return event;
   };

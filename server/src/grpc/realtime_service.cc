@@ -20,6 +20,7 @@ constexpr size_t kMaxNameBytes = 256;
 constexpr int kMaxRoomsPerEmit = 1024;
 constexpr uint32_t kDefaultAckTimeoutMs = 10000;
 constexpr uint32_t kMaxAckTimeoutMs = 300000;
+constexpr int kMaxAcksPerBatch = 1000;
 // How often a Subscribe stream checks for cancellation while idle.
 constexpr auto kSubscribePollInterval = std::chrono::milliseconds(200);
 
@@ -318,18 +319,42 @@ grpc::ServerWriteReactor<v1::ClientEvent>* RealtimeServiceImpl::Subscribe(grpc::
   return new SubscribeStream(hub_->client_events(), std::move(subscription));
 }
 
+Status RealtimeServiceImpl::apply_ack(const v1::AckRequest& request) {
+  if (Status s = check_name("socket_id", request.socket_id(), true); !s.ok()) return s;
+  Result<std::string> args = checked_args(request.args_json(), 0);
+  if (!args.ok()) return args.error();
+  realtime::Message message;
+  message.kind = realtime::Message::Kind::kAck;
+  message.name_space = namespace_or_main(request.namespace_());
+  message.ack_id = request.ack_id();
+  message.args_json = std::move(args).value();
+  return hub_->send_to(request.socket_id(), message);
+}
+
 grpc::ServerUnaryReactor* RealtimeServiceImpl::Ack(grpc::CallbackServerContext* context,
                                                    const v1::AckRequest* request, v1::AckResponse* /*response*/) {
   if (hub_ == nullptr) return finish(context, hub_off());
-  if (Status s = check_name("socket_id", request->socket_id(), true); !s.ok()) return finish(context, s);
-  Result<std::string> args = checked_args(request->args_json(), 0);
-  if (!args.ok()) return finish(context, args.error());
-  realtime::Message message;
-  message.kind = realtime::Message::Kind::kAck;
-  message.name_space = namespace_or_main(request->namespace_());
-  message.ack_id = request->ack_id();
-  message.args_json = std::move(args).value();
-  return finish(context, hub_->send_to(request->socket_id(), message));
+  return finish(context, apply_ack(*request));
+}
+
+grpc::ServerUnaryReactor* RealtimeServiceImpl::AckBatch(grpc::CallbackServerContext* context,
+                                                        const v1::AckBatchRequest* request,
+                                                        v1::AckBatchResponse* response) {
+  if (hub_ == nullptr) return finish(context, hub_off());
+  if (request->acks_size() > kMaxAcksPerBatch) {
+    return finish(context, Error::invalid("acks", "TOO_MANY_ACKS",
+                                          fmt::format("acks holds {} entries; at most {} are allowed per batch",
+                                                      request->acks_size(), kMaxAcksPerBatch)));
+  }
+  for (const v1::AckRequest& ack : request->acks()) {
+    const Status status = apply_ack(ack);
+    v1::AckResult* result = response->add_results();
+    if (!status.ok()) {
+      result->set_code(static_cast<int32_t>(status.error().code));
+      result->set_message(status.error().message);
+    }
+  }
+  return finish(context, Status::Ok());
 }
 
 }  // namespace heavylift

@@ -41,8 +41,12 @@ class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
                                                         const v1::SubscribeRequest* request) override;
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context, const v1::AckRequest* request,
                                 v1::AckResponse* response) override;
+  grpc::ServerUnaryReactor* AckBatch(grpc::CallbackServerContext* context, const v1::AckBatchRequest* request,
+                                     v1::AckBatchResponse* response) override;
 
  private:
+  // Checks one ack and queues it to its socket.
+  Status apply_ack(const v1::AckRequest& request);
   // Join (join true) or Leave.
   grpc::ServerUnaryReactor* change_membership(grpc::CallbackServerContext* context,
                                               const v1::RoomMembershipRequest& request,

@@ -11,7 +11,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -42,8 +41,13 @@ constexpr char kLeaveEvent[] = "heavylift:leave";
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxRequestHeaderBytes = 8192;
-// A read buffer that grew past this for a large message is released after it.
-constexpr size_t kKeptReadBufferBytes = 4096;
+// Entries an emptied send queue keeps allocated for the next messages.
+constexpr size_t kKeptQueueEntries = 4;
+// Accepts kept waiting on the listening socket. When many clients reconnect at
+// once (after a hub went away), each readiness event of the socket then takes
+// up to this many connections off the listen queue instead of one, so fewer
+// overflow it. Their handlers run on the acceptor's strand, one at a time.
+constexpr size_t kPendingAccepts = 16;
 // Server-to-client acks a connection may wait for at once.
 constexpr size_t kMaxPendingAcks = 1024;
 
@@ -175,7 +179,7 @@ class SocketIoServer::Impl {
         hub_(encode_socketio_message, metrics, hub_options(limits_, node_id_)),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
-        acceptor_(io_) {
+        acceptor_(asio::make_strand(io_)) {
     metrics.gauge_callback("heavylift_realtime_connections", "WebSocket connections open on the real-time hub.",
                            [this] { return static_cast<double>(connections_.load()); });
   }
@@ -278,7 +282,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     {
       std::lock_guard lock(queue_mutex_);
       if (queue_closed_) return;
-      if (queued_bytes_ + bytes > limits_.max_send_queue_bytes && !queue_.empty()) {
+      if (queued_bytes_ + bytes > limits_.max_send_queue_bytes && queue_head_ != queue_.size()) {
         queue_closed_ = true;
         overflow = true;
       } else {
@@ -502,8 +506,10 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
       return;
     }
     const std::string frame = beast::buffers_to_string(read_buffer_.data());
+    // Released after every message: most connections are idle between
+    // messages, and an empty flat_buffer holds no memory.
     read_buffer_.consume(read_buffer_.size());
-    if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
+    read_buffer_.shrink_to_fit();
     handle_frame(frame, ws_.got_binary());
     if (!closed_) read_next();
   }
@@ -870,12 +876,13 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     const Frame* frame = nullptr;
     {
       std::lock_guard lock(queue_mutex_);
-      if (queue_.empty()) {
+      if (queue_head_ == queue_.size()) {
         writing_ = false;
         if (closing_gracefully_) start_close_handshake();
         return;
       }
-      frame = &(*queue_.front().frames)[queue_.front().next_frame];
+      const Outgoing& front = queue_[queue_head_];
+      frame = &(*front.frames)[front.next_frame];
     }
     ws_.text(!frame->binary);
     ws_.async_write(asio::buffer(frame->data), [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
@@ -890,11 +897,29 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     }
     {
       std::lock_guard lock(queue_mutex_);
-      Outgoing& front = queue_.front();
+      Outgoing& front = queue_[queue_head_];
       queued_bytes_ -= bytes;
-      if (++front.next_frame == front.frames->size()) queue_.pop_front();
+      if (++front.next_frame == front.frames->size()) pop_sent_locked();
     }
     write_next();
+  }
+
+  // Drops the fully sent front of the queue. An emptied queue gives its
+  // memory back unless it is small, since idle connections dominate memory.
+  void pop_sent_locked() {
+    queue_[queue_head_].frames.reset();
+    if (++queue_head_ < queue_.size()) {
+      // A queue that never empties moves its live entries to the front now
+      // and then, so the sent ones do not pile up.
+      if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+        queue_head_ = 0;
+      }
+      return;
+    }
+    queue_.clear();
+    queue_head_ = 0;
+    if (queue_.capacity() > kKeptQueueEntries) queue_.shrink_to_fit();
   }
 
   // --- Closing -------------------------------------------------------------------
@@ -1015,7 +1040,10 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   std::unordered_map<uint64_t, PendingAck> pending_acks_;
 
   std::mutex queue_mutex_;
-  std::deque<Outgoing> queue_;
+  // Frames waiting to be sent, from queue_head_ on. A vector rather than a
+  // std::deque, which allocates about 600 bytes even when empty.
+  std::vector<Outgoing> queue_;
+  size_t queue_head_ = 0;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool queue_closed_ = false;
@@ -1061,7 +1089,7 @@ Status SocketIoServer::Impl::start() {
     if (hub_.recovery() != nullptr) hub_.recovery()->set_mirror(bridge_.get());
   }
 
-  accept();
+  for (size_t i = 0; i < kPendingAccepts; ++i) accept();
   const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
   return Status::Ok();

@@ -116,6 +116,52 @@ describe('realtime hub with socket.io-client', () => {
     }
   });
 
+  test('acks of many events each reach their client', async () => {
+    const events = hub.client.realtime.subscribe({ group: 'batched-acks' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const sockets = await Promise.all(['ivan', 'judy', 'kate'].map((user) => connectSocket(hub.url, { token: hub.token(user) })));
+      // Every event of one burst is answered in the same turn, so the SDK sends them in one batch.
+      events.on('count', (event) => {
+        void event.ack?.({ user: event.userId, n: event.args[0] });
+      });
+      const answers = await Promise.all(
+        sockets.flatMap((socket) => [1, 2, 3, 4].map((n) => socket.timeout(5_000).emitWithAck('count', n))),
+      );
+      assert.deepEqual(
+        answers.map((answer) => `${answer.user}:${answer.n}`).sort(),
+        ['ivan', 'judy', 'kate'].flatMap((user) => [1, 2, 3, 4].map((n) => `${user}:${n}`)).sort(),
+      );
+    } finally {
+      events.close();
+    }
+  });
+
+  test('ack to a gone socket rejects with NotFoundError', async () => {
+    const events = hub.client.realtime.subscribe({ group: 'late-ack' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const socket = await connectSocket(hub.url, { token: hub.token('lena') });
+      const received = nextEvent(events, 'late');
+      socket.emit('late', 'x', () => {});
+      const [event] = await received;
+      const socketId = socket.id;
+      const disconnected = new Promise((resolve) => {
+        events.on('disconnect', (gone) => {
+          if (gone.socketId === socketId) resolve();
+        });
+      });
+      socket.disconnect();
+      await disconnected;
+      await assert.rejects(event.ack('too late'), (error) => {
+        assert.equal(error.name, 'NotFoundError');
+        return true;
+      });
+    } finally {
+      events.close();
+    }
+  });
+
   test('server emit with ack returns client answer', async () => {
     const socket = await connectSocket(hub.url, { token: hub.token('frank') });
     socket.on('question', (value, callback) => callback(value * 2, 'ok'));
