@@ -30,6 +30,7 @@ export {
   type DecodeOptions,
   type DecodeResult,
   type GroupBy,
+  type MovingWindowOptions,
   type ModelWithSchema,
   type SchemaViolation,
   type TimeBucketUnit,

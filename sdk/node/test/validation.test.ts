@@ -449,7 +449,7 @@ const misspeltCases: MisspeltCase[] = [
     name: 'aggregate.run groupBy',
     call: () => client.aggregate.run({ model: 'Event', source: { documents: [] }, aggregates: [{ kind: 'count' }], groupby: ['type'] } as never),
     field: 'options.groupby',
-    allowed: 'model, source, groupBy, aggregates, onViolation, maxGroups',
+    allowed: 'model, source, groupBy, aggregates, onViolation, maxGroups, moving',
     received: "[ 'type' ] of type array",
   },
   {
@@ -507,6 +507,20 @@ const misspeltCases: MisspeltCase[] = [
     field: 'aggregates[1].quantile',
     allowed: 'kind, field, field2, quantiles, bounds, k, name',
     received: '[ 0.5 ] of type array',
+  },
+  {
+    name: 'aggregate.run moving',
+    call: () =>
+      client.aggregate.run({
+        model: 'Event',
+        source: { documents: [] },
+        groupBy: [{ field: 'at', bucket: 'day', timeZone: 'Europe/Berlin' }],
+        aggregates: [{ kind: 'sum', field: 'amount' }],
+        moving: { bucket: 7 } as never,
+      }),
+    field: 'moving.bucket',
+    allowed: 'buckets, key',
+    received: '7 of type number',
   },
   {
     name: 'aggregate.run call option',
@@ -719,6 +733,7 @@ describe('documented option keys', () => {
           ],
           onViolation: 'stop',
           maxGroups: 100,
+          moving: { buckets: 7, key: 1 },
         },
         fullCallOptions(),
       ),
@@ -792,6 +807,31 @@ describe('aggregate source', () => {
           'source',
           "Expected exactly one of source.mongo, source.postgres and source.documents for source but received { documents: [], postgres: { conninfo: 'x' } } of type object",
         ),
+    );
+  });
+});
+
+describe('aggregate moving window', () => {
+  const base = { model: 'Event', source: { documents: [] }, aggregates: [{ kind: 'sum' as const, field: 'amount' }] };
+
+  test('rejects a moving window without a bucketed key', async () => {
+    await assert.rejects(client.aggregate.run({ ...base, groupBy: ['type'], moving: { buckets: 7 } }), (error) =>
+      assertInvalid(error, 'moving.key', 'Expected a groupBy entry with a bucket for moving.key but received undefined of type undefined'),
+    );
+  });
+
+  test('rejects a fractional window length', async () => {
+    await assert.rejects(
+      client.aggregate.run({ ...base, groupBy: [{ field: 'at', bucket: 'day' }], moving: { buckets: 6.5 } }),
+      (error) => assertInvalid(error, 'moving.buckets', 'Expected an integer in 2..1000 for moving.buckets but received 6.5 of type number'),
+    );
+  });
+
+  test('defaults the key to the last bucketed groupBy entry', async () => {
+    // Gets past the checks and fails only on the network.
+    await assert.rejects(
+      client.aggregate.run({ ...base, groupBy: [{ field: 'at', bucket: 'day', timeZone: 'America/New_York' }, 'type'], moving: { buckets: 7 } }),
+      UnavailableError,
     );
   });
 });

@@ -1,5 +1,5 @@
 // Time buckets of epoch-millisecond dates in a time zone: the start of the
-// minute, hour, day, ISO week (Monday) or calendar month that holds a date,
+// minute, hour, day, ISO week (Monday) or calendar month that contains a date,
 // as epoch milliseconds. Dates before 1970 bucket the same way.
 //
 // A time zone is "UTC", a fixed offset ("+05:30") or an IANA name
