@@ -255,7 +255,7 @@ function buildGroupBy(value: unknown, index: number): AggregateRequest['groupBy'
   return { field: key.field ?? '', bucket: { unit, timeZone: key.timeZone ?? 'UTC' } };
 }
 
-function buildAggregateSpec(value: unknown, index: number): AggregateRequest['aggregates'][number] {
+export function buildAggregateSpec(value: unknown, index: number): AggregateRequest['aggregates'][number] {
   const field = `aggregates[${index}]`;
   const spec = checkOptionsObject(value as AggregateField, field);
   checkKnownKeys(spec, field, AGGREGATE_FIELD_NAMES);
@@ -319,7 +319,7 @@ export function buildDecodeRequest(options: DecodeOptions): DecodeRequest {
   };
 }
 
-function keyValue(key: KeyValue): string | number | boolean | Date | null {
+export function keyValue(key: KeyValue): string | number | boolean | Date | null {
   if (key.null || !key.value) return null;
   switch (key.value.$case) {
     case 'text':
@@ -338,18 +338,24 @@ function violationsOf(report: AggregateResponse['report']): SchemaViolation[] {
 }
 
 /** Shapes the AggregateResponse message into an AggregateResult. */
+/** Shapes a group's values by name, by the kinds of the requested aggregates. */
+export function valuesByName(
+  aggregates: AggregateRequest['aggregates'],
+  list: AggregateResponse['groups'][number]['values'],
+): Record<string, AggregateValue> {
+  const values: Record<string, AggregateValue> = {};
+  list.forEach((value, index) => {
+    const kind = aggregates[index]?.kind;
+    if (kind === AggregateSpec_Kind.KIND_QUANTILES) values[value.name] = value.quantiles;
+    else if (kind === AggregateSpec_Kind.KIND_HISTOGRAM) values[value.name] = value.buckets;
+    else if (kind === AggregateSpec_Kind.KIND_TOP_K) values[value.name] = value.top.map(({ value: v, count }) => ({ value: v, count }));
+    else values[value.name] = value.number;
+  });
+  return values;
+}
+
 export function toAggregateResult(request: AggregateRequest, response: AggregateResponse): AggregateResult {
-  const valuesOf = (list: AggregateResponse['groups'][number]['values']): Record<string, AggregateValue> => {
-    const values: Record<string, AggregateValue> = {};
-    list.forEach((value, index) => {
-      const kind = request.aggregates[index]?.kind;
-      if (kind === AggregateSpec_Kind.KIND_QUANTILES) values[value.name] = value.quantiles;
-      else if (kind === AggregateSpec_Kind.KIND_HISTOGRAM) values[value.name] = value.buckets;
-      else if (kind === AggregateSpec_Kind.KIND_TOP_K) values[value.name] = value.top.map(({ value: v, count }) => ({ value: v, count }));
-      else values[value.name] = value.number;
-    });
-    return values;
-  };
+  const valuesOf = (list: AggregateResponse['groups'][number]['values']) => valuesByName(request.aggregates, list);
   const groups = response.groups.map((group) => {
     const out: AggregateGroup = { keys: group.keys.map(keyValue), count: group.count, values: valuesOf(group.values) };
     if (group.movingValues.length > 0) out.moving = { count: group.movingCount, values: valuesOf(group.movingValues) };

@@ -390,7 +390,7 @@ function isUploadSource(value: unknown): value is UploadSource {
 }
 
 /** Builds the request-id metadata and the deadline of a streaming call. */
-function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
+export function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
   const metadata = new Metadata();
   metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
   const grpcOptions: GrpcCallOptions = {};

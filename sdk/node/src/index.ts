@@ -35,6 +35,7 @@ export {
   type SchemaViolation,
   type TimeBucketUnit,
 } from './aggregate';
+export type { LiveEvent, LiveOptions, LiveResult, LiveWindowResult } from './aggregate-live';
 export type { OverloadRetryOptions, TlsOptions } from './connection';
 export { childTraceparent, traceIdOf } from './trace';
 export type {

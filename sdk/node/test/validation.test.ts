@@ -523,6 +523,20 @@ const misspeltCases: MisspeltCase[] = [
     received: '7 of type number',
   },
   {
+    name: 'aggregate.live options',
+    call: () => client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000, lateness: 5 } as never, []),
+    field: 'options.lateness',
+    allowed: 'groupBy, aggregates, windowMs, slideMs, allowedLatenessMs, maxGroups, room, namespace',
+    received: '5 of type number',
+  },
+  {
+    name: 'aggregate.live event',
+    call: () => client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000 }, [{ time: 1, label: { a: 'b' } } as never]),
+    field: 'events[0].label',
+    allowed: 'time, labels, numbers',
+    received: "{ a: 'b' } of type object",
+  },
+  {
     name: 'aggregate.run call option',
     call: () => client.aggregate.run({ model: 'Event', source: { documents: [] }, aggregates: [{ kind: 'count' }] }, { deadline: 5 } as never),
     field: 'callOptions.deadline',
@@ -747,6 +761,23 @@ describe('documented option keys', () => {
       UnavailableError,
     );
     await assert.rejects(client.aggregate.decode({ model: 'Event', source: { documents: [] } }), UnavailableError);
+    await assert.rejects(
+      client.aggregate.live(
+        {
+          groupBy: ['region'],
+          aggregates: [{ kind: 'mean', field: 'latency' }],
+          windowMs: 60_000,
+          slideMs: 10_000,
+          allowedLatenessMs: 1_000,
+          maxGroups: 50,
+          room: 'ops',
+          namespace: '/',
+        },
+        [{ time: new Date(0), labels: { region: 'eu' }, numbers: { latency: 1 } }],
+        fullCallOptions(),
+      ),
+      UnavailableError,
+    );
   });
 
   test('realtime methods', async () => {
@@ -807,6 +838,21 @@ describe('aggregate source', () => {
           'source',
           "Expected exactly one of source.mongo, source.postgres and source.documents for source but received { documents: [], postgres: { conninfo: 'x' } } of type object",
         ),
+    );
+  });
+});
+
+describe('aggregate live', () => {
+  test('rejects a window that is not a positive integer', async () => {
+    await assert.rejects(client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 0, slideMs: 1000 }, []), (error) =>
+      assertInvalid(error, 'windowMs', 'Expected a positive integer of milliseconds for windowMs but received 0 of type number'),
+    );
+  });
+
+  test('rejects an event time that is not a date', async () => {
+    await assert.rejects(
+      client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000 }, [{ time: 'now' as never }]),
+      (error) => assertInvalid(error, 'events[0].time', "Expected a Date or integer epoch milliseconds for events[0].time but received 'now' of type string"),
     );
   });
 });
