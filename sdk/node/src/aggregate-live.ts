@@ -1,18 +1,14 @@
 // Live analysis: aggregates over a sliding window of an event stream, sent to the daemon over
 // one AggregateService.Live client stream. Windows are published to a real-time hub room as
 // they close and returned, with the counters, when the stream ends.
-import type { Client, ServiceError } from '@grpc/grpc-js';
-import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
+import type { Client } from '@grpc/grpc-js';
 
 import { type AggregateField, type AggregateGroup, buildAggregateSpec, keyValue, valuesByName } from './aggregate';
 import type { ResolvedCallOptions } from './call';
-import { abortError, errorFromServiceError } from './errors';
-import { streamCallOptions } from './files';
+import { callClientStream } from './client-stream';
 import {
   AggregateServiceService,
   type LiveEvent as LiveEventMessage,
-  type LiveInput,
   type LiveSpec,
   type LiveSummary,
 } from './gen/heavylift/v1/aggregate';
@@ -156,63 +152,23 @@ export function callLive(
   events: Iterable<LiveEvent> | AsyncIterable<LiveEvent>,
   resolved: ResolvedCallOptions,
 ): Promise<LiveResult> {
-  const { signal, requestId, deadlineMs } = resolved;
-  if (signal?.aborted) return Promise.reject(abortError(signal, requestId));
-  return new Promise<LiveResult>((resolve, reject) => {
-    const { metadata, grpcOptions } = streamCallOptions(resolved);
-    const startedAt = performance.now();
-    let settled = false;
-    let resolveEnded!: () => void;
-    const ended = new Promise<void>((done) => {
-      resolveEnded = done;
-    });
-    const settle = (error: Error | undefined, summary?: LiveSummary): void => {
-      resolveEnded();
-      signal?.removeEventListener('abort', onAbort);
-      if (settled) return;
-      settled = true;
-      if (error) reject(error);
-      else resolve(toLiveResult(spec, summary as LiveSummary));
-    };
-    const onAbort = (): void => {
-      settle(abortError(signal!, requestId));
-      call.cancel();
-    };
-    const method = AggregateServiceService.live;
-    const call = client.makeClientStreamRequest<LiveInput, LiveSummary>(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      metadata,
-      grpcOptions,
-      (error: ServiceError | null, summary?: LiveSummary) => {
-        if (error) settle(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
-        else settle(undefined, summary);
-      },
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    const write = async (message: LiveInput): Promise<void> => {
-      if (!call.write(message)) await Promise.race([once(call, 'drain'), ended]);
-    };
-    const pump = async (): Promise<void> => {
-      await write({ spec, events: [] });
-      let batch: LiveEventMessage[] = [];
-      let index = 0;
-      for await (const event of events) {
-        if (settled) break;
-        batch.push(buildLiveEvent(event, index++));
-        if (batch.length === EVENTS_PER_MESSAGE) {
-          await write({ spec: undefined, events: batch });
-          batch = [];
-        }
+  const summary = callClientStream(client, AggregateServiceService.live, resolved, async (stream) => {
+    await stream.write({ spec, events: [] });
+    let batch: LiveEventMessage[] = [];
+    let index = 0;
+    for await (const event of events) {
+      if (stream.settled()) {
+        break;
       }
-      if (batch.length > 0 && !settled) await write({ spec: undefined, events: batch });
-      call.end();
-    };
-    pump().catch((error: unknown) => {
-      call.cancel();
-      settle(error instanceof Error ? error : new Error(String(error)));
-    });
+      batch.push(buildLiveEvent(event, index++));
+      if (batch.length === EVENTS_PER_MESSAGE) {
+        await stream.write({ spec: undefined, events: batch });
+        batch = [];
+      }
+    }
+    if (batch.length > 0 && !stream.settled()) {
+      await stream.write({ spec: undefined, events: batch });
+    }
   });
+  return summary.then((response) => toLiveResult(spec, response));
 }

@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { BSON, Double, Int32, ObjectId } from 'bson';
 import { InvalidArgumentError } from 'heavylift';
 
 import { useDaemon } from '../lib/helpers.mjs';
-import { assertClose, EVENT_TYPES, SCHEMA_FILE, seededRandom } from '../lib/records.mjs';
+import { assertClose, EVENT_TYPES, eventToBson, SCHEMA_FILE, seededRandom } from '../lib/records.mjs';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -36,16 +35,6 @@ function makeEvents(count) {
   return events;
 }
 
-function toBson(event) {
-  return BSON.serialize({
-    _id: new ObjectId(event.id),
-    user: new ObjectId(event.user),
-    type: event.type,
-    amount: new Double(event.amount),
-    quantity: new Int32(event.quantity),
-    at: new Date(event.at),
-  });
-}
 
 // The local calendar fields of `ms` in `timeZone`, by ICU.
 function localParts(ms, timeZone) {
@@ -71,7 +60,7 @@ function localParts(ms, timeZone) {
 }
 
 const events = makeEvents(EVENT_COUNT);
-const documents = events.map(toBson);
+const documents = events.map(eventToBson);
 
 describe('aggregate: IANA time zones', () => {
   const running = useDaemon(['--schema-file', SCHEMA_FILE], { deadlineMs: 60_000 });
