@@ -25,7 +25,7 @@ export interface ClientStreamMethod<Request, Response> {
   responseDeserialize: (value: Buffer) => Response;
 }
 
-/** What `produce` writes with: a write that waits for 'drain', and whether the call has ended. */
+/** The writer that `produce` receives: a write that waits for 'drain', and whether the call has ended. */
 export interface ClientStreamWriter<Request> {
   write(message: Request): Promise<void>;
   settled(): boolean;

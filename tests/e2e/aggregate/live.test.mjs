@@ -2,9 +2,14 @@
 // real-time hub room and received by socket.io-client, checked against a
 // JavaScript reference computed here on the same events.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
 
-import { InvalidArgumentError } from 'heavylift';
+import { createClient, InvalidArgumentError, UnauthenticatedError } from 'heavylift';
+
+import { startTestDaemon } from '../lib/helpers.mjs';
 
 import { assertClose } from '../lib/records.mjs';
 import { closeSockets, connectSocket, SANITIZED, useHub } from '../realtime/lib.mjs';
@@ -183,5 +188,37 @@ describe('aggregate: live windows to the real-time hub', () => {
         error.protoField === 'spec.max_groups' &&
         /above the bound of 268435456 bytes/.test(error.message),
     );
+  });
+});
+
+describe('aggregate: live with bearer tokens', () => {
+  const TOKEN = 'live-token-0123456789abcdef';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'heavylift-live-'));
+  const tokenFile = path.join(dir, 'tokens');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  let daemon;
+  before(async () => {
+    daemon = await startTestDaemon(['--auth-token-file', tokenFile]);
+  });
+  after(async () => {
+    const exit = await daemon?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(exit?.code, 0, daemon?.logs());
+  });
+
+  test('a call without the token is rejected, one with it runs', async () => {
+    const options = { aggregates: [{ kind: 'count' }], windowMs: 1_000, slideMs: 1_000 };
+    const events = [{ time: BASE, labels: {} }];
+    const none = createClient({ address: daemon.grpcAddress });
+    const allowed = createClient({ address: daemon.grpcAddress, token: TOKEN });
+    try {
+      await assert.rejects(none.aggregate.live(options, events), UnauthenticatedError);
+      const result = await allowed.aggregate.live(options, events);
+      assert.equal(result.eventsReceived, 1);
+      assert.equal(result.windows.length, 1);
+    } finally {
+      none.close();
+      allowed.close();
+    }
   });
 });
