@@ -82,8 +82,22 @@ export interface AggregateField {
   name?: string;
 }
 
-/** A group key: a field path, or a date field bucketed in a fixed-offset time zone. */
+/**
+ * A group key: a field path, or a date field bucketed in a time zone: "UTC" (the default), an
+ * offset such as "+05:30", or an IANA name such as "Europe/Berlin" (with its daylight-saving rules).
+ */
 export type GroupBy = string | { field: string; bucket: TimeBucketUnit; timeZone?: string };
+
+/**
+ * A moving window over the buckets of one bucketed groupBy key, for example a 7-day moving mean
+ * over day buckets. Combines count, sum, mean, min, max, stddev and histogram aggregates.
+ */
+export interface MovingWindowOptions {
+  /** Buckets in the window, the group's own included: 2..1000. */
+  buckets: number;
+  /** Index in groupBy of the bucketed key; defaults to the last groupBy entry with a bucket. */
+  key?: number;
+}
 
 export interface AggregateOptions {
   /** The schema model the records belong to, for example "Event". */
@@ -95,6 +109,8 @@ export interface AggregateOptions {
   onViolation?: 'continue' | 'stop';
   /** At most this many groups; the daemon's aggregate.max_groups by default. */
   maxGroups?: number;
+  /** Adds, to every group, the aggregates over the moving window that ends at its bucket. */
+  moving?: MovingWindowOptions;
 }
 
 /** Options of `client.aggregate.decode`. */
@@ -120,6 +136,11 @@ export interface AggregateGroup {
   count: number;
   /** Values by aggregate name: a number, quantiles / histogram counts as arrays, top-k entries. */
   values: Record<string, AggregateValue>;
+  /**
+   * With `moving`: the records and the aggregates (by the same names) of the window that ends at
+   * this group's bucket. Absent without `moving` and for a group whose bucketed key is null.
+   */
+  moving?: { count: number; values: Record<string, AggregateValue> };
 }
 
 export interface AggregateResult {
@@ -167,7 +188,9 @@ const AGGREGATE_OPTION_NAMES = optionNames<AggregateOptions>({
   aggregates: true,
   onViolation: true,
   maxGroups: true,
+  moving: true,
 });
+const MOVING_NAMES = optionNames<MovingWindowOptions>({ buckets: true, key: true });
 const DECODE_OPTION_NAMES = optionNames<DecodeOptions>({ model: true, source: true, onViolation: true, limit: true });
 const AGGREGATE_FIELD_NAMES = optionNames<AggregateField>({
   kind: true,
@@ -232,7 +255,7 @@ function buildGroupBy(value: unknown, index: number): AggregateRequest['groupBy'
   return { field: key.field ?? '', bucket: { unit, timeZone: key.timeZone ?? 'UTC' } };
 }
 
-function buildAggregateSpec(value: unknown, index: number): AggregateRequest['aggregates'][number] {
+export function buildAggregateSpec(value: unknown, index: number): AggregateRequest['aggregates'][number] {
   const field = `aggregates[${index}]`;
   const spec = checkOptionsObject(value as AggregateField, field);
   checkKnownKeys(spec, field, AGGREGATE_FIELD_NAMES);
@@ -266,7 +289,23 @@ export function buildAggregateRequest(options: AggregateOptions): AggregateReque
     aggregates,
     policy: policyOf(checked.onViolation),
     maxGroups: checked.maxGroups ?? 0,
+    moving: buildMoving(checked.moving, groupBy),
   };
+}
+
+function buildMoving(value: unknown, groupBy: AggregateRequest['groupBy']): AggregateRequest['moving'] {
+  if (value === undefined) return undefined;
+  const moving = checkOptionsObject(value as MovingWindowOptions, 'moving');
+  checkKnownKeys(moving, 'moving', MOVING_NAMES);
+  if (!Number.isInteger(moving.buckets)) throw invalidParameter('moving.buckets', 'an integer in 2..1000', moving.buckets);
+  let key = moving.key;
+  if (key === undefined) {
+    key = groupBy.map((entry) => entry.bucket !== undefined).lastIndexOf(true);
+    if (key < 0) throw invalidParameter('moving.key', 'a groupBy entry with a bucket', undefined);
+  } else if (!Number.isInteger(key) || key < 0) {
+    throw invalidParameter('moving.key', 'the index of a groupBy entry with a bucket', key);
+  }
+  return { groupKey: key, buckets: moving.buckets as number };
 }
 
 /** Builds the DecodeRequest message for `decode`; throws InvalidArgumentError for a malformed option. */
@@ -280,7 +319,7 @@ export function buildDecodeRequest(options: DecodeOptions): DecodeRequest {
   };
 }
 
-function keyValue(key: KeyValue): string | number | boolean | Date | null {
+export function keyValue(key: KeyValue): string | number | boolean | Date | null {
   if (key.null || !key.value) return null;
   switch (key.value.$case) {
     case 'text':
@@ -299,17 +338,28 @@ function violationsOf(report: AggregateResponse['report']): SchemaViolation[] {
 }
 
 /** Shapes the AggregateResponse message into an AggregateResult. */
+/** Shapes a group's values by name, by the kinds of the requested aggregates. */
+export function valuesByName(
+  aggregates: AggregateRequest['aggregates'],
+  list: AggregateResponse['groups'][number]['values'],
+): Record<string, AggregateValue> {
+  const values: Record<string, AggregateValue> = {};
+  list.forEach((value, index) => {
+    const kind = aggregates[index]?.kind;
+    if (kind === AggregateSpec_Kind.KIND_QUANTILES) values[value.name] = value.quantiles;
+    else if (kind === AggregateSpec_Kind.KIND_HISTOGRAM) values[value.name] = value.buckets;
+    else if (kind === AggregateSpec_Kind.KIND_TOP_K) values[value.name] = value.top.map(({ value: v, count }) => ({ value: v, count }));
+    else values[value.name] = value.number;
+  });
+  return values;
+}
+
 export function toAggregateResult(request: AggregateRequest, response: AggregateResponse): AggregateResult {
+  const valuesOf = (list: AggregateResponse['groups'][number]['values']) => valuesByName(request.aggregates, list);
   const groups = response.groups.map((group) => {
-    const values: Record<string, AggregateValue> = {};
-    group.values.forEach((value, index) => {
-      const kind = request.aggregates[index]?.kind;
-      if (kind === AggregateSpec_Kind.KIND_QUANTILES) values[value.name] = value.quantiles;
-      else if (kind === AggregateSpec_Kind.KIND_HISTOGRAM) values[value.name] = value.buckets;
-      else if (kind === AggregateSpec_Kind.KIND_TOP_K) values[value.name] = value.top.map(({ value: v, count }) => ({ value: v, count }));
-      else values[value.name] = value.number;
-    });
-    return { keys: group.keys.map(keyValue), count: group.count, values };
+    const out: AggregateGroup = { keys: group.keys.map(keyValue), count: group.count, values: valuesOf(group.values) };
+    if (group.movingValues.length > 0) out.moving = { count: group.movingCount, values: valuesOf(group.movingValues) };
+    return out;
   });
   return {
     groups,

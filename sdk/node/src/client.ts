@@ -30,6 +30,7 @@ import {
 } from './connection';
 import { createCryptoMethods, type CryptoMethods } from './crypto';
 import { createFileMethods, type FileMethods } from './files';
+import { buildLiveEvent, buildLiveSpec, callLive, type LiveEvent, type LiveOptions, type LiveResult } from './aggregate-live';
 import { HealthService } from './gen/grpc/health/v1/health';
 import { AggregateServiceService } from './gen/heavylift/v1/aggregate';
 import { ImageServiceService } from './gen/heavylift/v1/image';
@@ -181,6 +182,24 @@ export interface AggregateMethods {
   run(options: AggregateOptions, callOptions?: CallOptions): Promise<AggregateResult>;
   /** Decodes records with the schema and returns them as canonical Extended JSON. */
   decode(options: DecodeOptions, callOptions?: CallOptions): Promise<DecodeResult>;
+  /**
+   * Aggregates `events` over sliding windows of event time. Each window is published to
+   * `options.room` of the real-time hub (Socket.IO event `aggregate:window`) as it closes; the
+   * promise resolves when `events` ends, with the counters and the last windows. A stream that
+   * runs longer than the client's default deadline needs `{ deadlineMs: Infinity }` or a signal.
+   *
+   * @example
+   * const result = await client.aggregate.live(
+   *   { groupBy: ['region'], aggregates: [{ kind: 'mean', field: 'latency' }], windowMs: 60_000, slideMs: 10_000, room: 'ops' },
+   *   eventsFromSomewhere(), // { time, labels: { region }, numbers: { latency } }
+   *   { deadlineMs: Infinity },
+   * );
+   */
+  live(
+    options: LiveOptions,
+    events: Iterable<LiveEvent> | AsyncIterable<LiveEvent>,
+    callOptions?: CallOptions,
+  ): Promise<LiveResult>;
 }
 
 /**
@@ -278,6 +297,18 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toDecodeResult(await callUnary(this.#channel, AggregateServiceService.decode, request, resolved));
+      },
+      live: async (options, events, callOptions) => {
+        const spec = buildLiveSpec(options);
+        if (events === null || typeof events !== 'object' || !(Symbol.iterator in events || Symbol.asyncIterator in events)) {
+          throw invalidParameter('events', 'an iterable or async iterable of events', events);
+        }
+        // An array is checked whole before anything is sent; other iterables as they are read.
+        if (Array.isArray(events)) events.forEach(buildLiveEvent);
+        checkCallOptionKeys(callOptions);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return callLive(this.#channel, spec, events, resolved);
       },
     };
 

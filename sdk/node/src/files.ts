@@ -1,9 +1,8 @@
-import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { once } from 'node:events';
+import { type Client, type ServiceError } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 
-import { type CallOptions, REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
+import { type CallOptions, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
 import { abortError, errorFromServiceError } from './errors';
 import {
   type ColumnProfile as ColumnProfileMessage,
@@ -16,10 +15,10 @@ import {
   type DownloadChunk,
   type DownloadRequest,
   FileServiceService,
-  type UploadChunk,
   type UploadOptions as UploadOptionsMessage,
   type UploadResult as UploadResultMessage,
 } from './gen/heavylift/v1/files';
+import { callClientStream, streamCallOptions } from './client-stream';
 import { buildBlobRef } from './image';
 import {
   checkBoolean,
@@ -389,16 +388,6 @@ function isUploadSource(value: unknown): value is UploadSource {
   );
 }
 
-/** Builds the request-id metadata and the deadline of a streaming call. */
-function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
-  const metadata = new Metadata();
-  metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
-  const grpcOptions: GrpcCallOptions = {};
-  if (Number.isFinite(resolved.deadlineMs)) {
-    grpcOptions.deadline = Date.now() + resolved.deadlineMs;
-  }
-  return { metadata, grpcOptions };
-}
 
 /**
  * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
@@ -411,82 +400,25 @@ export function callUpload(
   chunkBytes: number,
   resolved: ResolvedCallOptions,
 ): Promise<UploadResultMessage> {
-  const { signal, requestId, deadlineMs } = resolved;
-  if (signal?.aborted) {
-    return Promise.reject(abortError(signal, requestId));
-  }
-  return new Promise<UploadResultMessage>((resolve, reject) => {
-    const { metadata, grpcOptions } = streamCallOptions(resolved);
-    const startedAt = performance.now();
-    let settled = false;
-    let resolveEnded!: () => void;
-    // Settles when the call ends for any reason, so a pending wait for 'drain' stops.
-    const ended = new Promise<void>((done) => {
-      resolveEnded = done;
-    });
-
-    const settle = (error: Error | undefined, response?: UploadResultMessage): void => {
-      resolveEnded();
-      signal?.removeEventListener('abort', onAbort);
-      if (settled) {
-        return;
-      }
-      settled = true;
-      if (error) {
-        reject(error);
-      } else {
-        resolve(response as UploadResultMessage);
-      }
-    };
-    const onAbort = (): void => {
-      settle(abortError(signal!, requestId));
-      call.cancel();
-    };
-
-    const method = FileServiceService.upload;
-    const call = client.makeClientStreamRequest<UploadChunk, UploadResultMessage>(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      metadata,
-      grpcOptions,
-      (error: ServiceError | null, response?: UploadResultMessage) => {
-        if (error) {
-          settle(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
-        } else {
-          settle(undefined, response);
-        }
-      },
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-
+  return callClientStream(client, FileServiceService.upload, resolved, async (stream) => {
     const send = async (data: Uint8Array): Promise<void> => {
-      for (let offset = 0; offset < data.length && !settled; offset += chunkBytes) {
+      for (let offset = 0; offset < data.length && !stream.settled(); offset += chunkBytes) {
         const piece = Buffer.from(data.buffer, data.byteOffset + offset, Math.min(chunkBytes, data.length - offset));
-        if (!call.write({ options: undefined, data: piece })) {
-          await Promise.race([once(call, 'drain'), ended]);
-        }
+        await stream.write({ options: undefined, data: piece });
       }
     };
 
-    const pump = async (): Promise<void> => {
-      call.write({ options, data: Buffer.alloc(0) });
-      if (source instanceof Uint8Array) {
-        await send(source);
-      } else {
-        for await (const chunk of source) {
-          if (settled) {
-            break;
-          }
-          await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    await stream.write({ options, data: Buffer.alloc(0) });
+    if (source instanceof Uint8Array) {
+      await send(source);
+    } else {
+      for await (const chunk of source) {
+        if (stream.settled()) {
+          break;
         }
+        await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       }
-      call.end();
-    };
-    pump().catch((error: unknown) => {
-      call.cancel();
-      settle(error instanceof Error ? error : new Error(String(error)));
-    });
+    }
   });
 }
 

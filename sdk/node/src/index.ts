@@ -30,10 +30,12 @@ export {
   type DecodeOptions,
   type DecodeResult,
   type GroupBy,
+  type MovingWindowOptions,
   type ModelWithSchema,
   type SchemaViolation,
   type TimeBucketUnit,
 } from './aggregate';
+export type { LiveEvent, LiveOptions, LiveResult, LiveWindowResult } from './aggregate-live';
 export type { OverloadRetryOptions, TlsOptions } from './connection';
 export { childTraceparent, traceIdOf } from './trace';
 export type {

@@ -449,7 +449,7 @@ const misspeltCases: MisspeltCase[] = [
     name: 'aggregate.run groupBy',
     call: () => client.aggregate.run({ model: 'Event', source: { documents: [] }, aggregates: [{ kind: 'count' }], groupby: ['type'] } as never),
     field: 'options.groupby',
-    allowed: 'model, source, groupBy, aggregates, onViolation, maxGroups',
+    allowed: 'model, source, groupBy, aggregates, onViolation, maxGroups, moving',
     received: "[ 'type' ] of type array",
   },
   {
@@ -507,6 +507,34 @@ const misspeltCases: MisspeltCase[] = [
     field: 'aggregates[1].quantile',
     allowed: 'kind, field, field2, quantiles, bounds, k, name',
     received: '[ 0.5 ] of type array',
+  },
+  {
+    name: 'aggregate.run moving',
+    call: () =>
+      client.aggregate.run({
+        model: 'Event',
+        source: { documents: [] },
+        groupBy: [{ field: 'at', bucket: 'day', timeZone: 'Europe/Berlin' }],
+        aggregates: [{ kind: 'sum', field: 'amount' }],
+        moving: { bucket: 7 } as never,
+      }),
+    field: 'moving.bucket',
+    allowed: 'buckets, key',
+    received: '7 of type number',
+  },
+  {
+    name: 'aggregate.live options',
+    call: () => client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000, lateness: 5 } as never, []),
+    field: 'options.lateness',
+    allowed: 'groupBy, aggregates, windowMs, slideMs, allowedLatenessMs, maxGroups, room, namespace',
+    received: '5 of type number',
+  },
+  {
+    name: 'aggregate.live event',
+    call: () => client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000 }, [{ time: 1, label: { a: 'b' } } as never]),
+    field: 'events[0].label',
+    allowed: 'time, labels, numbers',
+    received: "{ a: 'b' } of type object",
   },
   {
     name: 'aggregate.run call option',
@@ -719,6 +747,7 @@ describe('documented option keys', () => {
           ],
           onViolation: 'stop',
           maxGroups: 100,
+          moving: { buckets: 7, key: 1 },
         },
         fullCallOptions(),
       ),
@@ -732,6 +761,23 @@ describe('documented option keys', () => {
       UnavailableError,
     );
     await assert.rejects(client.aggregate.decode({ model: 'Event', source: { documents: [] } }), UnavailableError);
+    await assert.rejects(
+      client.aggregate.live(
+        {
+          groupBy: ['region'],
+          aggregates: [{ kind: 'mean', field: 'latency' }],
+          windowMs: 60_000,
+          slideMs: 10_000,
+          allowedLatenessMs: 1_000,
+          maxGroups: 50,
+          room: 'ops',
+          namespace: '/',
+        },
+        [{ time: new Date(0), labels: { region: 'eu' }, numbers: { latency: 1 } }],
+        fullCallOptions(),
+      ),
+      UnavailableError,
+    );
   });
 
   test('realtime methods', async () => {
@@ -792,6 +838,46 @@ describe('aggregate source', () => {
           'source',
           "Expected exactly one of source.mongo, source.postgres and source.documents for source but received { documents: [], postgres: { conninfo: 'x' } } of type object",
         ),
+    );
+  });
+});
+
+describe('aggregate live', () => {
+  test('rejects a window that is not a positive integer', async () => {
+    await assert.rejects(client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 0, slideMs: 1000 }, []), (error) =>
+      assertInvalid(error, 'windowMs', 'Expected a positive integer of milliseconds for windowMs but received 0 of type number'),
+    );
+  });
+
+  test('rejects an event time that is not a date', async () => {
+    await assert.rejects(
+      client.aggregate.live({ aggregates: [{ kind: 'count' }], windowMs: 1000, slideMs: 1000 }, [{ time: 'now' as never }]),
+      (error) => assertInvalid(error, 'events[0].time', "Expected a Date or integer epoch milliseconds for events[0].time but received 'now' of type string"),
+    );
+  });
+});
+
+describe('aggregate moving window', () => {
+  const base = { model: 'Event', source: { documents: [] }, aggregates: [{ kind: 'sum' as const, field: 'amount' }] };
+
+  test('rejects a moving window without a bucketed key', async () => {
+    await assert.rejects(client.aggregate.run({ ...base, groupBy: ['type'], moving: { buckets: 7 } }), (error) =>
+      assertInvalid(error, 'moving.key', 'Expected a groupBy entry with a bucket for moving.key but received undefined of type undefined'),
+    );
+  });
+
+  test('rejects a fractional window length', async () => {
+    await assert.rejects(
+      client.aggregate.run({ ...base, groupBy: [{ field: 'at', bucket: 'day' }], moving: { buckets: 6.5 } }),
+      (error) => assertInvalid(error, 'moving.buckets', 'Expected an integer in 2..1000 for moving.buckets but received 6.5 of type number'),
+    );
+  });
+
+  test('defaults the key to the last bucketed groupBy entry', async () => {
+    // Gets past the checks and fails only on the network.
+    await assert.rejects(
+      client.aggregate.run({ ...base, groupBy: [{ field: 'at', bucket: 'day', timeZone: 'America/New_York' }, 'type'], moving: { buckets: 7 } }),
+      UnavailableError,
     );
   });
 });

@@ -282,7 +282,6 @@ int run_daemon(const Config& config) {
   ImageServiceImpl image_service(dispatcher);
   CryptoServiceImpl crypto_service(dispatcher);
   TestingServiceImpl testing_service(dispatcher);
-  AggregateServiceImpl aggregate_service(dispatcher);
   TaskServiceImpl task_service(dispatcher);
   StreamCallTracker streams(executor, metrics, draining);
   FileServiceImpl file_service(dispatcher, streams, config.files, config.blob_root);
@@ -314,6 +313,7 @@ int run_daemon(const Config& config) {
   }
   RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr,
                                        realtime_server ? realtime_server->redis_bridge() : nullptr);
+  AggregateServiceImpl aggregate_service(dispatcher, streams, realtime_server ? &realtime_server->hub() : nullptr);
 
   int grpc_port = 0;
   std::unique_ptr<grpc::Server> server =

@@ -1,15 +1,45 @@
-// gRPC AggregateService: each method only names its task; the
+// gRPC AggregateService: Aggregate and Decode only name their task; the
 // TaskCallDispatcher runs it with the call's deadline and cancellation.
+// Live is a client stream over ClientStreamCall whose handler feeds a
+// LiveStream.
 #pragma once
 
+#include <memory>
+
+#include "grpc/stream_call.h"
 #include "grpc/task_call.h"
 #include "heavylift/v1/aggregate.grpc.pb.h"
+#include "tasks/aggregate/live_stream.h"
 
 namespace heavylift {
 
+// Feeds one Live call into a LiveStream. `allowed` is the bearer-token check
+// made when the call started; a failed check ends the call at its first
+// message.
+class LiveHandler final : public ClientStreamHandler<v1::LiveInput, v1::LiveSummary> {
+ public:
+  LiveHandler(realtime::Hub* hub, const LiveLimits& limits, Status allowed)
+      : stream_(hub, limits), allowed_(std::move(allowed)) {}
+
+  Status on_message(v1::LiveInput& message, TaskContext& context) override {
+    if (!allowed_.ok()) return allowed_;
+    return stream_.on_message(message, context);
+  }
+  Status on_end(v1::LiveSummary* response, TaskContext& context) override {
+    if (!allowed_.ok()) return allowed_;
+    return stream_.on_end(response, context);
+  }
+
+ private:
+  LiveStream stream_;
+  Status allowed_;
+};
+
 class AggregateServiceImpl final : public v1::AggregateService::CallbackService {
  public:
-  explicit AggregateServiceImpl(TaskCallDispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  // `hub` may be nullptr when the real-time hub is off.
+  AggregateServiceImpl(TaskCallDispatcher& dispatcher, StreamCallTracker& streams, realtime::Hub* hub)
+      : dispatcher_(dispatcher), streams_(streams), hub_(hub) {}
 
   grpc::ServerUnaryReactor* Aggregate(grpc::CallbackServerContext* context, const v1::AggregateRequest* request,
                                       v1::AggregateResponse* response) override {
@@ -21,8 +51,17 @@ class AggregateServiceImpl final : public v1::AggregateService::CallbackService 
     return dispatcher_.dispatch(context, "aggregate.decode", request, response);
   }
 
+  grpc::ServerReadReactor<v1::LiveInput>* Live(grpc::CallbackServerContext* context, v1::LiveSummary* response) override {
+    StreamCallOptions options;
+    options.method = "aggregate.live";
+    return ClientStreamCall<v1::LiveInput, v1::LiveSummary>::start(
+        context, response, std::move(options), std::make_unique<LiveHandler>(hub_, LiveLimits{}, dispatcher_.authenticate(*context)), streams_);
+  }
+
  private:
   TaskCallDispatcher& dispatcher_;
+  StreamCallTracker& streams_;
+  realtime::Hub* hub_;
 };
 
 }  // namespace heavylift

@@ -11,7 +11,7 @@ import pg from 'pg';
 
 import { useDaemon } from '../lib/helpers.mjs';
 import { PostgresServer } from '../lib/postgres.mjs';
-import { assertClose, makeEvents, quantile, SCHEMA_FILE, TABLES_SQL } from '../lib/records.mjs';
+import { assertClose, eventToBson, makeEvents, quantile, SCHEMA_FILE, TABLES_SQL } from '../lib/records.mjs';
 
 const EVENT_COUNT = process.env.HEAVYLIFT_E2E_SANITIZED ? 4_000 : 20_000;
 const DAY_MS = 86_400_000;
@@ -32,16 +32,6 @@ const AGGREGATES = [
   { kind: 'correlation', field: 'amount', field2: 'quantity', name: 'r' },
 ];
 
-function toBson(event) {
-  return BSON.serialize({
-    _id: new ObjectId(event.id),
-    user: new ObjectId(event.user),
-    type: event.type,
-    amount: new Double(event.amount),
-    quantity: new Int32(event.quantity),
-    at: new Date(event.at),
-  });
-}
 
 // The reference: the same aggregates computed with plain JavaScript,
 // keyed by "type|dayStart" for a day bucket at `offsetMs` east of UTC.
@@ -124,7 +114,7 @@ function assertMatchesReference(result, expected) {
 
 describe('aggregate: results equal a JavaScript reference', () => {
   const events = makeEvents(EVENT_COUNT, 7);
-  const documents = events.map(toBson);
+  const documents = events.map(eventToBson);
   let postgres;
   let client;
   before(async () => {
@@ -207,7 +197,7 @@ describe('aggregate: results equal a JavaScript reference', () => {
 
 describe('aggregate: records that break the schema', () => {
   const running = useDaemon(['--schema-file', SCHEMA_FILE]);
-  const good = makeEvents(50, 3).map(toBson);
+  const good = makeEvents(50, 3).map(eventToBson);
   const badId = new ObjectId('65f0a1b2c3d4e5f6000000bb');
   // Written as a raw driver would: amount as a string, quantity as a double.
   const bad = BSON.serialize({ _id: badId, user: new ObjectId(), type: 'view', amount: '12.5', quantity: new Double(2), at: new Date() });

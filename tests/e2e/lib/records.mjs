@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { BSON, Double, Int32, ObjectId } from 'bson';
+
 import { REPO_ROOT } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -86,4 +88,16 @@ export function quantile(sorted, q) {
 export function assertClose(actual, expected, tolerance, message) {
   const scale = Math.max(1, Math.abs(expected));
   assert.ok(Math.abs(actual - expected) <= tolerance * scale, `${message}: got ${actual}, expected ${expected}`);
+}
+
+/** Encodes an event of makeEvents as the BSON document the Node driver would write. */
+export function eventToBson(event) {
+  return BSON.serialize({
+    _id: new ObjectId(event.id),
+    user: new ObjectId(event.user),
+    type: event.type,
+    amount: new Double(event.amount),
+    quantity: new Int32(event.quantity),
+    at: new Date(event.at),
+  });
 }

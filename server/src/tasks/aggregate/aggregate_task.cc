@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "core/logging.h"
 #include "store/bson_decoder.h"
 #include "store/mongo_reader.h"
 #include "store/postgres_reader.h"
+#include "tasks/aggregate/moving_window.h"
 
 namespace heavylift {
 namespace {
@@ -33,6 +35,7 @@ struct ColumnInput {
 
 struct Plan {
   AggregationPlan aggregation;
+  std::optional<MovingPlan> moving;
   std::vector<ColumnInput> columns;
   ModelSchema projected;
 };
@@ -119,11 +122,11 @@ Status build_keys(const google::protobuf::RepeatedPtrField<v1::GroupKey>& group_
       }
       auto unit = bucket_unit(key.bucket().unit(), fmt::format("group_by[{}].bucket.unit", i));
       if (!unit.ok()) return unit.error();
-      auto offset = parse_time_zone_offset(key.bucket().time_zone(), fmt::format("group_by[{}].bucket.time_zone", i));
-      if (!offset.ok()) return offset.error();
+      auto zone = TimeZone::parse(key.bucket().time_zone(), fmt::format("group_by[{}].bucket.time_zone", i));
+      if (!zone.ok()) return zone.error();
       spec.bucketed = true;
       spec.unit = unit.value();
-      spec.offset_ms = offset.value();
+      spec.time_zone = zone.value();
     }
     plan.aggregation.keys.push_back(spec);
   }
@@ -234,6 +237,11 @@ Result<Plan> build_plan(const v1::AggregateRequest& request, const ModelSchema& 
   if (Status s = build_keys(request.group_by(), model, plan); !s.ok()) return s.error();
   for (int i = 0; i < request.aggregates().size(); ++i) {
     if (Status s = build_aggregate(request.aggregates(i), i, model, plan); !s.ok()) return s.error();
+  }
+  if (request.has_moving()) {
+    auto moving = plan_moving_window(request, plan.aggregation);
+    if (!moving.ok()) return moving.error();
+    plan.moving = std::move(moving).value();
   }
   std::vector<std::string> paths;
   for (const ColumnInput& column : plan.columns) paths.push_back(column.path);
@@ -510,6 +518,7 @@ Status run_aggregate(const v1::AggregateRequest& request, v1::AggregateResponse*
     return status;
   }
   sinks[0]->aggregator().finish(response);
+  if (plan.value().moving) apply_moving_window(*plan.value().moving, response);
   response->set_records_read(records);
   sinks[0]->log().write(response->mutable_report());
   return Status::Ok();

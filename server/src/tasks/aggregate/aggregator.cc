@@ -166,7 +166,7 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
       scratch->append(text);
     } else {
       int64_t value = column.integers[row];
-      if (key.bucketed) value = bucket_start(value, key.unit, key.offset_ms);
+      if (key.bucketed) value = bucket_start(value, key.unit, key.time_zone);
       scratch->append(reinterpret_cast<const char*>(&value), sizeof(value));
     }
   }
@@ -182,7 +182,7 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
     } else if (column.kind == Column::Kind::kText) {
       value.set_text(column.texts[row]);
     } else {
-      const int64_t number = key.bucketed ? bucket_start(column.integers[row], key.unit, key.offset_ms)
+      const int64_t number = key.bucketed ? bucket_start(column.integers[row], key.unit, key.time_zone)
                                           : column.integers[row];
       if (key.output == v1::KeyValue::kTimeMs) value.set_time_ms(number);
       else if (key.output == v1::KeyValue::kBoolean) value.set_boolean(number != 0);

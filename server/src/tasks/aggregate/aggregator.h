@@ -68,7 +68,7 @@ struct KeySpec {
   v1::KeyValue::ValueCase output = v1::KeyValue::kText;
   bool bucketed = false;
   BucketUnit unit = BucketUnit::kDay;
-  int64_t offset_ms = 0;
+  TimeZone time_zone;
 };
 
 struct AggregateSpec {

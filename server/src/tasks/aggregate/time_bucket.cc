@@ -1,6 +1,10 @@
 #include "tasks/aggregate/time_bucket.h"
 
+#include <date/tz.h>
 #include <fmt/format.h>
+
+#include <chrono>
+#include <exception>
 
 namespace heavylift {
 namespace {
@@ -26,6 +30,8 @@ int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
   return era * 146097 + day_of_era - 719468;
 }
 
+int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
+
 void civil_from_days(int64_t days, int64_t* year, int64_t* month) {
   days += 719468;
   const int64_t era = floor_div(days, 146097);
@@ -37,7 +43,56 @@ void civil_from_days(int64_t days, int64_t* year, int64_t* month) {
   *year = year_of_era + era * 400 + (*month <= 2);
 }
 
+bool looks_like_offset(std::string_view text) {
+  return text.empty() || text == "UTC" || text == "Z" || text.front() == '+' || text.front() == '-';
+}
+
 }  // namespace
+
+TimeZone TimeZone::fixed(int64_t offset_ms) {
+  TimeZone zone;
+  zone.offset_ms_ = offset_ms;
+  return zone;
+}
+
+Result<TimeZone> TimeZone::parse(std::string_view text, const std::string& field) {
+  if (looks_like_offset(text)) {
+    auto offset = parse_time_zone_offset(text, field);
+    if (!offset.ok()) return offset.error();
+    return fixed(offset.value());
+  }
+  TimeZone zone;
+  try {
+    zone.zone_ = date::locate_zone(text);
+  } catch (const std::exception&) {
+    return Error::invalid(field, "INVALID_TIME_ZONE",
+                          fmt::format("{} must be UTC, an offset like +05:30 or an IANA zone name like Europe/Berlin, "
+                                      "got {}",
+                                      field, quote_value(text)),
+                          "UTC, +HH:MM or an IANA zone name", std::string(text));
+  }
+  return zone;
+}
+
+int64_t TimeZone::offset_at(int64_t epoch_ms) const {
+  if (zone_ == nullptr) return offset_ms_;
+  const date::sys_seconds instant{std::chrono::seconds{floor_div(epoch_ms, 1000)}};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(zone_->get_info(instant).offset).count();
+}
+
+int64_t TimeZone::to_utc(int64_t local_ms) const {
+  if (zone_ == nullptr) return local_ms - offset_ms_;
+  const int64_t seconds = floor_div(local_ms, 1000);
+  const int64_t millis = floor_mod(local_ms, 1000);
+  const date::local_seconds local{std::chrono::seconds{seconds}};
+  const date::local_info info = zone_->get_info(local);
+  if (info.result == date::local_info::nonexistent) {
+    // The gap's end: the first instant whose local time is past `local`.
+    return std::chrono::duration_cast<std::chrono::milliseconds>(info.first.end.time_since_epoch()).count();
+  }
+  // Unique, or the first of two occurrences.
+  return (seconds - info.first.offset.count()) * 1000 + millis;
+}
 
 Result<int64_t> parse_time_zone_offset(std::string_view text, const std::string& field) {
   if (text.empty() || text == "UTC" || text == "Z") return int64_t{0};
@@ -78,6 +133,31 @@ int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, int64_t offset_ms) {
     }
   }
   return start - offset_ms;
+}
+
+int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone) {
+  const int64_t offset = zone.offset_at(epoch_ms);
+  const int64_t start = bucket_start(epoch_ms, unit, offset);
+  if (zone.is_fixed() || unit == BucketUnit::kMinute || unit == BucketUnit::kHour) return start;
+  // Local midnight of the bucket's first day, which may have another offset.
+  return zone.to_utc(start + offset);
+}
+
+int64_t bucket_ordinal(int64_t start_ms, BucketUnit unit, const TimeZone& zone) {
+  switch (unit) {
+    case BucketUnit::kMinute: return floor_div(start_ms, kMinuteMs);
+    case BucketUnit::kHour: return floor_div(start_ms, kHourMs);
+    default: break;
+  }
+  // The local calendar day of the bucket's start. A day that begins inside a
+  // spring-forward gap starts at the gap's end, still on that day.
+  const int64_t local_day = floor_div(start_ms + zone.offset_at(start_ms), kDayMs);
+  if (unit == BucketUnit::kDay) return local_day;
+  if (unit == BucketUnit::kWeek) return floor_div(local_day - 4, 7);
+  int64_t year = 0;
+  int64_t month = 0;
+  civil_from_days(local_day, &year, &month);
+  return year * 12 + month - 1;
 }
 
 }  // namespace heavylift

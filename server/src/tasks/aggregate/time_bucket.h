@@ -1,24 +1,68 @@
-// Time buckets of epoch-millisecond dates in a fixed-offset time zone: the
-// start of the minute, hour, day, ISO week (Monday) or calendar month that
-// holds a date, as epoch milliseconds. Dates before 1970 bucket the same way.
+// Time buckets of epoch-millisecond dates in a time zone: the start of the
+// minute, hour, day, ISO week (Monday) or calendar month that contains a date,
+// as epoch milliseconds. Dates before 1970 bucket the same way.
+//
+// A time zone is "UTC", a fixed offset ("+05:30") or an IANA name
+// ("Europe/Berlin") read from the system's zoneinfo files (Debian's tzdata)
+// through the date library's tz.h, with its daylight-saving rules: a day in
+// Berlin that starts summer time is 23 hours long, the one that ends it 25.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/error.h"
+
+namespace date {
+class time_zone;
+}
 
 namespace heavylift {
 
 enum class BucketUnit { kMinute, kHour, kDay, kWeek, kMonth };
 
+// A fixed offset or an IANA zone. Copyable; the IANA data is owned by the
+// date library's process-wide database and lives until exit.
+class TimeZone {
+ public:
+  // UTC.
+  TimeZone() = default;
+  static TimeZone fixed(int64_t offset_ms);
+
+  // Parses "UTC", "Z", "+HH:MM" / "-HH:MM" (up to 14 hours) or an IANA zone
+  // name. Errors name `field`.
+  static Result<TimeZone> parse(std::string_view text, const std::string& field);
+
+  bool is_fixed() const { return zone_ == nullptr; }
+  // Milliseconds east of UTC in force at `epoch_ms`.
+  int64_t offset_at(int64_t epoch_ms) const;
+  // The instant at which local wall-clock time `local_ms` (milliseconds since
+  // 1970-01-01T00:00 local) happens. A local time skipped by a spring-forward
+  // gap maps to the end of the gap; one repeated by a fall-back overlap maps
+  // to its first occurrence.
+  int64_t to_utc(int64_t local_ms) const;
+
+ private:
+  int64_t offset_ms_ = 0;
+  const date::time_zone* zone_ = nullptr;
+};
+
 // Parses "UTC", "Z" or "+HH:MM" / "-HH:MM" (up to 14 hours) into an offset
 // in milliseconds east of UTC. Errors name `field`.
-// NOTE: IANA zone names ("Europe/Paris") with daylight-saving rules are not
-// supported yet; callers pass the offset in force for their range.
 Result<int64_t> parse_time_zone_offset(std::string_view text, const std::string& field);
 
-// Returns the start of the bucket holding `epoch_ms`.
+// Returns the start of the bucket holding `epoch_ms` at a fixed offset.
 int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, int64_t offset_ms);
+
+// Returns the start of the bucket holding `epoch_ms` in `zone`. Minute and
+// hour buckets use the offset in force at `epoch_ms`, so the two 02:00 hours
+// of a fall-back night are two buckets. Day, week and month buckets start at
+// local midnight of their first day.
+int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone);
+
+// Numbers consecutive buckets: the bucket that starts at `start_ms` (a value
+// bucket_start returned) is one after the bucket before it, in any zone.
+int64_t bucket_ordinal(int64_t start_ms, BucketUnit unit, const TimeZone& zone);
 
 }  // namespace heavylift
