@@ -284,6 +284,8 @@ int run_daemon(const Config& config) {
   TestingServiceImpl testing_service(dispatcher);
   TaskServiceImpl task_service(dispatcher);
   StreamCallTracker streams(executor, metrics, draining);
+  streams.set_authenticator(
+      [&dispatcher](const grpc::CallbackServerContext& context) { return dispatcher.authenticate(context); });
   FileServiceImpl file_service(dispatcher, streams, config.files, config.blob_root);
 
   // The real-time hub, when realtime.address is set, listens before gRPC so
@@ -311,7 +313,7 @@ int run_daemon(const Config& config) {
                  realtime_server->bound_address(), log_value(config.realtime.namespaces),
                  config.realtime.max_connections);
   }
-  RealtimeServiceImpl realtime_service(realtime_server ? &realtime_server->hub() : nullptr,
+  RealtimeServiceImpl realtime_service(dispatcher, realtime_server ? &realtime_server->hub() : nullptr,
                                        realtime_server ? realtime_server->redis_bridge() : nullptr);
   AggregateServiceImpl aggregate_service(dispatcher, streams, realtime_server ? &realtime_server->hub() : nullptr);
 

@@ -197,9 +197,15 @@ class FailedStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
 
 }  // namespace
 
+Status RealtimeServiceImpl::admit(const grpc::CallbackServerContext& context) const {
+  if (Status s = dispatcher_.authenticate(context); !s.ok()) return s;
+  if (hub_ == nullptr) return hub_off();
+  return Status::Ok();
+}
+
 grpc::ServerUnaryReactor* RealtimeServiceImpl::Emit(grpc::CallbackServerContext* context,
                                                     const v1::EmitRequest* request, v1::EmitResponse* response) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   realtime::Broadcast broadcast;
   broadcast.message.name_space = namespace_or_main(request->namespace_());
   broadcast.message.event = request->event();
@@ -223,7 +229,7 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Emit(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RealtimeServiceImpl::EmitWithAck(grpc::CallbackServerContext* context,
                                                            const v1::EmitWithAckRequest* request,
                                                            v1::EmitWithAckResponse* response) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   if (Status s = check_name("socket_id", request->socket_id(), true); !s.ok()) return finish(context, s);
   if (Status s = check_name("event", request->event(), true); !s.ok()) return finish(context, s);
   if (request->timeout_ms() > kMaxAckTimeoutMs) {
@@ -272,7 +278,7 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Leave(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* RealtimeServiceImpl::change_membership(grpc::CallbackServerContext* context,
                                                                  const v1::RoomMembershipRequest& request,
                                                                  v1::RoomMembershipResponse* response, bool join) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   Result<realtime::SocketSelector> selector = checked_selector(request.sockets());
   if (!selector.ok()) return finish(context, selector.error());
   if (Status s = check_name("room", request.room(), true); !s.ok()) return finish(context, s);
@@ -284,7 +290,7 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::change_membership(grpc::CallbackS
 grpc::ServerUnaryReactor* RealtimeServiceImpl::Members(grpc::CallbackServerContext* context,
                                                        const v1::MembersRequest* request,
                                                        v1::MembersResponse* response) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   if (Status s = check_name("room", request->room(), true); !s.ok()) return finish(context, s);
   const std::string name_space = namespace_or_main(request->namespace_());
   Result<std::vector<realtime::SocketInfo>> members =
@@ -302,7 +308,7 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Members(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* RealtimeServiceImpl::Disconnect(grpc::CallbackServerContext* context,
                                                           const v1::DisconnectRequest* request,
                                                           v1::DisconnectResponse* response) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   Result<realtime::SocketSelector> selector = checked_selector(request->sockets());
   if (!selector.ok()) return finish(context, selector.error());
   response->set_sockets(hub_->disconnect(selector.value(), request->close_connection(), "server disconnect"));
@@ -311,7 +317,7 @@ grpc::ServerUnaryReactor* RealtimeServiceImpl::Disconnect(grpc::CallbackServerCo
 
 grpc::ServerWriteReactor<v1::ClientEvent>* RealtimeServiceImpl::Subscribe(grpc::CallbackServerContext* context,
                                                                            const v1::SubscribeRequest* request) {
-  if (hub_ == nullptr) return new FailedStream(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return new FailedStream(context, s.error());
   std::vector<std::string> namespaces(request->namespaces().begin(), request->namespaces().end());
   auto subscription = hub_->client_events().subscribe(request->group(), std::move(namespaces));
   spdlog::info("event=realtime.subscribed group={} namespaces={}", request->group().empty() ? "-" : request->group(),
@@ -333,14 +339,14 @@ Status RealtimeServiceImpl::apply_ack(const v1::AckRequest& request) {
 
 grpc::ServerUnaryReactor* RealtimeServiceImpl::Ack(grpc::CallbackServerContext* context,
                                                    const v1::AckRequest* request, v1::AckResponse* /*response*/) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   return finish(context, apply_ack(*request));
 }
 
 grpc::ServerUnaryReactor* RealtimeServiceImpl::AckBatch(grpc::CallbackServerContext* context,
                                                         const v1::AckBatchRequest* request,
                                                         v1::AckBatchResponse* response) {
-  if (hub_ == nullptr) return finish(context, hub_off());
+  if (Status s = admit(*context); !s.ok()) return finish(context, s);
   if (request->acks_size() > kMaxAcksPerBatch) {
     return finish(context, Error::invalid("acks", "TOO_MANY_ACKS",
                                           fmt::format("acks holds {} entries; at most {} are allowed per batch",

@@ -12,6 +12,7 @@
 // thread-safe. The Hub must outlive the service.
 #pragma once
 
+#include "grpc/task_call.h"
 #include "heavylift/v1/realtime.grpc.pb.h"
 #include "realtime/hub.h"
 #include "realtime/redis_bridge.h"
@@ -20,10 +21,12 @@ namespace heavylift {
 
 class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
  public:
-  // `hub` may be nullptr when the hub is off; every method then fails with
-  // UNAVAILABLE naming the realtime.address setting. With a `bridge`,
-  // Members lists the members on every hub that shares its Redis.
-  RealtimeServiceImpl(realtime::Hub* hub, realtime::RedisBridge* bridge) : hub_(hub), bridge_(bridge) {}
+  // `dispatcher` checks each call's bearer token. `hub` may be nullptr when
+  // the hub is off; every method then fails with UNAVAILABLE naming the
+  // realtime.address setting. With a `bridge`, Members lists the members on
+  // every hub that shares its Redis. Every argument must outlive the service.
+  RealtimeServiceImpl(const TaskCallDispatcher& dispatcher, realtime::Hub* hub, realtime::RedisBridge* bridge)
+      : dispatcher_(dispatcher), hub_(hub), bridge_(bridge) {}
 
   grpc::ServerUnaryReactor* Emit(grpc::CallbackServerContext* context, const v1::EmitRequest* request,
                                  v1::EmitResponse* response) override;
@@ -45,6 +48,8 @@ class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
                                      v1::AckBatchResponse* response) override;
 
  private:
+  // Checks the call's bearer token, then that the hub is on.
+  Status admit(const grpc::CallbackServerContext& context) const;
   // Checks one ack and queues it to its socket.
   Status apply_ack(const v1::AckRequest& request);
   // Join (join true) or Leave.
@@ -52,6 +57,7 @@ class RealtimeServiceImpl final : public v1::RealtimeService::CallbackService {
                                               const v1::RoomMembershipRequest& request,
                                               v1::RoomMembershipResponse* response, bool join);
 
+  const TaskCallDispatcher& dispatcher_;
   realtime::Hub* hub_;
   realtime::RedisBridge* bridge_;
 };

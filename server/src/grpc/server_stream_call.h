@@ -62,8 +62,8 @@ class ServerStreamCall final : public grpc::ServerWriteReactor<Response> {
   static grpc::ServerWriteReactor<Response>* start(grpc::CallbackServerContext* server_context, std::string method,
                                                    std::unique_ptr<Producer> producer, StreamCallTracker& tracker) {
     auto* call = new ServerStreamCall(server_context, std::move(method), std::move(producer), tracker);
-    if (tracker.draining()) {
-      call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));
+    if (Status admitted = tracker.admit(*server_context); !admitted.ok()) {
+      call->finish(admitted);
       return call;
     }
     {

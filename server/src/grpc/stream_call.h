@@ -97,6 +97,22 @@ class StreamCallTracker {
     return live_.size();
   }
 
+  // Sets the check of a call's credentials (the bearer tokens) that admit()
+  // applies to every later call. Call it before the server starts.
+  void set_authenticator(std::function<Status(const grpc::CallbackServerContext&)> authenticate) {
+    authenticate_ = std::move(authenticate);
+  }
+
+  // Decides whether a new call may start: UNAVAILABLE while draining, the
+  // authenticator's error (UNAUTHENTICATED) for missing or unknown credentials.
+  Status admit(const grpc::CallbackServerContext& server_context) const {
+    if (draining()) {
+      return Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance");
+    }
+    if (authenticate_) return authenticate_(server_context);
+    return Status::Ok();
+  }
+
   // Cancels every live call, so each finishes at its next message.
   void cancel_all(TaskContext::CancelReason reason) {
     std::lock_guard lock(mutex_);
@@ -132,6 +148,7 @@ class StreamCallTracker {
   Gauge& buffered_;
   mutable std::mutex mutex_;
   std::unordered_set<std::shared_ptr<TaskContext>> live_;
+  std::function<Status(const grpc::CallbackServerContext&)> authenticate_;
 };
 
 template <typename Request, typename Response>
@@ -145,8 +162,8 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
                                                  StreamCallOptions options, std::unique_ptr<Handler> handler,
                                                  StreamCallTracker& tracker) {
     auto* call = new ClientStreamCall(server_context, response, std::move(options), std::move(handler), tracker);
-    if (tracker.draining()) {
-      call->finish(Error::unavailable("heavylift is shutting down and takes no new work; retry on another instance"));
+    if (Status admitted = tracker.admit(*server_context); !admitted.ok()) {
+      call->finish(admitted);
       return call;
     }
     {
