@@ -1,10 +1,7 @@
-import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
+import type { Client } from '@grpc/grpc-js';
+import type { Readable } from 'node:stream';
 
-import { type CallOptions, REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
-import { abortError, errorFromServiceError } from './errors';
+import { type CallOptions, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
 import {
   type ColumnProfile as ColumnProfileMessage,
   ColumnType,
@@ -33,6 +30,7 @@ import {
   invalidParameter,
   optionNames,
 } from './validate';
+import { type ByteSource, callClientStream, callServerStream, isByteSource } from './stream-call';
 
 /** Digests the daemon computes while bytes stream through. */
 export const DIGEST_NAMES = ['sha256', 'sha512', 'blake2b512', 'xxh3', 'xxh128'] as const;
@@ -48,7 +46,7 @@ export type CompressionFormatName = (typeof COMPRESSION_FORMATS)[number];
 export type FileDigests = Partial<Record<DigestName, string>>;
 
 /** Bytes for an upload: a Node Readable (a busboy file stream, `fs.createReadStream`), any async iterable of chunks, or a Buffer. */
-export type UploadSource = AsyncIterable<Uint8Array | string> | Uint8Array;
+export type UploadSource = ByteSource;
 
 /** A blob for the unary file tasks: bytes, or `{ path }` under the daemon's blob root. */
 export type FileInput = Uint8Array | { data: Uint8Array } | { path: string };
@@ -382,24 +380,6 @@ function toUploadResult(message: UploadResultMessage, options: UploadOptionsMess
   };
 }
 
-function isUploadSource(value: unknown): value is UploadSource {
-  return (
-    value instanceof Uint8Array ||
-    (typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
-  );
-}
-
-/** Builds the request-id metadata and the deadline of a streaming call. */
-function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
-  const metadata = new Metadata();
-  metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
-  const grpcOptions: GrpcCallOptions = {};
-  if (Number.isFinite(resolved.deadlineMs)) {
-    grpcOptions.deadline = Date.now() + resolved.deadlineMs;
-  }
-  return { metadata, grpcOptions };
-}
-
 /**
  * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
  * waiting for the stream to drain whenever grpc-js reports its buffer full.
@@ -411,83 +391,15 @@ export function callUpload(
   chunkBytes: number,
   resolved: ResolvedCallOptions,
 ): Promise<UploadResultMessage> {
-  const { signal, requestId, deadlineMs } = resolved;
-  if (signal?.aborted) {
-    return Promise.reject(abortError(signal, requestId));
-  }
-  return new Promise<UploadResultMessage>((resolve, reject) => {
-    const { metadata, grpcOptions } = streamCallOptions(resolved);
-    const startedAt = performance.now();
-    let settled = false;
-    let resolveEnded!: () => void;
-    // Settles when the call ends for any reason, so a pending wait for 'drain' stops.
-    const ended = new Promise<void>((done) => {
-      resolveEnded = done;
-    });
-
-    const settle = (error: Error | undefined, response?: UploadResultMessage): void => {
-      resolveEnded();
-      signal?.removeEventListener('abort', onAbort);
-      if (settled) {
-        return;
-      }
-      settled = true;
-      if (error) {
-        reject(error);
-      } else {
-        resolve(response as UploadResultMessage);
-      }
-    };
-    const onAbort = (): void => {
-      settle(abortError(signal!, requestId));
-      call.cancel();
-    };
-
-    const method = FileServiceService.upload;
-    const call = client.makeClientStreamRequest<UploadChunk, UploadResultMessage>(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      metadata,
-      grpcOptions,
-      (error: ServiceError | null, response?: UploadResultMessage) => {
-        if (error) {
-          settle(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
-        } else {
-          settle(undefined, response);
-        }
-      },
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    const send = async (data: Uint8Array): Promise<void> => {
-      for (let offset = 0; offset < data.length && !settled; offset += chunkBytes) {
-        const piece = Buffer.from(data.buffer, data.byteOffset + offset, Math.min(chunkBytes, data.length - offset));
-        if (!call.write({ options: undefined, data: piece })) {
-          await Promise.race([once(call, 'drain'), ended]);
-        }
-      }
-    };
-
-    const pump = async (): Promise<void> => {
-      call.write({ options, data: Buffer.alloc(0) });
-      if (source instanceof Uint8Array) {
-        await send(source);
-      } else {
-        for await (const chunk of source) {
-          if (settled) {
-            break;
-          }
-          await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-        }
-      }
-      call.end();
-    };
-    pump().catch((error: unknown) => {
-      call.cancel();
-      settle(error instanceof Error ? error : new Error(String(error)));
-    });
-  });
+  return callClientStream<UploadChunk, UploadResultMessage>(
+    client,
+    FileServiceService.upload,
+    { options, data: Buffer.alloc(0) },
+    (data) => ({ options: undefined, data }),
+    source,
+    chunkBytes,
+    resolved,
+  );
 }
 
 /** Reads the `gridfs` upload option. */
@@ -534,64 +446,22 @@ export function buildDownloadRequest(source: DownloadSource, options: DownloadOp
  * next message only while the Readable wants data, so HTTP/2 flow control reaches the daemon.
  */
 export function callDownload(client: Client, request: DownloadRequest, resolved: ResolvedCallOptions): Readable {
-  const { signal, requestId, deadlineMs } = resolved;
-  const { metadata, grpcOptions } = streamCallOptions(resolved);
-  const startedAt = performance.now();
-  const method = FileServiceService.download;
-  const call = client.makeServerStreamRequest<DownloadRequest, DownloadChunk>(
-    method.path,
-    method.requestSerialize,
-    method.responseDeserialize,
-    request,
-    metadata,
-    grpcOptions,
-  );
   let first = true;
-  const output = new Readable({
-    read() {
-      call.resume();
-    },
-    destroy(error, callback) {
-      signal?.removeEventListener('abort', onAbort);
-      call.removeAllListeners('data');
-      call.cancel();
-      callback(error);
-    },
-  });
-  const onAbort = (): void => {
-    output.destroy(abortError(signal!, requestId));
-  };
-  if (signal?.aborted) {
-    process.nextTick(onAbort);
-  } else {
-    signal?.addEventListener('abort', onAbort, { once: true });
-  }
-  call.on('data', (chunk: DownloadChunk) => {
+  return callServerStream<DownloadRequest, DownloadChunk>(client, FileServiceService.download, request, resolved, (chunk, output) => {
     if (first) {
       first = false;
       const name = (Object.keys(FORMAT_TO_PROTO) as CompressionFormatName[]).find((key) => FORMAT_TO_PROTO[key] === chunk.format);
       const info: DownloadInfo = { storedBytes: chunk.storedBytes, ...(name ? { format: name } : {}) };
       output.emit('info', info);
     }
-    if (chunk.data.length > 0 && !output.push(chunk.data)) {
-      call.pause();
-    }
+    return chunk.data.length === 0 || output.push(chunk.data);
   });
-  call.on('error', (error: ServiceError) => {
-    signal?.removeEventListener('abort', onAbort);
-    output.destroy(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
-  });
-  call.on('end', () => {
-    signal?.removeEventListener('abort', onAbort);
-    output.push(null);
-  });
-  return output;
 }
 
 /** Builds the `files` methods over `channel`. */
 export function createFileMethods(channel: () => Client, defaultDeadlineMs: number): FileMethods {
   const uploadWith = async (source: UploadSource, options: UploadOptions | undefined): Promise<UploadResult> => {
-    if (!isUploadSource(source)) {
+    if (!isByteSource(source)) {
       throw invalidParameter('source', 'Readable stream, async iterable of Uint8Array, or Uint8Array', source);
     }
     const { message, chunkBytes } = buildUploadOptions(options);

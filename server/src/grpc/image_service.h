@@ -1,15 +1,56 @@
-// gRPC ImageService: each method only names its image task; the
-// TaskCallDispatcher does the rest.
+// gRPC ImageService: the unary methods only name their image task and the
+// TaskCallDispatcher does the rest. TransformUpload runs over
+// ClientStreamCall and TransformStream over ServerStreamCall.
 #pragma once
 
+#include <memory>
+
+#include "core/blob.h"
+#include "grpc/server_stream_call.h"
+#include "grpc/stream_call.h"
 #include "grpc/task_call.h"
 #include "heavylift/v1/image.grpc.pb.h"
+#include "tasks/image/limits.h"
+#include "tasks/image/transform_stream.h"
 
 namespace heavylift {
 
+// Feeds the messages of one TransformUpload call into a TransformUpload.
+class TransformUploadHandler final : public ClientStreamHandler<v1::TransformUploadChunk, v1::TransformResponse> {
+ public:
+  TransformUploadHandler(const ImageLimits& limits, const BlobReader& blobs) : upload_(limits, blobs) {}
+
+  Status on_message(v1::TransformUploadChunk& message, TaskContext& context) override {
+    return upload_.add(message, context);
+  }
+  Status on_end(v1::TransformResponse* response, TaskContext& context) override {
+    return upload_.finish(response, context);
+  }
+
+ private:
+  TransformUpload upload_;
+};
+
+// Produces the messages of one TransformStream call.
+class TransformStreamProducer final : public ServerStreamProducer<v1::TransformStreamChunk> {
+ public:
+  TransformStreamProducer(v1::TransformRequest request, const ImageLimits& limits, const BlobReader& blobs)
+      : stream_(std::move(request), limits, blobs) {}
+
+  Status next(v1::TransformStreamChunk* message, bool* last, TaskContext& context) override {
+    return stream_.next(message, last, context);
+  }
+
+ private:
+  TransformOutputStream stream_;
+};
+
 class ImageServiceImpl final : public v1::ImageService::CallbackService {
  public:
-  explicit ImageServiceImpl(TaskCallDispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  // Every argument must outlive the service.
+  ImageServiceImpl(TaskCallDispatcher& dispatcher, StreamCallTracker& streams, const ImageLimits& limits,
+                   const BlobReader& blobs)
+      : dispatcher_(dispatcher), streams_(streams), limits_(limits), blobs_(blobs) {}
 
   grpc::ServerUnaryReactor* Thumbnail(grpc::CallbackServerContext* context, const v1::ThumbnailRequest* request,
                                       v1::ThumbnailResponse* response) override {
@@ -31,8 +72,31 @@ class ImageServiceImpl final : public v1::ImageService::CallbackService {
     return dispatcher_.dispatch(context, "image.analyze", request, response);
   }
 
+  grpc::ServerReadReactor<v1::TransformUploadChunk>* TransformUpload(grpc::CallbackServerContext* context,
+                                                                     v1::TransformResponse* response) override {
+    StreamCallOptions options;
+    options.method = "image.transform_upload";
+    options.max_call_bytes = limits_.max_stream_input_bytes;
+    options.payload_bytes = [](const google::protobuf::Message& message) -> uint64_t {
+      return static_cast<const v1::TransformUploadChunk&>(message).data().size();
+    };
+    options.bytes_setting = "image.max_stream_input_bytes";
+    return ClientStreamCall<v1::TransformUploadChunk, v1::TransformResponse>::start(
+        context, response, std::move(options), std::make_unique<TransformUploadHandler>(limits_, blobs_), streams_);
+  }
+
+  grpc::ServerWriteReactor<v1::TransformStreamChunk>* TransformStream(grpc::CallbackServerContext* context,
+                                                                      const v1::TransformRequest* request) override {
+    return ServerStreamCall<v1::TransformStreamChunk>::start(
+        context, "image.transform_stream", std::make_unique<TransformStreamProducer>(*request, limits_, blobs_),
+        streams_);
+  }
+
  private:
   TaskCallDispatcher& dispatcher_;
+  StreamCallTracker& streams_;
+  ImageLimits limits_;
+  const BlobReader& blobs_;
 };
 
 }  // namespace heavylift

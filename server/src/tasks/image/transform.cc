@@ -333,19 +333,30 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
 }
 }  // namespace
 
+Status check_transform_request(const v1::TransformRequest& request, const ImageLimits& limits) {
+  return check_request(request, limits);
+}
+
 Status transform(const v1::TransformRequest& request, v1::TransformResponse* response, TaskContext& context,
                  const ImageLimits& limits, const BlobReader& blobs) {
   if (Status s = check_request(request, limits); !s.ok()) return s;
-  const RunningTransform running;
   const ImageCall call(context, limits.max_call_ms);
+  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  return transform_source(request, blob.value().bytes(), input_field(request.input()), response, call, limits,
+                          blobs);
+}
+
+Status transform_source(const v1::TransformRequest& request, std::string_view bytes, const std::string& field,
+                        v1::TransformResponse* response, const ImageCall& call, const ImageLimits& limits,
+                        const BlobReader& blobs) {
+  const RunningTransform running;
   const bool auto_orient = !request.has_auto_orient() || request.auto_orient();
   const bool animated = !request.has_animated() || request.animated();
   const bool to_srgb = !request.has_to_srgb() || request.to_srgb();
   std::vector<std::string> warnings;
 
-  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
-  auto opened = open_source(blob.value().bytes(), input_field(request.input()), limits, animated);
+  auto opened = open_source(bytes, field, limits, animated);
   if (!opened.ok()) return opened.error();
   const Source& source = opened.value();
   describe(source, response->mutable_source());
