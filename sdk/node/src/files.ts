@@ -18,6 +18,7 @@ import {
   type UploadResult as UploadResultMessage,
 } from './gen/heavylift/v1/files';
 import { buildBlobRef } from './image';
+import { type ByteSource, callClientStream, callServerStream, isByteSource } from './stream-call';
 import {
   checkBoolean,
   checkIntegerInRange,
@@ -30,7 +31,6 @@ import {
   invalidParameter,
   optionNames,
 } from './validate';
-import { type ByteSource, callClientStream, callServerStream, isByteSource } from './stream-call';
 
 /** Digests the daemon computes while bytes stream through. */
 export const DIGEST_NAMES = ['sha256', 'sha512', 'blake2b512', 'xxh3', 'xxh128'] as const;

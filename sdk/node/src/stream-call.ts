@@ -5,18 +5,14 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 
-import { REQUEST_ID_METADATA_KEY, type ResolvedCallOptions } from './call';
+import { REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, type UnaryMethod } from './call';
 import { abortError, errorFromServiceError } from './errors';
 
 /** Bytes to stream: a Node Readable (a busboy file stream, `fs.createReadStream`), any async iterable of chunks, or a Buffer. */
 export type ByteSource = AsyncIterable<Uint8Array | string> | Uint8Array;
 
-/** The parts of a generated method definition that a streaming call needs. */
-export interface StreamMethod<Request, Response> {
-  path: string;
-  requestSerialize: (value: Request) => Buffer;
-  responseDeserialize: (value: Buffer) => Response;
-}
+/** The parts of a generated method definition that a streaming call needs, the same as a unary call's. */
+export type StreamMethod<Request, Response> = UnaryMethod<Request, Response>;
 
 /** Returns whether `value` can be streamed by {@link callClientStream}. */
 export function isByteSource(value: unknown): value is ByteSource {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, after, describe, test } from 'node:test';
 
-import { createClient, hammingDistance, InvalidArgumentError, type HeavyliftClient, type TransformOptions } from 'heavylift';
+import { createClient, hammingDistance, InvalidArgumentError, type HeavyliftClient, type TransformOptions, type TransformUploadOptions } from 'heavylift';
 
 import { findPhotos, photoSkipReason, useDaemon } from './support';
 
@@ -57,6 +57,48 @@ describe('image.transform option validation', () => {
     assert.equal(hammingDistance('0000000000000000', 'ffffffffffffffff'), 64);
     assert.equal(hammingDistance('00000000000000f0', '0000000000000010'), 3);
     assert.throws(() => hammingDistance('xyz', '0000000000000000'), /16 lower-case hex digits for a/);
+  });
+});
+
+describe('image.transformUpload and transformStream option validation', () => {
+  async function uploadRejection(options: unknown): Promise<InvalidArgumentError> {
+    try {
+      await offline.image.transformUpload(options as TransformUploadOptions);
+    } catch (error) {
+      assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
+      return error;
+    }
+    assert.fail('transformUpload resolved for invalid options');
+  }
+
+  const cases: Array<{ name: string; options: unknown; field: string; expected: RegExp }> = [
+    { name: 'misspelt chunkBytes', options: { input: tiny, outputs: [{ format: 'png' }], chunkByte: 4096 }, field: 'options.chunkByte', expected: /allowed: .*chunkBytes/ },
+    { name: 'path input', options: { input: { path: 'a.jpg' }, outputs: [{ format: 'png' }] }, field: 'input', expected: /Readable stream/ },
+    { name: 'chunkBytes too small', options: { input: tiny, outputs: [{ format: 'png' }], chunkBytes: 10 }, field: 'chunkBytes', expected: /1024/ },
+    { name: 'bad output format', options: { input: tiny, outputs: [{ format: 'bmp' }] }, field: 'outputs[0].format', expected: /'jpeg'/ },
+  ];
+  for (const { name, options, field, expected } of cases) {
+    test(`upload: ${name}`, async () => {
+      const error = await uploadRejection(options);
+      assert.equal(error.field, field);
+      assert.match(error.message, expected);
+    });
+  }
+
+  test('upload: an async iterable input is accepted', async () => {
+    async function* pieces(): AsyncGenerator<Buffer> {
+      yield tiny;
+    }
+    // Validation passes, so the call reaches the unreachable address and fails there instead.
+    const error = await offline.image.transformUpload({ input: pieces(), outputs: [{ format: 'png' }] }, { deadlineMs: 2000 }).catch((e: unknown) => e);
+    assert.ok(!(error instanceof InvalidArgumentError), `validation rejected an async iterable: ${String(error)}`);
+  });
+
+  test('stream: misspelt option throws before sending', () => {
+    assert.throws(
+      () => offline.image.transformStream({ input: tiny, outputs: [{ format: 'png' }], autorotate: true } as unknown as TransformOptions),
+      (error: unknown) => error instanceof InvalidArgumentError && error.field === 'options.autorotate',
+    );
   });
 });
 
