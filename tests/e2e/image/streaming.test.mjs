@@ -1,7 +1,7 @@
-// Streaming image transforms through the Node SDK: a real photo larger than the daemon's unary
-// message limit streamed in with transformUpload, outputs streamed back with transformStream,
-// and the failures of streams: a truncated source, a source stream that fails, a stream over
-// the byte limit, a header over the pixel bound, and a client that stops reading.
+// Streaming image transforms through the Node SDK. A real photo larger than the daemon's unary
+// message limit streams in with transformUpload, and outputs stream back with transformStream.
+// The failures covered: a truncated source, a source stream that fails, a stream over the byte
+// limit, a header over the pixel bound, and a client that stops reading.
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
