@@ -122,6 +122,7 @@ async function main() {
         { header: 'p50 ms', value: (row) => row.latencyMs.p50 },
         { header: 'p99 ms', value: (row) => row.latencyMs.p99 },
         { header: 'CPU ms/op', value: (row) => (row.cpuSeconds * 1000) / row.ok, digits: 0 },
+        { header: 'daemon CPU ms/op', value: (row) => (row.daemonCpuSeconds === undefined ? '-' : (row.daemonCpuSeconds * 1000) / row.ok), digits: 0 },
         { header: 'peak RSS MiB', value: (row) => mib(row.peakRssBytes), digits: 0 },
       ],
       rows,
