@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, after, describe, test } from 'node:test';
 
-import { createClient, hammingDistance, InvalidArgumentError, type HeavyliftClient, type TransformOptions, type TransformUploadOptions } from 'heavylift';
+import { createClient, hammingDistance, InvalidArgumentError, type HeavyliftClient, type TransformOptions } from 'heavylift';
 
 import { findPhotos, photoSkipReason, useDaemon } from './support';
 
@@ -14,14 +14,17 @@ const skip = photoSkipReason();
 const offline = createClient({ address: '127.0.0.1:1' });
 const tiny = Buffer.from([0xff, 0xd8, 0xff]);
 
-async function rejection(options: unknown): Promise<InvalidArgumentError> {
+async function rejection(
+  options: unknown,
+  call: (options: never) => Promise<unknown> = offline.image.transform,
+): Promise<InvalidArgumentError> {
   try {
-    await offline.image.transform(options as TransformOptions);
+    await call(options as never);
   } catch (error) {
     assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
     return error;
   }
-  assert.fail('transform resolved for invalid options');
+  assert.fail('the call resolved for invalid options');
 }
 
 describe('image.transform option validation', () => {
@@ -61,15 +64,6 @@ describe('image.transform option validation', () => {
 });
 
 describe('image.transformUpload and transformStream option validation', () => {
-  async function uploadRejection(options: unknown): Promise<InvalidArgumentError> {
-    try {
-      await offline.image.transformUpload(options as TransformUploadOptions);
-    } catch (error) {
-      assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
-      return error;
-    }
-    assert.fail('transformUpload resolved for invalid options');
-  }
 
   const cases: Array<{ name: string; options: unknown; field: string; expected: RegExp }> = [
     { name: 'misspelt chunkBytes', options: { input: tiny, outputs: [{ format: 'png' }], chunkByte: 4096 }, field: 'options.chunkByte', expected: /allowed: .*chunkBytes/ },
@@ -79,7 +73,7 @@ describe('image.transformUpload and transformStream option validation', () => {
   ];
   for (const { name, options, field, expected } of cases) {
     test(`upload: ${name}`, async () => {
-      const error = await uploadRejection(options);
+      const error = await rejection(options, offline.image.transformUpload);
       assert.equal(error.field, field);
       assert.match(error.message, expected);
     });
