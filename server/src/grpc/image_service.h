@@ -16,33 +16,44 @@
 namespace heavylift {
 
 // Feeds the messages of one TransformUpload call into a TransformUpload.
+// `allowed` is the call's bearer-token check: when it failed, the first
+// message or the end of the stream finishes the call with it.
 class TransformUploadHandler final : public ClientStreamHandler<v1::TransformUploadChunk, v1::TransformResponse> {
  public:
-  TransformUploadHandler(const ImageLimits& limits, const BlobReader& blobs) : upload_(limits, blobs) {}
+  TransformUploadHandler(const ImageLimits& limits, const BlobReader& blobs, Status allowed)
+      : upload_(limits, blobs), allowed_(std::move(allowed)) {}
 
   Status on_message(v1::TransformUploadChunk& message, TaskContext& context) override {
+    if (!allowed_.ok()) return allowed_;
     return upload_.add(message, context);
   }
   Status on_end(v1::TransformResponse* response, TaskContext& context) override {
+    if (!allowed_.ok()) return allowed_;
     return upload_.finish(response, context);
   }
 
  private:
   TransformUpload upload_;
+  Status allowed_;
 };
 
-// Produces the messages of one TransformStream call.
+// Produces the messages of one TransformStream call. `allowed` is the
+// call's bearer-token check: when it failed, the call ends with it before
+// the transform runs.
 class TransformStreamProducer final : public ServerStreamProducer<v1::TransformStreamChunk> {
  public:
-  TransformStreamProducer(v1::TransformRequest request, const ImageLimits& limits, const BlobReader& blobs)
-      : stream_(std::move(request), limits, blobs) {}
+  TransformStreamProducer(v1::TransformRequest request, const ImageLimits& limits, const BlobReader& blobs,
+                          Status allowed)
+      : stream_(std::move(request), limits, blobs), allowed_(std::move(allowed)) {}
 
   Status next(v1::TransformStreamChunk* message, bool* last, TaskContext& context) override {
+    if (!allowed_.ok()) return allowed_;
     return stream_.next(message, last, context);
   }
 
  private:
   TransformOutputStream stream_;
+  Status allowed_;
 };
 
 class ImageServiceImpl final : public v1::ImageService::CallbackService {
@@ -81,15 +92,17 @@ class ImageServiceImpl final : public v1::ImageService::CallbackService {
       return static_cast<const v1::TransformUploadChunk&>(message).data().size();
     };
     options.bytes_setting = "image.max_stream_input_bytes";
+    auto handler = std::make_unique<TransformUploadHandler>(limits_, blobs_, dispatcher_.authenticate(*context));
     return ClientStreamCall<v1::TransformUploadChunk, v1::TransformResponse>::start(
-        context, response, std::move(options), std::make_unique<TransformUploadHandler>(limits_, blobs_), streams_);
+        context, response, std::move(options), std::move(handler), streams_);
   }
 
   grpc::ServerWriteReactor<v1::TransformStreamChunk>* TransformStream(grpc::CallbackServerContext* context,
                                                                       const v1::TransformRequest* request) override {
-    return ServerStreamCall<v1::TransformStreamChunk>::start(
-        context, "image.transform_stream", std::make_unique<TransformStreamProducer>(*request, limits_, blobs_),
-        streams_);
+    auto producer =
+        std::make_unique<TransformStreamProducer>(*request, limits_, blobs_, dispatcher_.authenticate(*context));
+    return ServerStreamCall<v1::TransformStreamChunk>::start(context, "image.transform_stream", std::move(producer),
+                                                             streams_);
   }
 
  private:

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 
-import { DeadlineExceededError, InvalidArgumentError } from 'heavylift';
+import { DeadlineExceededError, InvalidArgumentError, UnauthenticatedError, createClient } from 'heavylift';
 
 import { PHOTOS, readMetrics, rejectionOf, sumSamples, useDaemon } from '../lib/helpers.mjs';
 import { tool, withClaimedJpegSize } from './image-tools.mjs';
@@ -21,6 +21,7 @@ import { tool, withClaimedJpegSize } from './image-tools.mjs';
 const UNARY_LIMIT_BYTES = 5 << 20;
 const MAX_STREAM_INPUT_BYTES = 24 << 20;
 const STREAM_CHUNK_BYTES = 256 << 10;
+const TOKEN = 'image-stream-token-0123456789abcdef';
 
 let dir;
 const file = (name) => path.join(dir, name);
@@ -32,6 +33,7 @@ before(async () => {
   // The same photo as a 1.6 MB JPEG, under image.max_input_bytes, for the output streams.
   await tool('convert', [PHOTOS.elephants4k, '-quality', '60', file('big.jpg')]);
   await tool('convert', [PHOTOS.dune, '-resize', '240x150!', '-strip', '-quality', '95', file('small.jpg')]);
+  await writeFile(file('tokens'), `${TOKEN}\n`);
 });
 
 after(async () => {
@@ -259,5 +261,28 @@ describe('streaming transforms', () => {
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_in_flight'), 0);
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_total', { method: 'image.transform_stream', code: 'CANCELLED' }), 1);
     await assertStillServing();
+  });
+});
+
+describe('streaming transforms with bearer tokens', () => {
+  const running = useDaemon(() => ['--auth-token-file', file('tokens')]);
+
+  test('calls without a token are rejected', async () => {
+    const small = await readFile(file('small.jpg'));
+    const withToken = createClient({ address: running.daemon.grpcAddress, token: TOKEN });
+    try {
+      const upload = await rejectionOf(running.client.image.transformUpload({ input: small, outputs: [{ format: 'jpeg' }] }));
+      assert.ok(upload instanceof UnauthenticatedError, `${upload.name}: ${upload.message}`);
+      assert.equal(upload.reason, 'MISSING_TOKEN');
+      const stream = await rejectionOf(collectStream(running.client.image.transformStream({ input: small, outputs: [{ format: 'jpeg' }] })));
+      assert.ok(stream instanceof UnauthenticatedError, `${stream.name}: ${stream.message}`);
+
+      const allowed = await withToken.image.transformUpload({ input: small, outputs: [{ format: 'jpeg', resize: { width: 60 } }] });
+      assert.equal(allowed.outputs[0].width, 60);
+      const pieces = await collectStream(withToken.image.transformStream({ input: small, outputs: [{ format: 'jpeg', resize: { width: 60 } }] }));
+      assert.equal(pieces.outputs[0].width, 60);
+    } finally {
+      withToken.close();
+    }
   });
 });
