@@ -4,6 +4,7 @@
 // Usage: node image/image.mjs [--cases=a-8-outputs,b-320-jpeg] [--concurrency=1,16]
 //        [--max-ops=200] [--max-seconds=10] [--warmup-ops=3] [--daemon-args="..."]
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import { startDaemon } from 'heavylift/testing';
 import { formatRatio, formatTable } from '../lib/report.mjs';
 import { runClosedLoop } from '../lib/run.mjs';
 import { CASES, PHOTO_ROOT, PHOTOS } from './cases.mjs';
-import { peakRssBytes } from './rss.mjs';
+import { cpuSeconds, ownCpuSeconds, peakRssBytes } from './rss.mjs';
 
 const IMAGE_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(IMAGE_DIR, '..', '..');
@@ -61,12 +62,17 @@ async function runHeavylift(options, name, concurrency) {
   const client = createClient({ address: daemon.grpcAddress, deadlineMs: 120_000 });
   try {
     await runClosedLoop({ operation: () => benchCase.heavylift(client, input), concurrency: 1, maxOps: options.warmupOps, maxSeconds: 60 });
+    const daemonCpuBefore = cpuSeconds(daemon.process.pid);
+    const clientCpuBefore = ownCpuSeconds();
     const result = await runClosedLoop({
       operation: () => benchCase.heavylift(client, input),
       concurrency,
       maxOps: options.maxOps,
       maxSeconds: options.maxSeconds,
     });
+    // The daemon's CPU plus the Node client's (request encoding, gRPC), the whole cost to the machine.
+    result.daemonCpuSeconds = cpuSeconds(daemon.process.pid) - daemonCpuBefore;
+    result.cpuSeconds = result.daemonCpuSeconds + (ownCpuSeconds() - clientCpuBefore);
     result.peakRssBytes = peakRssBytes(daemon.process.pid);
     return result;
   } finally {
@@ -115,13 +121,17 @@ async function main() {
         { header: 'ops/s', value: (row) => row.opsPerSecond, digits: 2 },
         { header: 'p50 ms', value: (row) => row.latencyMs.p50 },
         { header: 'p99 ms', value: (row) => row.latencyMs.p99 },
+        { header: 'CPU ms/op', value: (row) => (row.cpuSeconds * 1000) / row.ok, digits: 0 },
+        { header: 'daemon CPU ms/op', value: (row) => (row.daemonCpuSeconds === undefined ? '-' : (row.daemonCpuSeconds * 1000) / row.ok), digits: 0 },
         { header: 'peak RSS MiB', value: (row) => mib(row.peakRssBytes), digits: 0 },
       ],
       rows,
     ),
   );
 
-  console.log('\nRatios (heavylift / sharp throughput; heavylift / sharp peak RSS):');
+  const opsPerCpuSecond = (row) => row.ok / row.cpuSeconds;
+  console.log(`\nLoad average at the end: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')}`);
+  console.log('Ratios (heavylift / sharp: throughput, operations per CPU-second, peak RSS):');
   const find = (name, side, concurrency) => rows.find((row) => row.name === name && row.side === side && row.concurrency === concurrency);
   for (const name of options.names) {
     for (const concurrency of options.concurrencies) {
@@ -130,6 +140,7 @@ async function main() {
       if (heavylift && sharp) {
         console.log(
           `  ${CASES[name].title}, ${concurrency} callers: throughput ${formatRatio(heavylift.opsPerSecond, sharp.opsPerSecond)}, ` +
+            `per CPU-second ${formatRatio(opsPerCpuSecond(heavylift), opsPerCpuSecond(sharp))}, ` +
             `peak RSS ${formatRatio(heavylift.peakRssBytes, sharp.peakRssBytes)}`,
         );
       }
@@ -139,7 +150,10 @@ async function main() {
     const oneCall = find('d-one-call', 'heavylift', concurrency);
     const eightCalls = find('d-eight-calls', 'heavylift', concurrency);
     if (oneCall && eightCalls) {
-      console.log(`  (d) one call vs 8 calls, ${concurrency} callers: throughput ${formatRatio(oneCall.opsPerSecond, eightCalls.opsPerSecond)}`);
+      console.log(
+        `  (d) one call vs 8 calls, ${concurrency} callers: throughput ${formatRatio(oneCall.opsPerSecond, eightCalls.opsPerSecond)}, ` +
+          `per CPU-second ${formatRatio(opsPerCpuSecond(oneCall), opsPerCpuSecond(eightCalls))}`,
+      );
     }
   }
 }

@@ -2,10 +2,13 @@
 // setting. glibc keeps one arena per thread and returns freed memory lazily, so libvips' large
 // short-lived buffers can look like a leak. The release daemon is linked with jemalloc; the
 // glibc settings need a daemon built with -DHEAVYLIFT_JEMALLOC=OFF, given as --glibc-bin.
-// Prints RSS at the start of the load, at half time, at the end and the peak, and the growth
-// over the last half.
+// Prints RSS at the start of the load, at half time, at the end and the peak, the growth over
+// the last half, and per quarter of the run the 10th percentile, median and maximum of the
+// once-a-second RSS samples. One sample moves with the calls in flight at that second, so the
+// medians of the third and fourth quarters are the steadier measure of growth.
 // Usage: node image/memory.mjs [--seconds=120] [--concurrency=16] [--glibc-bin=PATH]
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -59,6 +62,7 @@ async function measure(name) {
   const samples = [];
   let calls = 0;
   let failures = 0;
+  const failureReasons = new Map();
   const endAt = Date.now() + seconds * 1000;
   const sampler = setInterval(() => samples.push(rssBytes(daemon.process.pid)), 1000);
   try {
@@ -68,8 +72,10 @@ async function measure(name) {
           try {
             await operations[i % operations.length]();
             calls += 1;
-          } catch {
+          } catch (error) {
             failures += 1;
+            const reason = `${error?.name ?? 'Error'}: ${error?.message ?? error}`.slice(0, 160);
+            failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
           }
         }
       }),
@@ -82,7 +88,15 @@ async function measure(name) {
   await daemon.stop();
   const half = samples[Math.floor(samples.length / 2)];
   const end = samples[samples.length - 1];
-  return { name, calls, failures, start: samples[0], half, end, peak, growth: (end - half) / half };
+  const quarters = [0, 1, 2, 3].map((quarter) => quantiles(samples.slice(Math.floor((quarter * samples.length) / 4), Math.floor(((quarter + 1) * samples.length) / 4))));
+  return { name, calls, failures, failureReasons, start: samples[0], half, end, peak, growth: (end - half) / half, quarters };
+}
+
+// Returns the 10th percentile, median and maximum of `values`.
+function quantiles(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p10: at(0.1), median: at(0.5), max: sorted[sorted.length - 1] };
 }
 
 const rows = [];
@@ -106,3 +120,24 @@ console.log(
     rows,
   ),
 );
+
+for (const row of rows) {
+  console.log(`\n${row.name}: RSS per quarter of the run (once-a-second samples), MiB:`);
+  console.log(
+    formatTable(
+      [
+        { header: 'quarter', value: (quarter) => quarter.index, digits: 0 },
+        { header: 'p10', value: (quarter) => mib(quarter.p10), digits: 1 },
+        { header: 'median', value: (quarter) => mib(quarter.median), digits: 1 },
+        { header: 'max', value: (quarter) => mib(quarter.max), digits: 1 },
+      ],
+      row.quarters.map((quarter, index) => ({ index: index + 1, ...quarter })),
+    ),
+  );
+  const [, , third, fourth] = row.quarters;
+  console.log(`median growth from quarter 3 to quarter 4: ${(((fourth.median - third.median) / third.median) * 100).toFixed(1)}%`);
+  for (const [reason, count] of row.failureReasons) {
+    console.log(`failed ${count}x: ${reason}`);
+  }
+}
+console.log(`load average at the end: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')}`);

@@ -5,7 +5,7 @@ import type { Client } from '@grpc/grpc-js';
 
 import { type AggregateField, type AggregateGroup, buildAggregateSpec, keyValue, valuesByName } from './aggregate';
 import type { ResolvedCallOptions } from './call';
-import { callClientStream } from './client-stream';
+import { callClientStream } from './stream-call';
 import {
   AggregateServiceService,
   type LiveEvent as LiveEventMessage,

@@ -4,6 +4,7 @@ import {
   Client,
   credentials as grpcCredentials,
 } from '@grpc/grpc-js';
+import type { Readable } from 'node:stream';
 
 import {
   type AggregateOptions,
@@ -38,6 +39,7 @@ import { type TaskMethod, taskMethod } from './task';
 import { type HealthCheckOptions, type HealthStatus, healthStatusName } from './health';
 import { createRealtimeMethods, type RealtimeMethods } from './realtime';
 import { buildThumbnailRequest, type ThumbnailOptions, type ThumbnailResult, toThumbnailResult } from './image';
+import { type TransformUploadOptions, buildTransformUpload, callTransformStream, callTransformUpload } from './image-stream';
 import {
   type AnalyzeOptions,
   type AnalyzeResult,
@@ -148,6 +150,31 @@ export interface ImageMethods {
    * });
    */
   transform(options: TransformOptions, callOptions?: CallOptions): Promise<TransformResult>;
+  /**
+   * Runs {@link ImageMethods.transform} on a source streamed in chunks, for sources over the
+   * daemon's unary message limit (`image.max_input_bytes` + 1 MiB). The daemon bounds the stream
+   * by `image.max_stream_input_bytes` and rejects a source over `image.max_input_pixels` as
+   * soon as its header has arrived. An error of the source stream cancels the call.
+   *
+   * @example
+   * const { outputs } = await client.image.transformUpload({
+   *   input: fs.createReadStream('scan.tiff'),
+   *   outputs: [{ format: 'webp', resize: { width: 1600 } }],
+   * });
+   */
+  transformUpload(options: TransformUploadOptions, callOptions?: CallOptions): Promise<TransformResult>;
+  /**
+   * Runs {@link ImageMethods.transform} and streams the outputs back as an object-mode Readable
+   * of {@link TransformStreamPiece}s (at most `image.max_stream_chunk_bytes` of data each),
+   * after an `'info'` event with the source's metadata and the warnings. The daemon produces
+   * the next piece only after this one was read; destroying the Readable cancels the call.
+   *
+   * @example
+   * for await (const piece of client.image.transformStream({ input: { path: 'big.png' }, outputs: [{ format: 'png' }] })) {
+   *   file.write(piece.data);
+   * }
+   */
+  transformStream(options: TransformOptions, callOptions?: CallOptions): Readable;
   /**
    * Reads an image's header (size, format, orientation, alpha, colour space, pages, EXIF)
    * without decoding its pixels.
@@ -260,6 +287,20 @@ class GrpcHeavyliftClient implements HeavyliftClient {
         const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
         this.#checkOpen();
         return toTransformResult(await callUnary(this.#channel, ImageServiceService.transform, request, resolved));
+      },
+      transformUpload: async (options, callOptions) => {
+        const upload = buildTransformUpload(options);
+        checkCallOptionKeys(callOptions);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return callTransformUpload(this.#channel, upload, resolved);
+      },
+      transformStream: (options, callOptions) => {
+        const request = buildTransformRequest(options);
+        checkCallOptionKeys(callOptions);
+        const resolved = resolveCallOptions(callOptions, this.#defaultDeadlineMs);
+        this.#checkOpen();
+        return callTransformStream(this.#channel, request, resolved);
       },
       metadata: async (options, callOptions) => {
         const request = buildMetadataRequest(options);

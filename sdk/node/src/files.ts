@@ -1,9 +1,7 @@
-import { type Client, type ServiceError } from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
+import type { Client } from '@grpc/grpc-js';
+import type { Readable } from 'node:stream';
 
 import { type CallOptions, type ResolvedCallOptions, callUnary, resolveCallOptions } from './call';
-import { abortError, errorFromServiceError } from './errors';
 import {
   type ColumnProfile as ColumnProfileMessage,
   ColumnType,
@@ -15,11 +13,12 @@ import {
   type DownloadChunk,
   type DownloadRequest,
   FileServiceService,
+  type UploadChunk,
   type UploadOptions as UploadOptionsMessage,
   type UploadResult as UploadResultMessage,
 } from './gen/heavylift/v1/files';
-import { callClientStream, streamCallOptions } from './client-stream';
 import { buildBlobRef } from './image';
+import { type ByteSource, callByteStream, callServerStream, isByteSource } from './stream-call';
 import {
   checkBoolean,
   checkIntegerInRange,
@@ -47,7 +46,7 @@ export type CompressionFormatName = (typeof COMPRESSION_FORMATS)[number];
 export type FileDigests = Partial<Record<DigestName, string>>;
 
 /** Bytes for an upload: a Node Readable (a busboy file stream, `fs.createReadStream`), any async iterable of chunks, or a Buffer. */
-export type UploadSource = AsyncIterable<Uint8Array | string> | Uint8Array;
+export type UploadSource = ByteSource;
 
 /** A blob for the unary file tasks: bytes, or `{ path }` under the daemon's blob root. */
 export type FileInput = Uint8Array | { data: Uint8Array } | { path: string };
@@ -381,14 +380,6 @@ function toUploadResult(message: UploadResultMessage, options: UploadOptionsMess
   };
 }
 
-function isUploadSource(value: unknown): value is UploadSource {
-  return (
-    value instanceof Uint8Array ||
-    (typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
-  );
-}
-
-
 /**
  * Sends `source` over one FileService.Upload call in messages of at most `chunkBytes` bytes,
  * waiting for the stream to drain whenever grpc-js reports its buffer full.
@@ -400,26 +391,15 @@ export function callUpload(
   chunkBytes: number,
   resolved: ResolvedCallOptions,
 ): Promise<UploadResultMessage> {
-  return callClientStream(client, FileServiceService.upload, resolved, async (stream) => {
-    const send = async (data: Uint8Array): Promise<void> => {
-      for (let offset = 0; offset < data.length && !stream.settled(); offset += chunkBytes) {
-        const piece = Buffer.from(data.buffer, data.byteOffset + offset, Math.min(chunkBytes, data.length - offset));
-        await stream.write({ options: undefined, data: piece });
-      }
-    };
-
-    await stream.write({ options, data: Buffer.alloc(0) });
-    if (source instanceof Uint8Array) {
-      await send(source);
-    } else {
-      for await (const chunk of source) {
-        if (stream.settled()) {
-          break;
-        }
-        await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      }
-    }
-  });
+  return callByteStream<UploadChunk, UploadResultMessage>(
+    client,
+    FileServiceService.upload,
+    { options, data: Buffer.alloc(0) },
+    (data) => ({ options: undefined, data }),
+    source,
+    chunkBytes,
+    resolved,
+  );
 }
 
 /** Reads the `gridfs` upload option. */
@@ -466,64 +446,22 @@ export function buildDownloadRequest(source: DownloadSource, options: DownloadOp
  * next message only while the Readable wants data, so HTTP/2 flow control reaches the daemon.
  */
 export function callDownload(client: Client, request: DownloadRequest, resolved: ResolvedCallOptions): Readable {
-  const { signal, requestId, deadlineMs } = resolved;
-  const { metadata, grpcOptions } = streamCallOptions(resolved);
-  const startedAt = performance.now();
-  const method = FileServiceService.download;
-  const call = client.makeServerStreamRequest<DownloadRequest, DownloadChunk>(
-    method.path,
-    method.requestSerialize,
-    method.responseDeserialize,
-    request,
-    metadata,
-    grpcOptions,
-  );
   let first = true;
-  const output = new Readable({
-    read() {
-      call.resume();
-    },
-    destroy(error, callback) {
-      signal?.removeEventListener('abort', onAbort);
-      call.removeAllListeners('data');
-      call.cancel();
-      callback(error);
-    },
-  });
-  const onAbort = (): void => {
-    output.destroy(abortError(signal!, requestId));
-  };
-  if (signal?.aborted) {
-    process.nextTick(onAbort);
-  } else {
-    signal?.addEventListener('abort', onAbort, { once: true });
-  }
-  call.on('data', (chunk: DownloadChunk) => {
+  return callServerStream<DownloadRequest, DownloadChunk>(client, FileServiceService.download, request, resolved, (chunk, output) => {
     if (first) {
       first = false;
       const name = (Object.keys(FORMAT_TO_PROTO) as CompressionFormatName[]).find((key) => FORMAT_TO_PROTO[key] === chunk.format);
       const info: DownloadInfo = { storedBytes: chunk.storedBytes, ...(name ? { format: name } : {}) };
       output.emit('info', info);
     }
-    if (chunk.data.length > 0 && !output.push(chunk.data)) {
-      call.pause();
-    }
+    return chunk.data.length === 0 || output.push(chunk.data);
   });
-  call.on('error', (error: ServiceError) => {
-    signal?.removeEventListener('abort', onAbort);
-    output.destroy(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
-  });
-  call.on('end', () => {
-    signal?.removeEventListener('abort', onAbort);
-    output.push(null);
-  });
-  return output;
 }
 
 /** Builds the `files` methods over `channel`. */
 export function createFileMethods(channel: () => Client, defaultDeadlineMs: number): FileMethods {
   const uploadWith = async (source: UploadSource, options: UploadOptions | undefined): Promise<UploadResult> => {
-    if (!isUploadSource(source)) {
+    if (!isByteSource(source)) {
       throw invalidParameter('source', 'Readable stream, async iterable of Uint8Array, or Uint8Array', source);
     }
     const { message, chunkBytes } = buildUploadOptions(options);

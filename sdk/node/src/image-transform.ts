@@ -614,9 +614,16 @@ function requiredInput(value: unknown): ReturnType<typeof buildBlobRef> {
 /** Validates the transform options and builds the request message. */
 export function buildTransformRequest(options: TransformOptions): TransformRequest {
   const checked = checkOptionsObject(options, 'options') as Checked;
-  checkKnownKeys(checked, 'options', ['input', 'operations', 'outputs', 'autoOrient', 'animated', 'corruptInput', 'toSrgb']);
+  checkKnownKeys(checked, 'options', TRANSFORM_OPTION_NAMES);
   const input = requiredInput(checked.input);
+  return { input, ...buildTransformPipeline(checked) };
+}
 
+/** Keys of {@link TransformOptions}. */
+export const TRANSFORM_OPTION_NAMES = ['input', 'operations', 'outputs', 'autoOrient', 'animated', 'corruptInput', 'toSrgb'];
+
+/** Validates every transform option except `input` and builds those request fields. */
+export function buildTransformPipeline(checked: Record<string, unknown>): Omit<TransformRequest, 'input'> {
   const operations = checked.operations ?? [];
   if (!Array.isArray(operations)) {
     throw invalidParameter('operations', 'array of operations', operations);
@@ -633,7 +640,6 @@ export function buildTransformRequest(options: TransformOptions): TransformReque
         : CorruptInputPolicy.CORRUPT_INPUT_POLICY_FAIL;
 
   return {
-    input,
     operations: operations.map((operation: unknown, index: number) => buildOperation(operation, `operations[${index}]`)),
     outputs: outputs.map((output: unknown, index: number) => buildOutput(output, `outputs[${index}]`)),
     autoOrient: optionalBoolean(checked.autoOrient, 'autoOrient'),
@@ -666,7 +672,8 @@ export function buildAnalyzeRequest(options: AnalyzeOptions): AnalyzeRequest {
   return { input, blurhashX, blurhashY, autoOrient: optionalBoolean(checked.autoOrient, 'autoOrient') };
 }
 
-function outputFormatName(format: OutputFormat): OutputFormatName {
+/** Returns the name of an output format, or throws UnimplementedError for a format this SDK does not know. */
+export function outputFormatName(format: OutputFormat): OutputFormatName {
   for (const [name, value] of Object.entries(FORMAT_TO_PROTO)) {
     if (value === format) {
       return name as OutputFormatName;
@@ -704,7 +711,8 @@ export function toMetadataResult(message: ImageMetadata | undefined): ImageMetad
   };
 }
 
-function toTransformedImage(message: EncodedImage): TransformedImage {
+/** Converts an output message to the public result; `data` is taken from the message. */
+export function toTransformedImage(message: EncodedImage): TransformedImage {
   return { width: message.width, height: message.height, format: outputFormatName(message.format), pages: message.pages, data: message.data };
 }
 

@@ -99,6 +99,8 @@ export {
   type TransformOptions,
   type TransformResult,
 } from './image-transform';
+export type { TransformStreamInfo, TransformStreamPiece, TransformUploadOptions } from './image-stream';
+export type { ByteSource } from './stream-call';
 export {
   COMPRESSION_FORMATS,
   DIGEST_NAMES,

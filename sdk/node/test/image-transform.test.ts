@@ -14,14 +14,17 @@ const skip = photoSkipReason();
 const offline = createClient({ address: '127.0.0.1:1' });
 const tiny = Buffer.from([0xff, 0xd8, 0xff]);
 
-async function rejection(options: unknown): Promise<InvalidArgumentError> {
+async function rejection(
+  options: unknown,
+  call: (options: never) => Promise<unknown> = offline.image.transform,
+): Promise<InvalidArgumentError> {
   try {
-    await offline.image.transform(options as TransformOptions);
+    await call(options as never);
   } catch (error) {
     assert.ok(error instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(error)}`);
     return error;
   }
-  assert.fail('transform resolved for invalid options');
+  assert.fail('the call resolved for invalid options');
 }
 
 describe('image.transform option validation', () => {
@@ -57,6 +60,39 @@ describe('image.transform option validation', () => {
     assert.equal(hammingDistance('0000000000000000', 'ffffffffffffffff'), 64);
     assert.equal(hammingDistance('00000000000000f0', '0000000000000010'), 3);
     assert.throws(() => hammingDistance('xyz', '0000000000000000'), /16 lower-case hex digits for a/);
+  });
+});
+
+describe('image.transformUpload and transformStream option validation', () => {
+
+  const cases: Array<{ name: string; options: unknown; field: string; expected: RegExp }> = [
+    { name: 'misspelt chunkBytes', options: { input: tiny, outputs: [{ format: 'png' }], chunkByte: 4096 }, field: 'options.chunkByte', expected: /allowed: .*chunkBytes/ },
+    { name: 'path input', options: { input: { path: 'a.jpg' }, outputs: [{ format: 'png' }] }, field: 'input', expected: /Readable stream/ },
+    { name: 'chunkBytes too small', options: { input: tiny, outputs: [{ format: 'png' }], chunkBytes: 10 }, field: 'chunkBytes', expected: /1024/ },
+    { name: 'bad output format', options: { input: tiny, outputs: [{ format: 'bmp' }] }, field: 'outputs[0].format', expected: /'jpeg'/ },
+  ];
+  for (const { name, options, field, expected } of cases) {
+    test(`upload: ${name}`, async () => {
+      const error = await rejection(options, offline.image.transformUpload);
+      assert.equal(error.field, field);
+      assert.match(error.message, expected);
+    });
+  }
+
+  test('upload: an async iterable input is accepted', async () => {
+    async function* pieces(): AsyncGenerator<Buffer> {
+      yield tiny;
+    }
+    // Validation passes, so the call reaches the unreachable address and fails there instead.
+    const error = await offline.image.transformUpload({ input: pieces(), outputs: [{ format: 'png' }] }, { deadlineMs: 2000 }).catch((e: unknown) => e);
+    assert.ok(!(error instanceof InvalidArgumentError), `validation rejected an async iterable: ${String(error)}`);
+  });
+
+  test('stream: misspelt option throws before sending', () => {
+    assert.throws(
+      () => offline.image.transformStream({ input: tiny, outputs: [{ format: 'png' }], autorotate: true } as unknown as TransformOptions),
+      (error: unknown) => error instanceof InvalidArgumentError && error.field === 'options.autorotate',
+    );
   });
 });
 

@@ -259,6 +259,14 @@ std::vector<Setting> all_settings() {
       "image.max_input_bytes", "bytes", "Largest encoded source image accepted.",
       [](Config& c) { return &c.image.max_input_bytes; }, 1, 1ull << 32));
   settings.push_back(make_unsigned<uint64_t>(
+      "image.max_stream_input_bytes", "bytes",
+      "Largest source image accepted by the streaming TransformUpload call, all chunks together.",
+      [](Config& c) { return &c.image.max_stream_input_bytes; }, 1, 1ull << 34));
+  settings.push_back(make_unsigned<uint32_t>(
+      "image.max_stream_chunk_bytes", "bytes",
+      "Largest data chunk of one message of a streaming image call, received or sent.",
+      [](Config& c) { return &c.image.max_stream_chunk_bytes; }, 1024, 64u << 20));
+  settings.push_back(make_unsigned<uint64_t>(
       "image.max_input_pixels", "pixels",
       "Largest source image accepted, width x height of the page decoded, read from the header before decoding.",
       [](Config& c) { return &c.image.max_input_pixels; }, 1, 1ull << 40));

@@ -163,7 +163,8 @@ std::unique_ptr<grpc::Server> start_grpc_server(const Config& config, std::initi
   builder.AddListeningPort(config.grpc_address, grpc_server_credentials(config), port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   const uint64_t max_message =
-      std::max({config.image.max_input_bytes, config.files.max_input_bytes, uint64_t{config.files.max_chunk_bytes}}) +
+      std::max({config.image.max_input_bytes, uint64_t{config.image.max_stream_chunk_bytes},
+                config.files.max_input_bytes, uint64_t{config.files.max_chunk_bytes}}) +
       kMessageOverheadBytes;
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(std::min<uint32_t>(config.grpc_max_concurrent_streams, INT32_MAX)));
@@ -279,13 +280,13 @@ int run_daemon(const Config& config) {
   if (tokens.enabled()) dispatcher.set_bearer_tokens(&tokens);
   metrics.gauge_callback("heavylift_grpc_calls_in_flight", "gRPC calls dispatched and not yet done.",
                          [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
-  ImageServiceImpl image_service(dispatcher);
-  CryptoServiceImpl crypto_service(dispatcher);
-  TestingServiceImpl testing_service(dispatcher);
-  TaskServiceImpl task_service(dispatcher);
   StreamCallTracker streams(executor, metrics, draining);
   streams.set_authenticator(
       [&dispatcher](const grpc::CallbackServerContext& context) { return dispatcher.authenticate(context); });
+  ImageServiceImpl image_service(dispatcher, streams, config.image, blobs);
+  CryptoServiceImpl crypto_service(dispatcher);
+  TestingServiceImpl testing_service(dispatcher);
+  TaskServiceImpl task_service(dispatcher);
   FileServiceImpl file_service(dispatcher, streams, config.files, config.blob_root);
 
   // The real-time hub, when realtime.address is set, listens before gRPC so

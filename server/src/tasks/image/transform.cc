@@ -8,7 +8,11 @@
 #include <thread>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "tasks/image/operations.h"
 #include "tasks/image/placeholders.h"
@@ -214,18 +218,39 @@ std::string save(const VImage& image, const v1::Output& output, v1::OutputFormat
   }
 }
 
-// Resizes (when the output requests it), assembles the pages and encodes one output.
-Status encode_output(const Frames& frames, const v1::Output& output, const std::string& field,
-                     const ImageLimits& limits, const ImageCall& call, v1::EncodedImage* encoded) {
+// Whether `output` keeps every page of `frames`: GIF and WebP outputs of an animation do.
+bool is_animated_output(const Frames& frames, const v1::Output& output) {
   const v1::OutputFormat format = effective_format(output);
-  const bool animated = frames.pages.size() > 1 && (format == v1::OUTPUT_FORMAT_GIF || format == v1::OUTPUT_FORMAT_WEBP);
-  std::vector<VImage> pages(frames.pages.begin(), animated ? frames.pages.end() : frames.pages.begin() + 1);
+  return frames.pages.size() > 1 && (format == v1::OUTPUT_FORMAT_GIF || format == v1::OUTPUT_FORMAT_WEBP);
+}
 
+// Returns the pages `output` encodes, resized when it requests a resize.
+// The resize is lazy: libvips computes it while the output is encoded.
+Result<std::vector<VImage>> output_pages(const Frames& frames, const v1::Output& output, const std::string& field,
+                                         const ImageLimits& limits) {
+  const bool animated = is_animated_output(frames, output);
+  std::vector<VImage> pages(frames.pages.begin(), animated ? frames.pages.end() : frames.pages.begin() + 1);
   if (output.has_resize()) {
     auto plan = plan_resize(output.resize(), frames.width(), frames.height(), field + ".resize", limits);
     if (!plan.ok()) return plan.error();
     for (VImage& page : pages) page = apply_resize(page, plan.value(), output.resize());
   }
+  return pages;
+}
+
+// A resize that several outputs request (the same size in two formats),
+// computed once into memory by the first output that needs it.
+struct SharedResize {
+  std::once_flag once;
+  Status status;
+  std::vector<VImage> pages;
+};
+
+// Assembles `pages` (the output's pages, already resized) and encodes one output.
+Status encode_output(const Frames& frames, std::vector<VImage> pages, const v1::Output& output,
+                     const std::string& field, const ImageCall& call, v1::EncodedImage* encoded) {
+  const v1::OutputFormat format = effective_format(output);
+  const bool animated = is_animated_output(frames, output);
   const int width = pages.front().width();
   const int height = pages.front().height();
   const int limit = max_dimension(format);
@@ -294,6 +319,47 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
   std::vector<Status> statuses(static_cast<size_t>(count));
   std::atomic<int> next{0};
 
+  // Outputs whose resize and page count match share one resize: shared[i]
+  // is set for each output of such a group, pointing at the group's entry.
+  std::vector<std::unique_ptr<SharedResize>> groups;
+  std::vector<SharedResize*> shared(static_cast<size_t>(count), nullptr);
+  std::map<std::string, int> first_with_key;
+  for (int i = 0; i < count; ++i) {
+    const v1::Output& output = request.outputs(i);
+    if (!output.has_resize()) continue;
+    const std::string key = output.resize().SerializeAsString() + (is_animated_output(frames, output) ? "/all" : "/first");
+    auto [found, inserted] = first_with_key.emplace(key, i);
+    if (inserted) continue;
+    SharedResize*& group = shared[static_cast<size_t>(found->second)];
+    if (group == nullptr) group = groups.emplace_back(std::make_unique<SharedResize>()).get();
+    shared[static_cast<size_t>(i)] = group;
+  }
+
+  // Returns the pages of output i, computing a shared resize on first use.
+  auto pages_of = [&](int i, const std::string& field) -> Result<std::vector<VImage>> {
+    SharedResize* group = shared[static_cast<size_t>(i)];
+    if (group == nullptr) return output_pages(frames, request.outputs(i), field, limits);
+    std::call_once(group->once, [&] {
+      try {
+        auto pages = output_pages(frames, request.outputs(i), field, limits);
+        if (!pages.ok()) {
+          group->status = pages.error();
+          return;
+        }
+        for (VImage& page : pages.value()) {
+          call.watch(page);
+          page = page.copy_memory();
+        }
+        group->pages = std::move(pages).value();
+      } catch (const vips::VError& error) {
+        group->status = call.check();
+        if (group->status.ok()) group->status = vips_failure(fmt::format("resizing {}", field), error);
+      }
+    });
+    if (!group->status.ok()) return group->status.error();
+    return group->pages;
+  };
+
   // Each worker takes the next output not yet taken. After a failure no new
   // output is started, and the first failure in request order is returned.
   auto work = [&]() {
@@ -301,7 +367,10 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
       const std::string field = fmt::format("outputs[{}]", i);
       Status& status = statuses[static_cast<size_t>(i)];
       try {
-        status = encode_output(frames, request.outputs(i), field, limits, call, &encoded[static_cast<size_t>(i)]);
+        auto pages = pages_of(i, field);
+        status = pages.ok() ? encode_output(frames, std::move(pages).value(), request.outputs(i), field, call,
+                                            &encoded[static_cast<size_t>(i)])
+                            : Status(pages.error());
       } catch (const vips::VError& error) {
         status = call.check();
         if (status.ok()) status = vips_failure(fmt::format("encoding {}", field), error);
@@ -333,19 +402,30 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
 }
 }  // namespace
 
+Status check_transform_request(const v1::TransformRequest& request, const ImageLimits& limits) {
+  return check_request(request, limits);
+}
+
 Status transform(const v1::TransformRequest& request, v1::TransformResponse* response, TaskContext& context,
                  const ImageLimits& limits, const BlobReader& blobs) {
   if (Status s = check_request(request, limits); !s.ok()) return s;
-  const RunningTransform running;
   const ImageCall call(context, limits.max_call_ms);
+  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  return transform_source(request, blob.value().bytes(), input_field(request.input()), response, call, limits,
+                          blobs);
+}
+
+Status transform_source(const v1::TransformRequest& request, std::string_view bytes, const std::string& field,
+                        v1::TransformResponse* response, const ImageCall& call, const ImageLimits& limits,
+                        const BlobReader& blobs) {
+  const RunningTransform running;
   const bool auto_orient = !request.has_auto_orient() || request.auto_orient();
   const bool animated = !request.has_animated() || request.animated();
   const bool to_srgb = !request.has_to_srgb() || request.to_srgb();
   std::vector<std::string> warnings;
 
-  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
-  auto opened = open_source(blob.value().bytes(), input_field(request.input()), limits, animated);
+  auto opened = open_source(bytes, field, limits, animated);
   if (!opened.ok()) return opened.error();
   const Source& source = opened.value();
   describe(source, response->mutable_source());

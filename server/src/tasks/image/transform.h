@@ -3,11 +3,15 @@
 // sources with the same limits.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "core/blob.h"
 #include "core/error.h"
 #include "core/task_context.h"
 #include "heavylift/v1/image.pb.h"
 #include "tasks/image/limits.h"
+#include "tasks/image/vips_support.h"
 
 namespace heavylift {
 
@@ -25,6 +29,18 @@ namespace heavylift {
 // while libvips computes pixels.
 Status transform(const v1::TransformRequest& request, v1::TransformResponse* response, TaskContext& context,
                  const ImageLimits& limits, const BlobReader& blobs);
+
+// Checks the counts and options of `request`, which do not depend on the
+// source. transform() runs this first.
+Status check_transform_request(const v1::TransformRequest& request, const ImageLimits& limits);
+
+// Runs transform() on `bytes`, a source already read (for example streamed
+// in), instead of `request.input`, within `call`'s time budget. `field` names
+// the source in errors. The request must have passed
+// check_transform_request().
+Status transform_source(const v1::TransformRequest& request, std::string_view bytes, const std::string& field,
+                        v1::TransformResponse* response, const ImageCall& call, const ImageLimits& limits,
+                        const BlobReader& blobs);
 
 // Reads the source's header and returns its metadata without decoding pixels.
 // Errors as for transform's input.

@@ -1,0 +1,213 @@
+// Client- and server-streaming gRPC calls with flow control in both directions, shared by the
+// files, image and live aggregation methods.
+import { type CallOptions as GrpcCallOptions, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+
+import { REQUEST_ID_METADATA_KEY, type ResolvedCallOptions, type UnaryMethod } from './call';
+import { abortError, errorFromServiceError } from './errors';
+
+/** Bytes to stream: a Node Readable (a busboy file stream, `fs.createReadStream`), any async iterable of chunks, or a Buffer. */
+export type ByteSource = AsyncIterable<Uint8Array | string> | Uint8Array;
+
+/** The parts of a generated method definition that a streaming call needs, the same as a unary call's. */
+export type StreamMethod<Request, Response> = UnaryMethod<Request, Response>;
+
+/** Returns whether `value` can be streamed by {@link callByteStream}. */
+export function isByteSource(value: unknown): value is ByteSource {
+  return (
+    value instanceof Uint8Array ||
+    (typeof value === 'object' && value !== null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  );
+}
+
+/** Builds the request-id metadata and the deadline of a streaming call. */
+function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata; grpcOptions: GrpcCallOptions } {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_METADATA_KEY, resolved.requestId);
+  const grpcOptions: GrpcCallOptions = {};
+  if (Number.isFinite(resolved.deadlineMs)) {
+    grpcOptions.deadline = Date.now() + resolved.deadlineMs;
+  }
+  return { metadata, grpcOptions };
+}
+
+/** The writer that a client-streaming call's producer receives. */
+export interface ClientStreamWriter<Request> {
+  /** Sends `message`, waiting for 'drain' whenever grpc-js reports its buffer full. */
+  write(message: Request): Promise<void>;
+  /** Reports whether the call has ended, so the producer can stop early. */
+  settled(): boolean;
+}
+
+/**
+ * Starts `method` on `client`, lets `produce` write the messages, half-closes, and resolves with
+ * the response. An error of `produce` cancels the call and rejects with that error.
+ */
+export function callClientStream<Request, Response>(
+  client: Client,
+  method: StreamMethod<Request, Response>,
+  resolved: ResolvedCallOptions,
+  produce: (writer: ClientStreamWriter<Request>) => Promise<void>,
+): Promise<Response> {
+  const { signal, requestId, deadlineMs } = resolved;
+  if (signal?.aborted) {
+    return Promise.reject(abortError(signal, requestId));
+  }
+  return new Promise<Response>((resolve, reject) => {
+    const { metadata, grpcOptions } = streamCallOptions(resolved);
+    const startedAt = performance.now();
+    let settled = false;
+    let resolveEnded!: () => void;
+    // Settles when the call ends for any reason, so a pending wait for 'drain' stops.
+    const ended = new Promise<void>((done) => {
+      resolveEnded = done;
+    });
+
+    const settle = (error: Error | undefined, response?: Response): void => {
+      resolveEnded();
+      signal?.removeEventListener('abort', onAbort);
+      if (settled) {
+        return;
+      }
+      settled = true;
+      if (error) {
+        reject(error);
+      } else {
+        resolve(response as Response);
+      }
+    };
+    const onAbort = (): void => {
+      settle(abortError(signal!, requestId));
+      call.cancel();
+    };
+
+    const call = client.makeClientStreamRequest<Request, Response>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      metadata,
+      grpcOptions,
+      (error: ServiceError | null, response?: Response) => {
+        if (error) {
+          settle(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
+        } else {
+          settle(undefined, response);
+        }
+      },
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const writer: ClientStreamWriter<Request> = {
+      write: async (message) => {
+        if (!call.write(message)) {
+          await Promise.race([once(call, 'drain'), ended]);
+        }
+      },
+      settled: () => settled,
+    };
+    produce(writer)
+      .then(() => call.end())
+      .catch((error: unknown) => {
+        call.cancel();
+        settle(error instanceof Error ? error : new Error(String(error)));
+      });
+  });
+}
+
+/**
+ * Runs one client-streaming call of bytes: sends `first`, then `source` cut into messages of at
+ * most `chunkBytes` bytes built by `chunkMessage`.
+ */
+export function callByteStream<Request, Response>(
+  client: Client,
+  method: StreamMethod<Request, Response>,
+  first: Request,
+  chunkMessage: (data: Buffer) => Request,
+  source: ByteSource,
+  chunkBytes: number,
+  resolved: ResolvedCallOptions,
+): Promise<Response> {
+  return callClientStream(client, method, resolved, async (writer) => {
+    const send = async (data: Uint8Array): Promise<void> => {
+      for (let offset = 0; offset < data.length && !writer.settled(); offset += chunkBytes) {
+        const piece = Buffer.from(data.buffer, data.byteOffset + offset, Math.min(chunkBytes, data.length - offset));
+        await writer.write(chunkMessage(piece));
+      }
+    };
+
+    await writer.write(first);
+    if (source instanceof Uint8Array) {
+      await send(source);
+      return;
+    }
+    for await (const chunk of source) {
+      if (writer.settled()) {
+        break;
+      }
+      await send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    }
+  });
+}
+
+/**
+ * Runs one server-streaming call and returns a Readable fed by `onMessage`, which pushes what it
+ * takes from each message and returns `push`'s result. grpc-js reads the next message only while
+ * the Readable wants data, so HTTP/2 flow control reaches the daemon. Destroying the Readable
+ * cancels the call.
+ */
+export function callServerStream<Request, Response>(
+  client: Client,
+  method: StreamMethod<Request, Response>,
+  request: Request,
+  resolved: ResolvedCallOptions,
+  onMessage: (message: Response, output: Readable) => boolean,
+  objectMode = false,
+): Readable {
+  const { signal, requestId, deadlineMs } = resolved;
+  const { metadata, grpcOptions } = streamCallOptions(resolved);
+  const startedAt = performance.now();
+  const call = client.makeServerStreamRequest<Request, Response>(
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    request,
+    metadata,
+    grpcOptions,
+  );
+  const output = new Readable({
+    objectMode,
+    read() {
+      call.resume();
+    },
+    destroy(error, callback) {
+      signal?.removeEventListener('abort', onAbort);
+      call.removeAllListeners('data');
+      call.cancel();
+      callback(error);
+    },
+  });
+  const onAbort = (): void => {
+    output.destroy(abortError(signal!, requestId));
+  };
+  if (signal?.aborted) {
+    process.nextTick(onAbort);
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }
+  call.on('data', (message: Response) => {
+    if (!onMessage(message, output)) {
+      call.pause();
+    }
+  });
+  call.on('error', (error: ServiceError) => {
+    signal?.removeEventListener('abort', onAbort);
+    output.destroy(errorFromServiceError(error, requestId, { deadlineMs, elapsedMs: performance.now() - startedAt }));
+  });
+  call.on('end', () => {
+    signal?.removeEventListener('abort', onAbort);
+    output.push(null);
+  });
+  return output;
+}
