@@ -172,6 +172,7 @@ void BadRows::add(uint64_t line, std::string reason, std::string_view excerpt) {
   while (!text.empty() && !is_utf8(text, true)) text.remove_suffix(1);
   row.set_excerpt(std::string(text));
   examples_.push_back(std::move(row));
+  wants_examples_ = examples_.size() < max_examples_;
 }
 
 // --- CSV profile --------------------------------------------------------------

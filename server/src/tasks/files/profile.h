@@ -36,8 +36,9 @@ Result<char> choose_csv_delimiter(const v1::CsvOptions& options, std::string_vie
 // excerpt of at most 256 bytes.
 class BadRows {
  public:
-  explicit BadRows(uint32_t max_examples) : max_examples_(max_examples) {}
-  bool wants_examples() const { return examples_.size() < max_examples_; }
+  explicit BadRows(uint32_t max_examples) : max_examples_(max_examples), wants_examples_(max_examples > 0) {}
+  // Checked for every CSV field, so it reads a flag rather than the size.
+  bool wants_examples() const { return wants_examples_; }
   void add(uint64_t line, std::string reason, std::string_view excerpt);
   // Writes the count and examples into a DataProfile or CsvToNdjsonResponse.
   template <typename Message>
@@ -48,6 +49,7 @@ class BadRows {
 
  private:
   uint32_t max_examples_;
+  bool wants_examples_;
   uint64_t count_ = 0;
   std::vector<v1::BadRow> examples_;
 };
