@@ -290,13 +290,13 @@ namespace {
 // More rows than one batch of queued values, with ragged rows, empty and
 // quoted values, escaped quotes and newlines inside quotes, so that batch
 // ends and chunk ends fall inside records.
-std::string many_rows_csv(int rows, int* empty_b) {
+std::string many_rows_csv(int rows, int* b_empty_count) {
   std::string input = "a,b,c\n";
-  *empty_b = 0;
+  *b_empty_count = 0;
   for (int i = 0; i < rows; ++i) {
     input += std::to_string(i % 97) + ",";
     if (i % 5 == 0) {
-      ++*empty_b;
+      ++*b_empty_count;
     } else if (i % 5 == 1) {
       input += "\"q\"\"" + std::to_string(i % 13) + "\nx\"";
     } else {
@@ -312,13 +312,13 @@ std::string many_rows_csv(int rows, int* empty_b) {
 }
 
 TEST(CsvProfiler, ManyRowsSameForEveryChunkSize) {
-  int empty_b = 0;
-  const std::string input = many_rows_csv(3000, &empty_b);
+  int b_empty_count = 0;
+  const std::string input = many_rows_csv(3000, &b_empty_count);
   const v1::DataProfile whole = profile_csv(input, input.size());
   ASSERT_EQ(whole.rows(), 3000u);
   const v1::ColumnProfile* b = find_column(whole, "b");
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->null_count(), static_cast<uint64_t>(empty_b));
+  EXPECT_EQ(b->null_count(), static_cast<uint64_t>(b_empty_count));
   EXPECT_EQ(b->count(), 3000u);
   const v1::ColumnProfile* c = find_column(whole, "c");
   ASSERT_NE(c, nullptr);
