@@ -193,25 +193,10 @@ struct CsvProfiler::Visitor {
 
   void begin_input(std::string_view bytes) { input = bytes; }
 
-  // Adds the queued rows before `input` goes away. The values of a record
-  // still open are copied and queued again as the first row of the next
-  // batch.
+  // Adds the queued values before `input` goes away, including those of
+  // the record still open.
   void end_input() {
-    const size_t open_fields = header.done ? std::min(field, columns.size()) : 0;
-    open_record_bytes.clear();
-    open_record_sizes.clear();
-    for (size_t column = 0; column < open_fields; ++column) {
-      const std::string_view value = queued[column * batch_rows + queued_rows];
-      open_record_bytes.append(value);
-      open_record_sizes.push_back(value.size());
-    }
-    add_queued_values();
-    size_t offset = 0;
-    for (size_t column = 0; column < open_fields; ++column) {
-      const std::string_view value = std::string_view(open_record_bytes).substr(offset, open_record_sizes[column]);
-      queued[column * batch_rows] = value.empty() ? kEmpty : copy_value(value);
-      offset += value.size();
-    }
+    add_queued_values(header.done ? std::min(field, columns.size()) : 0);
     input = {};
   }
 
@@ -227,6 +212,9 @@ struct CsvProfiler::Visitor {
       value = copy_value(value);
     }
     queued[column * batch_rows + queued_rows] = value;
+    // Copies end a batch early, so that a record of many long fields does
+    // not keep them all.
+    if (copied_bytes >= kBatchCopyBytes) add_queued_values(column + 1);
   }
 
   std::string_view copy_value(std::string_view value) {
@@ -244,11 +232,16 @@ struct CsvProfiler::Visitor {
   // Adds the queued values column by column, each column in row order, so
   // that the statistics are the same as when every value is added as it
   // is parsed. One column's state stays in cache for the whole batch.
-  void add_queued_values() {
-    if (queued_rows == 0) return;
+  // The first `open_fields` values of the record still open are added too
+  // and their cells marked missing, so that the rest of the record is
+  // added later without them.
+  void add_queued_values(size_t open_fields) {
     for (size_t column = 0; column < columns.size(); ++column) {
-      columns[column].add_texts(std::span(queued).subspan(column * batch_rows, queued_rows));
+      const size_t rows_to_add = queued_rows + (column < open_fields ? 1 : 0);
+      if (rows_to_add == 0) continue;
+      columns[column].add_texts(std::span(queued).subspan(column * batch_rows, rows_to_add));
     }
+    for (size_t column = 0; column < open_fields; ++column) queued[column * batch_rows] = kMissing;
     queued_rows = 0;
     copy_blocks.clear();
     copy_block_used = 0;
@@ -291,7 +284,7 @@ struct CsvProfiler::Visitor {
       columns[i].add_missing();
       queued[i * batch_rows + queued_rows] = kMissing;
     }
-    if (++queued_rows >= batch_rows || copied_bytes >= kBatchCopyBytes) add_queued_values();
+    if (++queued_rows >= batch_rows) add_queued_values(0);
     end_row(line);
     return true;
   }
@@ -328,9 +321,6 @@ struct CsvProfiler::Visitor {
   std::vector<std::string> copy_blocks;
   size_t copy_block_used = 0;
   size_t copied_bytes = 0;
-  // Scratch space of end_input() for the values of an open record.
-  std::string open_record_bytes;
-  std::vector<size_t> open_record_sizes;
   BadRows bad_rows;
   Excerpt excerpt;
   const char* malformed = nullptr;

@@ -2,8 +2,8 @@
 // input in chunks split at any byte offset, in bounded memory: per column a
 // ColumnStats (about 40 KiB), plus one field or one line. The CSV profiler
 // also queues the values of up to 1024 rows (16 bytes each, plus copies of
-// values split across chunks, up to about 1 MiB) to add them column by
-// column.
+// values split across chunks, up to 1 MiB and one field) to add them column
+// by column.
 //
 // Thread-safety: each object is used by one thread at a time.
 #pragma once
