@@ -6,7 +6,7 @@
 // (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; a 1 GB CSV profile is
 // --csv-bytes=1073741824).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,9 +122,22 @@ async function nodeProfileCsv(file) {
 const ping = express();
 ping.get('/ping', (_req, res) => res.send('pong'));
 
-// Runs `work` while pinging the Express server every 5 ms; returns MB/s,
-// the event-loop delay and the ping latency during the run.
-async function measure(bytes, work) {
+// CPU seconds (user + system) the process `pid` has used, from
+// /proc/PID/stat, whose times are in clock ticks of 1/100 s on Linux.
+function processCpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+let daemonPid;
+
+// Runs `work` while pinging the Express server every 5 ms. Returns MB/s of
+// wall time, the event-loop delay and the ping latency during the run, and
+// MB per CPU second of the side doing the work: this Node process, or the
+// daemon when `onDaemon` is set.
+async function measure(bytes, work, { onDaemon = false } = {}) {
   const server = await new Promise((resolve) => {
     const listening = ping.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -141,9 +154,14 @@ async function measure(bytes, work) {
   })();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const nodeCpuStart = process.cpuUsage();
+  const daemonCpuStart = processCpuSeconds(daemonPid);
   const started = performance.now();
   await work();
   const seconds = (performance.now() - started) / 1000;
+  const nodeCpuUsed = process.cpuUsage(nodeCpuStart);
+  const nodeCpuSeconds = (nodeCpuUsed.user + nodeCpuUsed.system) / 1e6;
+  const daemonCpuSeconds = processCpuSeconds(daemonPid) - daemonCpuStart;
   loop.disable();
   running = false;
   await pinger;
@@ -151,6 +169,9 @@ async function measure(bytes, work) {
   pings.sort((a, b) => a - b);
   return {
     mbPerSecond: bytes / MB / seconds,
+    mbPerCpuSecond: bytes / MB / (onDaemon ? daemonCpuSeconds : nodeCpuSeconds),
+    nodeCpuSeconds,
+    daemonCpuSeconds,
     seconds,
     loopMaxMs: loop.max / 1e6,
     loopP99Ms: loop.percentile(99) / 1e6,
@@ -162,7 +183,9 @@ async function measure(bytes, work) {
 function row(name, node, heavylift, note = '') {
   const cell = (result) =>
     result
-      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
+      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${result.mbPerCpuSecond.toFixed(0).padStart(6)} MB/cpu-s` +
+        ` (cpu node ${result.nodeCpuSeconds.toFixed(2)} s, daemon ${result.daemonCpuSeconds.toFixed(2)} s)` +
+        `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
       : '        n/a'.padEnd(54);
   const ratio = node && heavylift ? `${(heavylift.mbPerSecond / node.mbPerSecond).toFixed(2)}x` : 'n/a';
   console.log(`${name.padEnd(34)} node: ${cell(node)} | heavylift: ${cell(heavylift)} | ratio ${ratio} ${note}`);
@@ -182,6 +205,7 @@ async function main() {
     bin: options.bin,
     args: ['--blob-root', root, '--files-max-input-bytes', String(8 * 1024 ** 3), '--files-max-field-bytes', '1048576'],
   });
+  daemonPid = daemon.process.pid;
   const client = createClient({ address: daemon.grpcAddress, deadlineMs: 600_000 });
   try {
     console.log(`# node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0].model}), load ${os.loadavg()[0].toFixed(1)}`);
@@ -190,31 +214,31 @@ async function main() {
     const output = (suffix) => `out-${index++}${suffix}`;
 
     const nodeSha = await measure(bytes, () => pipeline(createReadStream(binary), createHash('sha256'), counter()));
-    const heavySha = await measure(bytes, () => client.files.upload(createReadStream(binary), { digests: ['sha256'] }));
+    const heavySha = await measure(bytes, () => client.files.upload(createReadStream(binary), { digests: ['sha256'] }), { onDaemon: true });
     row('SHA-256 (stream)', nodeSha, heavySha);
 
-    const heavyShaPath = await measure(bytes, () => client.files.digest({ path: 'data.bin' }, { digests: ['sha256'] }));
+    const heavyShaPath = await measure(bytes, () => client.files.digest({ path: 'data.bin' }, { digests: ['sha256'] }), { onDaemon: true });
     row('SHA-256 (blob path, no transfer)', nodeSha, heavyShaPath);
 
     const hasZstd = typeof zlib.createZstdCompress === 'function';
     const nodeZstd = hasZstd
       ? await measure(bytes, () => pipeline(createReadStream(binary), zlib.createZstdCompress(), counter()))
       : undefined;
-    const heavyZstd = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'zstd', level: 3, outputPath: output('.zst') }));
+    const heavyZstd = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'zstd', level: 3, outputPath: output('.zst') }), { onDaemon: true });
     row('zstd level 3', nodeZstd, heavyZstd, hasZstd ? '' : `(node ${process.version} zlib has no zstd; it came in v22.15/v23.8)`);
 
     const nodeGzip = await measure(bytes, () => pipeline(createReadStream(binary), zlib.createGzip({ level: 6 }), counter()));
-    const heavyGzip = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'gzip', level: 6, outputPath: output('.gz') }));
+    const heavyGzip = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'gzip', level: 6, outputPath: output('.gz') }), { onDaemon: true });
     row('gzip level 6', nodeGzip, heavyGzip);
 
     const nodeGzipCsv = await measure(csvBytes, () => pipeline(createReadStream(csv), zlib.createGzip({ level: 6 }), counter()));
-    const heavyGzipCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'gzip', level: 6, outputPath: output('.gz') }));
+    const heavyGzipCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'gzip', level: 6, outputPath: output('.gz') }), { onDaemon: true });
     row('gzip level 6 (CSV text)', nodeGzipCsv, heavyGzipCsv);
 
     const nodeCsv = await measure(csvBytes, () => nodeProfileCsv(csv));
-    const heavyCsv = await measure(csvBytes, () => client.files.profileCsv({ path: 'data.csv' }));
+    const heavyCsv = await measure(csvBytes, () => client.files.profileCsv({ path: 'data.csv' }), { onDaemon: true });
     row(`CSV profile (${(csvBytes / MB).toFixed(0)} MB)`, nodeCsv, heavyCsv);
-    const heavyCsvUpload = await measure(csvBytes, () => client.files.upload(createReadStream(csv), { digests: ['xxh3'], profileCsv: true }));
+    const heavyCsvUpload = await measure(csvBytes, () => client.files.upload(createReadStream(csv), { digests: ['xxh3'], profileCsv: true }), { onDaemon: true });
     row('CSV profile (streamed upload)', nodeCsv, heavyCsvUpload);
 
     // Node has neither XXH3 nor (before v22.15) zstd, so its pipeline is SHA-256 + gzip level 3.
@@ -227,10 +251,12 @@ async function main() {
     });
     const heavyPipeline = await measure(bytes, () =>
       client.files.upload(createReadStream(binary), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
+      { onDaemon: true },
     );
     row('upload: SHA-256 + XXH3 + zstd 3', nodePipeline, heavyPipeline, '(node side: SHA-256 + gzip 3)');
     const heavyPipelineCsv = await measure(csvBytes, () =>
       client.files.upload(createReadStream(csv), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
+      { onDaemon: true },
     );
     row('upload pipeline on CSV text', undefined, heavyPipelineCsv);
   } finally {

@@ -1,12 +1,18 @@
 #include "tasks/files/column_stats.h"
 
 #include <fmt/format.h>
+// XXH_INLINE_ALL compiles xxHash into this file, so hashing a short field
+// is inlined rather than a call into libxxhash. The hashes are the same.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+
+#include "tasks/files/short_copy.h"
 
 namespace heavylift {
 namespace {
@@ -97,11 +103,43 @@ std::string format_number(double value) { return fmt::format("{}", value); }
 
 }  // namespace
 
-ValueKind classify_text(std::string_view text, int64_t* integer, double* number) {
+namespace {
+
+// Powers of ten that a double holds exactly.
+constexpr double kExactPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// Parses [sign]digits.digits when the digits, read as one integer, fit in
+// 53 bits and there are at most 22 after the point. Both the integer and
+// the power of ten are then exact doubles, so one IEEE division rounds the
+// quotient correctly and gives the same double as std::from_chars. Returns
+// false, leaving the text to from_chars, in every other case.
+// `integer_digits` is the value of text[digits_start, point).
+inline bool parse_short_decimal(std::string_view text, size_t digits_start, size_t point, uint64_t integer_digits,
+                                double* number) {
+  if (point == digits_start || point >= text.size() || text[point] != '.') return false;
+  const size_t fraction_start = point + 1;
+  const size_t integer_count = point - digits_start;
+  uint64_t mantissa = integer_digits;
+  size_t i = fraction_start;
+  while (i < text.size() && is_digit(text[i]) && integer_count + (i - fraction_start) < 19) {
+    mantissa = mantissa * 10 + static_cast<uint64_t>(text[i] - '0');
+    ++i;
+  }
+  const size_t fraction_count = i - fraction_start;
+  if (i != text.size() || fraction_count == 0 || fraction_count > 22 || mantissa > (uint64_t{1} << 53)) return false;
+  const double value = static_cast<double>(mantissa) / kExactPowersOfTen[fraction_count];
+  *number = text[0] == '-' ? -value : value;
+  return true;
+}
+
+// The body of classify_text(), inlined into ColumnStats::add_text(). One
+// pass over the digits yields an integer or a short decimal; only other
+// numeric forms reach the timestamp check and from_chars.
+inline ValueKind classify(std::string_view text, int64_t* integer, double* number) {
   if (text.empty()) return ValueKind::kNull;
   const char first = text[0];
   if (is_digit(first) || first == '-' || first == '+') {
-    // Integers take the fast path; anything else numeric goes to from_chars.
     size_t i = (first == '-' || first == '+') ? 1 : 0;
     const size_t digits_start = i;
     uint64_t magnitude = 0;
@@ -115,6 +153,7 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
         return ValueKind::kInteger;
       }
     }
+    if (parse_short_decimal(text, digits_start, i, magnitude, number)) return ValueKind::kNumber;
     if (is_digit(first) && text.size() >= 10 && text[4] == '-' && is_iso_timestamp(text)) return ValueKind::kTimestamp;
     std::string_view numeric = first == '+' ? text.substr(1) : text;
     const auto [end, ec] = std::from_chars(numeric.data(), numeric.data() + numeric.size(), *number);
@@ -130,42 +169,122 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
   return ValueKind::kString;
 }
 
-TopValues::TopValues(size_t capacity)
-    : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)), texts_(slots_.size()) {}
+// Compares like std::string_view::compare (bytes as unsigned char), eight
+// bytes at a time and without a library call, since profiling compares
+// every text value with the column's min and max.
+inline int compare_bytes(std::string_view a, std::string_view b) {
+  const size_t common = std::min(a.size(), b.size());
+  size_t i = 0;
+  for (; i + 8 <= common; i += 8) {
+    uint64_t x;
+    uint64_t y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) {
+        x = __builtin_bswap64(x);
+        y = __builtin_bswap64(y);
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  for (; i < common; ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
 
-void TopValues::add(uint64_t hash, std::string_view text) {
+uint64_t load_big_endian(const char* bytes) {
+  uint64_t word;
+  std::memcpy(&word, bytes, 8);
+  if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
+  return word;
+}
+
+uint32_t load_big_endian_32(const char* bytes) {
+  uint32_t word;
+  std::memcpy(&word, bytes, 4);
+  if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap32(word);
+  return word;
+}
+
+// The first min(size, 8) bytes of `bytes` as a big-endian word, zero-padded,
+// read with at most two overlapping loads that stay inside the text.
+uint64_t load_prefix(const char* bytes, size_t size) {
+  if (size >= 8) return load_big_endian(bytes);
+  if (size >= 4) {
+    const uint64_t head = uint64_t{load_big_endian_32(bytes)} << 32;
+    const uint64_t tail = uint64_t{load_big_endian_32(bytes + size - 4)} << (8 * (8 - size));
+    // The loads overlap on equal bytes at equal positions, so OR joins them.
+    return head | tail;
+  }
+  uint64_t word = 0;
+  for (size_t i = 0; i < size; ++i) word |= uint64_t{static_cast<unsigned char>(bytes[i])} << (56 - 8 * i);
+  return word;
+}
+
+TextKey text_key(std::string_view text) {
+  if (text.size() <= 8) return {load_prefix(text.data(), text.size()), 0};
+  return {load_big_endian(text.data()), load_prefix(text.data() + 8, text.size() - 8)};
+}
+
+}  // namespace
+
+ValueKind classify_text(std::string_view text, int64_t* integer, double* number) {
+  return classify(text, integer, number);
+}
+
+TopValues::TopValues(size_t capacity) : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)) {}
+
+bool TopValues::add(uint64_t hash, std::string_view text) {
   const size_t mask = slots_.size() - 1;
   size_t index = hash & mask;
   while (slots_[index].count != 0) {
     if (slots_[index].hash == hash) {
       ++slots_[index].count;
-      return;
+      return true;
     }
     index = (index + 1) & mask;
   }
   if (size_ < capacity_) {
-    slots_[index] = {hash, 1};
-    texts_[index].assign(text.substr(0, ColumnStats::kMaxKeptBytes));
+    const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
+    slots_[index] = {hash, 1, append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
     ++size_;
-    return;
+    return false;
   }
   // Full: the new value and every counter lose one.
   decrement_all();
+  return false;
+}
+
+uint32_t TopValues::append_text(std::string_view text, std::vector<char>& buffer, size_t& used) {
+  if (used + text.size() > buffer.size()) buffer.resize(std::max({buffer.size() * 2, used + text.size(), size_t{4096}}));
+  copy_short(buffer.data() + used, text.data(), text.size());
+  const auto offset = static_cast<uint32_t>(used);
+  used += text.size();
+  return offset;
 }
 
 void TopValues::decrement_all() {
-  std::vector<std::pair<Slot, std::string>> survivors;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].count > 1) survivors.emplace_back(Slot{slots_[i].hash, slots_[i].count - 1}, std::move(texts_[i]));
-    slots_[i].count = 0;
+  survivors_.clear();
+  size_t compacted_used = 0;
+  for (Slot& slot : slots_) {
+    if (slot.count > 1) {
+      survivors_.push_back({slot.hash, slot.count - 1, append_text(text(slot), compacted_, compacted_used),
+                            slot.text_size});
+    }
+    slot.count = 0;
   }
+  texts_.swap(compacted_);
+  texts_used_ = compacted_used;
   size_ = 0;
   const size_t mask = slots_.size() - 1;
-  for (auto& [slot, text] : survivors) {
-    size_t index = slot.hash & mask;
+  for (const Slot& survivor : survivors_) {
+    size_t index = survivor.hash & mask;
     while (slots_[index].count != 0) index = (index + 1) & mask;
-    slots_[index] = slot;
-    texts_[index] = std::move(text);
+    slots_[index] = survivor;
     ++size_;
   }
 }
@@ -173,8 +292,8 @@ void TopValues::decrement_all() {
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
   entries.reserve(size_);
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].count != 0) entries.emplace_back(texts_[i], slots_[i].count);
+  for (const Slot& slot : slots_) {
+    if (slot.count != 0) entries.emplace_back(text(slot), slot.count);
   }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -201,23 +320,56 @@ void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, do
     if (!has_number_ || number > max_number_) max_number_ = number;
     has_number_ = true;
     sum_ += number;
+  } else {
+    // Numeric values have their own range; the byte-wise range covers the rest.
+    add_to_text_range(text);
   }
-  // Numeric values have their own range; the byte-wise range covers the rest.
-  if (kind != ValueKind::kInteger && kind != ValueKind::kNumber) {
-    const std::string_view compared = text.substr(0, kMaxKeptBytes);
-    if (!has_text_) {
-      min_text_ = compared;
-      max_text_ = compared;
-      has_text_ = true;
-    } else if (compared < min_text_) {
-      min_text_ = compared;
-    } else if (compared > max_text_) {
-      max_text_ = compared;
-    }
+  add_to_sketches(text);
+}
+
+void ColumnStats::add_text(std::string_view text) {
+  int64_t integer = 0;
+  double number = 0;
+  const ValueKind kind = classify(text, &integer, &number);
+  add(kind, text, integer, number);
+}
+
+// Flattened: the classification, the statistics and the sketches of each
+// value are inlined into one loop, which is the CSV profiler's hot path.
+[[gnu::flatten]] void ColumnStats::add_texts(std::span<const std::string_view> texts) {
+  for (const std::string_view text : texts) {
+    if (text.data() != nullptr) add_text(text);
   }
+}
+
+void ColumnStats::add_to_text_range(std::string_view text) {
+  const std::string_view compared = text.substr(0, kMaxKeptBytes);
+  const TextKey key = text_key(compared);
+  if (!has_text_) {
+    min_text_ = compared;
+    max_text_ = compared;
+    min_key_ = key;
+    max_key_ = key;
+    has_text_ = true;
+    return;
+  }
+  // The keys decide unless they are equal. Equal keys leave it to the bytes.
+  if (key > min_key_ && key < max_key_) return;
+  if (key < min_key_ || (key == min_key_ && compare_bytes(compared, min_text_) < 0)) {
+    min_text_ = compared;
+    min_key_ = key;
+  } else if (key > max_key_ || (key == max_key_ && compare_bytes(compared, max_text_) > 0)) {
+    max_text_ = compared;
+    max_key_ = key;
+  }
+}
+
+void ColumnStats::add_to_sketches(std::string_view text) {
   const uint64_t hash = XXH3_64bits(text.data(), text.size());
-  distinct_.add_hash(hash);
-  top_.add(hash, text);
+  // A value already counted in the top values went into the distinct
+  // estimate when it was first seen, and adding a hash again changes no
+  // register, so the estimate is the same without it.
+  if (!top_.add(hash, text)) distinct_.add_hash(hash);
 }
 
 void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {

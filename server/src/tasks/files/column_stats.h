@@ -5,7 +5,9 @@
 // Thread-safety: a ColumnStats is used by one thread at a time.
 #pragma once
 
+#include <compare>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,24 +41,50 @@ bool is_json_number(std::string_view text);
 class TopValues {
  public:
   explicit TopValues(size_t capacity);
-  void add(uint64_t hash, std::string_view text);
+  // Counts one value. Returns true when a counter for `hash` existed already,
+  // so the value was seen before.
+  bool add(uint64_t hash, std::string_view text);
   // The `limit` most frequent entries, most frequent first, ties by value.
   std::vector<std::pair<std::string, uint64_t>> top(size_t limit) const;
 
  private:
   // Open addressing over twice `capacity` slots; a count of 0 marks an empty
-  // slot. Texts sit in a parallel array so their buffers are reused.
+  // slot. The slot's text is texts_[text_offset, text_offset + text_size).
   struct Slot {
     uint64_t hash = 0;
     uint64_t count = 0;
+    uint32_t text_offset = 0;
+    uint32_t text_size = 0;
   };
-  // Lowers every count by one and drops the counters that reach zero.
+  std::string_view text(const Slot& slot) const { return {texts_.data() + slot.text_offset, slot.text_size}; }
+  // Appends `text` to `buffer`, whose first `used` bytes are taken, and
+  // returns its offset.
+  static uint32_t append_text(std::string_view text, std::vector<char>& buffer, size_t& used);
+  // Lowers every count by one, drops the counters that reach zero and
+  // compacts the texts of the others.
   void decrement_all();
 
   size_t capacity_;
   size_t size_ = 0;
   std::vector<Slot> slots_;
-  std::vector<std::string> texts_;
+  // The texts of the counters in the first texts_used_ bytes, appended on
+  // insert and compacted by decrement_all(). They are at most `capacity`
+  // texts of at most ColumnStats::kMaxKeptBytes bytes, since only a new
+  // counter adds a text and only decrement_all() drops counters.
+  std::vector<char> texts_;
+  size_t texts_used_ = 0;
+  // Scratch space of decrement_all(), kept so that it allocates once.
+  std::vector<Slot> survivors_;
+  std::vector<char> compacted_;
+};
+
+// The first 16 bytes of a text as two big-endian words, zero-padded. When
+// the keys of two texts differ, they order the texts as a byte-wise
+// comparison does. Equal keys leave the order open.
+struct TextKey {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  auto operator<=>(const TextKey&) const = default;
 };
 
 class ColumnStats {
@@ -71,6 +99,12 @@ class ColumnStats {
   // NDJSON the string or the minified JSON). `integer` and `number` carry
   // the parsed numeric value of those kinds.
   void add(ValueKind kind, std::string_view text, int64_t integer, double number);
+  // Classifies a CSV field with classify_text() and adds it: the same result
+  // as add() after classify_text(), in one call per field.
+  void add_text(std::string_view text);
+  // Calls add_text() on each value in order, skipping values whose data()
+  // is null, which mark a missing field.
+  void add_texts(std::span<const std::string_view> texts);
   // Adds one missing value (an absent NDJSON key or a short CSV row).
   void add_missing(uint64_t count = 1) { missing_ += count; }
 
@@ -94,10 +128,18 @@ class ColumnStats {
   double min_number_ = 0;
   double max_number_ = 0;
   long double sum_ = 0;
-  // Byte-wise range of the text of every non-null value.
+  // Updates the byte-wise range with a value that is neither integer nor number.
+  void add_to_text_range(std::string_view text);
+  // Adds the value's XXH3 hash to the distinct estimate and the top values.
+  void add_to_sketches(std::string_view text);
+
+  // Byte-wise range of the text of every non-null value, with the first 16
+  // bytes of each bound as a key that decides most comparisons.
   bool has_text_ = false;
   std::string min_text_;
   std::string max_text_;
+  TextKey min_key_;
+  TextKey max_key_;
   HyperLogLog distinct_;
   TopValues top_;
 };

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <span>
 
+#include "tasks/files/short_copy.h"
 #include "tasks/files/sniff.h"
 
 namespace heavylift {
@@ -15,6 +17,12 @@ namespace {
 constexpr size_t kDetectionBytes = 64 * 1024;
 constexpr size_t kExcerptBytes = 256;
 constexpr size_t kOutputFlushBytes = 64 * 1024;
+// Rows of CSV values the profiler queues before adding them column by
+// column, and the bytes of copied values that also end a batch.
+constexpr size_t kBatchRows = 1024;
+constexpr size_t kBatchCells = 64 * 1024;
+constexpr size_t kBatchCopyBytes = 1 << 20;
+constexpr size_t kCopyBlockBytes = 64 * 1024;
 
 Error too_many_columns(uint32_t max_columns) {
   return Error::invalid("files.max_columns", "TOO_MANY_COLUMNS",
@@ -31,7 +39,7 @@ class Excerpt {
     if (size_ >= kExcerptBytes) return;
     if (!first) text_[size_++] = delimiter;
     const size_t length = std::min(value.size(), kExcerptBytes - size_);
-    std::memcpy(text_ + size_, value.data(), length);
+    copy_short(text_ + size_, value.data(), length);
     size_ += length;
   }
   std::string_view text() const { return {text_, std::min(size_, kExcerptBytes)}; }
@@ -61,6 +69,8 @@ struct CsvHeader {
 // Feeds CSV chunks to a parser and `Visitor`, first buffering up to
 // kDetectionBytes when the delimiter must be detected. A visitor that stops
 // the parse leaves its reason in `error`, which replaces the parser's status.
+// A visitor with begin_input(bytes) and end_input() learns which bytes the
+// parser reads: field values inside them stay valid until end_input().
 template <typename Visitor>
 class CsvDriver {
  public:
@@ -70,7 +80,7 @@ class CsvDriver {
       : options_(std::move(options)), max_field_bytes_(max_field_bytes), make_visitor_(std::move(make_visitor)) {}
 
   Status feed(std::string_view chunk) {
-    if (parser_) return checked(parser_->feed(chunk, *visitor_));
+    if (parser_) return parse(chunk);
     if (options_.delimiter().empty() && head_.size() + chunk.size() < kDetectionBytes) {
       head_.append(chunk);
       return Status::Ok();
@@ -78,7 +88,7 @@ class CsvDriver {
     std::string head = std::move(head_);
     head.append(chunk);
     if (Status s = start(head, false); !s.ok()) return s;
-    return checked(parser_->feed(head, *visitor_));
+    return parse(head);
   }
 
   // Ends the input. The visitor then contains the result.
@@ -86,9 +96,12 @@ class CsvDriver {
     if (!parser_) {
       std::string head = std::move(head_);
       if (Status s = start(head, true); !s.ok()) return s;
-      if (Status s = checked(parser_->feed(head, *visitor_)); !s.ok()) return s;
+      if (Status s = parse(head); !s.ok()) return s;
     }
-    return checked(parser_->finish(*visitor_));
+    begin_input({});
+    Status status = checked(parser_->finish(*visitor_));
+    end_input();
+    return status;
   }
 
   Visitor& visitor() { return *visitor_; }
@@ -100,6 +113,21 @@ class CsvDriver {
     visitor_ = make_visitor_(delimiter.value());
     parser_.emplace(delimiter.value(), max_field_bytes_);
     return Status::Ok();
+  }
+
+  Status parse(std::string_view chunk) {
+    begin_input(chunk);
+    Status status = checked(parser_->feed(chunk, *visitor_));
+    end_input();
+    return status;
+  }
+
+  void begin_input(std::string_view bytes) {
+    if constexpr (requires { visitor_->begin_input(bytes); }) visitor_->begin_input(bytes);
+  }
+
+  void end_input() {
+    if constexpr (requires { visitor_->end_input(); }) visitor_->end_input();
   }
 
   Status checked(Status status) const {
@@ -144,6 +172,7 @@ void BadRows::add(uint64_t line, std::string reason, std::string_view excerpt) {
   while (!text.empty() && !is_utf8(text, true)) text.remove_suffix(1);
   row.set_excerpt(std::string(text));
   examples_.push_back(std::move(row));
+  wants_examples_ = examples_.size() < max_examples_;
 }
 
 // --- CSV profile --------------------------------------------------------------
@@ -156,18 +185,79 @@ struct CsvProfiler::Visitor {
 
   bool on_field(std::string_view value, bool) {
     if (bad_rows.wants_examples()) excerpt.add_field(value, delimiter, field == 0);
-    if (!header.done) {
-      if (header.no_header) {
-        if (columns.size() >= limits.max_columns) return fail(too_many_columns(limits.max_columns));
-        columns.push_back(std::make_unique<ColumnStats>(fmt::format("column_{}", columns.size() + 1)));
-        add_value(*columns.back(), value);
-      } else if (!header.add(value, limits.max_columns)) {
-        return fail(too_many_columns(limits.max_columns));
-      }
-      ++field;
-      return true;
+    if (!header.done) return on_header_field(value);
+    if (field < columns.size()) queue_value(field, value);
+    ++field;
+    return true;
+  }
+
+  void begin_input(std::string_view bytes) { input = bytes; }
+
+  // Adds the queued values before `input` goes away, including those of
+  // the record still open.
+  void end_input() {
+    add_queued_values(header.done ? std::min(field, columns.size()) : 0);
+    input = {};
+  }
+
+  // Queues a value of `column`, copying it unless it lies in `input`, the
+  // bytes the parser reads now.
+  void queue_value(size_t column, std::string_view value) {
+    const std::less_equal<const char*> at_or_before;
+    const bool in_input = at_or_before(input.data(), value.data()) &&
+                          at_or_before(value.data() + value.size(), input.data() + input.size());
+    if (value.empty()) {
+      value = kEmpty;
+    } else if (!in_input) {
+      value = copy_value(value);
     }
-    if (field < columns.size()) add_value(*columns[field], value);
+    queued[column * batch_rows + queued_rows] = value;
+    // Copies end a batch early, so that a record of many long fields does
+    // not keep them all.
+    if (copied_bytes >= kBatchCopyBytes) add_queued_values(column + 1);
+  }
+
+  std::string_view copy_value(std::string_view value) {
+    if (copy_blocks.empty() || copy_block_used + value.size() > copy_blocks.back().size()) {
+      copy_blocks.emplace_back(std::max(value.size(), kCopyBlockBytes), '\0');
+      copy_block_used = 0;
+    }
+    char* copy = copy_blocks.back().data() + copy_block_used;
+    std::memcpy(copy, value.data(), value.size());
+    copy_block_used += value.size();
+    copied_bytes += value.size();
+    return {copy, value.size()};
+  }
+
+  // Adds the queued values column by column, each column in row order, so
+  // that the statistics are the same as when every value is added as it
+  // is parsed. One column's state stays in cache for the whole batch.
+  // The first `open_fields` values of the record still open are added too
+  // and their cells marked missing, so that the rest of the record is
+  // added later without them.
+  void add_queued_values(size_t open_fields) {
+    for (size_t column = 0; column < columns.size(); ++column) {
+      const size_t rows_to_add = queued_rows + (column < open_fields ? 1 : 0);
+      if (rows_to_add == 0) continue;
+      columns[column].add_texts(std::span(queued).subspan(column * batch_rows, rows_to_add));
+    }
+    for (size_t column = 0; column < open_fields; ++column) queued[column * batch_rows] = kMissing;
+    queued_rows = 0;
+    copy_blocks.clear();
+    copy_block_used = 0;
+    copied_bytes = 0;
+  }
+
+  // A field of the first record: a column name, or with no_header a value
+  // that also adds its column.
+  bool on_header_field(std::string_view value) {
+    if (header.no_header) {
+      if (columns.size() >= limits.max_columns) return fail(too_many_columns(limits.max_columns));
+      columns.emplace_back(fmt::format("column_{}", columns.size() + 1));
+      columns.back().add_text(value);
+    } else if (!header.add(value, limits.max_columns)) {
+      return fail(too_many_columns(limits.max_columns));
+    }
     ++field;
     return true;
   }
@@ -176,10 +266,13 @@ struct CsvProfiler::Visitor {
     if (!header.done) {
       header.done = true;
       if (!header.no_header) {
-        for (const std::string& name : header.names) columns.push_back(std::make_unique<ColumnStats>(name));
+        columns.reserve(header.names.size());
+        for (const std::string& name : header.names) columns.emplace_back(name);
       } else {
         ++rows;
       }
+      batch_rows = std::clamp<size_t>(kBatchCells / std::max<size_t>(columns.size(), 1), 1, kBatchRows);
+      queued.resize(columns.size() * batch_rows);
       end_row(line);
       return true;
     }
@@ -187,7 +280,11 @@ struct CsvProfiler::Visitor {
     if (field != columns.size() && malformed == nullptr) {
       bad_rows.add(line, fmt::format("expected {} fields, got {}", columns.size(), field), excerpt.text());
     }
-    for (size_t i = field; i < columns.size(); ++i) columns[i]->add_missing();
+    for (size_t i = field; i < columns.size(); ++i) {
+      columns[i].add_missing();
+      queued[i * batch_rows + queued_rows] = kMissing;
+    }
+    if (++queued_rows >= batch_rows) add_queued_values(0);
     end_row(line);
     return true;
   }
@@ -203,13 +300,6 @@ struct CsvProfiler::Visitor {
     excerpt.clear();
   }
 
-  void add_value(ColumnStats& column, std::string_view value) {
-    int64_t integer = 0;
-    double number = 0;
-    const ValueKind kind = classify_text(value, &integer, &number);
-    column.add(kind, value, integer, number);
-  }
-
   bool fail(Error failure) {
     error = std::move(failure);
     return false;
@@ -218,7 +308,19 @@ struct CsvProfiler::Visitor {
   char delimiter;
   ProfileLimits limits;
   CsvHeader header;
-  std::vector<std::unique_ptr<ColumnStats>> columns;
+  std::vector<ColumnStats> columns;
+  // Values parsed and not yet added: column c of queued row r is
+  // queued[c * batch_rows + r]. A value points into `input` or into
+  // copy_blocks, an empty value is kEmpty and a missing one kMissing.
+  static constexpr std::string_view kEmpty{""};
+  static constexpr std::string_view kMissing{};
+  std::vector<std::string_view> queued;
+  size_t batch_rows = 1;
+  size_t queued_rows = 0;
+  std::string_view input;
+  std::vector<std::string> copy_blocks;
+  size_t copy_block_used = 0;
+  size_t copied_bytes = 0;
   BadRows bad_rows;
   Excerpt excerpt;
   const char* malformed = nullptr;
@@ -253,7 +355,7 @@ Status CsvProfiler::finish(v1::DataProfile* out) {
   out->set_rows(visitor.rows);
   out->set_bytes(bytes_);
   out->set_delimiter(std::string(1, visitor.delimiter));
-  for (const auto& column : visitor.columns) column->write(out->add_columns(), limits_.top_values);
+  for (const ColumnStats& column : visitor.columns) column.write(out->add_columns(), limits_.top_values);
   visitor.bad_rows.write(out);
   return Status::Ok();
 }

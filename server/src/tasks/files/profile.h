@@ -1,6 +1,9 @@
 // CSV and NDJSON profilers and the CSV to NDJSON converter. Each takes its
 // input in chunks split at any byte offset, in bounded memory: per column a
-// ColumnStats (about 40 KiB), plus one field or one line.
+// ColumnStats (about 40 KiB), plus one field or one line. The CSV profiler
+// also queues the values of up to 1024 rows (16 bytes each, plus copies of
+// values split across chunks, up to 1 MiB and one field) to add them column
+// by column.
 //
 // Thread-safety: each object is used by one thread at a time.
 #pragma once
@@ -33,8 +36,9 @@ Result<char> choose_csv_delimiter(const v1::CsvOptions& options, std::string_vie
 // excerpt of at most 256 bytes.
 class BadRows {
  public:
-  explicit BadRows(uint32_t max_examples) : max_examples_(max_examples) {}
-  bool wants_examples() const { return examples_.size() < max_examples_; }
+  explicit BadRows(uint32_t max_examples) : max_examples_(max_examples), wants_examples_(max_examples > 0) {}
+  // Checked for every CSV field, so it reads a flag rather than the size.
+  bool wants_examples() const { return wants_examples_; }
   void add(uint64_t line, std::string reason, std::string_view excerpt);
   // Writes the count and examples into a DataProfile or CsvToNdjsonResponse.
   template <typename Message>
@@ -45,6 +49,7 @@ class BadRows {
 
  private:
   uint32_t max_examples_;
+  bool wants_examples_;
   uint64_t count_ = 0;
   std::vector<v1::BadRow> examples_;
 };

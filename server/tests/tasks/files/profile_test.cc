@@ -2,11 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
+
+using namespace std::string_literals;
 
 namespace heavylift {
 namespace {
@@ -273,6 +279,137 @@ TEST(AppendJsonString, EscapesControlsAndReplacesInvalidUtf8) {
   std::string out;
   append_json_string(std::string("a\x01\"\\\xC3\xA9\xFF", 7), &out);
   EXPECT_EQ(out, "\"a\\u0001\\\"\\\\\xC3\xA9\xEF\xBF\xBD\"");
+}
+
+}  // namespace
+}  // namespace heavylift
+
+namespace heavylift {
+namespace {
+
+// More rows than one batch of queued values, with ragged rows, empty and
+// quoted values, escaped quotes and newlines inside quotes, so that batch
+// ends and chunk ends fall inside records.
+std::string many_rows_csv(int rows, int* b_empty_count) {
+  std::string input = "a,b,c\n";
+  *b_empty_count = 0;
+  for (int i = 0; i < rows; ++i) {
+    input += std::to_string(i % 97) + ",";
+    if (i % 5 == 0) {
+      ++*b_empty_count;
+    } else if (i % 5 == 1) {
+      input += "\"q\"\"" + std::to_string(i % 13) + "\nx\"";
+    } else {
+      input += std::to_string(i % 7) + "." + std::to_string(i % 100);
+    }
+    if (i % 11 == 0) {
+      input += "\n";  // short row: c is missing
+      continue;
+    }
+    input += ",2024-01-" + std::to_string(10 + i % 19) + (i % 17 == 0 ? ",extra\r\n" : "\r\n");
+  }
+  return input;
+}
+
+TEST(CsvProfiler, ManyRowsSameForEveryChunkSize) {
+  int b_empty_count = 0;
+  const std::string input = many_rows_csv(3000, &b_empty_count);
+  const v1::DataProfile whole = profile_csv(input, input.size());
+  ASSERT_EQ(whole.rows(), 3000u);
+  const v1::ColumnProfile* b = find_column(whole, "b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->null_count(), static_cast<uint64_t>(b_empty_count));
+  EXPECT_EQ(b->count(), 3000u);
+  const v1::ColumnProfile* c = find_column(whole, "c");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->null_count(), 273u);  // rows 0, 11, ..., 2992 lack c
+  EXPECT_EQ(c->timestamp_count(), 3000u - 273u);
+  for (const size_t chunk : {1, 2, 7, 64, 1000, 4096, 65536}) {
+    ASSERT_EQ(profile_csv(input, chunk).SerializeAsString(), whole.SerializeAsString()) << "chunk " << chunk;
+  }
+}
+
+TEST(CsvProfiler, LongCopiedFieldsSameForEveryChunkSize) {
+  // Every field holds an escaped quote, so the parser copies it, and one
+  // record's copies exceed the 1 MiB that ends a batch early.
+  std::string input = "a,b,c,d\n";
+  for (int row = 0; row < 6; ++row) {
+    for (int column = 0; column < 4; ++column) {
+      input += "\"" + std::string(150000 + row * 1000 + column, static_cast<char>('a' + (row + column) % 3)) +
+               "\"\"x\"" + (column < 3 ? "," : "\n");
+    }
+    input += std::to_string(row) + ",short,\"q\"\"\",\n";
+  }
+  const std::string whole = profile_csv(input, input.size()).SerializeAsString();
+  for (const size_t chunk : {4096, 65536, 400000, 1000003}) {
+    ASSERT_EQ(profile_csv(input, chunk).SerializeAsString(), whole) << "chunk " << chunk;
+  }
+  const v1::DataProfile profile = profile_csv(input, input.size());
+  EXPECT_EQ(profile.rows(), 12u);
+  const v1::ColumnProfile* d = find_column(profile, "d");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->null_count(), 6u);
+}
+
+TEST(ClassifyText, ShortDecimalsEqualFromChars) {
+  const char* texts[] = {"0.1",   "-0.0",  "+2.50", "123456.789", "0.30000000000000004", "9007199254740992.5",
+                         "1.5",   "-1.25", "0.000000000000000000001", "4503599627370495.5", "12.3456789012345678",
+                         "7.0e1", "99.",   "1234567890123456789.5"};
+  for (const char* text : texts) {
+    const std::string_view view(text);
+    const std::string_view numeric = view[0] == '+' ? view.substr(1) : view;
+    double expected = 0;
+    const auto [end, ec] = std::from_chars(numeric.data(), numeric.data() + numeric.size(), expected);
+    ASSERT_EQ(ec, std::errc()) << text;
+    int64_t integer = 0;
+    double number = 0;
+    const ValueKind kind = classify_text(view, &integer, &number);
+    if (end != numeric.data() + numeric.size()) {
+      EXPECT_NE(kind, ValueKind::kNumber) << text;
+      continue;
+    }
+    ASSERT_EQ(kind, ValueKind::kNumber) << text;
+    EXPECT_EQ(std::memcmp(&number, &expected, sizeof number), 0) << text << " " << number << " " << expected;
+  }
+}
+
+TEST(ColumnStats, TextRangeMatchesByteOrder) {
+  // Texts sharing 8- and 16-byte prefixes, with NUL bytes, bytes >= 0x80
+  // and prefixes of each other.
+  const std::vector<std::string> texts = {
+      "abcdefgh",          "abcdefghX",        "abcdefgh\0"s,         "abcdefghijklmnop",  "abcdefghijklmnoq",
+      "abcdefghijklmnop!", "abcdefghijklmnoZ", "abc",                 "ab\0c"s,            "\xff\xfe",
+      "\x80",              "zz",               "abcdefghijklmnopqr", "abcdefghijklmnopqq", "b"};
+  for (size_t rotation = 0; rotation < texts.size(); ++rotation) {
+    ColumnStats stats("s");
+    std::vector<std::string> order;
+    for (size_t i = 0; i < texts.size(); ++i) order.push_back(texts[(i + rotation) % texts.size()]);
+    for (const std::string& text : order) stats.add(ValueKind::kString, text, 0, 0);
+    v1::ColumnProfile profile;
+    stats.write(&profile, 3);
+    EXPECT_EQ(profile.min(), *std::min_element(order.begin(), order.end())) << rotation;
+    EXPECT_EQ(profile.max(), *std::max_element(order.begin(), order.end())) << rotation;
+  }
+}
+
+TEST(ColumnStats, TopValuesKeepFrequentValueAmongManyDistinct) {
+  ColumnStats stats("s");
+  uint64_t frequent = 0;
+  for (int i = 0; i < 20000; ++i) {
+    if (i % 3 == 0) {
+      stats.add_text("hot");
+      ++frequent;
+    } else {
+      stats.add_text("cold" + std::to_string(i));
+    }
+  }
+  v1::ColumnProfile profile;
+  stats.write(&profile, 1);
+  ASSERT_EQ(profile.top_values_size(), 1);
+  EXPECT_EQ(profile.top_values(0).value(), "hot");
+  // A Misra-Gries counter with 256 counters undercounts by at most n / 257.
+  EXPECT_LE(profile.top_values(0).count(), frequent);
+  EXPECT_GE(profile.top_values(0).count(), frequent - 20000 / 257);
 }
 
 }  // namespace
