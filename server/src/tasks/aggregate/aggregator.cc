@@ -27,7 +27,7 @@ bool number_less(double a, double b) {
 // Text form of a value for distinct count and top-k.
 std::string value_text(const Column& column, size_t row) {
   switch (column.kind) {
-    case Column::Kind::kText: return column.texts[row];
+    case Column::Kind::kText: return std::string(column.text_at(row));
     case Column::Kind::kInteger: return std::to_string(column.integers[row]);
     case Column::Kind::kNumber: {
       const double value = column.numbers[row] == 0 ? 0.0 : column.numbers[row];
@@ -39,7 +39,10 @@ std::string value_text(const Column& column, size_t row) {
 
 uint64_t value_hash(const Column& column, size_t row) {
   switch (column.kind) {
-    case Column::Kind::kText: return XXH3_64bits(column.texts[row].data(), column.texts[row].size());
+    case Column::Kind::kText: {
+      const std::string_view text = column.text_at(row);
+      return XXH3_64bits(text.data(), text.size());
+    }
     case Column::Kind::kInteger: return XXH3_64bits(&column.integers[row], sizeof(int64_t));
     case Column::Kind::kNumber: {
       const double value = column.numbers[row] == 0 ? 0.0 : column.numbers[row];  // -0 and 0 are one value
@@ -50,13 +53,6 @@ uint64_t value_hash(const Column& column, size_t row) {
 }
 
 }  // namespace
-
-void Column::clear() {
-  numbers.clear();
-  integers.clear();
-  texts.clear();
-  present.clear();
-}
 
 struct Aggregator::Accumulator {
   uint64_t n = 0;
@@ -160,7 +156,7 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
     }
     scratch->push_back('\1');
     if (column.kind == Column::Kind::kText) {
-      const std::string& text = column.texts[row];
+      const std::string_view text = column.text_at(row);
       const auto length = static_cast<uint32_t>(text.size());
       scratch->append(reinterpret_cast<const char*>(&length), sizeof(length));
       scratch->append(text);
@@ -180,7 +176,7 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
     if (!column.present[row]) {
       value.set_null(true);
     } else if (column.kind == Column::Kind::kText) {
-      value.set_text(column.texts[row]);
+      value.set_text(std::string(column.text_at(row)));
     } else {
       const int64_t number = key.bucketed ? bucket_start(column.integers[row], key.unit, key.offset_ms)
                                           : column.integers[row];

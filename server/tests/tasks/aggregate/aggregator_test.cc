@@ -15,7 +15,7 @@ ColumnBatch make_batch(const std::vector<std::string>& keys, const std::vector<d
   batch.rows = keys.size();
   batch.columns.resize(2);
   batch.columns[0].kind = Column::Kind::kText;
-  batch.columns[0].texts = keys;
+  for (const std::string& key : keys) batch.columns[0].append_text(key);
   batch.columns[0].present.assign(keys.size(), 1);
   batch.columns[1].kind = Column::Kind::kNumber;
   batch.columns[1].numbers = values;
