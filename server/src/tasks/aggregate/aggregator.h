@@ -94,10 +94,18 @@ class Aggregator {
 
   Status check_limits();
   Group* group_for(const ColumnBatch& batch, size_t row, std::string* scratch);
+  // Returns the group under the encoded key `key` with hash `hash`, or nullptr.
+  Group* find_group(std::string_view key, uint64_t hash) const;
+  // Adds `group` (whose key is not present) to the index.
+  void insert_group(std::unique_ptr<Group> group);
 
   const AggregationPlan& plan_;
   AggregateLimits limits_;
-  std::unordered_map<std::string, std::unique_ptr<Group>> groups_;
+  // Groups in insertion order, found through an open-addressing index of
+  // key hashes (slot value: position in groups_ + 1, 0 when empty).
+  std::vector<std::unique_ptr<Group>> groups_;
+  std::vector<uint32_t> index_;
+  std::vector<uint64_t> index_hashes_;
   uint64_t memory_bytes_ = 0;
 };
 
