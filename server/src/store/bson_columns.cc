@@ -6,6 +6,19 @@
 #include <cstring>
 
 namespace heavylift {
+namespace {
+
+bool is_enum_value(const FieldSchema& field, std::string_view text) {
+  for (const std::string& value : field.enum_values) {
+    if (value.size() == text.size() && (text.empty() || value[0] == text[0]) &&
+        std::memcmp(value.data(), text.data(), text.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 Column::Kind BsonColumnDecoder::kind_for(FieldType type) {
   switch (type) {
@@ -93,8 +106,14 @@ bool BsonColumnDecoder::check_required(uint32_t first, uint32_t count) const {
 bool BsonColumnDecoder::read_fields(bson_iter_t* iter, uint32_t first, uint32_t count) {
   while (bson_iter_next(iter)) {
     const char* key = bson_iter_key(iter);
+    const uint32_t key_length = bson_iter_key_len(iter);
     for (uint32_t j = first; j < first + count; ++j) {
-      if (std::strcmp(nodes_[j].field->name.c_str(), key) != 0) continue;
+      const std::string& name = nodes_[j].field->name;
+      // The first byte is compared inline; most names differ there.
+      if (name.size() != key_length || (key_length != 0 && name[0] != key[0]) ||
+          std::memcmp(name.data(), key, key_length) != 0) {
+        continue;
+      }
       if (!read_value(nodes_[j], *iter, &slots_[j])) return false;
       break;
     }
@@ -124,10 +143,7 @@ bool BsonColumnDecoder::read_value(const Node& node, const bson_iter_t& iter, Sl
       const char* text = bson_iter_utf8(&iter, &length);
       value.kind = ValueKind::kString;
       value.bytes = std::string_view(text, length);
-      if (!field.enum_values.empty() &&
-          std::find(field.enum_values.begin(), field.enum_values.end(), value.bytes) == field.enum_values.end()) {
-        return false;
-      }
+      if (!field.enum_values.empty() && !is_enum_value(field, value.bytes)) return false;
       // A string equal to a clean enum value needs no UTF-8 check.
       return (!field.enum_values.empty() && node.clean_enum) || bson_utf8_validate(text, length, /*allow_null=*/false);
     }
