@@ -2,9 +2,10 @@
 // Integers carry dates (epoch ms), bools (0/1) and int32/int64 values;
 // texts carry strings and ObjectIds (24 hex digits). Texts are packed into
 // one buffer per column, so a batch that is cleared and refilled reuses its
-// memory instead of allocating a string per row. (This header does not
-// include store/record.h, so the aggregation core stays apart from the
-// record types; store/column_values.h converts records into columns.)
+// memory instead of allocating a string per row. This header does not
+// include store/record.h because tasks/files/column_stats.h declares another
+// ValueKind in this namespace and the daemon includes both headers.
+// store/column_values.h converts records into columns.
 #pragma once
 
 #include <cstddef>
