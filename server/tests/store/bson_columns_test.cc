@@ -6,20 +6,11 @@
 #include <cstring>
 
 #include "store/schema.h"
+#include "specimen_fixture.h"
 
 namespace heavylift {
 namespace {
 
-const Schema& repository_schema() {
-  static const Schema schema = [] {
-    auto loaded = load_schema_file(HEAVYLIFT_SOURCE_DIR "/../schema/gen/schema.json");
-    EXPECT_TRUE(loaded.ok()) << loaded.error().message;
-    return loaded.ok() ? loaded.value() : Schema{};
-  }();
-  return schema;
-}
-
-const ModelSchema& specimen() { return *repository_schema().model("Specimen"); }
 
 // Every scalar field of Specimen, one nested.
 const std::vector<std::string> kPaths = {"ref",   "label", "kind",  "born",   "price",       "small",
@@ -94,15 +85,6 @@ bool same_columns(const ColumnBatch& a, const ColumnBatch& b) {
   return true;
 }
 
-bson_t* base_specimen() {
-  bson_t* document = bson_new();
-  bson_oid_t id;
-  bson_oid_init_from_string(&id, "65f0a1b2c3d4e5f601234567");
-  BSON_APPEND_OID(document, "_id", &id);
-  BSON_APPEND_UTF8(document, "label", "plain one");
-  BSON_APPEND_UTF8(document, "kind", "plain");
-  return document;
-}
 
 TEST(BsonColumnDecoder, DecodesEveryScalarTypeIntoColumns) {
   bson_t* document = base_specimen();
