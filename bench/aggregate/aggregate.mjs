@@ -4,11 +4,14 @@
 //       vs DuckDB (@duckdb/node-api) vs JavaScript over an array of objects
 //   (b) end to end from PostgreSQL: heavylift reading the table vs Node
 //       reading it with node-postgres and aggregating in JavaScript;
-//       FerretDB the same way when it starts
+//       and from FerretDB: heavylift reading the collection vs Node reading
+//       it with Mongoose (lean) and aggregating in JavaScript
 //   (c) BSON decoding with a projection, documents/s on one core, vs js-bson
-// Sizes: BENCH_CORE_ROWS (default 10,000,000), BENCH_PG_ROWS (1,000,000).
+// Sizes: BENCH_CORE_ROWS (default 10,000,000), BENCH_PG_ROWS (1,000,000),
+// BENCH_MONGO_ROWS (1,000,000).
 // Run: node bench/aggregate/aggregate.mjs (after make build and npm ci in bench/).
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +32,9 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const BUILD = process.env.HEAVYLIFT_BUILD ?? path.join(REPO, 'build', 'release');
 const CORE_ROWS = Number(process.env.BENCH_CORE_ROWS ?? 10_000_000);
 const PG_ROWS = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
+const MONGO_ROWS = Number(process.env.BENCH_MONGO_ROWS ?? 1_000_000);
+// Mongoose comes from the e2e tests' dependencies, as FerretServer does.
+const mongoose = createRequire(path.join(REPO, 'tests', 'e2e', 'package.json'))('mongoose');
 const TYPES = ['view', 'click', 'purchase', 'refund'];
 const DAY_MS = 86_400_000;
 const START_MS = 1_700_000_000_000;
@@ -168,19 +174,57 @@ try {
   await postgres.stop();
 }
 
+line(`\n(b) end to end, ${MONGO_ROWS.toLocaleString()} documents from FerretDB (SQLite backend)`);
+const ferret = await FerretServer.start();
 try {
-  const ferret = await FerretServer.start();
+  const connection = await mongoose.createConnection(ferret.url, { dbName: 'bench' }).asPromise();
+  const Event = connection.model('Event', new mongoose.Schema({ user: mongoose.Schema.Types.ObjectId, type: String,
+    amount: Number, quantity: Number, at: Date }, { versionKey: false }), 'events');
+  const loadStart = process.hrtime.bigint();
+  for (let start = 0; start < MONGO_ROWS; start += 10_000) {
+    const batch = [];
+    for (let i = start; i < Math.min(MONGO_ROWS, start + 10_000); i += 1) {
+      batch.push({ user: new mongoose.Types.ObjectId(), type: TYPES[i % 4], amount: new mongoose.mongo.Double((i % 100_000) / 100 + 0.5),
+        quantity: i % 9, at: new Date(START_MS + ((i * 7919) % (30 * DAY_MS))) });
+    }
+    await Event.collection.insertMany(batch, { ordered: false });
+  }
+  line(`  loaded in ${(Number(process.hrtime.bigint() - loadStart) / 1e9).toFixed(1)} s`);
+  const request = {
+    model: 'Event',
+    source: { mongo: { uri: ferret.url, database: 'bench', partitions: 2 } },
+    groupBy: ['type', { field: 'at', bucket: 'day' }],
+    aggregates: [{ kind: 'count' }, { kind: 'sum', field: 'amount' }, { kind: 'mean', field: 'amount' },
+      { kind: 'stddev', field: 'amount' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.9, 0.99] }],
+  };
+  const daemonCpuBefore = await processCpuSeconds(daemon.process.pid);
+  const ferretCpuBefore = await processCpuSeconds(ferret.process.pid);
+  const heavy = await timed(() => client.aggregate.run(request));
+  const daemonCpu = (await processCpuSeconds(daemon.process.pid)) - daemonCpuBefore;
+  const heavyFerretCpu = (await processCpuSeconds(ferret.process.pid)) - ferretCpuBefore;
+  line(`  heavylift   wall ${heavy.seconds.toFixed(3)} s   ${(MONGO_ROWS / heavy.seconds / 1e6).toFixed(2)}M documents/s   daemon cpu ${daemonCpu.toFixed(2)} s   FerretDB cpu ${heavyFerretCpu.toFixed(2)} s   (${heavy.value.recordsRead} read)`);
+  const nodeFerretBefore = await processCpuSeconds(ferret.process.pid);
+  const node = await timed(async () => {
+    const fetched = await Event.find({}, { type: 1, amount: 1, at: 1, _id: 0 }).lean();
+    return aggregateInJs(fetched.map((row) => ({ type: row.type, amount: row.amount, at: row.at.getTime() })));
+  });
+  const nodeFerretCpu = (await processCpuSeconds(ferret.process.pid)) - nodeFerretBefore;
+  line(`  Node (Mongoose lean)   wall ${node.seconds.toFixed(3)} s   node cpu ${node.cpuSeconds.toFixed(2)} s   FerretDB cpu ${nodeFerretCpu.toFixed(2)} s`);
+  line(`  ratio (wall): heavylift ${(node.seconds / heavy.seconds).toFixed(1)}x Node; (cpu, daemon vs Node process): ${(node.cpuSeconds / daemonCpu).toFixed(1)}x`);
+  results.ferretdb = { rows: MONGO_ROWS, heavyliftSeconds: heavy.seconds, daemonCpuSeconds: daemonCpu, ferretCpuForHeavylift: heavyFerretCpu,
+    nodeSeconds: node.seconds, nodeCpuSeconds: node.cpuSeconds, ferretCpuForNode: nodeFerretCpu };
+  await connection.close();
+} finally {
   await ferret.stop();
-  line('  FerretDB: started, but the FerretDB comparison is not written yet');
-} catch (error) {
-  line(`  FerretDB: skipped, it did not start (${error.message.split('\n')[1] ?? error.message})`);
 }
 client.close();
 await daemon.stop();
 
 // --- (c) BSON decoding ------------------------------------------------------------------
 line('\n(c) BSON decode of event documents keeping type, amount and at, one core');
-const decode = await microbench('BM_BsonDecodeProjected');
+const tree = await microbench('BM_BsonDecodeProjected');
+const decode = await microbench('BM_BsonDecodeColumns');
+const treeDocsPerCore = 100_000 / tree.cpuSeconds;
 const docsPerCore = 100_000 / decode.cpuSeconds;
 const documents = [];
 for (let i = 0; i < 100_000; i += 1) {
@@ -192,9 +236,10 @@ const jsDecode = await timed(() => {
   return total;
 });
 const jsDocsPerSecond = documents.length / jsDecode.cpuSeconds;
-line(`  heavylift   ${(docsPerCore / 1e6).toFixed(2)}M documents/s per core (cpu time)`);
+line(`  heavylift   ${(docsPerCore / 1e6).toFixed(2)}M documents/s per core (cpu time; into typed columns)`);
+line(`  heavylift   ${(treeDocsPerCore / 1e6).toFixed(2)}M documents/s per core (cpu time; into a value tree, as aggregate.decode does)`);
 line(`  js-bson     ${(jsDocsPerSecond / 1e6).toFixed(2)}M documents/s per core (cpu time; BSON.deserialize of whole documents, cpu ${jsDecode.cpuSeconds.toFixed(3)} s, wall ${jsDecode.seconds.toFixed(3)} s)`);
 line(`  ratio: ${(docsPerCore / jsDocsPerSecond).toFixed(1)}x`);
-results.decode = { heavyliftDocsPerCoreSecond: docsPerCore, jsBsonDocsPerSecond: jsDocsPerSecond };
+results.decode = { heavyliftDocsPerCoreSecond: docsPerCore, treeDocsPerCoreSecond: treeDocsPerCore, jsBsonDocsPerSecond: jsDocsPerSecond };
 
 console.log(`\n${JSON.stringify(results)}`);

@@ -48,21 +48,6 @@ std::string describe_found(const bson_iter_t& iter) {
   }
 }
 
-// Returns whether `decimal` is in canonical form. The BSON Decimal128
-// encoding (IEEE 754-2008 BID) can hold coefficients above 10^34 - 1, which
-// the standard reads as zero and libbson prints as out-of-range digits, so
-// they could not round-trip and are reported instead.
-bool is_canonical_decimal128(const bson_decimal128_t& decimal) {
-  const uint64_t combination = (decimal.high >> 58) & 0x1f;
-  if (combination >= 0x1e) return true;                    // infinity or NaN
-  if (((decimal.high >> 61) & 3) == 3) return false;      // the large-coefficient form
-  __extension__ using Uint128 = unsigned __int128;
-  Uint128 max_coefficient = 1;
-  for (int i = 0; i < 34; ++i) max_coefficient *= 10;
-  const Uint128 coefficient = (static_cast<Uint128>(decimal.high & ((uint64_t{1} << 49) - 1)) << 64) | decimal.low;
-  return coefficient < max_coefficient;
-}
-
 void add_violation(std::vector<Violation>* violations, const std::string& path, std::string expected,
                    std::string found) {
   violations->push_back(Violation{"", "", path, std::move(expected), std::move(found)});
@@ -155,6 +140,17 @@ bool decode_children(const FieldSchema& field, const bson_iter_t& iter, const st
 }
 
 }  // namespace
+
+bool is_canonical_decimal128(const bson_decimal128_t& decimal) {
+  const uint64_t combination = (decimal.high >> 58) & 0x1f;
+  if (combination >= 0x1e) return true;                    // infinity or NaN
+  if (((decimal.high >> 61) & 3) == 3) return false;      // the large-coefficient form
+  __extension__ using Uint128 = unsigned __int128;
+  Uint128 max_coefficient = 1;
+  for (int i = 0; i < 34; ++i) max_coefficient *= 10;
+  const Uint128 coefficient = (static_cast<Uint128>(decimal.high & ((uint64_t{1} << 49) - 1)) << 64) | decimal.low;
+  return coefficient < max_coefficient;
+}
 
 bool decode_bson_value(const FieldSchema& field, const bson_iter_t& iter, const std::string& path, Value* out,
                        std::vector<Violation>* violations) {

@@ -29,6 +29,12 @@ struct Violation {
   std::string found;     // what the record holds, for example "string \"12\""
 };
 
+// Returns whether `decimal` is in canonical form. The BSON Decimal128
+// encoding (IEEE 754-2008 BID) can hold coefficients above 10^34 - 1, which
+// the standard reads as zero and libbson prints as out-of-range digits, so
+// they could not round-trip and are reported instead.
+bool is_canonical_decimal128(const bson_decimal128_t& decimal);
+
 // Decodes one value at `iter` as `field`. Appends violations (without
 // collection and id) under `path` and returns false when the value breaks
 // the schema.

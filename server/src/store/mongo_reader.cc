@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "store/bson_decoder.h"
+#include "store/bson_columns.h"
 
 namespace heavylift {
 namespace {
@@ -123,9 +123,9 @@ Status read_cursor(mongoc_collection_t* collection, const bson_t* filter, const 
                    const std::atomic<bool>& stop) {
   std::unique_ptr<mongoc_cursor_t, CursorDeleter> cursor(
       mongoc_collection_find_with_opts(collection, filter, options, nullptr));
-  const BsonDecoder decoder(model);
+  auto reader = BsonRecordReader::create(model, sink);
+  if (!reader.ok()) return reader.error();
   const bson_t* document = nullptr;
-  std::vector<Violation> violations;
   int since_check = 0;
   while (mongoc_cursor_next(cursor.get(), &document)) {
     if (++since_check == kCheckEvery) {
@@ -133,13 +133,7 @@ Status read_cursor(mongoc_collection_t* collection, const bson_t* filter, const 
       if (stop.load(std::memory_order_relaxed)) return Status::Ok();
       if (Status s = context.check(); !s.ok()) return s;
     }
-    Value record;
-    violations.clear();
-    if (decoder.decode(bson_get_data(document), document->len, &record, &violations)) {
-      if (Status s = sink.accept(record); !s.ok()) return s;
-    } else if (Status s = sink.reject(violations); !s.ok()) {
-      return s;
-    }
+    if (Status s = reader.value().read(bson_get_data(document), document->len); !s.ok()) return s;
   }
   bson_error_t error;
   if (mongoc_cursor_error(cursor.get(), &error)) {

@@ -6,21 +6,11 @@
 #include <limits>
 
 #include "store/schema.h"
+#include "specimen_fixture.h"
 
 namespace heavylift {
 namespace {
 
-// The generated descriptor of the repository's record models.
-const Schema& repository_schema() {
-  static const Schema schema = [] {
-    auto loaded = load_schema_file(HEAVYLIFT_SOURCE_DIR "/../schema/gen/schema.json");
-    EXPECT_TRUE(loaded.ok()) << loaded.error().message;
-    return loaded.ok() ? loaded.value() : Schema{};
-  }();
-  return schema;
-}
-
-const ModelSchema& specimen() { return *repository_schema().model("Specimen"); }
 
 struct Decoded {
   bool valid = false;
@@ -34,16 +24,6 @@ Decoded decode(const bson_t* document, const ModelSchema& model = specimen()) {
   return out;
 }
 
-// A valid Specimen with the required fields and a fixed _id.
-bson_t* base_specimen() {
-  bson_t* document = bson_new();
-  bson_oid_t id;
-  bson_oid_init_from_string(&id, "65f0a1b2c3d4e5f601234567");
-  BSON_APPEND_OID(document, "_id", &id);
-  BSON_APPEND_UTF8(document, "label", "plain one");
-  BSON_APPEND_UTF8(document, "kind", "plain");
-  return document;
-}
 
 TEST(BsonDecoder, RoundTripsEveryScalarType) {
   bson_t* document = base_specimen();

@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "core/logging.h"
-#include "store/bson_decoder.h"
+#include "store/bson_columns.h"
 #include "store/mongo_reader.h"
 #include "store/postgres_reader.h"
 #include "tasks/aggregate/moving_window.h"
@@ -251,15 +251,6 @@ Result<Plan> build_plan(const v1::AggregateRequest& request, const ModelSchema& 
   return plan;
 }
 
-double decimal128_to_double(const std::string& bytes) {
-  bson_decimal128_t decimal;
-  std::memcpy(&decimal.low, bytes.data(), 8);
-  std::memcpy(&decimal.high, bytes.data() + 8, 8);
-  char text[BSON_DECIMAL128_STRING];
-  bson_decimal128_to_string(&decimal, text);
-  return std::strtod(text, nullptr);
-}
-
 const Value* find_parts(const Value& record, const std::vector<std::string>& parts) {
   const Value* current = &record;
   for (const std::string& part : parts) {
@@ -332,7 +323,19 @@ class ColumnSink final : public RecordSink {
 
   Status accept(Value& record) override {
     ++records_;
-    for (size_t i = 0; i < plan_.columns.size(); ++i) append(plan_.columns[i], find_parts(record, plan_.columns[i].parts), batch_.columns[i]);
+    for (size_t i = 0; i < plan_.columns.size(); ++i) append_value(find_parts(record, plan_.columns[i].parts), batch_.columns[i]);
+    if (++batch_.rows == kBatchRows) return flush();
+    return Status::Ok();
+  }
+
+  ColumnBatch* column_batch() override { return &batch_; }
+  std::vector<std::string> column_paths() const override {
+    std::vector<std::string> paths;
+    for (const ColumnInput& column : plan_.columns) paths.push_back(column.path);
+    return paths;
+  }
+  Status accept_row() override {
+    ++records_;
     if (++batch_.rows == kBatchRows) return flush();
     return Status::Ok();
   }
@@ -355,31 +358,6 @@ class ColumnSink final : public RecordSink {
   uint64_t records() const { return records_; }
 
  private:
-  static void append(const ColumnInput& input, const Value* value, Column& column) {
-    const bool present = value != nullptr && value->present();
-    column.present.push_back(present ? 1 : 0);
-    switch (input.kind) {
-      case Column::Kind::kText:
-        column.texts.push_back(!present ? std::string()
-                               : value->kind == ValueKind::kObjectId ? object_id_hex(value->bytes)
-                                                                     : value->bytes);
-        break;
-      case Column::Kind::kInteger:
-        column.integers.push_back(!present ? 0 : value->kind == ValueKind::kBool ? value->boolean : value->integer);
-        break;
-      case Column::Kind::kNumber: {
-        double number = 0;
-        if (present) {
-          if (value->kind == ValueKind::kDouble) number = value->number;
-          else if (value->kind == ValueKind::kDecimal128) number = decimal128_to_double(value->bytes);
-          else number = static_cast<double>(value->integer);
-        }
-        column.numbers.push_back(number);
-        break;
-      }
-    }
-  }
-
   const Plan& plan_;
   ColumnBatch batch_;
   Aggregator aggregator_;
@@ -415,23 +393,20 @@ class JsonSink final : public RecordSink {
 
 Status read_inline(const v1::InlineDocuments& documents, const ModelSchema& model, RecordSink& sink,
                    const TaskContext& context) {
-  const BsonDecoder decoder(model);
-  std::vector<Violation> violations;
+  auto reader = BsonRecordReader::create(model, sink);
+  if (!reader.ok()) return reader.error();
   for (int i = 0; i < documents.documents_size(); ++i) {
     if (i % 1024 == 1023) {
       if (Status s = context.check(); !s.ok()) return s;
     }
     const std::string& bytes = documents.documents(i);
-    Value record;
-    violations.clear();
-    if (decoder.decode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &record, &violations)) {
-      if (Status s = sink.accept(record); !s.ok()) return s;
-    } else {
-      for (Violation& violation : violations) {
-        if (violation.id.empty()) violation.id = fmt::format("inline document {}", i);
-      }
-      if (Status s = sink.reject(violations); !s.ok()) return s;
-    }
+    Status status = reader.value().read(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                        [i](std::vector<Violation>& violations) {
+                                          for (Violation& violation : violations) {
+                                            if (violation.id.empty()) violation.id = fmt::format("inline document {}", i);
+                                          }
+                                        });
+    if (!status.ok()) return status;
   }
   return Status::Ok();
 }

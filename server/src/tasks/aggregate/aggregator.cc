@@ -27,7 +27,7 @@ bool number_less(double a, double b) {
 // Text form of a value for distinct count and top-k.
 std::string value_text(const Column& column, size_t row) {
   switch (column.kind) {
-    case Column::Kind::kText: return column.texts[row];
+    case Column::Kind::kText: return std::string(column.text_at(row));
     case Column::Kind::kInteger: return std::to_string(column.integers[row]);
     case Column::Kind::kNumber: {
       const double value = column.numbers[row] == 0 ? 0.0 : column.numbers[row];
@@ -39,7 +39,10 @@ std::string value_text(const Column& column, size_t row) {
 
 uint64_t value_hash(const Column& column, size_t row) {
   switch (column.kind) {
-    case Column::Kind::kText: return XXH3_64bits(column.texts[row].data(), column.texts[row].size());
+    case Column::Kind::kText: {
+      const std::string_view text = column.text_at(row);
+      return XXH3_64bits(text.data(), text.size());
+    }
     case Column::Kind::kInteger: return XXH3_64bits(&column.integers[row], sizeof(int64_t));
     case Column::Kind::kNumber: {
       const double value = column.numbers[row] == 0 ? 0.0 : column.numbers[row];  // -0 and 0 are one value
@@ -50,13 +53,6 @@ uint64_t value_hash(const Column& column, size_t row) {
 }
 
 }  // namespace
-
-void Column::clear() {
-  numbers.clear();
-  integers.clear();
-  texts.clear();
-  present.clear();
-}
 
 struct Aggregator::Accumulator {
   uint64_t n = 0;
@@ -110,6 +106,9 @@ struct Aggregator::Accumulator {
 };
 
 struct Aggregator::Group {
+  // The encoded key (each part's presence byte and value bytes) and its hash.
+  std::string encoded;
+  uint64_t hash = 0;
   std::vector<v1::KeyValue> keys;
   uint64_t count = 0;
   std::vector<Accumulator> accumulators;
@@ -160,7 +159,7 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
     }
     scratch->push_back('\1');
     if (column.kind == Column::Kind::kText) {
-      const std::string& text = column.texts[row];
+      const std::string_view text = column.text_at(row);
       const auto length = static_cast<uint32_t>(text.size());
       scratch->append(reinterpret_cast<const char*>(&length), sizeof(length));
       scratch->append(text);
@@ -170,17 +169,19 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
       scratch->append(reinterpret_cast<const char*>(&value), sizeof(value));
     }
   }
-  auto it = groups_.find(*scratch);
-  if (it != groups_.end()) return it->second.get();
+  const uint64_t hash = XXH3_64bits(scratch->data(), scratch->size());
+  if (Group* found = find_group(*scratch, hash)) return found;
 
   auto group = std::make_unique<Group>();
+  group->encoded = *scratch;
+  group->hash = hash;
   for (const KeySpec& key : plan_.keys) {
     const Column& column = batch.columns[key.column];
     v1::KeyValue& value = group->keys.emplace_back();
     if (!column.present[row]) {
       value.set_null(true);
     } else if (column.kind == Column::Kind::kText) {
-      value.set_text(column.texts[row]);
+      value.set_text(std::string(column.text_at(row)));
     } else {
       const int64_t number = key.bucketed ? bucket_start(column.integers[row], key.unit, key.time_zone)
                                           : column.integers[row];
@@ -201,8 +202,43 @@ Aggregator::Group* Aggregator::group_for(const ColumnBatch& batch, size_t row, s
   }
   memory_bytes_ += kGroupOverheadBytes + scratch->size();
   Group* raw = group.get();
-  groups_.emplace(*scratch, std::move(group));
+  insert_group(std::move(group));
   return raw;
+}
+
+Aggregator::Group* Aggregator::find_group(std::string_view key, uint64_t hash) const {
+  if (index_.empty()) return nullptr;
+  const size_t mask = index_.size() - 1;
+  for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    const uint32_t entry = index_[slot];
+    if (entry == 0) return nullptr;
+    if (index_hashes_[slot] == hash) {
+      Group* group = groups_[entry - 1].get();
+      if (group->encoded == key) return group;
+    }
+  }
+}
+
+void Aggregator::insert_group(std::unique_ptr<Group> group) {
+  groups_.push_back(std::move(group));
+  if (groups_.size() * 2 > index_.size()) {
+    // Rebuild at twice the size, keeping the load at or under one half.
+    const size_t size = std::max<size_t>(64, index_.size() * 2);
+    index_.assign(size, 0);
+    index_hashes_.assign(size, 0);
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      size_t slot = groups_[i]->hash & (size - 1);
+      while (index_[slot] != 0) slot = (slot + 1) & (size - 1);
+      index_[slot] = static_cast<uint32_t>(i + 1);
+      index_hashes_[slot] = groups_[i]->hash;
+    }
+    return;
+  }
+  const size_t mask = index_.size() - 1;
+  size_t slot = groups_.back()->hash & mask;
+  while (index_[slot] != 0) slot = (slot + 1) & mask;
+  index_[slot] = static_cast<uint32_t>(groups_.size());
+  index_hashes_[slot] = groups_.back()->hash;
 }
 
 Status Aggregator::add(const ColumnBatch& batch) {
@@ -274,13 +310,13 @@ Status Aggregator::add(const ColumnBatch& batch) {
 }
 
 Status Aggregator::merge(Aggregator& other) {
-  for (auto& [key, theirs] : other.groups_) {
-    auto it = groups_.find(key);
-    if (it == groups_.end()) {
-      groups_.emplace(key, std::move(theirs));
+  for (auto& theirs : other.groups_) {
+    Group* found = find_group(theirs->encoded, theirs->hash);
+    if (found == nullptr) {
+      insert_group(std::move(theirs));
       continue;
     }
-    Group& mine = *it->second;
+    Group& mine = *found;
     mine.count += theirs->count;
     for (size_t i = 0; i < plan_.aggregates.size(); ++i) {
       Accumulator& a = mine.accumulators[i];
@@ -310,6 +346,8 @@ Status Aggregator::merge(Aggregator& other) {
   }
   memory_bytes_ += other.memory_bytes_;
   other.groups_.clear();
+  other.index_.clear();
+  other.index_hashes_.clear();
   other.memory_bytes_ = 0;
   return check_limits();
 }
@@ -341,14 +379,18 @@ bool key_less(const std::vector<v1::KeyValue>& a, const std::vector<v1::KeyValue
   return false;
 }
 
-// Exact quantiles with linear interpolation between closest ranks; sorts
-// `values` partially (NaN last).
+// Exact quantiles with linear interpolation between closest ranks; reorders
+// `values` (NaN last).
 void compute_quantiles(std::vector<double>& values, const std::vector<double>& quantiles, v1::AggregateValue* out) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (values.empty()) {
     for (size_t i = 0; i < quantiles.size(); ++i) out->add_quantiles(nan);
     return;
   }
+  // NaN orders above every number, so NaNs go to the end and the selection
+  // runs with a plain < on the numbers before them.
+  const auto numbers_end = std::partition(values.begin(), values.end(), [](double v) { return !std::isnan(v); });
+  const auto numbers = static_cast<size_t>(numbers_end - values.begin());
   // Quantiles are selected in ascending order, each nth_element working on
   // the part above the previous one.
   std::vector<size_t> order(quantiles.size());
@@ -359,15 +401,20 @@ void compute_quantiles(std::vector<double>& values, const std::vector<double>& q
   for (const size_t index : order) {
     const double position = quantiles[index] * static_cast<double>(values.size() - 1);
     const auto lower = static_cast<size_t>(std::floor(position));
+    if (lower >= numbers) {
+      results[index] = nan;
+      continue;
+    }
     if (lower >= settled) {
       std::nth_element(values.begin() + static_cast<ptrdiff_t>(settled), values.begin() + static_cast<ptrdiff_t>(lower),
-                       values.end(), number_less);
+                       numbers_end);
       settled = lower;
     }
     double value = values[lower];
     const double fraction = position - static_cast<double>(lower);
     if (fraction > 0 && lower + 1 < values.size()) {
-      const double upper = *std::min_element(values.begin() + static_cast<ptrdiff_t>(lower) + 1, values.end(), number_less);
+      const double upper =
+          lower + 1 < numbers ? *std::min_element(values.begin() + static_cast<ptrdiff_t>(lower) + 1, numbers_end) : nan;
       value += (upper - value) * fraction;
     }
     results[index] = value;
@@ -380,7 +427,7 @@ void compute_quantiles(std::vector<double>& values, const std::vector<double>& q
 void Aggregator::finish(v1::AggregateResponse* response) {
   std::vector<Group*> ordered;
   ordered.reserve(groups_.size());
-  for (auto& [key, group] : groups_) ordered.push_back(group.get());
+  for (auto& group : groups_) ordered.push_back(group.get());
   std::sort(ordered.begin(), ordered.end(), [](const Group* a, const Group* b) { return key_less(a->keys, b->keys); });
 
   const double nan = std::numeric_limits<double>::quiet_NaN();

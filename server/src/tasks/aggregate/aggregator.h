@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "heavylift/v1/aggregate.pb.h"
 #include "core/hyperloglog.h"
+#include "store/columns.h"
 #include "tasks/aggregate/time_bucket.h"
 
 namespace heavylift {
@@ -38,28 +39,6 @@ struct AggregateLimits {
   uint32_t max_decode_records = 10'000;
   // Parallel cursors one MongoDB request may open.
   uint32_t max_partitions = 16;
-};
-
-// A typed column of one batch. Integers carry dates (epoch ms), bools (0/1)
-// and int32/int64 values; texts carry strings and ObjectIds (hex).
-struct Column {
-  enum class Kind : uint8_t { kNumber, kInteger, kText };
-  Kind kind = Kind::kNumber;
-  std::vector<double> numbers;
-  std::vector<int64_t> integers;
-  std::vector<std::string> texts;
-  // 1 when the row has a value, 0 when it is missing or null.
-  std::vector<uint8_t> present;
-
-  void clear();
-  size_t size() const { return present.size(); }
-  // Returns the value as a double (integers converted).
-  double number_at(size_t row) const { return kind == Kind::kNumber ? numbers[row] : static_cast<double>(integers[row]); }
-};
-
-struct ColumnBatch {
-  size_t rows = 0;
-  std::vector<Column> columns;
 };
 
 // A group key: a column, optionally bucketed by time.
@@ -115,10 +94,18 @@ class Aggregator {
 
   Status check_limits();
   Group* group_for(const ColumnBatch& batch, size_t row, std::string* scratch);
+  // Returns the group under the encoded key `key` with hash `hash`, or nullptr.
+  Group* find_group(std::string_view key, uint64_t hash) const;
+  // Adds `group` (whose key is not present) to the index.
+  void insert_group(std::unique_ptr<Group> group);
 
   const AggregationPlan& plan_;
   AggregateLimits limits_;
-  std::unordered_map<std::string, std::unique_ptr<Group>> groups_;
+  // Groups in insertion order, found through an open-addressing index of
+  // key hashes (slot value: position in groups_ + 1, 0 when empty).
+  std::vector<std::unique_ptr<Group>> groups_;
+  std::vector<uint32_t> index_;
+  std::vector<uint64_t> index_hashes_;
   uint64_t memory_bytes_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace heavylift {
@@ -15,7 +16,7 @@ ColumnBatch make_batch(const std::vector<std::string>& keys, const std::vector<d
   batch.rows = keys.size();
   batch.columns.resize(2);
   batch.columns[0].kind = Column::Kind::kText;
-  batch.columns[0].texts = keys;
+  for (const std::string& key : keys) batch.columns[0].append_text(key);
   batch.columns[0].present.assign(keys.size(), 1);
   batch.columns[1].kind = Column::Kind::kNumber;
   batch.columns[1].numbers = values;
@@ -91,6 +92,55 @@ TEST(Aggregator, NanOrdersAboveNumbers) {
   EXPECT_TRUE(std::isnan(response.groups(0).values(1).number()));
   EXPECT_DOUBLE_EQ(response.groups(0).values(2).quantiles(0), 1);
   EXPECT_DOUBLE_EQ(response.groups(0).values(2).quantiles(1), 2);
+}
+
+// Quantiles over many groups (the group index grows several times) equal
+// those read from a full sort with NaN last.
+TEST(Aggregator, QuantilesOfManyGroupsMatchASortedReference) {
+  AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
+  quantiles.quantiles = {0.99, 0, 0.37, 0.5, 0.9, 1};
+  AggregationPlan plan = key_plan({spec(v1::AggregateSpec::KIND_COUNT, "n", AggregateSpec::kNoColumn), quantiles});
+  std::mt19937_64 random(11);
+  std::vector<std::string> keys;
+  std::vector<double> values;
+  std::map<std::string, std::vector<double>> reference;
+  for (int i = 0; i < 50'000; ++i) {
+    const std::string key = "g" + std::to_string(random() % 700);
+    const double value = random() % 97 == 0 ? std::nan("") : std::uniform_real_distribution<double>(-5, 5)(random);
+    keys.push_back(key);
+    values.push_back(value);
+    reference[key].push_back(value);
+  }
+  Aggregator aggregator(plan, AggregateLimits{});
+  for (size_t start = 0; start < keys.size(); start += 4096) {
+    const size_t end = std::min(keys.size(), start + 4096);
+    ASSERT_TRUE(aggregator.add(make_batch({keys.begin() + start, keys.begin() + end},
+                                          {values.begin() + start, values.begin() + end}))
+                    .ok());
+  }
+  v1::AggregateResponse response;
+  aggregator.finish(&response);
+  ASSERT_EQ(static_cast<size_t>(response.groups_size()), reference.size());
+  size_t g = 0;
+  for (auto& [key, sorted] : reference) {
+    const v1::Group& group = response.groups(static_cast<int>(g++));
+    ASSERT_EQ(group.keys(0).text(), key);
+    EXPECT_EQ(group.count(), sorted.size());
+    std::sort(sorted.begin(), sorted.end(), [](double a, double b) { return !std::isnan(a) && (std::isnan(b) || a < b); });
+    for (size_t i = 0; i < quantiles.quantiles.size(); ++i) {
+      const double position = quantiles.quantiles[i] * static_cast<double>(sorted.size() - 1);
+      const auto lower = static_cast<size_t>(std::floor(position));
+      const double fraction = position - static_cast<double>(lower);
+      double expected = sorted[lower];
+      if (fraction > 0 && lower + 1 < sorted.size()) expected += (sorted[lower + 1] - expected) * fraction;
+      const double actual = group.values(1).quantiles(static_cast<int>(i));
+      if (std::isnan(expected)) {
+        EXPECT_TRUE(std::isnan(actual)) << key << " q" << quantiles.quantiles[i];
+      } else {
+        EXPECT_EQ(actual, expected) << key << " q" << quantiles.quantiles[i];
+      }
+    }
+  }
 }
 
 TEST(Aggregator, MergeEqualsSinglePass) {
