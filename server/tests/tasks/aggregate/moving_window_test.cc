@@ -36,7 +36,7 @@ ColumnBatch make_batch(const std::vector<Row>& rows) {
   batch.columns[1].kind = Column::Kind::kInteger;
   batch.columns[2].kind = Column::Kind::kNumber;
   for (const Row& row : rows) {
-    batch.columns[0].texts.push_back(row.user);
+    batch.columns[0].append_text(row.user);
     batch.columns[0].present.push_back(1);
     batch.columns[1].integers.push_back(row.at);
     batch.columns[1].present.push_back(1);
