@@ -25,9 +25,9 @@
 // drain (UNAVAILABLE) finishes the call at once with that status and the
 // heavylift-error-bin trailer. Remaining messages are then dropped.
 //
-// NOTE: only client streaming is implemented. A server-streaming reactor
-// for outputs (downloads, streaming decompression) would follow the same
-// pattern with one write outstanding.
+// Server-streaming calls (downloads, streamed image outputs) use
+// ServerStreamCall of server_stream_call.h with the same tracker. The tracker
+// admits a new call of either kind only after the bearer-token check.
 //
 // Thread-safety: a StreamCallTracker may be used from any thread. A call
 // object belongs to gRPC and deletes itself when gRPC reports it done.

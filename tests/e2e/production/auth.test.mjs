@@ -2,7 +2,8 @@
 // that a listener off the default loopback address needs TLS or a token.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +12,10 @@ import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 
 import { UnauthenticatedError, createClient } from 'heavylift';
 
-import { DAEMON_BIN, httpGet, startTestDaemon } from '../lib/helpers.mjs';
+import { DAEMON_BIN, REPO_ROOT, httpGet, startTestDaemon } from '../lib/helpers.mjs';
+
+// The SDK's own grpc-js, for calls that bypass the SDK's typed methods.
+const grpc = createRequire(import.meta.resolve('heavylift'))('@grpc/grpc-js');
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'heavylift-auth-'));
 const tokenFile = path.join(dir, 'tokens');
@@ -65,6 +69,22 @@ describe('bearer tokens', () => {
     assert.ok(!daemon.logs().includes('wrong-token'), 'a rejected token must not be logged');
   });
 
+  test('every gRPC method rejects a call without a token', async () => {
+    const methods = listProtoMethods();
+    assert.ok(methods.length > 40, `found only ${methods.length} methods in proto/`);
+    const client = new grpc.Client(daemon.grpcAddress, grpc.credentials.createInsecure());
+    try {
+      const admitted = [];
+      for (const method of methods) {
+        const code = await callWithoutToken(client, method);
+        if (code !== grpc.status.UNAUTHENTICATED) admitted.push(`${method.path} (code ${code})`);
+      }
+      assert.deepEqual(admitted, []);
+    } finally {
+      client.close();
+    }
+  });
+
   test('metrics need the token, probes do not', async () => {
     assert.equal((await httpGet(daemon.httpAddress, '/healthz')).status, 200);
     assert.equal((await httpGet(daemon.httpAddress, '/readyz')).status, 200);
@@ -98,6 +118,43 @@ describe('bearer tokens', () => {
     }
   });
 });
+
+// Lists every RPC of proto/heavylift/v1 with its path and streaming kind.
+function listProtoMethods() {
+  const protoDir = path.join(REPO_ROOT, 'proto', 'heavylift', 'v1');
+  const methods = [];
+  for (const file of readdirSync(protoDir).filter((name) => name.endsWith('.proto'))) {
+    const text = readFileSync(path.join(protoDir, file), 'utf8').replace(/\/\/.*$/gm, '');
+    for (const service of text.matchAll(/service\s+(\w+)\s*\{([^}]*)\}/g)) {
+      for (const rpc of service[2].matchAll(/rpc\s+(\w+)\s*\(\s*(stream\s+)?[\w.]+\s*\)\s*returns\s*\(\s*(stream\s+)?/g)) {
+        methods.push({ path: `/heavylift.v1.${service[1]}/${rpc[1]}`, clientStream: !!rpc[2], serverStream: !!rpc[3] });
+      }
+    }
+  }
+  return methods;
+}
+
+// Calls `method` with an empty message and no metadata; resolves with the status code.
+function callWithoutToken(client, { path: methodPath, clientStream, serverStream }) {
+  const bytes = (value) => value;
+  const deadline = Date.now() + 10_000;
+  return new Promise((resolve) => {
+    const done = (error) => resolve(error ? error.code : grpc.status.OK);
+    if (!clientStream && !serverStream) {
+      client.makeUnaryRequest(methodPath, bytes, bytes, Buffer.alloc(0), new grpc.Metadata(), { deadline }, done);
+    } else if (clientStream && !serverStream) {
+      client.makeClientStreamRequest(methodPath, bytes, bytes, new grpc.Metadata(), { deadline }, done).end();
+    } else {
+      const call = serverStream && !clientStream
+        ? client.makeServerStreamRequest(methodPath, bytes, bytes, Buffer.alloc(0), new grpc.Metadata(), { deadline })
+        : client.makeBidiStreamRequest(methodPath, bytes, bytes, new grpc.Metadata(), { deadline });
+      if (clientStream) call.end();
+      call.on('data', () => {});
+      call.on('error', (error) => resolve(error.code));
+      call.on('end', () => resolve(grpc.status.OK));
+    }
+  });
+}
 
 describe('JWT bearer tokens', () => {
   const secret = 'app-signing-secret-0123456789abcdef-0123';
