@@ -414,8 +414,8 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
         closed = true;
         call.cancel();
       };
-      // The hub sends the events that queue up while a write is in flight
-      // as one batch message; they are emitted one by one, in order.
+      // Each message is a batch: the events that queued up on the hub while
+      // its previous write was in flight. They are emitted one by one, in order.
       const deliver = (message: ClientEventMessage) => {
         const event = toClientEvent(message);
         subscription.emit('clientEvent', event);

@@ -20,8 +20,8 @@ std::optional<ClientEvent> ClientEventSubscription::next(std::chrono::millisecon
 
 namespace {
 
-// About the bytes `event` takes in a batch message: its strings plus a
-// little for field tags and lengths.
+// Estimates the bytes `event` takes in a batch message: its strings plus
+// 32 for field tags and lengths.
 size_t payload_bytes(const ClientEvent& event) {
   size_t bytes = 32 + event.name_space.size() + event.socket_id.size() + event.user_id.size() + event.event.size() +
                  event.args_json.size() + event.room.size() + event.reason.size();
