@@ -394,6 +394,7 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
       const request = {
         namespaces: checkNames(checked.namespaces, 'namespaces'),
         group: checked.group === undefined ? '' : checkString(checked.group, 'group'),
+        batched: true,
       };
       checkOpen();
       const metadata = new Metadata();
@@ -413,13 +414,23 @@ export function createRealtimeMethods(channel: Client, defaultDeadlineMs: number
         closed = true;
         call.cancel();
       };
-      call.on('data', (message: ClientEventMessage) => {
+      // Each message is a batch: the events that queued up on the hub while
+      // its previous write was in flight. They are emitted one by one, in order.
+      const deliver = (message: ClientEventMessage) => {
         const event = toClientEvent(message);
         subscription.emit('clientEvent', event);
         if (event.type === 'event') {
           subscription.emit(event.event, event);
         } else {
           subscription.emit(event.type, event);
+        }
+      };
+      call.on('data', (message: ClientEventMessage) => {
+        for (const event of message.batch) {
+          if (closed) {
+            return;
+          }
+          deliver(event);
         }
       });
       call.on('error', (error: ServiceError) => {

@@ -23,6 +23,10 @@ constexpr uint32_t kMaxAckTimeoutMs = 300000;
 constexpr int kMaxAcksPerBatch = 1000;
 // How often a Subscribe stream checks for cancellation while idle.
 constexpr auto kSubscribePollInterval = std::chrono::milliseconds(200);
+// Bounds of one batched Subscribe message, well under the 4 MiB a gRPC
+// client receives by default. A single larger event is still sent alone.
+constexpr size_t kMaxEventsPerBatch = 512;
+constexpr size_t kMaxBatchBytes = 1 << 20;
 
 // Finishes `reactor`, the context's default reactor, with `status`,
 // attaching the heavylift.v1.ErrorDetail trailer that the Node SDK turns into
@@ -123,12 +127,15 @@ v1::ClientEvent to_proto(const realtime::ClientEvent& event) {
 }
 
 // Streams one subscription's events. A thread of its own waits for events
-// and writes them one at a time. Only that thread calls Finish, and gRPC
-// then calls OnDone, where the reactor deletes itself.
+// and writes them: one per message, or, for a batched subscriber, all that
+// queued up while the previous write was in flight in one message. Only
+// that thread calls Finish, and gRPC then calls OnDone, where the reactor
+// deletes itself.
 class SubscribeStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
  public:
-  SubscribeStream(realtime::ClientEventBroker& broker, std::shared_ptr<realtime::ClientEventSubscription> subscription)
-      : broker_(broker), subscription_(std::move(subscription)) {
+  SubscribeStream(realtime::ClientEventBroker& broker, std::shared_ptr<realtime::ClientEventSubscription> subscription,
+                  bool batched)
+      : broker_(broker), subscription_(std::move(subscription)), batched_(batched) {
     std::thread([this] { run(); }).detach();
   }
 
@@ -154,12 +161,18 @@ class SubscribeStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
         std::lock_guard lock(mutex_);
         if (cancelled_ || write_failed_) break;
       }
-      std::optional<realtime::ClientEvent> event = subscription_->next(kSubscribePollInterval);
-      if (!event) {
+      std::vector<realtime::ClientEvent> events =
+          subscription_->next_batch(kSubscribePollInterval, batched_ ? kMaxEventsPerBatch : 1, kMaxBatchBytes);
+      if (events.empty()) {
         if (subscription_->closed()) break;
         continue;
       }
-      message_ = to_proto(*event);
+      if (batched_) {
+        message_.Clear();
+        for (const realtime::ClientEvent& event : events) *message_.add_batch() = to_proto(event);
+      } else {
+        message_ = to_proto(events.front());
+      }
       std::unique_lock lock(mutex_);
       writing_ = true;
       StartWrite(&message_);
@@ -178,6 +191,7 @@ class SubscribeStream final : public grpc::ServerWriteReactor<v1::ClientEvent> {
 
   realtime::ClientEventBroker& broker_;
   std::shared_ptr<realtime::ClientEventSubscription> subscription_;
+  const bool batched_;
   v1::ClientEvent message_;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -322,7 +336,7 @@ grpc::ServerWriteReactor<v1::ClientEvent>* RealtimeServiceImpl::Subscribe(grpc::
   auto subscription = hub_->client_events().subscribe(request->group(), std::move(namespaces));
   spdlog::info("event=realtime.subscribed group={} namespaces={}", request->group().empty() ? "-" : request->group(),
                request->namespaces_size());
-  return new SubscribeStream(hub_->client_events(), std::move(subscription));
+  return new SubscribeStream(hub_->client_events(), std::move(subscription), request->batched());
 }
 
 Status RealtimeServiceImpl::apply_ack(const v1::AckRequest& request) {

@@ -18,6 +18,35 @@ std::optional<ClientEvent> ClientEventSubscription::next(std::chrono::millisecon
   return event;
 }
 
+namespace {
+
+// Estimates the bytes `event` takes in a batch message: its strings plus
+// 32 for field tags and lengths.
+size_t payload_bytes(const ClientEvent& event) {
+  size_t bytes = 32 + event.name_space.size() + event.socket_id.size() + event.user_id.size() + event.event.size() +
+                 event.args_json.size() + event.room.size() + event.reason.size();
+  for (const std::string& attachment : event.attachments) bytes += attachment.size();
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<ClientEvent> ClientEventSubscription::next_batch(std::chrono::milliseconds timeout, size_t max_events,
+                                                             size_t max_bytes) {
+  std::vector<ClientEvent> batch;
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, timeout, [this] { return !queue_.empty() || closed_; });
+  size_t bytes = 0;
+  while (!queue_.empty() && batch.size() < max_events) {
+    const size_t event_bytes = payload_bytes(queue_.front());
+    if (!batch.empty() && bytes + event_bytes > max_bytes) break;
+    bytes += event_bytes;
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return batch;
+}
+
 bool ClientEventSubscription::closed() const {
   std::lock_guard lock(mutex_);
   return closed_;

@@ -46,6 +46,12 @@ class ClientEventSubscription {
   // Waits up to `timeout` for the next event; nullopt on timeout or when the
   // subscription was closed and is empty.
   std::optional<ClientEvent> next(std::chrono::milliseconds timeout);
+  // Waits up to `timeout` for an event, then takes it and the events queued
+  // behind it, in order. Stops at `max_events`, or before an event that
+  // would take the encoded size over about `max_bytes`; the first event is
+  // always taken. Empty on timeout or when the subscription was closed and
+  // is empty.
+  std::vector<ClientEvent> next_batch(std::chrono::milliseconds timeout, size_t max_events, size_t max_bytes);
   bool closed() const;
 
  private:

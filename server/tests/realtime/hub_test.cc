@@ -113,6 +113,27 @@ TEST_F(HubTest, ClientEventsReachSubscriberGroupsInTurn) {
   EXPECT_EQ(audit->next(wait)->type, ClientEvent::Type::kConnect);
 }
 
+TEST_F(HubTest, ClientEventBatchTakesQueuedEventsInOrderWithinBounds) {
+  auto subscription = hub.client_events().subscribe("", {});
+  connect("a", "u1");
+  connect("b", "u2");
+  connect("c", "u3");
+  const auto wait = std::chrono::milliseconds(10);
+  std::vector<ClientEvent> batch = subscription->next_batch(wait, 2, 1 << 20);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].socket_id, "a");
+  EXPECT_EQ(batch[1].socket_id, "b");
+  // A byte bound smaller than one event still takes that event, alone.
+  connect("d", "u4");
+  batch = subscription->next_batch(wait, 10, 1);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].socket_id, "c");
+  batch = subscription->next_batch(wait, 10, 1 << 20);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].socket_id, "d");
+  EXPECT_TRUE(subscription->next_batch(wait, 10, 1 << 20).empty());
+}
+
 TEST_F(HubTest, DisconnectByUserClosesSockets) {
   auto a = connect("a", "alice");
   EXPECT_EQ(hub.disconnect(SocketSelector{"/", "", "alice"}, false, "kicked"), 1u);

@@ -137,6 +137,35 @@ describe('realtime hub with socket.io-client', () => {
     }
   });
 
+  test('a burst of client events reaches the subscriber complete and in order', async () => {
+    const events = hub.client.realtime.subscribe({ group: 'burst' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const users = ['lena', 'mike', 'nora'];
+      const sockets = await Promise.all(users.map((user) => connectSocket(hub.url, { token: hub.token(user) })));
+      const count = 60;
+      const received = [];
+      const all = new Promise((resolve) => {
+        events.on('tick', (event) => {
+          received.push(event);
+          if (received.length === users.length * count) resolve();
+        });
+      });
+      // The hub queues these faster than one stream write each, so they
+      // travel in batch messages that the SDK unpacks.
+      for (let n = 0; n < count; n += 1) {
+        for (const socket of sockets) socket.emit('tick', n);
+      }
+      await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} events`)), 20_000))]);
+      for (const user of users) {
+        const ordered = received.filter((event) => event.userId === user).map((event) => event.args[0]);
+        assert.deepEqual(ordered, Array.from({ length: count }, (_, n) => n));
+      }
+    } finally {
+      events.close();
+    }
+  });
+
   test('ack to a gone socket rejects with NotFoundError', async () => {
     const events = hub.client.realtime.subscribe({ group: 'late-ack' });
     try {
