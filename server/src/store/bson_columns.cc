@@ -8,12 +8,15 @@
 namespace heavylift {
 namespace {
 
+// Reports whether the name.size() bytes at `key` equal `name`. The first
+// byte is compared inline; most names differ there.
+bool same_key(std::string_view name, const char* key) {
+  return name.empty() || (name[0] == key[0] && std::memcmp(name.data(), key, name.size()) == 0);
+}
+
 bool is_enum_value(const FieldSchema& field, std::string_view text) {
   for (const std::string& value : field.enum_values) {
-    if (value.size() == text.size() && (text.empty() || value[0] == text[0]) &&
-        std::memcmp(value.data(), text.data(), text.size()) == 0) {
-      return true;
-    }
+    if (value.size() == text.size() && same_key(value, text.data())) return true;
   }
   return false;
 }
@@ -71,7 +74,7 @@ Result<BsonColumnDecoder> BsonColumnDecoder::create(const ModelSchema& model, co
 uint32_t BsonColumnDecoder::add_nodes(const std::vector<FieldSchema>& fields) {
   const auto first = static_cast<uint32_t>(nodes_.size());
   for (const FieldSchema& field : fields) {
-    Node node{&field, 0, 0, true};
+    Node node{&field, field.name, 0, 0, true};
     for (const std::string& value : field.enum_values) {
       node.clean_enum &= bson_utf8_validate(value.data(), value.size(), /*allow_null=*/false);
     }
@@ -104,17 +107,21 @@ bool BsonColumnDecoder::check_required(uint32_t first, uint32_t count) const {
 }
 
 bool BsonColumnDecoder::read_fields(bson_iter_t* iter, uint32_t first, uint32_t count) {
+  const uint32_t end = first + count;
+  // The search for a key starts after the field the previous key matched:
+  // documents written by one model keep its field order, so the first name
+  // compared is usually the right one. Names are unique within a model, so
+  // the order of the search does not change which field a key matches.
+  uint32_t next = first;
   while (bson_iter_next(iter)) {
     const char* key = bson_iter_key(iter);
     const uint32_t key_length = bson_iter_key_len(iter);
-    for (uint32_t j = first; j < first + count; ++j) {
-      const std::string& name = nodes_[j].field->name;
-      // The first byte is compared inline; most names differ there.
-      if (name.size() != key_length || (key_length != 0 && name[0] != key[0]) ||
-          std::memcmp(name.data(), key, key_length) != 0) {
-        continue;
-      }
+    uint32_t j = next;
+    for (uint32_t tried = 0; tried < count; ++tried, j = j + 1 == end ? first : j + 1) {
+      const std::string_view name = nodes_[j].name;
+      if (name.size() != key_length || !same_key(name, key)) continue;
       if (!read_value(nodes_[j], *iter, &slots_[j])) return false;
+      next = j + 1 == end ? first : j + 1;
       break;
     }
   }

@@ -49,6 +49,8 @@ class BsonColumnDecoder {
   // [first_child, first_child + child_count).
   struct Node {
     const FieldSchema* field = nullptr;
+    // The field's name, kept here so matching a key reads no FieldSchema.
+    std::string_view name;
     uint32_t first_child = 0;
     uint32_t child_count = 0;
     // True when every enum value is valid UTF-8 without NUL.
