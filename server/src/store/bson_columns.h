@@ -1,9 +1,9 @@
 // Projected BSON decoding straight into typed columns. It checks every
-// field of the model (usually a projection) as BsonDecoder does, skips the
-// fields the model does not name by their length, and appends the scalar
-// fields an aggregation reads to a ColumnBatch without building a value tree
-// or allocating per document. A document that breaks the schema, or that
-// holds an Array or Map the model keeps, is decoded again by BsonDecoder, so
+// field of the model (usually a projection) as BsonDecoder does. It skips the
+// fields the model does not name by their length. It appends the scalar
+// fields an aggregation reads to a ColumnBatch, with no value tree and no
+// allocation per document. A document that breaks the schema, or that
+// contains an Array or Map the model keeps, is decoded again by BsonDecoder, so
 // violations are reported exactly as BsonDecoder reports them and such a
 // document's values are the same.
 //
@@ -28,8 +28,8 @@ namespace heavylift {
 class BsonColumnDecoder {
  public:
   // `model` must outlive the decoder. Column i of each batch takes the value
-  // at `paths[i]`, a dotted path to a scalar field of `model`; an unknown
-  // path or one that names an Array, Map or Object fails with
+  // at `paths[i]`, a dotted path to a scalar field of `model`. An unknown
+  // path, or one that names an Array, Map or Object, fails with
   // INVALID_ARGUMENT naming `request_field`.
   static Result<BsonColumnDecoder> create(const ModelSchema& model, const std::vector<std::string>& paths,
                                           const std::string& request_field);
@@ -56,7 +56,7 @@ class BsonColumnDecoder {
     // True when every enum value is valid UTF-8 without NUL.
     bool clean_enum = true;
   };
-  // The value a node holds in the document being decoded.
+  // The value of a node in the document being decoded.
   struct Slot {
     ScalarView value;
     char decimal[16];

@@ -1,7 +1,7 @@
 // Where readers deliver decoded records. A reader calls accept() for each
 // record that matches the schema and reject() for each that does not. A
 // sink that only needs some scalar fields as typed columns also returns a
-// batch from column_batch(); a reader that can decode straight into columns
+// batch from column_batch(). A reader that can decode straight into columns
 // then appends one row per valid record there and calls accept_row()
 // instead of accept().
 #pragma once
@@ -26,7 +26,7 @@ class RecordSink {
   virtual Status reject(std::vector<Violation>& violations) = 0;
 
   // The batch rows are appended to, or nullptr when the sink takes records
-  // only through accept(). Column i holds the value at column_paths()[i].
+  // only through accept(). Column i contains the value at column_paths()[i].
   virtual ColumnBatch* column_batch() { return nullptr; }
   virtual std::vector<std::string> column_paths() const { return {}; }
   // Takes the row just appended to every column of column_batch().

@@ -39,8 +39,8 @@ function makeEvents() {
   return events;
 }
 
-// The events the rule accepts: a window [end - WINDOW_MS, end) closes once an
-// event at or after end + LATENESS_MS arrived; later events of it are late.
+// Returns the events the lateness rule accepts. A window [end - WINDOW_MS, end)
+// closes once an event at or after end + LATENESS_MS arrived, so its later events are late.
 function acceptedEvents(events) {
   let firstPaneEnd = Infinity;
   let closedBefore = -Infinity;
@@ -142,7 +142,11 @@ describe('aggregate: live windows to the real-time hub', () => {
         const [topUser, topCount] = [...users].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
         assert.deepEqual(group.values.top, [{ value: topUser, count: topCount }]);
         const histogram = [0, 0, 0];
-        for (const value of values) histogram[value <= 100 ? 0 : value <= 300 ? 1 : 2] += 1;
+        for (const value of values) {
+          if (value <= 100) histogram[0] += 1;
+          else if (value <= 300) histogram[1] += 1;
+          else histogram[2] += 1;
+        }
         assert.deepEqual(group.values.histogram, histogram);
       }
     }

@@ -107,6 +107,7 @@ void combine(const MovingPlan::Item& item, const std::vector<const v1::Group*>& 
 Result<MovingPlan> plan_moving_window(const v1::AggregateRequest& request, AggregationPlan& aggregation) {
   const v1::MovingWindow& moving = request.moving();
   MovingPlan plan;
+
   if (moving.group_key() >= aggregation.keys.size() || !aggregation.keys[moving.group_key()].bucketed) {
     std::string bucketed;
     for (size_t i = 0; i < aggregation.keys.size(); ++i) {
@@ -122,12 +123,16 @@ Result<MovingPlan> plan_moving_window(const v1::AggregateRequest& request, Aggre
   if (moving.buckets() < 2 || moving.buckets() > kMaxMovingBuckets) {
     return Error::out_of_range("moving.buckets", fmt::format("in 2..{}", kMaxMovingBuckets), std::to_string(moving.buckets()));
   }
+
   const KeySpec& key = aggregation.keys[moving.group_key()];
   plan.key = moving.group_key();
   plan.buckets = moving.buckets();
   plan.unit = key.unit;
   plan.time_zone = key.time_zone;
   plan.requested_values = aggregation.aggregates.size();
+
+  // Each aggregate combines over the window from per-bucket partials, some of
+  // them hidden aggregates the plan adds (a mean needs the count and the sum).
   for (size_t i = 0; i < plan.requested_values; ++i) {
     const AggregateSpec spec = aggregation.aggregates[i];
     MovingPlan::Item item;

@@ -3,9 +3,10 @@
 // as epoch milliseconds. Dates before 1970 bucket the same way.
 //
 // A time zone is "UTC", a fixed offset ("+05:30") or an IANA name
-// ("Europe/Berlin") read from the system's zoneinfo files (Debian's tzdata)
-// through the date library's tz.h, with its daylight-saving rules: a day in
-// Berlin that starts summer time is 23 hours long, the one that ends it 25.
+// ("Europe/Berlin"). IANA zones come from the system's zoneinfo files
+// (Debian's tzdata) through the date library's tz.h, with their
+// daylight-saving rules. So a day in Berlin that starts summer time is 23
+// hours long, and the one that ends it 25.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,8 @@ class TimeZone {
   int64_t offset_at(int64_t epoch_ms) const;
   // The instant at which local wall-clock time `local_ms` (milliseconds since
   // 1970-01-01T00:00 local) happens. A local time skipped by a spring-forward
-  // gap maps to the end of the gap; one repeated by a fall-back overlap maps
-  // to its first occurrence.
+  // gap maps to the end of the gap. A local time repeated by a fall-back
+  // overlap maps to its first occurrence.
   int64_t to_utc(int64_t local_ms) const;
 
  private:
