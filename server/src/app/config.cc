@@ -232,12 +232,12 @@ std::vector<Setting> all_settings() {
   settings.push_back(make_string(
       "auth.token_file", "file",
       "File of bearer tokens, one per line (at least 16 characters each; '#' starts a comment). When set, "
-      "every gRPC task call and GET /metrics must send `authorization: Bearer <token>`. Re-read on SIGHUP.",
+      "every gRPC call (tasks, streams, RealtimeService) and GET /metrics must send `authorization: Bearer <token>`. Re-read on SIGHUP.",
       &Config::auth_token_file));
   settings.push_back(make_string(
       "auth.jwt_key_file", "file",
       "Key that app-signed JWT bearer tokens are checked with: a JWKS, a PEM public key (EdDSA, RS256, PS256, "
-      "ES256) or an HS256 secret of at least 32 bytes. When set, gRPC task calls and GET /metrics accept "
+      "ES256) or an HS256 secret of at least 32 bytes. When set, gRPC calls and GET /metrics accept "
       "`authorization: Bearer <jwt>` with a valid signature and exp. Re-read on SIGHUP.",
       &Config::auth_jwt_key_file));
   settings.push_back(make_string("auth.jwt_audience", "text",
