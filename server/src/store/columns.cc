@@ -52,7 +52,13 @@ void append_scalar(const ScalarView& value, Column& column) {
       }
       break;
     case Column::Kind::kInteger:
-      column.integers.push_back(!present ? 0 : value.kind == ValueKind::kBool ? value.boolean : value.integer);
+      if (!present) {
+        column.integers.push_back(0);
+      } else if (value.kind == ValueKind::kBool) {
+        column.integers.push_back(value.boolean);
+      } else {
+        column.integers.push_back(value.integer);
+      }
       break;
     case Column::Kind::kNumber: {
       double number = 0;

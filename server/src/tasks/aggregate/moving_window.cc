@@ -169,7 +169,7 @@ Result<MovingPlan> plan_moving_window(const v1::AggregateRequest& request, Aggre
 }
 
 void apply_moving_window(const MovingPlan& plan, v1::AggregateResponse* response) {
-  // Series by the serialized keys other than the bucketed one; each holds
+  // Series by the serialized keys other than the bucketed one; each contains
   // (bucket ordinal, group index) pairs.
   std::unordered_map<std::string, std::vector<std::pair<int64_t, int>>> series;
   for (int g = 0; g < response->groups_size(); ++g) {

@@ -153,7 +153,15 @@ TEST(LiveWindows, SlidingWindowsMatchAReference) {
       EXPECT_EQ(group.values(8).top(0).value(), top[0].first);
       EXPECT_EQ(group.values(8).top(0).count(), top[0].second);
       uint64_t histogram[3] = {0, 0, 0};
-      for (const double amount : amounts) ++histogram[amount <= 10 ? 0 : amount <= 50 ? 1 : 2];
+      for (const double amount : amounts) {
+        if (amount <= 10) {
+          ++histogram[0];
+        } else if (amount <= 50) {
+          ++histogram[1];
+        } else {
+          ++histogram[2];
+        }
+      }
       for (int b = 0; b < 3; ++b) EXPECT_EQ(group.values(9).buckets(b), histogram[b]);
     }
   }

@@ -111,7 +111,13 @@ TEST(MovingWindow, SevenDayWindowsOverBerlinDaysMatchAReference) {
       sum += v;
       min = std::min(min, v);
       max = std::max(max, v);
-      ++histogram[v <= 10 ? 0 : v <= 50 ? 1 : 2];
+      if (v <= 10) {
+        ++histogram[0];
+      } else if (v <= 50) {
+        ++histogram[1];
+      } else {
+        ++histogram[2];
+      }
     }
     const double mean = sum / static_cast<double>(values.size());
     double squares = 0;

@@ -330,7 +330,7 @@ TEST(CsvProfiler, ManyRowsSameForEveryChunkSize) {
 }
 
 TEST(CsvProfiler, LongCopiedFieldsSameForEveryChunkSize) {
-  // Every field holds an escaped quote, so the parser copies it, and one
+  // Every field contains an escaped quote, so the parser copies it, and one
   // record's copies exceed the 1 MiB that ends a batch early.
   std::string input = "a,b,c,d\n";
   for (int row = 0; row < 6; ++row) {
