@@ -7,7 +7,7 @@
 // has closed already is dropped and counted as late, so every window
 // publishes exactly the accepted events of its range.
 //
-// Memory is bounded before the first event: each pane holds at most
+// Memory is bounded before the first event: each pane contains at most
 // `max_groups` groups, and each group's accumulators at most a fixed size
 // (a HyperLogLog, a QuantileSketch of at most kMaxBuckets buckets, at most
 // kMaxTopKValues top-k counters, histogram counts). create() rejects a spec

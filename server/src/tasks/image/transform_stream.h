@@ -25,7 +25,7 @@ namespace heavylift {
 // size is bounded by the caller (ClientStreamCall's max_call_bytes).
 class TransformUpload {
  public:
-  // Bytes of a stream's start that are probed for the header; a header
+  // Bytes of a stream's start that are probed for the header. A header
   // that ends later (a TIFF whose directory is at the end) is checked when
   // the stream ends.
   static constexpr size_t kHeaderProbeBytes = 1 << 20;
