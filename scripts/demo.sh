@@ -114,13 +114,14 @@ echo "demo: FerretDB on 127.0.0.1:$mongo_port, Redis on 127.0.0.1:$redis_port"
 echo "demo: heavylift gRPC on $grpc_address, hub on $hub_address, metrics on http://$http_address/metrics"
 node "$app_dir/scripts/seed.mjs" "$app_url"
 echo
-echo "demo: open $app_url and log in as ${DEMO_USER:-demo} / ${DEMO_PASSWORD:-demo-password}; open a second browser to see live updates"
 
 if [ "${DEMO_EXIT_AFTER_SEED:-0}" = 1 ]; then
   health="$(curl -fsS "$app_url/api/health")"
   echo "demo: health $health"
   curl -fsS "$app_url/" | grep -q '<div id="root">' || { echo "demo: the front end is not served at $app_url" >&2; exit 1; }
+  echo "demo: the app served its front end at $app_url; stopping because DEMO_EXIT_AFTER_SEED=1"
   exit 0
 fi
+echo "demo: open $app_url and log in as ${DEMO_USER:-demo} / ${DEMO_PASSWORD:-demo-password}; open a second browser to see live updates"
 echo "demo: press Ctrl-C to stop"
 while true; do sleep 3600 & wait $!; done
