@@ -13,26 +13,21 @@
 
 namespace heavylift {
 
-// Feeds one Live call into a LiveStream. `allowed` is the bearer-token check
-// made when the call started; a failed check ends the call at its first
-// message.
+// Feeds one Live call into a LiveStream. StreamCallTracker checks the bearer
+// token before the call reaches this handler.
 class LiveHandler final : public ClientStreamHandler<v1::LiveInput, v1::LiveSummary> {
  public:
-  LiveHandler(realtime::Hub* hub, const LiveLimits& limits, Status allowed)
-      : stream_(hub, limits), allowed_(std::move(allowed)) {}
+  LiveHandler(realtime::Hub* hub, const LiveLimits& limits) : stream_(hub, limits) {}
 
   Status on_message(v1::LiveInput& message, TaskContext& context) override {
-    if (!allowed_.ok()) return allowed_;
     return stream_.on_message(message, context);
   }
   Status on_end(v1::LiveSummary* response, TaskContext& context) override {
-    if (!allowed_.ok()) return allowed_;
     return stream_.on_end(response, context);
   }
 
  private:
   LiveStream stream_;
-  Status allowed_;
 };
 
 class AggregateServiceImpl final : public v1::AggregateService::CallbackService {
@@ -55,7 +50,7 @@ class AggregateServiceImpl final : public v1::AggregateService::CallbackService 
     StreamCallOptions options;
     options.method = "aggregate.live";
     return ClientStreamCall<v1::LiveInput, v1::LiveSummary>::start(
-        context, response, std::move(options), std::make_unique<LiveHandler>(hub_, LiveLimits{}, dispatcher_.authenticate(*context)), streams_);
+        context, response, std::move(options), std::make_unique<LiveHandler>(hub_, LiveLimits{}), streams_);
   }
 
  private:
