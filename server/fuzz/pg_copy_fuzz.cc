@@ -1,0 +1,180 @@
+// libFuzzer target for the binary COPY decoder. Input: one byte choosing the
+// model and the column types, one byte choosing where the stream is split
+// between two feed() calls, then the COPY stream. Any bytes must decode or
+// fail without a crash. For the model of scalar fields the stream is
+// decoded twice, into typed columns and into records, and both must agree:
+// the same status, the same violations, and columns equal to the records'
+// values converted.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "store/pg_copy.h"
+#include "store/schema.h"
+
+namespace {
+
+using heavylift::pg_type::kBool;
+using heavylift::pg_type::kBpchar;
+using heavylift::pg_type::kDate;
+using heavylift::pg_type::kFloat4;
+using heavylift::pg_type::kFloat8;
+using heavylift::pg_type::kFloat8Array;
+using heavylift::pg_type::kInt2;
+using heavylift::pg_type::kInt4;
+using heavylift::pg_type::kInt8;
+using heavylift::pg_type::kJson;
+using heavylift::pg_type::kJsonb;
+using heavylift::pg_type::kNumeric;
+using heavylift::pg_type::kNumericArray;
+using heavylift::pg_type::kText;
+using heavylift::pg_type::kTextArray;
+using heavylift::pg_type::kTimestamp;
+using heavylift::pg_type::kTimestamptz;
+using heavylift::pg_type::kUuid;
+using heavylift::pg_type::kVarchar;
+
+// Every scalar type, an enum, a nested Object, an Array and a Map.
+constexpr char kSchema[] = R"({"version":1,"models":[{"name":"Specimen","collection":"specimens","table":"specimens",
+  "fields":[{"name":"_id","type":"ObjectId","required":true},{"name":"label","type":"String","required":true},
+  {"name":"kind","type":"String","enum":["plain","edge"]},{"name":"born","type":"Date"},
+  {"name":"price","type":"Decimal128"},{"name":"small","type":"Int32"},{"name":"big","type":"BigInt"},
+  {"name":"ratio","type":"Double"},{"name":"score","type":"Number"},{"name":"active","type":"Boolean"},
+  {"name":"address","type":"Object","fields":[{"name":"city","type":"String","required":true},
+    {"name":"zip","type":"String"}]},
+  {"name":"tags","type":"Array","of":{"type":"String"}},{"name":"readings","type":"Array","of":{"type":"Number"}},
+  {"name":"counters","type":"Map","of":{"type":"Number"}}]}]})";
+
+const std::vector<std::string> kPaths = {"_id",   "label", "kind",   "born",         "price",      "small",
+                                         "big",   "ratio", "score",  "active",       "address.city", "address.zip"};
+
+// The column types each leaf may have, in schema order.
+const std::vector<std::vector<uint32_t>> kScalarTypes = {
+    {kBpchar, kText, kVarchar}, {kText, kUuid},   {kText},  {kTimestamptz, kTimestamp, kDate},
+    {kNumeric, kInt8, kInt2},   {kInt4, kInt2, kInt8, kNumeric},   {kInt8, kInt4, kNumeric},
+    {kFloat8, kFloat4, kNumeric, kInt4}, {kFloat8, kFloat4, kInt8, kNumeric}, {kBool}, {kText}, {kVarchar, kText}};
+const std::vector<std::vector<uint32_t>> kCollectionTypes = {{kTextArray}, {kFloat8Array, kNumericArray}, {kJsonb, kJson}};
+
+const heavylift::ModelSchema& full_model() {
+  static const heavylift::Schema schema = heavylift::parse_schema(kSchema).value();
+  return schema.models.front();
+}
+
+const heavylift::ModelSchema& scalar_model() {
+  static const heavylift::ModelSchema model = full_model().project(kPaths, "fuzz").value();
+  return model;
+}
+
+std::vector<heavylift::PgCopyDecoder::ColumnType> column_types(uint8_t choice, bool full) {
+  std::vector<std::vector<uint32_t>> options = kScalarTypes;
+  if (full) options.insert(options.end(), kCollectionTypes.begin(), kCollectionTypes.end());
+  std::vector<heavylift::PgCopyDecoder::ColumnType> columns;
+  for (size_t i = 0; i < options.size(); ++i) {
+    columns.push_back({"c" + std::to_string(i), options[i][(choice / (i + 1)) % options[i].size()]});
+  }
+  return columns;
+}
+
+class RecordCollector : public heavylift::RecordSink {
+ public:
+  heavylift::Status accept(heavylift::Value& record) override {
+    records.push_back(record);
+    return heavylift::Status::Ok();
+  }
+  heavylift::Status reject(std::vector<heavylift::Violation>& found) override {
+    violations.insert(violations.end(), found.begin(), found.end());
+    return heavylift::Status::Ok();
+  }
+  std::vector<heavylift::Value> records;
+  std::vector<heavylift::Violation> violations;
+};
+
+class ColumnCollector : public RecordCollector {
+ public:
+  ColumnCollector() {
+    for (const std::string& path : kPaths) {
+      const heavylift::FieldType type = scalar_model().find_path(path)->type;
+      heavylift::Column::Kind kind = heavylift::Column::Kind::kNumber;
+      if (type == heavylift::FieldType::kString || type == heavylift::FieldType::kObjectId) {
+        kind = heavylift::Column::Kind::kText;
+      } else if (type == heavylift::FieldType::kInt32 || type == heavylift::FieldType::kBigInt ||
+                 type == heavylift::FieldType::kDate || type == heavylift::FieldType::kBoolean) {
+        kind = heavylift::Column::Kind::kInteger;
+      }
+      batch.columns.emplace_back().kind = kind;
+      expected.columns.emplace_back().kind = kind;
+    }
+  }
+  heavylift::ColumnBatch* column_batch() override { return &batch; }
+  std::vector<std::string> column_paths() const override { return kPaths; }
+  heavylift::Status accept_row() override {
+    ++batch.rows;
+    return heavylift::Status::Ok();
+  }
+  heavylift::ColumnBatch batch;
+  heavylift::ColumnBatch expected;
+};
+
+// Feeds `stream` in two parts and finishes; returns the first failure.
+heavylift::Status run(heavylift::PgCopyDecoder& decoder, const uint8_t* stream, size_t size, size_t split) {
+  heavylift::Status status = decoder.feed(stream, split);
+  if (status.ok()) status = decoder.feed(stream + split, size - split);
+  if (status.ok()) status = decoder.finish();
+  return status;
+}
+
+bool same_column(const heavylift::Column& a, const heavylift::Column& b) {
+  return a.present == b.present && a.integers == b.integers && a.text_bytes == b.text_bytes &&
+         a.text_ends == b.text_ends && a.numbers.size() == b.numbers.size() &&
+         (a.numbers.empty() || std::memcmp(a.numbers.data(), b.numbers.data(), a.numbers.size() * sizeof(double)) == 0);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const bool full = (data[0] & 1) != 0;
+  const uint8_t choice = data[0] >> 1;
+  const uint8_t* stream = data + 2;
+  const size_t stream_size = size - 2;
+  const size_t split = stream_size * data[1] / 255;
+
+  if (full) {
+    RecordCollector records;
+    auto decoder = heavylift::PgCopyDecoder::create(full_model(), column_types(choice, true), records);
+    if (!decoder.ok()) std::abort();
+    (void)run(decoder.value(), stream, stream_size, split);
+    return 0;
+  }
+
+  RecordCollector records;
+  auto record_decoder = heavylift::PgCopyDecoder::create(scalar_model(), column_types(choice, false), records);
+  ColumnCollector columns;
+  auto column_decoder = heavylift::PgCopyDecoder::create(scalar_model(), column_types(choice, false), columns);
+  if (!record_decoder.ok() || !column_decoder.ok()) std::abort();
+  const heavylift::Status record_status = run(record_decoder.value(), stream, stream_size, split);
+  const heavylift::Status column_status = run(column_decoder.value(), stream, stream_size, split);
+
+  if (record_status.ok() != column_status.ok()) std::abort();
+  if (!record_status.ok() && record_status.error().message != column_status.error().message) std::abort();
+  if (!columns.records.empty() || columns.violations.size() != records.violations.size()) std::abort();
+  for (size_t i = 0; i < records.violations.size(); ++i) {
+    const heavylift::Violation& a = records.violations[i];
+    const heavylift::Violation& b = columns.violations[i];
+    if (a.collection != b.collection || a.id != b.id || a.field != b.field || a.expected != b.expected ||
+        a.found != b.found) {
+      std::abort();
+    }
+  }
+  if (columns.batch.rows != records.records.size()) std::abort();
+  for (const heavylift::Value& record : records.records) {
+    for (size_t i = 0; i < kPaths.size(); ++i) heavylift::append_value(record.get_path(kPaths[i]), columns.expected.columns[i]);
+  }
+  for (size_t i = 0; i < kPaths.size(); ++i) {
+    if (!same_column(columns.batch.columns[i], columns.expected.columns[i])) std::abort();
+  }
+  return 0;
+}
