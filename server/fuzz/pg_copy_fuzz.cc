@@ -118,7 +118,7 @@ class ColumnCollector : public RecordCollector {
   heavylift::ColumnBatch expected;
 };
 
-// Feeds `stream` in two parts and finishes; returns the first failure.
+// Feeds `stream` in two parts and finishes. Returns the first failure.
 heavylift::Status run(heavylift::PgCopyDecoder& decoder, const uint8_t* stream, size_t size, size_t split) {
   heavylift::Status status = decoder.feed(stream, split);
   if (status.ok()) status = decoder.feed(stream + split, size - split);

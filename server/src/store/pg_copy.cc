@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -19,12 +20,12 @@ namespace {
 constexpr char kSignature[] = "PGCOPY\n\377\r\n";
 constexpr size_t kSignatureSize = 11;  // the text above and its terminating NUL
 constexpr size_t kHeaderSize = kSignatureSize + 8;
-// Flag bit 16 says each tuple carries an OID; bits 17 to 31 are reserved for
+// Flag bit 16 marks tuples that carry an OID. Bits 17 to 31 are reserved for
 // changes a reader must not ignore.
 constexpr uint32_t kFlagWithOids = 1u << 16;
 constexpr uint32_t kCriticalFlags = 0xfffe0000u;
-// PostgreSQL 15 writes no header extension; this bound keeps a bad length
-// from making the decoder wait for gigabytes.
+// PostgreSQL 15 writes no header extension, and this bound keeps a bad
+// length from making the decoder wait for gigabytes.
 constexpr int32_t kMaxHeaderExtension = 1 << 20;
 // Timestamps count microseconds and dates count days from 2000-01-01.
 constexpr int64_t kPostgresEpochMs = 946'684'800'000;
@@ -67,7 +68,7 @@ constexpr TypeInfo kTypes[] = {
     {pg_type::kJson, "json", 0},
     {pg_type::kFloat4, "float4", 0},
     {pg_type::kFloat8, "float8", 0},
-    {pg_type::kBpchar, "char", 0},
+    {pg_type::kBpchar, "char(n)", 0},
     {pg_type::kVarchar, "varchar", 0},
     {pg_type::kDate, "date", 0},
     {pg_type::kTimestamp, "timestamp", 0},
@@ -79,7 +80,7 @@ constexpr TypeInfo kTypes[] = {
     {pg_type::kInt2Array, "int2[]", pg_type::kInt2},
     {pg_type::kInt4Array, "int4[]", pg_type::kInt4},
     {pg_type::kTextArray, "text[]", pg_type::kText},
-    {pg_type::kBpcharArray, "char[]", pg_type::kBpchar},
+    {pg_type::kBpcharArray, "char(n)[]", pg_type::kBpchar},
     {pg_type::kVarcharArray, "varchar[]", pg_type::kVarchar},
     {pg_type::kInt8Array, "int8[]", pg_type::kInt8},
     {pg_type::kFloat4Array, "float4[]", pg_type::kFloat4},
@@ -246,7 +247,8 @@ void set_number(double number, ScalarView* value) {
 // Reads a float8, float4, integer or numeric column as a double. A float4
 // becomes the double nearest its shortest decimal text, as float4's text
 // output parsed as a double would. A numeric beyond double's range is a
-// violation. `text` is scratch storage; `detail` is set as decode_scalar's.
+// violation. `text` is scratch storage, and `detail` is set as in
+// decode_scalar.
 Outcome read_double(uint32_t oid, std::string_view bytes, double* out, std::string* text, std::string* detail) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   int64_t integer = 0;
@@ -339,13 +341,35 @@ Outcome read_date(uint32_t oid, std::string_view bytes, int64_t* out, std::strin
   return Outcome::kCorrupt;
 }
 
+// The value of each byte as a hex digit (either case), or -1.
+constexpr std::array<int8_t, 256> kHexDigits = [] {
+  std::array<int8_t, 256> digits{};
+  digits.fill(-1);
+  for (int i = 0; i < 10; ++i) digits['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) {
+    digits['a' + i] = static_cast<int8_t>(10 + i);
+    digits['A' + i] = static_cast<int8_t>(10 + i);
+  }
+  return digits;
+}();
+
 bool parse_object_id(std::string_view text, char* bytes) {
   if (text.size() != 24) return false;
   for (size_t i = 0; i < 12; ++i) {
-    uint8_t byte = 0;
-    const auto [end, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, byte, 16);
-    if (ec != std::errc() || end != text.data() + 2 * i + 2) return false;
-    bytes[i] = static_cast<char>(byte);
+    const int high = kHexDigits[static_cast<unsigned char>(text[2 * i])];
+    const int low = kHexDigits[static_cast<unsigned char>(text[2 * i + 1])];
+    if (high < 0 || low < 0) return false;
+    bytes[i] = static_cast<char>(high << 4 | low);
+  }
+  return true;
+}
+
+// Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path
+// for ASCII, which most schema strings are.
+bool is_utf8(std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == 0 || byte >= 0x80) return bson_utf8_validate(text.data(), text.size(), /*allow_null=*/false);
   }
   return true;
 }
@@ -386,7 +410,7 @@ Outcome decode_scalar(const FieldSchema& field, uint32_t oid, std::string_view b
         }
         uuid_text(bytes, text);
         string = *text;
-      } else if (!bson_utf8_validate(bytes.data(), bytes.size(), /*allow_null=*/false)) {
+      } else if (!is_utf8(bytes)) {
         *detail = found_text(bytes);
         return Outcome::kViolation;
       }
@@ -694,7 +718,7 @@ Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
   Status status;
   if (pending_.empty()) {
     status = consume(data, size, &used);
-    if (status.ok()) pending_.assign(reinterpret_cast<const char*>(data) + used, size - used);
+    if (status.ok() && used < size) pending_.assign(reinterpret_cast<const char*>(data) + used, size - used);
   } else {
     pending_.append(reinterpret_cast<const char*>(data), size);
     status = consume(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size(), &used);

@@ -6,14 +6,14 @@
 // record. SQL NULL is read as a missing field, and a nested Object is present
 // when any of its columns is not NULL.
 //
-// A value that does not fit its field breaks the schema and is reported as a
-// violation with the value in PostgreSQL's text output: a bigint beyond an
-// Int32 field, a numeric beyond Decimal128's 34 digits, an infinite
-// timestamp, text that is not UTF-8 or not in the enum, an ObjectId that is
-// not 24 hex digits, a multi-dimensional array or one whose lower bound is
-// not 1. Bytes that are not valid binary COPY output (a short value, a bad
-// length, a wrong field count) stop the read with an error naming the row
-// and the column.
+// A value that does not fit its field breaks the schema. It is reported as
+// a violation that shows the value as PostgreSQL's text output would. Such
+// values are a bigint beyond an Int32 field, a numeric beyond Decimal128's
+// 34 digits, an infinite timestamp, text that is not UTF-8 or not in the
+// enum, an ObjectId that is not 24 hex digits, and a multi-dimensional array
+// or one whose lower bound is not 1. Bytes that are not valid binary COPY
+// output (a short value, a bad length, a wrong field count) stop the read
+// with an error naming the row and the column.
 //
 // Thread-safety: a PgCopyDecoder keeps per-row scratch state; use one per
 // thread.
@@ -124,7 +124,7 @@ class PgCopyDecoder {
     // Storage for values built as text: a numeric, a uuid.
     std::string text;
   };
-  // One field of a tuple; `length` is -1 for NULL.
+  // One field of a tuple. `length` is -1 for NULL.
   struct Span {
     const uint8_t* data = nullptr;
     int32_t length = -1;

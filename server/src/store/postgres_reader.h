@@ -16,12 +16,14 @@
 namespace heavylift {
 
 // Streams every row of the table (source.table, else the model's table) into
-// `sink`. Fails with INVALID_ARGUMENT for a table name that is empty or
-// contains NUL, with UNAVAILABLE when the server cannot be reached or a
-// query fails, with FAILED_PRECONDITION when a column's type cannot be read
-// as its field, with INTERNAL when the COPY data is malformed, with the
-// sink's status when it stops the read, and with the context's status when
-// the call is cancelled or its deadline passes (checked every 4096 rows).
+// `sink`. Fails with:
+// - INVALID_ARGUMENT for a table name that is empty or contains NUL,
+// - UNAVAILABLE when the server cannot be reached or a query fails,
+// - FAILED_PRECONDITION when a column's type cannot be read as its field,
+// - INTERNAL when the COPY data is malformed,
+// - the sink's status when it stops the read,
+// - the context's status when the call is cancelled or its deadline passes
+//   (checked every 4096 rows).
 Status read_postgres(const v1::PostgresSource& source, const ModelSchema& model, RecordSink& sink,
                      const TaskContext& context);
 

@@ -110,7 +110,7 @@ std::string stream(const std::vector<Row>& rows) {
   return out + trailer();
 }
 
-// Keeps records as canonical Extended JSON and violations; rejects stop
+// Keeps records as canonical Extended JSON, and violations. A reject stops
 // the read when `stop` is set.
 class RecordCollector : public RecordSink {
  public:
