@@ -1,10 +1,10 @@
 // libFuzzer target for the binary COPY decoder. Input: one byte choosing the
 // model and the column types, one byte choosing where the stream is split
 // between two feed() calls, then the COPY stream. Any bytes must decode or
-// fail without a crash. For the model of scalar fields the stream is
-// decoded twice, into typed columns and into records, and both must agree:
-// the same status, the same violations, and columns equal to the records'
-// values converted.
+// fail without a crash. For the two models of scalar fields (with and
+// without a nested Object) the stream is decoded twice, into typed columns
+// and into records, and both must agree: the same status, the same
+// violations, and columns equal to the records' values converted.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -50,6 +50,8 @@ constexpr char kSchema[] = R"({"version":1,"models":[{"name":"Specimen","collect
 
 const std::vector<std::string> kPaths = {"_id",   "label", "kind",   "born",         "price",      "small",
                                          "big",   "ratio", "score",  "active",       "address.city", "address.zip"};
+// The scalar paths outside the nested Object, which make a flat model.
+const std::vector<std::string> kFlatPaths(kPaths.begin(), kPaths.begin() + 10);
 
 // The column types each leaf may have, in schema order.
 const std::vector<std::vector<uint32_t>> kScalarTypes = {
@@ -63,13 +65,16 @@ const heavylift::ModelSchema& full_model() {
   return schema.models.front();
 }
 
-const heavylift::ModelSchema& scalar_model() {
+const heavylift::ModelSchema& scalar_model(bool flat) {
   static const heavylift::ModelSchema model = full_model().project(kPaths, "fuzz").value();
-  return model;
+  static const heavylift::ModelSchema flat_model = full_model().project(kFlatPaths, "fuzz").value();
+  return flat ? flat_model : model;
 }
 
-std::vector<heavylift::PgCopyDecoder::ColumnType> column_types(uint8_t choice, bool full) {
-  std::vector<std::vector<uint32_t>> options = kScalarTypes;
+// Column types for the first `count` scalar leaves, plus the Array and Map
+// leaves when `full` is set.
+std::vector<heavylift::PgCopyDecoder::ColumnType> column_types(uint8_t choice, size_t count, bool full) {
+  std::vector<std::vector<uint32_t>> options(kScalarTypes.begin(), kScalarTypes.begin() + count);
   if (full) options.insert(options.end(), kCollectionTypes.begin(), kCollectionTypes.end());
   std::vector<heavylift::PgCopyDecoder::ColumnType> columns;
   for (size_t i = 0; i < options.size(); ++i) {
@@ -94,9 +99,9 @@ class RecordCollector : public heavylift::RecordSink {
 
 class ColumnCollector : public RecordCollector {
  public:
-  ColumnCollector() {
-    for (const std::string& path : kPaths) {
-      const heavylift::FieldType type = scalar_model().find_path(path)->type;
+  ColumnCollector(const heavylift::ModelSchema& model, const std::vector<std::string>& paths) : paths_(paths) {
+    for (const std::string& path : paths) {
+      const heavylift::FieldType type = model.find_path(path)->type;
       heavylift::Column::Kind kind = heavylift::Column::Kind::kNumber;
       if (type == heavylift::FieldType::kString || type == heavylift::FieldType::kObjectId) {
         kind = heavylift::Column::Kind::kText;
@@ -109,13 +114,16 @@ class ColumnCollector : public RecordCollector {
     }
   }
   heavylift::ColumnBatch* column_batch() override { return &batch; }
-  std::vector<std::string> column_paths() const override { return kPaths; }
+  std::vector<std::string> column_paths() const override { return paths_; }
   heavylift::Status accept_row() override {
     ++batch.rows;
     return heavylift::Status::Ok();
   }
   heavylift::ColumnBatch batch;
   heavylift::ColumnBatch expected;
+
+ private:
+  std::vector<std::string> paths_;
 };
 
 // Feeds `stream` in two parts and finishes. Returns the first failure.
@@ -136,24 +144,28 @@ bool same_column(const heavylift::Column& a, const heavylift::Column& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  const bool full = (data[0] & 1) != 0;
-  const uint8_t choice = data[0] >> 1;
+  // data[0] % 3: 0 for the scalar model, 1 for the flat one, 2 for the full one.
+  const int model_choice = data[0] % 3;
+  const auto choice = static_cast<uint8_t>(data[0] / 3);
   const uint8_t* stream = data + 2;
   const size_t stream_size = size - 2;
   const size_t split = stream_size * data[1] / 255;
 
-  if (full) {
+  if (model_choice == 2) {
     RecordCollector records;
-    auto decoder = heavylift::PgCopyDecoder::create(full_model(), column_types(choice, true), records);
+    auto decoder = heavylift::PgCopyDecoder::create(full_model(), column_types(choice, kPaths.size(), true), records);
     if (!decoder.ok()) std::abort();
     (void)run(decoder.value(), stream, stream_size, split);
     return 0;
   }
 
+  const bool flat = model_choice == 1;
+  const std::vector<std::string>& paths = flat ? kFlatPaths : kPaths;
+  const heavylift::ModelSchema& model = scalar_model(flat);
   RecordCollector records;
-  auto record_decoder = heavylift::PgCopyDecoder::create(scalar_model(), column_types(choice, false), records);
-  ColumnCollector columns;
-  auto column_decoder = heavylift::PgCopyDecoder::create(scalar_model(), column_types(choice, false), columns);
+  auto record_decoder = heavylift::PgCopyDecoder::create(model, column_types(choice, paths.size(), false), records);
+  ColumnCollector columns(model, paths);
+  auto column_decoder = heavylift::PgCopyDecoder::create(model, column_types(choice, paths.size(), false), columns);
   if (!record_decoder.ok() || !column_decoder.ok()) std::abort();
   const heavylift::Status record_status = run(record_decoder.value(), stream, stream_size, split);
   const heavylift::Status column_status = run(column_decoder.value(), stream, stream_size, split);
@@ -171,9 +183,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (columns.batch.rows != records.records.size()) std::abort();
   for (const heavylift::Value& record : records.records) {
-    for (size_t i = 0; i < kPaths.size(); ++i) heavylift::append_value(record.get_path(kPaths[i]), columns.expected.columns[i]);
+    for (size_t i = 0; i < paths.size(); ++i) heavylift::append_value(record.get_path(paths[i]), columns.expected.columns[i]);
   }
-  for (size_t i = 0; i < kPaths.size(); ++i) {
+  for (size_t i = 0; i < paths.size(); ++i) {
     if (!same_column(columns.batch.columns[i], columns.expected.columns[i])) std::abort();
   }
   return 0;

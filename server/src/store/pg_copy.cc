@@ -675,6 +675,10 @@ Result<PgCopyDecoder> PgCopyDecoder::create(const ModelSchema& model, const std:
     }
     decoder.leaves_.push_back(std::move(leaf));
   }
+  for (const FieldSchema& field : model.fields) decoder.flat_ &= field.type != FieldType::kObject;
+  for (size_t i = 0; i < decoder.leaves_.size(); ++i) {
+    if (decoder.leaves_[i].field->required) decoder.required_leaves_.push_back(i);
+  }
   decoder.spans_.resize(decoder.leaves_.size());
   decoder.slots_.resize(decoder.leaves_.size());
 
@@ -715,17 +719,22 @@ Error corrupt_stream(const std::string& problem) {
 Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
   if (failure_) return *failure_;
   size_t used = 0;
-  Status status;
+  bool consumed;
   if (pending_.empty()) {
-    status = consume(data, size, &used);
-    if (status.ok() && used < size) pending_.assign(reinterpret_cast<const char*>(data) + used, size - used);
+    consumed = consume(data, size, &used);
+    if (consumed && used < size) pending_.assign(reinterpret_cast<const char*>(data) + used, size - used);
   } else {
     pending_.append(reinterpret_cast<const char*>(data), size);
-    status = consume(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size(), &used);
-    if (status.ok()) pending_.erase(0, used);
+    consumed = consume(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size(), &used);
+    if (consumed) pending_.erase(0, used);
   }
-  if (!status.ok()) failure_ = status.error();
-  return status;
+  if (!consumed) return *failure_;
+  return Status::Ok();
+}
+
+bool PgCopyDecoder::fail(Error error) {
+  failure_ = std::move(error);
+  return false;
 }
 
 Status PgCopyDecoder::finish() const {
@@ -739,65 +748,77 @@ Status PgCopyDecoder::finish() const {
   return corrupt(rows_ + 1, short_field_ - 1, "the stream ended inside this field");
 }
 
-Status PgCopyDecoder::consume(const uint8_t* data, size_t size, size_t* used) {
+bool PgCopyDecoder::consume(const uint8_t* data, size_t size, size_t* used) {
   size_t at = 0;
   *used = 0;
   if (!header_read_) {
-    if (size < kHeaderSize) return Status::Ok();
-    if (std::memcmp(data, kSignature, kSignatureSize) != 0) return corrupt_stream("the binary COPY signature is missing");
+    if (size < kHeaderSize) return true;
+    if (std::memcmp(data, kSignature, kSignatureSize) != 0) return fail(corrupt_stream("the binary COPY signature is missing"));
     const uint32_t flags = read_u32(data + kSignatureSize);
     if ((flags & kFlagWithOids) != 0 || (flags & kCriticalFlags) != 0) {
-      return corrupt_stream(fmt::format("unsupported header flags 0x{:08x}", flags));
+      return fail(corrupt_stream(fmt::format("unsupported header flags 0x{:08x}", flags)));
     }
     const int32_t extension = read_i32(data + kSignatureSize + 4);
     if (extension < 0 || extension > kMaxHeaderExtension) {
-      return corrupt_stream(fmt::format("a header extension of {} bytes, expected 0..{}", extension, kMaxHeaderExtension));
+      return fail(corrupt_stream(
+          fmt::format("a header extension of {} bytes, expected 0..{}", extension, kMaxHeaderExtension)));
     }
-    if (size - kHeaderSize < static_cast<size_t>(extension)) return Status::Ok();
+    if (size - kHeaderSize < static_cast<size_t>(extension)) return true;
     at = kHeaderSize + static_cast<size_t>(extension);
     header_read_ = true;
   }
   while (at < size) {
-    if (trailer_read_) return corrupt_stream(fmt::format("{} bytes after the trailer", size - at));
+    if (trailer_read_) return fail(corrupt_stream(fmt::format("{} bytes after the trailer", size - at)));
     size_t length = 0;
-    auto step = frame_tuple(data + at, size - at, &length);
-    if (!step.ok()) return step.error();
-    if (step.value() == Step::kNeedMore) break;
+    const Step step = frame_tuple(data + at, size - at, &length);
+    if (step == Step::kFailed) return false;
+    if (step == Step::kNeedMore) break;
     at += length;
     *used = at;
-    if (step.value() == Step::kTrailer) {
+    if (step == Step::kTrailer) {
       trailer_read_ = true;
       continue;
     }
     ++rows_;
-    if (Status status = decode_tuple(); !status.ok()) return status;
+    if (!decode_tuple()) return false;
   }
   *used = at;
-  return Status::Ok();
+  return true;
 }
 
-Result<PgCopyDecoder::Step> PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size, size_t* used) {
+PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size, size_t* used) {
   const uint64_t row = rows_ + 1;
-  short_field_ = 0;
-  if (size < 2) return Step::kNeedMore;
+  if (size < 2) {
+    short_field_ = 0;
+    return Step::kNeedMore;
+  }
   const int16_t count = read_i16(data);
   if (count == -1) {
     *used = 2;
     return Step::kTrailer;
   }
   if (count < 0 || static_cast<size_t>(count) != leaves_.size()) {
-    return corrupt_stream(fmt::format("row {} has {} fields, the query selected {} columns", row, count, leaves_.size()));
+    fail(corrupt_stream(fmt::format("row {} has {} fields, the query selected {} columns", row, count, leaves_.size())));
+    return Step::kFailed;
   }
   size_t at = 2;
   for (size_t i = 0; i < leaves_.size(); ++i) {
-    short_field_ = i + 1;
-    if (size - at < 4) return Step::kNeedMore;
+    if (size - at < 4) {
+      short_field_ = i + 1;
+      return Step::kNeedMore;
+    }
     const int32_t length = read_i32(data + at);
     at += 4;
-    if (length < -1) return corrupt(row, i, fmt::format("a field length of {}", length));
+    if (length < -1) {
+      fail(corrupt(row, i, fmt::format("a field length of {}", length)));
+      return Step::kFailed;
+    }
     spans_[i] = Span{data + at, length};
     if (length > 0) {
-      if (size - at < static_cast<size_t>(length)) return Step::kNeedMore;
+      if (size - at < static_cast<size_t>(length)) {
+        short_field_ = i + 1;
+        return Step::kNeedMore;
+      }
       at += static_cast<size_t>(length);
     }
   }
@@ -805,16 +826,17 @@ Result<PgCopyDecoder::Step> PgCopyDecoder::frame_tuple(const uint8_t* data, size
   return Step::kTuple;
 }
 
-Status PgCopyDecoder::decode_tuple() {
+bool PgCopyDecoder::decode_tuple() {
   violations_.clear();
   if (batch_ != nullptr && !records_only_) {
     bool valid = false;
-    if (Status status = decode_into_columns(&valid); !status.ok()) return status;
+    if (!decode_into_columns(&valid)) return false;
     if (valid) {
       for (size_t i = 0; i < column_leaves_.size(); ++i) {
         append_scalar(slots_[column_leaves_[i]].value, batch_->columns[i]);
       }
-      return sink_.accept_row();
+      Status accepted = sink_.accept_row();
+      return accepted.ok() || fail(accepted.error());
     }
   }
 
@@ -822,30 +844,40 @@ Status PgCopyDecoder::decode_tuple() {
   // violations are the same whichever way the sink takes rows.
   Value record;
   bool valid = true;
-  if (Status status = decode_record(&record, &valid); !status.ok()) return status;
-  if (valid) return sink_.accept(record);
-  return sink_.reject(violations_);
+  Status status = decode_record(&record, &valid);
+  if (status.ok()) status = valid ? sink_.accept(record) : sink_.reject(violations_);
+  return status.ok() || fail(status.error());
 }
 
-Status PgCopyDecoder::decode_into_columns(bool* valid) {
-  std::string detail;
+bool PgCopyDecoder::decode_into_columns(bool* valid) {
   for (size_t i = 0; i < leaves_.size(); ++i) {
     Slot& slot = slots_[i];
     slot.value = ScalarView{};
     const Span& span = spans_[i];
     if (span.length < 0) continue;
     const std::string_view bytes(reinterpret_cast<const char*>(span.data), static_cast<size_t>(span.length));
-    const Outcome outcome = decode_scalar(*leaves_[i].field, leaves_[i].oid, bytes, &slot.value, slot.raw, &slot.text, &detail);
-    if (outcome == Outcome::kCorrupt) return corrupt(rows_, i, detail);
+    const Outcome outcome =
+        decode_scalar(*leaves_[i].field, leaves_[i].oid, bytes, &slot.value, slot.raw, &slot.text, &detail_);
+    if (outcome == Outcome::kCorrupt) return fail(corrupt(rows_, i, detail_));
     if (outcome == Outcome::kViolation) {
       *valid = false;
-      return Status::Ok();
+      return true;
     }
+  }
+  if (flat_) {
+    for (const size_t leaf : required_leaves_) {
+      if (spans_[leaf].length < 0) {
+        *valid = false;
+        return true;
+      }
+    }
+    *valid = true;
+    return true;
   }
   size_t next_leaf = 0;
   bool any_column = false;
   *valid = check_required(model_.fields, &next_leaf, &any_column);
-  return Status::Ok();
+  return true;
 }
 
 bool PgCopyDecoder::check_required(const std::vector<FieldSchema>& fields, size_t* next_leaf, bool* any_column) const {

@@ -129,13 +129,16 @@ class PgCopyDecoder {
     const uint8_t* data = nullptr;
     int32_t length = -1;
   };
-  enum class Step { kNeedMore, kTuple, kTrailer };
+  enum class Step { kNeedMore, kTuple, kTrailer, kFailed };
 
   PgCopyDecoder(const ModelSchema& model, RecordSink& sink) : model_(model), sink_(sink) {}
-  Status consume(const uint8_t* data, size_t size, size_t* used);
-  Result<Step> frame_tuple(const uint8_t* data, size_t size, size_t* used);
-  Status decode_tuple();
-  Status decode_into_columns(bool* valid);
+  // The per-row steps return false (or Step::kFailed) after storing the
+  // error in failure_, so no Status is built for a row that succeeds.
+  bool fail(Error error);
+  bool consume(const uint8_t* data, size_t size, size_t* used);
+  Step frame_tuple(const uint8_t* data, size_t size, size_t* used);
+  bool decode_tuple();
+  bool decode_into_columns(bool* valid);
   Status decode_record(Value* record, bool* valid);
   Status build_fields(const std::vector<FieldSchema>& fields, const std::string& prefix, size_t* next_leaf,
                       Value* out, bool* any_column, bool* valid);
@@ -153,7 +156,13 @@ class PgCopyDecoder {
   std::vector<size_t> column_leaves_;
   // True when the model keeps an Array or Map, which only records carry.
   bool records_only_ = false;
+  // True when the model has no nested Object, so a row has its required
+  // fields when required_leaves_ are all non-NULL.
+  bool flat_ = true;
+  std::vector<size_t> required_leaves_;
   std::vector<Violation> violations_;
+  // The found value or the problem of the last value that failed.
+  std::string detail_;
   // Bytes of a tuple that continues in the next feed().
   std::string pending_;
   bool header_read_ = false;

@@ -606,6 +606,26 @@ TEST(PgCopy, ColumnsMatchRecords) {
   EXPECT_EQ(records_sink.records.size(), 2u);
 }
 
+TEST(PgCopy, FlatModelColumnsCheckRequired) {
+  const ModelSchema projected = sample().project({"label", "small"}, "test").value();
+  const std::vector<PgCopyDecoder::ColumnType> columns = {
+      {"_id", pg_type::kBpchar}, {"label", pg_type::kText}, {"small", pg_type::kInt4}};
+  const std::string bytes = stream({{std::string(kIdHex), std::string("one"), be32(5)},
+                                    {std::string(kIdHex), std::nullopt, be32(6)},
+                                    {std::string(kIdHex), std::string("three"), std::nullopt}});
+  ColumnCollector sink({"small"}, {Column::Kind::kInteger});
+  auto decoder = PgCopyDecoder::create(projected, columns, sink);
+  ASSERT_TRUE(decoder.ok()) << decoder.error().message;
+  ASSERT_TRUE(decoder.value().feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).ok());
+  ASSERT_TRUE(decoder.value().finish().ok());
+  EXPECT_EQ(sink.batch.rows, 2u);
+  EXPECT_EQ(sink.batch.columns[0].integers, (std::vector<int64_t>{5, 0}));
+  EXPECT_EQ(sink.batch.columns[0].present, (std::vector<uint8_t>{1, 0}));
+  ASSERT_EQ(sink.violations.size(), 1u);
+  EXPECT_EQ(sink.violations[0].field, "label");
+  EXPECT_EQ(sink.violations[0].found, "missing");
+}
+
 TEST(PgCopy, ColumnPathMustBeAScalarLeaf) {
   ColumnCollector sink({"readings"}, {Column::Kind::kNumber});
   auto decoder = PgCopyDecoder::create(sample(), sample_columns(), sink);
