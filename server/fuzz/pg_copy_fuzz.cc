@@ -1,17 +1,18 @@
 // libFuzzer target for the binary COPY decoder. Input: one byte choosing the
 // model and the column types, one byte choosing where the stream is split
 // between two feed() calls, then the COPY stream. Any bytes must decode or
-// fail without a crash. For the two models of scalar fields (with and
-// without a nested Object) the stream is decoded twice, into typed columns
-// and into records, and both must agree: the same status, the same
+// fail without a crash. The two models of scalar fields differ in having a
+// nested Object or not. For them the stream is decoded twice, into typed
+// columns and into records, and both must agree: the same status, the same
 // violations, and columns equal to the records' values converted.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "same_column.h"
+#include "store/bson_columns.h"
 #include "store/pg_copy.h"
 #include "store/schema.h"
 
@@ -101,14 +102,7 @@ class ColumnCollector : public RecordCollector {
  public:
   ColumnCollector(const heavylift::ModelSchema& model, const std::vector<std::string>& paths) : paths_(paths) {
     for (const std::string& path : paths) {
-      const heavylift::FieldType type = model.find_path(path)->type;
-      heavylift::Column::Kind kind = heavylift::Column::Kind::kNumber;
-      if (type == heavylift::FieldType::kString || type == heavylift::FieldType::kObjectId) {
-        kind = heavylift::Column::Kind::kText;
-      } else if (type == heavylift::FieldType::kInt32 || type == heavylift::FieldType::kBigInt ||
-                 type == heavylift::FieldType::kDate || type == heavylift::FieldType::kBoolean) {
-        kind = heavylift::Column::Kind::kInteger;
-      }
+      const heavylift::Column::Kind kind = heavylift::BsonColumnDecoder::kind_for(model.find_path(path)->type);
       batch.columns.emplace_back().kind = kind;
       expected.columns.emplace_back().kind = kind;
     }
@@ -132,12 +126,6 @@ heavylift::Status run(heavylift::PgCopyDecoder& decoder, const uint8_t* stream, 
   if (status.ok()) status = decoder.feed(stream + split, size - split);
   if (status.ok()) status = decoder.finish();
   return status;
-}
-
-bool same_column(const heavylift::Column& a, const heavylift::Column& b) {
-  return a.present == b.present && a.integers == b.integers && a.text_bytes == b.text_bytes &&
-         a.text_ends == b.text_ends && a.numbers.size() == b.numbers.size() &&
-         (a.numbers.empty() || std::memcmp(a.numbers.data(), b.numbers.data(), a.numbers.size() * sizeof(double)) == 0);
 }
 
 }  // namespace
@@ -186,7 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < paths.size(); ++i) heavylift::append_value(record.get_path(paths[i]), columns.expected.columns[i]);
   }
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (!same_column(columns.batch.columns[i], columns.expected.columns[i])) std::abort();
+    if (!heavylift::same_column(columns.batch.columns[i], columns.expected.columns[i])) std::abort();
   }
   return 0;
 }

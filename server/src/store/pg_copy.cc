@@ -99,8 +99,8 @@ uint32_t array_element(uint32_t oid) {
   return 0;
 }
 
-// The column types a field of `type` is read from, first the one
-// schema/generate.mjs creates. Array fields use their element's list.
+// The column types a field of `type` is read from. Array fields use their
+// element's list.
 std::vector<uint32_t> readable_types(FieldType type) {
   using namespace pg_type;
   switch (type) {

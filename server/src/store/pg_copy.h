@@ -6,16 +6,19 @@
 // record. SQL NULL is read as a missing field, and a nested Object is present
 // when any of its columns is not NULL.
 //
-// A value that does not fit its field breaks the schema. It is reported as
-// a violation that shows the value as PostgreSQL's text output would. Such
-// values are a bigint beyond an Int32 field, a numeric beyond Decimal128's
-// 34 digits, an infinite timestamp, text that is not UTF-8 or not in the
-// enum, an ObjectId that is not 24 hex digits, and a multi-dimensional array
-// or one whose lower bound is not 1. Bytes that are not valid binary COPY
-// output (a short value, a bad length, a wrong field count) stop the read
-// with an error naming the row and the column.
+// A value that does not fit its field breaks the schema and is reported as
+// a violation. A scalar is shown there as PostgreSQL's text output shows it.
+// Such values are:
+// - a bigint beyond an Int32 field, a numeric beyond Decimal128's 34 digits,
+// - an infinite timestamp or date,
+// - text that is not UTF-8 or not in the enum,
+// - an ObjectId that is not 24 hex digits,
+// - a multi-dimensional array, or one whose lower bound is not 1.
+// Bytes that are not valid binary COPY output (a short value, a bad length,
+// a wrong field count) stop the read with an error naming the row and the
+// column.
 //
-// Thread-safety: a PgCopyDecoder keeps per-row scratch state; use one per
+// Thread-safety: a PgCopyDecoder keeps per-row scratch state, so use one per
 // thread.
 #pragma once
 
