@@ -156,12 +156,16 @@ try {
     aggregates: [{ kind: 'count' }, { kind: 'sum', field: 'amount' }, { kind: 'mean', field: 'amount' },
       { kind: 'stddev', field: 'amount' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.9, 0.99] }],
   };
+  // The daemon has served nothing before this request, so its peak RSS
+  // above the RSS it starts the request with is the memory the request used.
+  const daemonRssBeforeKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.process.pid}/status`, 'utf8'))[1]);
   const daemonCpuBefore = await processCpuSeconds(daemon.process.pid);
   const heavy = await timed(() => client.aggregate.run(request));
   const daemonCpu = (await processCpuSeconds(daemon.process.pid)) - daemonCpuBefore;
   const daemonStatus = await readFile(`/proc/${daemon.process.pid}/status`, 'utf8');
   const daemonPeakKb = Number(/VmHWM:\s+(\d+)/.exec(daemonStatus)[1]);
-  line(`  heavylift   wall ${heavy.seconds.toFixed(3)} s   ${(PG_ROWS / heavy.seconds / 1e6).toFixed(2)}M rows/s   daemon cpu ${daemonCpu.toFixed(2)} s   daemon peak RSS ${(daemonPeakKb / 1024).toFixed(0)} MiB`);
+  const bytesPerRow = ((daemonPeakKb - daemonRssBeforeKb) * 1024) / PG_ROWS;
+  line(`  heavylift   wall ${heavy.seconds.toFixed(3)} s   ${(PG_ROWS / heavy.seconds / 1e6).toFixed(2)}M rows/s   daemon cpu ${daemonCpu.toFixed(2)} s   daemon peak RSS ${(daemonPeakKb / 1024).toFixed(0)} MiB (${bytesPerRow.toFixed(1)} bytes per row above the ${(daemonRssBeforeKb / 1024).toFixed(0)} MiB before the request)`);
 
   const rssBefore = process.memoryUsage().rss;
   const node = await timed(async () => {
@@ -171,7 +175,7 @@ try {
   const nodeRss = process.memoryUsage().rss - rssBefore;
   line(`  Node (pg)   wall ${node.seconds.toFixed(3)} s   ${(PG_ROWS / node.seconds / 1e6).toFixed(2)}M rows/s   node cpu ${node.cpuSeconds.toFixed(2)} s   RSS growth ${(nodeRss / 2 ** 20).toFixed(0)} MiB`);
   line(`  ratio (wall): heavylift ${(node.seconds / heavy.seconds).toFixed(1)}x Node; (cpu, daemon vs Node process): ${(node.cpuSeconds / daemonCpu).toFixed(1)}x`);
-  results.postgres = { rows: PG_ROWS, heavyliftSeconds: heavy.seconds, daemonCpuSeconds: daemonCpu, nodeCpuSeconds: node.cpuSeconds, daemonPeakRssKb: daemonPeakKb, nodeSeconds: node.seconds, nodeRssGrowthBytes: nodeRss };
+  results.postgres = { rows: PG_ROWS, heavyliftSeconds: heavy.seconds, daemonCpuSeconds: daemonCpu, nodeCpuSeconds: node.cpuSeconds, daemonPeakRssKb: daemonPeakKb, daemonRssBeforeKb, daemonBytesPerRow: bytesPerRow, nodeSeconds: node.seconds, nodeRssGrowthBytes: nodeRss };
   await db.end();
 } finally {
   await postgres.stop();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "same_column.h"
 #include "store/bson_columns.h"
 #include "store/schema.h"
 
@@ -44,12 +45,6 @@ heavylift::ColumnBatch empty_batch() {
   return batch;
 }
 
-bool same_column(const heavylift::Column& a, const heavylift::Column& b) {
-  return a.present == b.present && a.integers == b.integers && a.text_bytes == b.text_bytes &&
-         a.text_ends == b.text_ends && a.numbers.size() == b.numbers.size() &&
-         (a.numbers.empty() || std::memcmp(a.numbers.data(), b.numbers.data(), a.numbers.size() * sizeof(double)) == 0);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -79,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   heavylift::ColumnBatch expected = empty_batch();
   for (size_t i = 0; i < kPaths.size(); ++i) heavylift::append_value(record.get_path(kPaths[i]), expected.columns[i]);
   for (size_t i = 0; i < kPaths.size(); ++i) {
-    if (!same_column(batch.columns[i], expected.columns[i])) std::abort();
+    if (!heavylift::same_column(batch.columns[i], expected.columns[i])) std::abort();
   }
   return 0;
 }
