@@ -354,8 +354,11 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
   std::unordered_map<std::string, int64_t> continue_after;
   uint64_t own_after_seq = offset->seq;
   if (offset->node != recovery_->node_id()) {
-    // NOTE: when the other hub is still running, an event it logs while this
-    // hub restores the socket may be replayed and also delivered live.
+    // NOTE: while the other hub still runs, an event it emits during this
+    // restore can arrive twice (in the log read below and live after the
+    // join) or not at all (logged after the read, live before the join).
+    // Telling them apart needs the other hub's sequence number in the
+    // hub-to-hub message.
     std::optional<std::vector<LoggedEvent>> read = read_remote_events(*session, *offset, &continue_after);
     if (!read) return std::nullopt;
     remote = std::move(*read);
