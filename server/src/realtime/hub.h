@@ -234,9 +234,9 @@ class Hub {
   struct SocketEntry {
     SocketInfo info;
     std::shared_ptr<Connection> connection;
-    // A vector, because a socket is in few rooms (the client's joins are
-    // bounded by realtime.max_rooms_per_socket) and a set costs a node and a
-    // bucket array per socket.
+    // A vector, because a socket is usually in few rooms (a client's own
+    // joins are bounded by realtime.max_rooms_per_socket), and a hash set
+    // costs a node per room and a bucket array per socket.
     std::vector<std::string> rooms;
     std::string session_id;
     std::string start_offset;  // the recovery log's offset when the socket connected
