@@ -105,7 +105,8 @@ void Hub::remove_socket(const std::string& socket_id, const std::string& reason,
 }
 
 bool Hub::join_locked(SocketEntry& entry, const std::string& room) {
-  if (!entry.rooms.insert(room).second) return false;
+  if (std::find(entry.rooms.begin(), entry.rooms.end(), room) != entry.rooms.end()) return false;
+  entry.rooms.push_back(room);
   auto& members = namespaces_[entry.info.name_space][room];
   if (members.empty()) ++room_count_;
   members.insert(&entry);
@@ -113,7 +114,9 @@ bool Hub::join_locked(SocketEntry& entry, const std::string& room) {
 }
 
 bool Hub::leave_locked(SocketEntry& entry, const std::string& room) {
-  if (entry.rooms.erase(room) == 0) return false;
+  auto joined = std::find(entry.rooms.begin(), entry.rooms.end(), room);
+  if (joined == entry.rooms.end()) return false;
+  entry.rooms.erase(joined);
   auto space = namespaces_.find(entry.info.name_space);
   if (space == namespaces_.end()) return true;
   auto members = space->second.find(room);
@@ -279,9 +282,14 @@ size_t Hub::deliver(const Broadcast& broadcast) {
   if (targets.empty()) return 0;
 
   const EncodedMessage frames = encoder_(numbered ? *numbered : broadcast.message);
-  for (const auto& connection : targets) connection->send(frames);
-  messages_out_.inc(static_cast<double>(targets.size()));
-  return targets.size();
+  const size_t count = targets.size();
+  if (fan_out_) {
+    fan_out_(std::move(targets), frames);
+  } else {
+    for (const auto& connection : targets) connection->send(frames);
+  }
+  messages_out_.inc(static_cast<double>(count));
+  return count;
 }
 
 std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
@@ -346,8 +354,11 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
   std::unordered_map<std::string, int64_t> continue_after;
   uint64_t own_after_seq = offset->seq;
   if (offset->node != recovery_->node_id()) {
-    // NOTE: when the other hub is still running, an event it logs while this
-    // hub restores the socket may be replayed and also delivered live.
+    // NOTE: while the other hub still runs, an event it emits during this
+    // restore can arrive twice (in the log read below and live after the
+    // join) or not at all (logged after the read, live before the join).
+    // Telling them apart needs the other hub's sequence number in the
+    // hub-to-hub message.
     std::optional<std::vector<LoggedEvent>> read = read_remote_events(*session, *offset, &continue_after);
     if (!read) return std::nullopt;
     remote = std::move(*read);
@@ -455,6 +466,8 @@ size_t Hub::disconnect_matching(const std::string& name_space, const std::vector
 void Hub::set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder) {
   selector_forwarder_ = std::move(forwarder);
 }
+
+void Hub::set_fan_out(FanOut fan_out) { fan_out_ = std::move(fan_out); }
 
 void Hub::set_forwarder(std::function<void(const Broadcast&)> forwarder) { forwarder_ = std::move(forwarder); }
 

@@ -72,6 +72,11 @@ class Connection {
   virtual void close(const std::string& reason) = 0;
 };
 
+// Queues one encoded message to every connection of `targets`, as send()
+// on each would. A wire protocol sets one on the hub when it can do this
+// with less work than one send() per connection.
+using FanOut = std::function<void(std::vector<std::shared_ptr<Connection>> targets, const EncodedMessage& frames)>;
+
 // A socket as the hub stores it.
 struct SocketInfo {
   std::string socket_id;
@@ -199,6 +204,9 @@ class Hub {
   // Receives every join_selected, leave_selected and disconnect, for the
   // other hubs. Set once before the hub carries traffic.
   void set_selector_forwarder(std::function<void(const SelectorChange&)> forwarder);
+  // Replaces the send() per member of a broadcast. Set once before the hub
+  // carries traffic.
+  void set_fan_out(FanOut fan_out);
   // Sends an event to one socket and calls `done` with its acknowledgement,
   // or DEADLINE_EXCEEDED after `timeout`. Returns NOT_FOUND, without calling
   // `done`, for an unknown socket.
@@ -226,7 +234,10 @@ class Hub {
   struct SocketEntry {
     SocketInfo info;
     std::shared_ptr<Connection> connection;
-    std::unordered_set<std::string> rooms;
+    // A vector, because a socket is usually in few rooms (a client's own
+    // joins are bounded by realtime.max_rooms_per_socket), and a hash set
+    // costs a node per room and a bucket array per socket.
+    std::vector<std::string> rooms;
     std::string session_id;
     std::string start_offset;  // the recovery log's offset when the socket connected
   };
@@ -266,6 +277,7 @@ class Hub {
   std::function<void(const Broadcast&)> forwarder_;
   std::function<void(const SocketInfo&, const std::string&, bool)> membership_observer_;
   std::function<void(const SelectorChange&)> selector_forwarder_;
+  FanOut fan_out_;
   ClientEventBroker client_events_;
   Counter& messages_out_;
 

@@ -11,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <array>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -33,6 +34,13 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+// Each I/O thread runs its own io_context, and a connection stays on one of
+// them, so its handlers never run concurrently and need no strand. The
+// concrete executor type avoids any_io_executor's type erasure on every
+// operation.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 // Events a client sends to join or leave a room; the first argument is the
 // room name and the ack, when requested, is {"ok":true} or {"ok":false,...}.
@@ -40,6 +48,10 @@ constexpr char kJoinEvent[] = "heavylift:join";
 constexpr char kLeaveEvent[] = "heavylift:leave";
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// Bytes of each message read into the connection's own array. Pongs, joins
+// and most client events fit, so an idle connection holds no read buffer on
+// the heap. A longer message continues into a buffer released after it.
+constexpr size_t kInlineReadBytes = 128;
 constexpr size_t kMaxRequestHeaderBytes = 8192;
 // Entries an emptied send queue keeps allocated for the next messages.
 constexpr size_t kKeptQueueEntries = 4;
@@ -179,7 +191,11 @@ class SocketIoServer::Impl {
         hub_(encode_socketio_message, metrics, hub_options(limits_, node_id_)),
         namespaces_(split_list(limits_.namespaces)),
         allowed_origins_(split_list(limits_.allowed_origins)),
-        acceptor_(asio::make_strand(io_)) {
+        contexts_(make_contexts(limits_)),
+        acceptor_(contexts_.front()->get_executor()) {
+    hub_.set_fan_out([this](std::vector<std::shared_ptr<realtime::Connection>> targets, const EncodedMessage& frames) {
+      fan_out(std::move(targets), frames);
+    });
     metrics.gauge_callback("heavylift_realtime_connections", "WebSocket connections open on the real-time hub.",
                            [this] { return static_cast<double>(connections_.load()); });
   }
@@ -188,14 +204,28 @@ class SocketIoServer::Impl {
   class Connection : public realtime::Connection {
    public:
     virtual void shutdown_for_drain() = 0;
+    // Queues `frames` as send() does. Call only on the connection's thread.
+    virtual void enqueue(const EncodedMessage& frames) = 0;
+    // Index in contexts_ of the io_context the connection runs on.
+    virtual size_t context_index() const = 0;
   };
   template <class Stream>
   class ConnectionOf;
-  using PlainConnection = ConnectionOf<beast::tcp_stream>;
-  using TlsConnection = ConnectionOf<beast::ssl_stream<beast::tcp_stream>>;
+  using PlainConnection = ConnectionOf<Socket>;
+  using TlsConnection = ConnectionOf<beast::ssl_stream<Socket>>;
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(const RealtimeLimits& limits) {
+    const unsigned count = limits.threads != 0 ? limits.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+    return contexts;
+  }
 
   Status start();
   void accept();
+  // The hub's FanOut: one posted handler per I/O thread queues the message
+  // to that thread's connections, instead of one post per connection.
+  void fan_out(std::vector<std::shared_ptr<realtime::Connection>> targets, const EncodedMessage& frames);
   void drain(std::chrono::milliseconds grace);
   void track(const std::shared_ptr<Connection>& connection);
   void untrack(Connection* connection);
@@ -220,8 +250,12 @@ class SocketIoServer::Impl {
   Hub hub_;
   const std::vector<std::string> namespaces_;
   const std::vector<std::string> allowed_origins_;
-  asio::io_context io_;
+  // One per I/O thread; the acceptor runs on the first.
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<Executor>> work_guards_;
   tcp::acceptor acceptor_;
+  // The context the next accepted connection runs on, round robin.
+  size_t next_context_ = 0;
   std::vector<std::thread> threads_;
   std::string bound_address_;
   std::atomic<size_t> connections_{0};
@@ -234,29 +268,38 @@ class SocketIoServer::Impl {
 };
 
 // One client connection: the HTTP upgrade, then Engine.IO and Socket.IO.
-// Everything except send() and the close requests runs on the strand.
-// `Stream` is beast::tcp_stream (ws://) or beast::ssl_stream over it (wss://).
+// Everything except send() and the close requests runs on the thread of the
+// connection's io_context; those post to it unless called there.
+// `Stream` is a TCP socket (ws://) or beast::ssl_stream over it (wss://).
 template <class Stream>
 class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connection,
                                            public std::enable_shared_from_this<ConnectionOf<Stream>> {
  public:
   // `stream_args` construct the stream: the socket, plus the TLS context for wss://.
   template <class... StreamArgs>
-  explicit ConnectionOf(Impl& server, StreamArgs&&... stream_args)
+  explicit ConnectionOf(Impl& server, size_t context_index, StreamArgs&&... stream_args)
       : server_(server),
         limits_(server.limits_),
+        context_(*server.contexts_[context_index]),
+        context_index_(context_index),
         ws_(std::forward<StreamArgs>(stream_args)...),
         ping_timer_(ws_.get_executor()),
         connect_timer_(ws_.get_executor()),
         tokens_(limits_.max_messages_per_second),
         refilled_(std::chrono::steady_clock::now()) {
     beast::error_code ignored;
-    const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+    const auto endpoint = beast::get_lowest_layer(ws_).remote_endpoint(ignored);
     peer_ = fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
   }
 
   void start() {
-    beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
+    // Covers the TLS handshake, the upgrade request and a rejection's
+    // response; on_accept reuses the timer for the CONNECT timeout.
+    connect_timer_.expires_after(kHandshakeTimeout);
+    connect_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->accepted_) return;
+      self->finish_quietly();
+    });
     if constexpr (kTls) {
       ws_.next_layer().async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
         if (ec) {
@@ -275,34 +318,36 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
 
   // realtime::Connection, called from any thread.
   void send(EncodedMessage frames) override {
+    if (context_.get_executor().running_in_this_thread()) {
+      enqueue(frames);
+      return;
+    }
+    asio::post(context_, [self = this->shared_from_this(), frames = std::move(frames)] { self->enqueue(frames); });
+  }
+
+  void enqueue(const EncodedMessage& frames) override {
+    if (queue_closed_) return;
     size_t bytes = 0;
     for (const Frame& frame : *frames) bytes += frame.data.size();
-    bool start_writing = false;
-    bool overflow = false;
-    {
-      std::lock_guard lock(queue_mutex_);
-      if (queue_closed_) return;
-      if (queued_bytes_ + bytes > limits_.max_send_queue_bytes && queue_head_ != queue_.size()) {
-        queue_closed_ = true;
-        overflow = true;
-      } else {
-        queue_.push_back(Outgoing{std::move(frames), 0});
-        queued_bytes_ += bytes;
-        start_writing = !writing_;
-        writing_ = true;
-      }
+    if (queued_bytes_ + bytes > limits_.max_send_queue_bytes && queue_head_ != queue_.size()) {
+      // The client does not read fast enough: drop it so others are not held
+      // up. The drop is posted because the caller may hold hub locks.
+      queue_closed_ = true;
+      asio::post(context_, [self = this->shared_from_this()] { self->abort("send_queue_full"); });
+      return;
     }
-    if (overflow) {
-      // The client does not read fast enough: drop it so others are not held up.
-      asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->abort("send_queue_full"); });
-    } else if (start_writing) {
-      asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
-    }
+    queue_.push_back(Outgoing{frames, 0});
+    queued_bytes_ += bytes;
+    if (writing_) return;
+    writing_ = true;
+    write_next();
   }
+
+  size_t context_index() const override { return context_index_; }
 
   void send_with_ack(const std::string& socket_id, Message message, std::chrono::milliseconds timeout,
                      AckCallback done) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), socket_id, timeout, message = std::move(message),
+    asio::post(context_, [self = this->shared_from_this(), socket_id, timeout, message = std::move(message),
                                     done = std::move(done)]() mutable {
       if (self->closed_ || self->pending_acks_.size() >= kMaxPendingAcks) {
         done(Error::unavailable(self->closed_ ? "socket closed before it acknowledged"
@@ -327,7 +372,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   }
 
   void close_socket(const std::string& socket_id, const std::string& reason) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), socket_id, reason] {
+    asio::post(context_, [self = this->shared_from_this(), socket_id, reason] {
       for (auto it = self->sockets_.begin(); it != self->sockets_.end(); ++it) {
         if (it->second.socket_id != socket_id) continue;
         SocketPacket packet;
@@ -341,7 +386,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   }
 
   void close(const std::string& reason) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), reason] { self->finish(reason, true); });
+    asio::post(context_, [self = this->shared_from_this(), reason] { self->finish(reason, true); });
   }
 
   const std::string& peer() const { return peer_; }
@@ -354,7 +399,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   struct NamespaceSocket {
     std::string socket_id;
     Claims claims;
-    std::unique_ptr<asio::steady_timer> expiry_timer;
+    std::unique_ptr<Timer> expiry_timer;
   };
   struct PendingAck {
     std::string socket_id;
@@ -364,12 +409,12 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
 
   // --- HTTP upgrade ------------------------------------------------------------
 
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = !std::is_same_v<Stream, Socket>;
 
   void read_request() {
-    request_parser_.emplace();
-    request_parser_->header_limit(kMaxRequestHeaderBytes);
-    http::async_read(ws_.next_layer(), http_buffer_, *request_parser_,
+    handshake_ = std::make_unique<HandshakeState>();
+    handshake_->parser.header_limit(kMaxRequestHeaderBytes);
+    http::async_read(ws_.next_layer(), handshake_->buffer, handshake_->parser,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
   }
 
@@ -378,7 +423,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
       finish_quietly();
       return;
     }
-    const auto& request = request_parser_->get();
+    const auto& request = handshake_->parser.get();
     const std::string_view target(request.target().data(), request.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
     if (path != "/socket.io/" && path != "/socket.io") {
@@ -438,7 +483,6 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     }
     counted_ = true;
 
-    beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.handshake_timeout = kHandshakeTimeout;
     // Engine.IO pings detect dead peers, so Beast's own idle pings stay off.
@@ -472,9 +516,8 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
       return;
     }
     // Idle connections dominate memory, so buffers used once are released.
-    request_parser_.reset();
-    http_buffer_.clear();
-    http_buffer_.shrink_to_fit();
+    accepted_ = true;
+    handshake_.reset();
     server_.metrics_.connections_accepted.inc();
     engine_id_ = random_id();
     OpenSettings settings{engine_id_, limits_.ping_interval_ms, limits_.ping_timeout_ms, limits_.max_message_bytes};
@@ -490,31 +533,55 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
 
   // --- Reading -------------------------------------------------------------------
 
+  // Reads the next message into inline_read_ and, when it is longer,
+  // continues it in read_buffer_.
   void read_next() {
-    ws_.async_read(read_buffer_, [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    ws_.async_read_some(asio::buffer(inline_read_), [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
+      self->on_read_start(ec, bytes);
+    });
   }
 
-  void on_read(beast::error_code ec) {
+  void on_read_start(beast::error_code ec, size_t bytes) {
     if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        drop("message_too_big", fmt::format("message larger than realtime.max_message_bytes ({})",
-                                            limits_.max_message_bytes),
-             websocket::close_code::too_big);
-      } else {
-        finish(ec == websocket::error::closed ? "client closed the connection" : ec.message(), false, true);
-      }
+      on_read_error(ec);
       return;
     }
-    const std::string frame = beast::buffers_to_string(read_buffer_.data());
-    // Released after every message: most connections are idle between
-    // messages, and an empty flat_buffer holds no memory.
-    read_buffer_.consume(read_buffer_.size());
+    if (ws_.is_message_done()) {
+      handle_frame(std::string_view(inline_read_.data(), bytes), ws_.got_binary());
+      if (!closed_) read_next();
+      return;
+    }
+    read_buffer_.commit(asio::buffer_copy(read_buffer_.prepare(bytes), asio::buffer(inline_read_.data(), bytes)));
+    ws_.async_read(read_buffer_, [self = this->shared_from_this()](beast::error_code read_error, size_t) {
+      self->on_read_rest(read_error);
+    });
+  }
+
+  void on_read_rest(beast::error_code ec) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    const auto data = read_buffer_.data();
+    handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_binary());
+    // Released after every long message, so that idle connections hold no
+    // read buffer.
+    read_buffer_.clear();
     read_buffer_.shrink_to_fit();
-    handle_frame(frame, ws_.got_binary());
     if (!closed_) read_next();
   }
 
-  void handle_frame(const std::string& frame, bool binary) {
+  void on_read_error(beast::error_code ec) {
+    if (ec == websocket::error::message_too_big) {
+      drop("message_too_big", fmt::format("message larger than realtime.max_message_bytes ({})",
+                                          limits_.max_message_bytes),
+           websocket::close_code::too_big);
+    } else {
+      finish(ec == websocket::error::closed ? "client closed the connection" : ec.message(), false, true);
+    }
+  }
+
+  void handle_frame(std::string_view frame, bool binary) {
     Result<EnginePacket> parsed = parse_engine_frame(frame, binary);
     if (!parsed.ok()) {
       drop("malformed_packet", parsed.error().message);
@@ -598,7 +665,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     }
     SocketPacket packet = std::move(parsed).value();
     if (packet.attachments > 0) {
-      pending_binary_ = std::move(packet);
+      pending_binary_ = std::make_unique<SocketPacket>(std::move(packet));
       return;
     }
     dispatch(packet, {});
@@ -692,7 +759,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
     const std::string socket_id = socket.socket_id;
     const std::string user_id = socket.claims.user_id;
     if (limits_.close_on_token_expiry != 0 && socket.claims.expires_at) {
-      socket.expiry_timer = std::make_unique<asio::steady_timer>(ws_.get_executor());
+      socket.expiry_timer = std::make_unique<Timer>(ws_.get_executor());
       const auto remaining = *socket.claims.expires_at - std::chrono::system_clock::now();
       socket.expiry_timer->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining));
       socket.expiry_timer->async_wait([self = this->shared_from_this(), name_space, socket_id](beast::error_code ec) {
@@ -873,17 +940,13 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
 
   void write_next() {
     if (closed_ && !closing_gracefully_) return;
-    const Frame* frame = nullptr;
-    {
-      std::lock_guard lock(queue_mutex_);
-      if (queue_head_ == queue_.size()) {
-        writing_ = false;
-        if (closing_gracefully_) start_close_handshake();
-        return;
-      }
-      const Outgoing& front = queue_[queue_head_];
-      frame = &(*front.frames)[front.next_frame];
+    if (queue_head_ == queue_.size()) {
+      writing_ = false;
+      if (closing_gracefully_) start_close_handshake();
+      return;
     }
+    const Outgoing& front = queue_[queue_head_];
+    const Frame* frame = &(*front.frames)[front.next_frame];
     ws_.text(!frame->binary);
     ws_.async_write(asio::buffer(frame->data), [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
       self->on_write(ec, bytes);
@@ -895,18 +958,15 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
       finish(ec.message(), false, true);
       return;
     }
-    {
-      std::lock_guard lock(queue_mutex_);
-      Outgoing& front = queue_[queue_head_];
-      queued_bytes_ -= bytes;
-      if (++front.next_frame == front.frames->size()) pop_sent_locked();
-    }
+    Outgoing& front = queue_[queue_head_];
+    queued_bytes_ -= bytes;
+    if (++front.next_frame == front.frames->size()) pop_sent();
     write_next();
   }
 
   // Drops the fully sent front of the queue. An emptied queue gives its
   // memory back unless it is small, since idle connections dominate memory.
-  void pop_sent_locked() {
+  void pop_sent() {
     queue_[queue_head_].frames.reset();
     if (++queue_head_ < queue_.size()) {
       // A queue that never empties moves its live entries to the front now
@@ -955,12 +1015,8 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
       pending.done(Error::unavailable("connection closed"));
     }
     pending_acks_.clear();
-    bool idle = false;
-    {
-      std::lock_guard lock(queue_mutex_);
-      queue_closed_ = true;
-      idle = !writing_;
-    }
+    queue_closed_ = true;
+    const bool idle = !writing_;
     if (graceful && ws_.is_open()) {
       // Queued frames go out first; a client that does not take them within
       // kHandshakeTimeout is cut off.
@@ -976,9 +1032,11 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   }
 
   void force_close() {
+    ping_timer_.cancel();
+    connect_timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close();
+    beast::get_lowest_layer(ws_).shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     release();
   }
 
@@ -1006,9 +1064,9 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
 
  public:
   void shutdown_for_drain() override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+    asio::post(context_, [self = this->shared_from_this()] {
       self->close_code_ = websocket::close_code::going_away;
-      if (self->request_parser_) {
+      if (!self->accepted_) {
         self->finish_quietly();
       } else {
         self->finish("server shutting down", true, true);
@@ -1017,29 +1075,39 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   }
 
  private:
+  // State of the HTTP upgrade, released once the WebSocket is accepted.
+  struct HandshakeState {
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+  };
+
   Impl& server_;
   const RealtimeLimits& limits_;
+  asio::io_context& context_;
+  const size_t context_index_;
   websocket::stream<Stream> ws_;
   std::string peer_;
   std::string engine_id_;
-  beast::flat_buffer http_buffer_;
-  std::optional<http::request_parser<http::empty_body>> request_parser_;
+  std::unique_ptr<HandshakeState> handshake_;
+  std::array<char, kInlineReadBytes> inline_read_;
+  // The rest of a message longer than inline_read_; empty between messages.
   beast::flat_buffer read_buffer_;
 
-  asio::steady_timer ping_timer_;
-  asio::steady_timer connect_timer_;
+  Timer ping_timer_;
+  // The handshake timeout until the WebSocket is accepted, then the CONNECT
+  // timeout.
+  Timer connect_timer_;
   bool awaiting_pong_ = false;
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;
 
   std::map<std::string, NamespaceSocket> sockets_;
-  std::optional<SocketPacket> pending_binary_;
+  std::unique_ptr<SocketPacket> pending_binary_;
   std::vector<std::string> pending_attachments_;
   size_t pending_bytes_ = 0;
   uint64_t next_ack_id_ = 0;
   std::unordered_map<uint64_t, PendingAck> pending_acks_;
 
-  std::mutex queue_mutex_;
   // Frames waiting to be sent, from queue_head_ on. A vector rather than a
   // std::deque, which allocates about 600 bytes even when empty.
   std::vector<Outgoing> queue_;
@@ -1048,6 +1116,7 @@ class SocketIoServer::Impl::ConnectionOf : public SocketIoServer::Impl::Connecti
   bool writing_ = false;
   bool queue_closed_ = false;
 
+  bool accepted_ = false;
   bool closed_ = false;
   bool closing_gracefully_ = false;
   bool close_started_ = false;
@@ -1090,33 +1159,59 @@ Status SocketIoServer::Impl::start() {
   }
 
   for (size_t i = 0; i < kPendingAccepts; ++i) accept();
-  const unsigned count = limits_.threads != 0 ? limits_.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (auto& context : contexts_) {
+    work_guards_.push_back(asio::make_work_guard(context->get_executor()));
+    threads_.emplace_back([&context = *context] { context.run(); });
+  }
   return Status::Ok();
 }
 
 void SocketIoServer::Impl::accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+  const size_t index = next_context_;
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  acceptor_.async_accept(contexts_[index]->get_executor(), [this, index](beast::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // EMFILE and the like: log once per failure and keep accepting after a pause.
       spdlog::warn("event=realtime.accept_failed error={}", log_value(ec.message()));
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
       timer->async_wait([this, timer](beast::error_code) { accept(); });
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (tls_) {
-      auto connection = std::make_shared<TlsConnection>(*this, std::move(socket), *tls_->current());
+      auto connection = std::make_shared<TlsConnection>(*this, index, std::move(socket), *tls_->current());
       track(connection);
-      connection->start();
+      asio::post(*contexts_[index], [connection] { connection->start(); });
     } else {
-      auto connection = std::make_shared<PlainConnection>(*this, std::move(socket));
+      auto connection = std::make_shared<PlainConnection>(*this, index, std::move(socket));
       track(connection);
-      connection->start();
+      asio::post(*contexts_[index], [connection] { connection->start(); });
     }
     accept();
   });
+}
+
+void SocketIoServer::Impl::fan_out(std::vector<std::shared_ptr<realtime::Connection>> targets,
+                                   const EncodedMessage& frames) {
+  // Every connection in hub_ is one of this server's.
+  std::vector<std::vector<std::shared_ptr<Connection>>> groups(contexts_.size());
+  for (auto& target : targets) {
+    auto connection = std::static_pointer_cast<Connection>(std::move(target));
+    groups[connection->context_index()].push_back(std::move(connection));
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (groups[i].empty()) continue;
+    // On an I/O thread its own connections are queued at once, so that they
+    // keep the order of this thread's other sends.
+    if (contexts_[i]->get_executor().running_in_this_thread()) {
+      for (const auto& connection : groups[i]) connection->enqueue(frames);
+      continue;
+    }
+    asio::post(*contexts_[i], [group = std::move(groups[i]), frames] {
+      for (const auto& connection : group) connection->enqueue(frames);
+    });
+  }
 }
 
 void SocketIoServer::Impl::track(const std::shared_ptr<Connection>& connection) {
@@ -1160,9 +1255,10 @@ void SocketIoServer::Impl::drain(std::chrono::milliseconds grace) {
   // NOTE: a send_with_ack still queued on a strand when the threads stop
   // never calls its callback, so the hub does not finish that EmitWithAck
   // call. This takes a race between an EmitWithAck and the drain.
-  io_.stop();
+  for (auto& context : contexts_) context->stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  work_guards_.clear();
   spdlog::info("event=realtime.stopped");
 }
 

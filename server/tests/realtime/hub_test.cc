@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "realtime/socketio_server.h"
@@ -56,6 +57,31 @@ TEST_F(HubTest, ExceptRoomsAreSkipped) {
   EXPECT_EQ(hub.emit(event_to({"r"}, {"muted"})), 1u);
   EXPECT_EQ(a->sent.size(), 1u);
   EXPECT_TRUE(b->sent.empty());
+}
+
+TEST_F(HubTest, FanOutReceivesEveryMemberOnce) {
+  auto a = connect("a", "u1");
+  auto b = connect("b", "u2");
+  auto c = connect("c", "u3");
+  ASSERT_TRUE(hub.join("a", "r").ok());
+  ASSERT_TRUE(hub.join("b", "r").ok());
+  std::vector<std::shared_ptr<Connection>> received;
+  int calls = 0;
+  hub.set_fan_out([&](std::vector<std::shared_ptr<Connection>> targets, const EncodedMessage& frames) {
+    ++calls;
+    EXPECT_EQ(frames->front().data, R"(42["news",1,"a"])");
+    received = std::move(targets);
+  });
+  EXPECT_EQ(hub.emit(event_to({"r"})), 2u);
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_TRUE(std::find(received.begin(), received.end(), a) != received.end());
+  EXPECT_TRUE(std::find(received.begin(), received.end(), b) != received.end());
+  EXPECT_TRUE(std::find(received.begin(), received.end(), c) == received.end());
+  // The hook replaces send(): nothing reaches the connections by itself.
+  EXPECT_TRUE(a->sent.empty());
+  EXPECT_EQ(hub.emit(event_to({"nobody"})), 0u);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(HubTest, EmptyRoomListReachesWholeNamespace) {
