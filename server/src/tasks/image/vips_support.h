@@ -81,8 +81,8 @@ Result<Source> open_source(std::string_view bytes, std::string field, const Imag
 // Reads only the header of `file` (a file under the blob root), with the
 // checks and errors of open_source(). The Source has no bytes, so it can be
 // described but not decoded. UNSUPPORTED_FORMAT here may also mean that the
-// format's loader cannot read from a file descriptor; the caller then
-// reads the whole file and calls open_source().
+// format's loader cannot read from a file descriptor, so the caller should
+// then read the whole file and call open_source().
 Result<Source> open_source_file(const BlobFile& file, std::string field, const ImageLimits& limits,
                                 bool all_pages);
 
