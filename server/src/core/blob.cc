@@ -24,6 +24,12 @@ class FileDescriptor {
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   int get() const { return fd_; }
+  // Gives up ownership and returns the descriptor.
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_;
@@ -66,7 +72,30 @@ bool leaves_root_lexically(std::string_view path) {
   return false;
 }
 
+// Reads all `file.size()` bytes of `file`. `path` and `field` name it in errors.
+Result<Blob> read_whole(const BlobFile& file, const std::string& path, const std::string& field) {
+  const uint64_t size = file.size();
+  Blob blob;
+  blob.owned.resize(size);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(file.fd(), blob.owned.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Error::invalid(field, "UNREADABLE",
+                            fmt::format("{} {} could not be read to the end: {}", field,
+                                        quote_value(path), n == 0 ? "file shrank" : std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return blob;
+}
+
 }  // namespace
+
+BlobFile::~BlobFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 BlobReader::BlobReader(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
@@ -100,8 +129,12 @@ Result<Blob> BlobReader::read(const v1::BlobRef& ref, std::string_view field,
       }
       return Blob{{}, ref.data()};
     }
-    case v1::BlobRef::kPath:
-      return read_file(ref.path(), fmt::format("{}.path", field), max_bytes);
+    case v1::BlobRef::kPath: {
+      const std::string path_field = fmt::format("{}.path", field);
+      auto file = open_file(ref.path(), path_field, max_bytes);
+      if (!file.ok()) return file.error();
+      return read_whole(file.value(), ref.path(), path_field);
+    }
     case v1::BlobRef::SOURCE_NOT_SET:
       break;
   }
@@ -109,8 +142,13 @@ Result<Blob> BlobReader::read(const v1::BlobRef& ref, std::string_view field,
                         fmt::format("{} is missing: set {}.data or {}.path", field, field, field));
 }
 
-Result<Blob> BlobReader::read_file(const std::string& path, const std::string& field,
-                                   uint64_t max_bytes) const {
+Result<BlobFile> BlobReader::open_path(const std::string& path, std::string_view field,
+                                       uint64_t max_bytes) const {
+  return open_file(path, fmt::format("{}.path", field), max_bytes);
+}
+
+Result<BlobFile> BlobReader::open_file(const std::string& path, const std::string& field,
+                                       uint64_t max_bytes) const {
   if (root_.empty()) {
     return Error::invalid(field, "PATHS_DISABLED",
                           fmt::format("{} {} cannot be read: no blob root is configured "
@@ -197,20 +235,7 @@ Result<Blob> BlobReader::read_file(const std::string& path, const std::string& f
     return error;
   }
 
-  Blob blob;
-  blob.owned.resize(size);
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::read(fd.get(), blob.owned.data() + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return Error::invalid(field, "UNREADABLE",
-                            fmt::format("{} {} could not be read to the end: {}", field,
-                                        quote_value(path), n == 0 ? "file shrank" : std::strerror(errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return blob;
+  return BlobFile(fd.release(), size);
 }
 
 }  // namespace heavylift

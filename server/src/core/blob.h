@@ -23,6 +23,26 @@ struct Blob {
   std::string_view bytes() const { return owned.empty() ? borrowed : std::string_view(owned); }
 };
 
+// A regular file under the blob root, opened read-only and not yet read.
+// Owns its file descriptor, which is positioned at the start of the file.
+class BlobFile {
+ public:
+  BlobFile(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~BlobFile();
+  BlobFile(BlobFile&& other) noexcept : fd_(other.fd_), size_(other.size_) { other.fd_ = -1; }
+  BlobFile& operator=(BlobFile&&) = delete;
+  BlobFile(const BlobFile&) = delete;
+  BlobFile& operator=(const BlobFile&) = delete;
+
+  int fd() const { return fd_; }
+  // Bytes, from fstat when the file was opened.
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
 class BlobReader {
  public:
   // `root` is the directory that path references are confined to. An empty
@@ -41,6 +61,12 @@ class BlobReader {
   // A root that cannot be opened, or a kernel without openat2, is INTERNAL.
   Result<Blob> read(const v1::BlobRef& ref, std::string_view field, uint64_t max_bytes) const;
 
+  // Opens the file that the path reference `path` names, with the checks
+  // and errors of read() for a path (the confinement to the root, the file
+  // kind, EMPTY and TOO_LARGE), without reading it. `field` names the
+  // reference, as for read(); errors name `field`.path.
+  Result<BlobFile> open_path(const std::string& path, std::string_view field, uint64_t max_bytes) const;
+
   // Checks that the root, when set, is a directory this process can open.
   // Returns INVALID_ARGUMENT naming blob.root otherwise.
   Status check_root() const;
@@ -48,8 +74,7 @@ class BlobReader {
   const std::string& root() const { return root_; }
 
  private:
-  Result<Blob> read_file(const std::string& path, const std::string& field,
-                         uint64_t max_bytes) const;
+  Result<BlobFile> open_file(const std::string& path, const std::string& field, uint64_t max_bytes) const;
 
   std::string root_;
 };

@@ -3,6 +3,7 @@
 // ClientStreamCall and TransformStream over ServerStreamCall.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "core/blob.h"
@@ -92,6 +93,10 @@ class ImageServiceImpl final : public v1::ImageService::CallbackService {
       return static_cast<const v1::TransformUploadChunk&>(message).data().size();
     };
     options.bytes_setting = "image.max_stream_input_bytes";
+    // The bound covers the whole upload, so a client that sends the request
+    // and then stops sending is cut off too.
+    options.max_call_duration = std::chrono::milliseconds(limits_.max_call_ms);
+    options.duration_setting = "image.max_call_ms";
     auto handler = std::make_unique<TransformUploadHandler>(limits_, blobs_, dispatcher_.authenticate(*context));
     return ClientStreamCall<v1::TransformUploadChunk, v1::TransformResponse>::start(
         context, response, std::move(options), std::move(handler), streams_);

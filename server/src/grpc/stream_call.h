@@ -18,7 +18,9 @@
 //
 // Bounds and errors. A call whose messages add up to more than
 // `max_call_bytes` (counted with `payload_bytes`) fails with
-// INVALID_ARGUMENT, reason TOO_LARGE, naming `bytes_setting`. The call's
+// INVALID_ARGUMENT, reason TOO_LARGE, naming `bytes_setting`. A call still
+// open `max_call_duration` after it started fails with DEADLINE_EXCEEDED
+// naming `duration_setting`, even when the client has stopped sending. The call's
 // deadline and the caller's cancellation reach the handler through
 // TaskContext::check(), which the adapter calls before every message; a
 // handler error, a full executor (RESOURCE_EXHAUSTED with a retry hint) or a
@@ -35,6 +37,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/message.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -76,6 +79,11 @@ struct StreamCallOptions {
   // The setting that sets max_call_bytes, named in the error.
   std::string bytes_setting;
   uint32_t max_buffered_messages = 4;
+  // Time from the call's start to its end, zero for no bound. A handler
+  // that is running when it passes finishes its message first.
+  std::chrono::milliseconds max_call_duration{0};
+  // The setting that sets max_call_duration, named in the error.
+  std::string duration_setting;
 };
 
 // Tracks live streaming calls for the drain, and records their metrics:
@@ -170,6 +178,7 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
       std::lock_guard lock(call->mutex_);
       call->read_pending_ = true;
     }
+    call->arm_duration_alarm();
     call->StartRead(&call->incoming_);
     return call;
   }
@@ -231,7 +240,55 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
     tracker_.add(context_);
   }
 
+  // The alarm's callback may run after the call is deleted, so it reaches
+  // the call only through this link, which destroy() clears.
+  struct AlarmLink {
+    std::mutex mutex;
+    ClientStreamCall* call = nullptr;
+  };
+
+  void arm_duration_alarm() {
+    if (options_.max_call_duration.count() <= 0) return;
+    alarm_link_ = std::make_shared<AlarmLink>();
+    alarm_link_->call = this;
+    alarm_.Set(std::chrono::system_clock::now() + options_.max_call_duration,
+               [link = alarm_link_](bool fired) {
+                 if (fired) on_duration_passed(*link);
+               });
+  }
+
+  // Finishes the call with call_too_long() unless it already finished. A
+  // running job finishes it instead, once its message is handled.
+  static void on_duration_passed(AlarmLink& link) {
+    ClientStreamCall* call = nullptr;
+    {
+      std::lock_guard link_lock(link.mutex);
+      call = link.call;
+      if (call == nullptr) return;
+      std::lock_guard lock(call->mutex_);
+      call->duration_passed_ = true;
+      if (call->finished_ || call->done_ || call->job_active_) return;
+      // Holding the job slot keeps OnDone from deleting the call.
+      call->job_active_ = true;
+    }
+    call->finish(call->call_too_long());
+    call->release_job();
+  }
+
+  Error call_too_long() const {
+    const auto limit_ms = options_.max_call_duration.count();
+    Error error = Error::deadline_exceeded(fmt::format("the {} call ran longer than {} ({} ms) and was stopped",
+                                                       options_.method, options_.duration_setting, limit_ms));
+    error.field = options_.duration_setting;
+    error.bound = fmt::format("<= {} ms", limit_ms);
+    return error;
+  }
+
   void destroy() {
+    if (alarm_link_) {
+      std::lock_guard lock(alarm_link_->mutex);
+      alarm_link_->call = nullptr;
+    }
     tracker_.remove(context_);
     delete this;
   }
@@ -285,9 +342,13 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
       bool read_again = false;
       bool exit = false;
       bool destroy_now = false;
+      bool too_long = false;
       {
         std::lock_guard lock(mutex_);
-        if (finished_ || (queue_.empty() && !end_of_stream_)) {
+        if (!finished_ && duration_passed_) {
+          // The duration alarm fired while this job ran and left the call to it.
+          too_long = true;
+        } else if (finished_ || (queue_.empty() && !end_of_stream_)) {
           // Clearing the flag under the lock hands the next message to the
           // job that OnReadDone submits.
           job_active_ = false;
@@ -302,6 +363,11 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
             read_again = read_pending_ = true;
           }
         }
+      }
+      if (too_long) {
+        finish(call_too_long());
+        release_job();
+        return;
       }
       if (exit) {
         if (destroy_now) destroy();
@@ -369,6 +435,9 @@ class ClientStreamCall final : public grpc::ServerReadReactor<Request> {
   bool job_active_ = false;
   bool finished_ = false;
   bool done_ = false;
+  bool duration_passed_ = false;
+  std::shared_ptr<AlarmLink> alarm_link_;
+  grpc::Alarm alarm_;
 };
 
 }  // namespace heavylift

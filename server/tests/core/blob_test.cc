@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace heavylift {
 namespace {
@@ -113,6 +116,38 @@ TEST_F(BlobReaderTest, EscapesAreRejected) {
     EXPECT_EQ(blob.error().reason, "PATH_OUTSIDE_ROOT") << path;
     EXPECT_EQ(blob.error().field, "input.path") << path;
   }
+}
+
+TEST_F(BlobReaderTest, OpenPathReadsNothing) {
+  auto file = BlobReader(root_.string()).open_path("photos/a.bin", "input", 1024);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(file.value().size(), 5u);
+  ASSERT_GE(file.value().fd(), 0);
+  EXPECT_EQ(::lseek(file.value().fd(), 0, SEEK_CUR), 0);
+  char bytes[8] = {};
+  EXPECT_EQ(::read(file.value().fd(), bytes, sizeof bytes), 5);
+  EXPECT_EQ(std::string(bytes), "hello");
+}
+
+TEST_F(BlobReaderTest, OpenPathKeepsReadChecks) {
+  const BlobReader reader(root_.string());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"../secret.txt", "PATH_OUTSIDE_ROOT"}, {"link-out", "PATH_OUTSIDE_ROOT"},
+      {(base_ / "secret.txt").string(), "PATH_OUTSIDE_ROOT"}, {"empty.bin", "EMPTY"},
+      {"nope.bin", "NOT_FOUND"}, {"photos", "NOT_A_FILE"}};
+  for (const auto& [path, reason] : cases) {
+    auto file = reader.open_path(path, "input", 1024);
+    ASSERT_FALSE(file.ok()) << path;
+    EXPECT_EQ(file.error().reason, reason) << path;
+    EXPECT_EQ(file.error().field, "input.path") << path;
+  }
+  auto too_large = reader.open_path("photos/a.bin", "input", 4);
+  ASSERT_FALSE(too_large.ok());
+  EXPECT_EQ(too_large.error().reason, "TOO_LARGE");
+  EXPECT_EQ(too_large.error().value, "5 bytes");
+  auto disabled = BlobReader("").open_path("photos/a.bin", "input", 1024);
+  ASSERT_FALSE(disabled.ok());
+  EXPECT_EQ(disabled.error().reason, "PATHS_DISABLED");
 }
 
 TEST_F(BlobReaderTest, ZeroByteFileIsRejected) {

@@ -1,7 +1,8 @@
 // Streaming image transforms through the Node SDK. A real photo larger than the daemon's unary
 // message limit streams in with transformUpload, and outputs stream back with transformStream.
 // The failures covered: a truncated source, a source stream that fails, a stream over the byte
-// limit, a header over the pixel bound, and a client that stops reading.
+// limit, a header over the pixel bound, an upload that stalls past the caller's deadline or
+// past image.max_call_ms, and a client that stops reading.
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -262,6 +263,44 @@ describe('streaming transforms', () => {
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_in_flight'), 0);
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_total', { method: 'image.transform_stream', code: 'CANCELLED' }), 1);
     await assertStillServing();
+  });
+});
+
+describe('streaming transforms under image.max_call_ms', () => {
+  const MAX_CALL_MS = 1500;
+  // The client's own deadline is far away, so only the daemon's bound can end these calls.
+  const running = useDaemon(() => ['--image-max-call-ms', String(MAX_CALL_MS)], { deadlineMs: 120_000 });
+
+  test('stalled upload ends at image.max_call_ms', async () => {
+    const small = await readFile(file('small.jpg'));
+    const stalls = {
+      'after the options': async function* () {
+        await sleep(20_000);
+      },
+      'after 4 KiB of the source': async function* () {
+        yield small.subarray(0, 4096);
+        await sleep(20_000);
+      },
+    };
+    for (const [when, source] of Object.entries(stalls)) {
+      const started = Date.now();
+      const error = await rejectionOf(running.client.image.transformUpload({ input: source(), outputs: [{ format: 'jpeg' }] }));
+      const elapsedMs = Date.now() - started;
+      assert.ok(error instanceof DeadlineExceededError, `${when}: ${error.name}: ${error.message}`);
+      assert.equal(error.protoField, 'image.max_call_ms', when);
+      assert.equal(error.bound, `<= ${MAX_CALL_MS} ms`, when);
+      assert.ok(elapsedMs >= MAX_CALL_MS - 100, `${when}: ended after ${elapsedMs} ms`);
+      assert.ok(elapsedMs < MAX_CALL_MS + 5_000, `${when}: ended after ${elapsedMs} ms`);
+    }
+    const metrics = await readMetrics(running.daemon.httpAddress);
+    assert.equal(
+      sumSamples(metrics, 'heavylift_stream_calls_total', { method: 'image.transform_upload', code: 'DEADLINE_EXCEEDED' }),
+      2,
+    );
+    assert.equal(sumSamples(metrics, 'heavylift_stream_calls_in_flight'), 0);
+
+    const { outputs } = await running.client.image.transformUpload({ input: small, outputs: [{ format: 'png', resize: { width: 60 } }] });
+    assert.deepEqual([outputs[0].width, outputs[0].height], [60, 37]);
   });
 });
 

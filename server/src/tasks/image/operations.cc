@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 
 namespace heavylift {
 namespace {
@@ -56,27 +58,6 @@ void gravity_offset(v1::Gravity gravity, int outer_w, int outer_h, int inner_w, 
   }
 }
 
-// Scales with premultiplied alpha, so transparent pixels do not bleed
-// their colour into the edges of opaque ones.
-VImage scale_to(const VImage& image, int width, int height) {
-  if (width == image.width() && height == image.height()) return image;
-  const double hscale = static_cast<double>(width) / image.width();
-  const double vscale = static_cast<double>(height) / image.height();
-  VImage scaled;
-  if (image.has_alpha()) {
-    scaled = image.premultiply()
-                 .resize(hscale, VImage::option()->set("vscale", vscale))
-                 .unpremultiply()
-                 .cast(image.format());
-  } else {
-    scaled = image.resize(hscale, VImage::option()->set("vscale", vscale));
-  }
-  // libvips rounds each side; pad or crop by at most a pixel to the exact size.
-  if (scaled.width() != width || scaled.height() != height) {
-    scaled = scaled.embed(0, 0, width, height, VImage::option()->set("extend", VIPS_EXTEND_COPY));
-  }
-  return scaled;
-}
 
 Status check_range(double value, double low, double high, const std::string& field, const char* unit = "") {
   if (!std::isfinite(value) || value < low || value > high) {
@@ -359,9 +340,60 @@ VImage finish_resize(const VImage& scaled, const ResizePlan& plan, const v1::Res
   return scaled;
 }
 
+VImage scale_to(const VImage& image, int width, int height) {
+  if (width == image.width() && height == image.height()) return image;
+  const double hscale = static_cast<double>(width) / image.width();
+  const double vscale = static_cast<double>(height) / image.height();
+  VImage scaled;
+  if (image.has_alpha()) {
+    scaled = image.premultiply()
+                 .resize(hscale, VImage::option()->set("vscale", vscale))
+                 .unpremultiply()
+                 .cast(image.format());
+  } else {
+    scaled = image.resize(hscale, VImage::option()->set("vscale", vscale));
+  }
+  // libvips rounds each side; pad or crop by at most a pixel to the exact size.
+  if (scaled.width() != width || scaled.height() != height) {
+    scaled = scaled.embed(0, 0, width, height, VImage::option()->set("extend", VIPS_EXTEND_COPY));
+  }
+  return scaled;
+}
+
 VImage apply_resize(const VImage& image, const ResizePlan& plan, const v1::Resize& resize) {
   if (!plan.resizes) return image;
   return finish_resize(scale_to(image, plan.scaled_width, plan.scaled_height), plan, resize);
+}
+
+std::vector<int> choose_cascade_sources(const std::vector<std::optional<ResizePlan>>& plans, int width, int height) {
+  const auto usable = [](const std::optional<ResizePlan>& plan) { return plan.has_value() && plan->resizes; };
+  // A source must be the whole image scaled by one factor, give or take a
+  // pixel of rounding, so a fill that distorts the image is no source.
+  const auto keeps_aspect = [&](const ResizePlan& plan) {
+    const long expected_height = std::lround(static_cast<double>(height) * plan.scaled_width / width);
+    return std::abs(expected_height - plan.scaled_height) <= 1 && plan.scaled_width < width && plan.scaled_height < height;
+  };
+
+  std::vector<int> sources(plans.size(), -1);
+  for (size_t target = 0; target < plans.size(); ++target) {
+    if (!usable(plans[target])) continue;
+    const ResizePlan& target_plan = *plans[target];
+    int64_t best_area = 0;
+    for (size_t candidate = 0; candidate < plans.size(); ++candidate) {
+      if (candidate == target || !usable(plans[candidate]) || !keeps_aspect(*plans[candidate])) continue;
+      const ResizePlan& source = *plans[candidate];
+      if (source.scaled_width < kCascadeMinFactor * target_plan.scaled_width ||
+          source.scaled_height < kCascadeMinFactor * target_plan.scaled_height) {
+        continue;
+      }
+      const int64_t area = static_cast<int64_t>(source.scaled_width) * source.scaled_height;
+      if (sources[target] < 0 || area < best_area) {
+        sources[target] = static_cast<int>(candidate);
+        best_area = area;
+      }
+    }
+  }
+  return sources;
 }
 
 Status check_operation(const v1::Operation& operation, const std::string& field, const ImageLimits& limits) {

@@ -6,6 +6,7 @@
 
 #include <vips/vips8>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,24 @@ vips::VImage finish_resize(const vips::VImage& scaled, const ResizePlan& plan, c
 
 // Scales and finishes one page.
 vips::VImage apply_resize(const vips::VImage& image, const ResizePlan& plan, const v1::Resize& resize);
+
+// Scales `image` to exactly width x height with libvips' Lanczos-3 resize,
+// premultiplying alpha so transparent pixels do not bleed into opaque ones.
+vips::VImage scale_to(const vips::VImage& image, int width, int height);
+
+// How much larger, on each side, a scaled image must be than a smaller
+// resize for that resize to start from it instead of the full image.
+inline constexpr int kCascadeMinFactor = 2;
+
+// Chooses a cascade for the resizes of one image of width x height: for
+// each plan, the index of the plan whose scaled image it is resized from,
+// or -1 to resize from the full image. A source is the smallest other plan
+// whose scaled image keeps the full image's aspect ratio (to within a pixel
+// of rounding) and is at least kCascadeMinFactor times as wide and as high
+// as the plan's scaled size. Absent plans, and plans that do not resize,
+// are neither sources nor targets. Sources are always strictly larger than
+// their targets, so following sources never loops.
+std::vector<int> choose_cascade_sources(const std::vector<std::optional<ResizePlan>>& plans, int width, int height);
 
 // Checks the options of one operation that do not depend on the image
 // (ranges, colours, required fields). `field` is "operations[i]".

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -224,26 +225,148 @@ bool is_animated_output(const Frames& frames, const v1::Output& output) {
   return frames.pages.size() > 1 && (format == v1::OUTPUT_FORMAT_GIF || format == v1::OUTPUT_FORMAT_WEBP);
 }
 
-// Returns the pages `output` encodes, resized when it requests a resize.
-// The resize is lazy: libvips computes it while the output is encoded.
-Result<std::vector<VImage>> output_pages(const Frames& frames, const v1::Output& output, const std::string& field,
-                                         const ImageLimits& limits) {
+// The pages of `frames` that `output` encodes before any resize.
+std::vector<VImage> source_pages(const Frames& frames, const v1::Output& output) {
   const bool animated = is_animated_output(frames, output);
-  std::vector<VImage> pages(frames.pages.begin(), animated ? frames.pages.end() : frames.pages.begin() + 1);
-  if (output.has_resize()) {
-    auto plan = plan_resize(output.resize(), frames.width(), frames.height(), field + ".resize", limits);
-    if (!plan.ok()) return plan.error();
-    for (VImage& page : pages) page = apply_resize(page, plan.value(), output.resize());
-  }
-  return pages;
+  return std::vector<VImage>(frames.pages.begin(), animated ? frames.pages.end() : frames.pages.begin() + 1);
 }
 
-// A resize that several outputs request (the same size in two formats),
-// computed once into memory by the first output that needs it.
-struct SharedResize {
+// One distinct resize among a call's outputs. Outputs with the same Resize
+// and the same pages share it, and a resize may start from the scaled pages
+// of a larger one (see choose_cascade_sources).
+struct ResizeGroup {
+  const v1::Resize* resize = nullptr;
+  // The first output that requests this resize, which errors name.
+  int first_output = 0;
+  int output_count = 0;
+  bool all_pages = false;
+  std::optional<ResizePlan> plan;
+  Status plan_status;
+  // The larger resize this one starts from, or null for the decoded image.
+  ResizeGroup* source = nullptr;
+  bool is_source = false;
+
   std::once_flag once;
   Status status;
+  // The pages at the plan's scaled size, before a crop or padding. They
+  // are in memory when other outputs or resizes read them.
+  std::vector<VImage> scaled;
+  // The finished pages that the outputs encode.
   std::vector<VImage> pages;
+};
+
+// The resizes of one call's outputs, each computed once, on first use, by
+// whichever encoding thread needs it first.
+class OutputResizes {
+ public:
+  // Plans every resize. A plan that fails is reported by pages() for the
+  // outputs that use it, so errors keep their request order.
+  OutputResizes(const Frames& frames, const v1::TransformRequest& request, const ImageLimits& limits,
+                const ImageCall& call)
+      : frames_(frames), request_(request), call_(call),
+        group_of_output_(static_cast<size_t>(request.outputs_size()), nullptr) {
+    std::map<std::string, ResizeGroup*> by_key;
+    for (int i = 0; i < request.outputs_size(); ++i) {
+      const v1::Output& output = request.outputs(i);
+      if (!output.has_resize()) continue;
+      const bool all_pages = is_animated_output(frames, output);
+      auto [found, inserted] = by_key.emplace(output.resize().SerializeAsString() + (all_pages ? "/all" : "/first"),
+                                              nullptr);
+      if (inserted) found->second = add_group(output.resize(), i, all_pages, limits);
+      ++found->second->output_count;
+      group_of_output_[static_cast<size_t>(i)] = found->second;
+    }
+    link_cascade();
+  }
+
+  // Returns the pages output `index` encodes, resized when it requests a resize.
+  Result<std::vector<VImage>> pages(int index) {
+    ResizeGroup* group = group_of_output_[static_cast<size_t>(index)];
+    if (group == nullptr) return source_pages(frames_, request_.outputs(index));
+    compute(*group);
+    if (!group->status.ok()) return group->status.error();
+    return group->pages;
+  }
+
+ private:
+  ResizeGroup* add_group(const v1::Resize& resize, int output, bool all_pages, const ImageLimits& limits) {
+    auto group = std::make_unique<ResizeGroup>();
+    group->resize = &resize;
+    group->first_output = output;
+    group->all_pages = all_pages;
+    auto plan = plan_resize(resize, frames_.width(), frames_.height(), fmt::format("outputs[{}].resize", output), limits);
+    if (plan.ok()) {
+      group->plan = plan.value();
+    } else {
+      group->plan_status = plan.error();
+    }
+    return groups_.emplace_back(std::move(group)).get();
+  }
+
+  // Lets each resize of the first page start from a larger resize of it.
+  // Resizes of every page of an animation do not cascade, because a source
+  // would hold all its pages in memory at once.
+  void link_cascade() {
+    std::vector<ResizeGroup*> members;
+    std::vector<std::optional<ResizePlan>> plans;
+    for (const auto& group : groups_) {
+      if (group->all_pages) continue;
+      members.push_back(group.get());
+      plans.push_back(group->plan);
+    }
+    const std::vector<int> sources = choose_cascade_sources(plans, frames_.width(), frames_.height());
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (sources[i] < 0) continue;
+      members[i]->source = members[static_cast<size_t>(sources[i])];
+      members[i]->source->is_source = true;
+    }
+  }
+
+  void compute(ResizeGroup& group) {
+    std::call_once(group.once, [&] {
+      if (!group.plan_status.ok()) {
+        group.status = group.plan_status;
+        return;
+      }
+      std::vector<VImage> inputs;
+      if (group.source != nullptr) {
+        compute(*group.source);
+        if (!group.source->status.ok()) {
+          group.status = group.source->status;
+          return;
+        }
+        inputs = group.source->scaled;
+      } else {
+        inputs = source_pages(frames_, request_.outputs(group.first_output));
+      }
+
+      const ResizePlan& plan = *group.plan;
+      const bool in_memory = plan.resizes && (group.output_count > 1 || group.is_source);
+      try {
+        for (const VImage& input : inputs) {
+          VImage scaled = plan.resizes ? scale_to(input, plan.scaled_width, plan.scaled_height) : input;
+          if (in_memory) {
+            call_.watch(scaled);
+            scaled = scaled.copy_memory();
+          }
+          group.pages.push_back(finish_resize(scaled, plan, *group.resize));
+          group.scaled.push_back(std::move(scaled));
+        }
+      } catch (const vips::VError& error) {
+        group.status = call_.check();
+        if (group.status.ok()) {
+          group.status = Error::internal(
+              fmt::format("resizing outputs[{}] failed: {}", group.first_output, vips_message(error)));
+        }
+      }
+    });
+  }
+
+  const Frames& frames_;
+  const v1::TransformRequest& request_;
+  const ImageCall& call_;
+  std::vector<std::unique_ptr<ResizeGroup>> groups_;
+  std::vector<ResizeGroup*> group_of_output_;
 };
 
 // Assembles `pages` (the output's pages, already resized) and encodes one output.
@@ -319,46 +442,7 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
   std::vector<Status> statuses(static_cast<size_t>(count));
   std::atomic<int> next{0};
 
-  // Outputs whose resize and page count match share one resize: shared[i]
-  // is set for each output of such a group, pointing at the group's entry.
-  std::vector<std::unique_ptr<SharedResize>> groups;
-  std::vector<SharedResize*> shared(static_cast<size_t>(count), nullptr);
-  std::map<std::string, int> first_with_key;
-  for (int i = 0; i < count; ++i) {
-    const v1::Output& output = request.outputs(i);
-    if (!output.has_resize()) continue;
-    const std::string key = output.resize().SerializeAsString() + (is_animated_output(frames, output) ? "/all" : "/first");
-    auto [found, inserted] = first_with_key.emplace(key, i);
-    if (inserted) continue;
-    SharedResize*& group = shared[static_cast<size_t>(found->second)];
-    if (group == nullptr) group = groups.emplace_back(std::make_unique<SharedResize>()).get();
-    shared[static_cast<size_t>(i)] = group;
-  }
-
-  // Returns the pages of output i, computing a shared resize on first use.
-  auto pages_of = [&](int i, const std::string& field) -> Result<std::vector<VImage>> {
-    SharedResize* group = shared[static_cast<size_t>(i)];
-    if (group == nullptr) return output_pages(frames, request.outputs(i), field, limits);
-    std::call_once(group->once, [&] {
-      try {
-        auto pages = output_pages(frames, request.outputs(i), field, limits);
-        if (!pages.ok()) {
-          group->status = pages.error();
-          return;
-        }
-        for (VImage& page : pages.value()) {
-          call.watch(page);
-          page = page.copy_memory();
-        }
-        group->pages = std::move(pages).value();
-      } catch (const vips::VError& error) {
-        group->status = call.check();
-        if (group->status.ok()) group->status = vips_failure(fmt::format("resizing {}", field), error);
-      }
-    });
-    if (!group->status.ok()) return group->status.error();
-    return group->pages;
-  };
+  OutputResizes resizes(frames, request, limits, call);
 
   // Each worker takes the next output not yet taken. After a failure no new
   // output is started, and the first failure in request order is returned.
@@ -367,7 +451,7 @@ Status encode_outputs(const Frames& frames, const v1::TransformRequest& request,
       const std::string field = fmt::format("outputs[{}]", i);
       Status& status = statuses[static_cast<size_t>(i)];
       try {
-        auto pages = pages_of(i, field);
+        auto pages = resizes.pages(i);
         status = pages.ok() ? encode_output(frames, std::move(pages).value(), request.outputs(i), field, call,
                                             &encoded[static_cast<size_t>(i)])
                             : Status(pages.error());
@@ -508,13 +592,29 @@ Status transform_source(const v1::TransformRequest& request, std::string_view by
 Status image_metadata(const v1::MetadataRequest& request, v1::MetadataResponse* response, TaskContext& context,
                       const ImageLimits& limits, const BlobReader& blobs) {
   if (Status s = context.check(); !s.ok()) return s;
-  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
   // Metadata decodes no pixels, so the pixel bound does not apply.
   ImageLimits header_only = limits;
   header_only.max_input_pixels = std::numeric_limits<uint64_t>::max();
   header_only.max_frames = std::numeric_limits<uint32_t>::max();
-  auto opened = open_source(blob.value().bytes(), input_field(request.input()), header_only, false);
+  const std::string field = input_field(request.input());
+
+  // A file under the blob root is opened, and libvips reads its header from
+  // the descriptor. Only a format whose loader cannot read from a
+  // descriptor falls through to reading the whole file.
+  if (request.input().has_path()) {
+    auto file = blobs.open_path(request.input().path(), "input", limits.max_input_bytes);
+    if (!file.ok()) return file.error();
+    auto opened = open_source_file(file.value(), field, header_only, false);
+    if (opened.ok()) {
+      describe(opened.value(), response->mutable_metadata());
+      return Status::Ok();
+    }
+    if (opened.error().reason != "UNSUPPORTED_FORMAT") return opened.error();
+  }
+
+  auto blob = blobs.read(request.input(), "input", limits.max_input_bytes);
+  if (!blob.ok()) return blob.error();
+  auto opened = open_source(blob.value().bytes(), field, header_only, false);
   if (!opened.ok()) return opened.error();
   describe(opened.value(), response->mutable_metadata());
   return Status::Ok();

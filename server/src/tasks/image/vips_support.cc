@@ -27,10 +27,10 @@ constexpr char kAcceptedFormats[] = "JPEG, PNG, WebP, AVIF, GIF, TIFF or HEIF";
 constexpr size_t kMaxExifFields = 512;
 constexpr size_t kMaxExifValueLength = 256;
 
-// Returns the format name for the loader libvips picks from the leading
-// bytes, or an empty string when no accepted loader recognizes them.
-std::string sniff_format(std::string_view bytes, bool allow_untrusted_loaders) {
-  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
+// Returns the format name for `loader`, the type name of the loader that
+// libvips picked from the leading bytes, or an empty string when it is null
+// or not an accepted loader.
+std::string accepted_format(const char* loader, bool allow_untrusted_loaders) {
   if (loader == nullptr) {
     vips_error_clear();
     return "";
@@ -45,6 +45,10 @@ std::string sniff_format(std::string_view bytes, bool allow_untrusted_loaders) {
   std::string name = nickname;
   if (const size_t suffix = name.find("load"); suffix != std::string::npos) name.resize(suffix);
   return name;
+}
+
+std::string sniff_format(std::string_view bytes, bool allow_untrusted_loaders) {
+  return accepted_format(vips_foreign_find_load_buffer(bytes.data(), bytes.size()), allow_untrusted_loaders);
 }
 
 // Kills a pipeline from libvips' "eval" progress signal once the call ends.
@@ -72,6 +76,51 @@ vips::VImage decode_once(const Source& source, const DecodeOptions& options, boo
   auto load_options = vips::VImage::option()->set("fail_on", fail_on);
   if (options.all_pages && source.pages > 1) load_options->set("n", -1);
   return vips::VImage::new_from_buffer(source.bytes.data(), source.bytes.size(), "", load_options);
+}
+
+// Header-only load options: no pixels are decoded, and no decoder warning
+// fails the header.
+vips::VOption* header_options() {
+  return vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_NONE);
+}
+
+Error unsupported_format(const Source& source) {
+  return Error::invalid(source.field, "UNSUPPORTED_FORMAT",
+                        fmt::format("{} is not an image in a supported format ({}, detected from its bytes)",
+                                    source.field, kAcceptedFormats),
+                        fmt::format("a {} image", kAcceptedFormats), fmt::format("{} bytes", source.size));
+}
+
+// Fills the header fields of `source` and checks the frame and pixel bounds.
+Result<Source> check_header(Source source, const ImageLimits& limits, bool all_pages) {
+  try {
+    source.width = source.header.width();
+    source.page_height = vips_image_get_page_height(source.header.get_image());
+    source.pages = std::max(1, header_int(source.header, VIPS_META_N_PAGES, 1));
+    const int orientation = header_int(source.header, VIPS_META_ORIENTATION, 1);
+    source.orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
+  } catch (const vips::VError& error) {
+    return corrupt_input_error(source, vips_message(error));
+  }
+
+  const uint64_t decoded_pages = all_pages ? static_cast<uint64_t>(source.pages) : 1;
+  if (all_pages && decoded_pages > limits.max_frames) {
+    Error error = Error::out_of_range(source.field, fmt::format("at most {} frames (image.max_frames)", limits.max_frames),
+                                      fmt::format("{} frames", decoded_pages));
+    error.reason = "TOO_MANY_FRAMES";
+    return error;
+  }
+  const uint64_t pixels = static_cast<uint64_t>(source.width) * static_cast<uint64_t>(source.page_height) * decoded_pages;
+  if (pixels > limits.max_input_pixels) {
+    Error error = Error::out_of_range(
+        source.field, fmt::format("<= {} pixels (image.max_input_pixels)", limits.max_input_pixels),
+        decoded_pages > 1 ? fmt::format("{}x{} x {} frames = {} pixels", source.width, source.page_height,
+                                        decoded_pages, pixels)
+                          : fmt::format("{}x{} = {} pixels", source.width, source.page_height, pixels));
+    error.reason = "TOO_MANY_PIXELS";
+    return error;
+  }
+  return source;
 }
 
 }  // namespace
@@ -119,7 +168,7 @@ Error corrupt_input_error(const Source& source, const std::string& detail) {
   return Error::invalid(source.field, "CORRUPT_INPUT",
                         fmt::format("{} could not be decoded as {}: {}", source.field, source.format, detail),
                         fmt::format("a complete, valid {} image", source.format),
-                        fmt::format("{} bytes", source.bytes.size()));
+                        fmt::format("{} bytes", source.size));
 }
 
 std::string take_blob(VipsBlob* blob) {
@@ -134,48 +183,38 @@ Result<Source> open_source(std::string_view bytes, std::string field, const Imag
                            bool all_pages) {
   Source source;
   source.bytes = bytes;
+  source.size = bytes.size();
   source.field = std::move(field);
   source.format = sniff_format(bytes, limits.allow_untrusted_loaders);
-  if (source.format.empty()) {
-    return Error::invalid(source.field, "UNSUPPORTED_FORMAT",
-                          fmt::format("{} is not an image in a supported format ({}, detected from its bytes)",
-                                      source.field, kAcceptedFormats),
-                          fmt::format("a {} image", kAcceptedFormats), fmt::format("{} bytes", bytes.size()));
-  }
+  if (source.format.empty()) return unsupported_format(source);
 
   try {
     // Reads the header only: libvips decodes no pixels until they are needed.
-    source.header = vips::VImage::new_from_buffer(
-        bytes.data(), bytes.size(), "",
-        vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_NONE));
-    source.width = source.header.width();
-    source.page_height = vips_image_get_page_height(source.header.get_image());
-    source.pages = std::max(1, header_int(source.header, VIPS_META_N_PAGES, 1));
-    const int orientation = header_int(source.header, VIPS_META_ORIENTATION, 1);
-    source.orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
+    source.header = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "", header_options());
   } catch (const vips::VError& error) {
     return corrupt_input_error(source, vips_message(error));
   }
-
-  const uint64_t decoded_pages = all_pages ? static_cast<uint64_t>(source.pages) : 1;
-  if (all_pages && decoded_pages > limits.max_frames) {
-    Error error = Error::out_of_range(source.field, fmt::format("at most {} frames (image.max_frames)", limits.max_frames),
-                                      fmt::format("{} frames", decoded_pages));
-    error.reason = "TOO_MANY_FRAMES";
-    return error;
-  }
-  const uint64_t pixels = static_cast<uint64_t>(source.width) * static_cast<uint64_t>(source.page_height) * decoded_pages;
-  if (pixels > limits.max_input_pixels) {
-    Error error = Error::out_of_range(
-        source.field, fmt::format("<= {} pixels (image.max_input_pixels)", limits.max_input_pixels),
-        decoded_pages > 1 ? fmt::format("{}x{} x {} frames = {} pixels", source.width, source.page_height,
-                                        decoded_pages, pixels)
-                          : fmt::format("{}x{} = {} pixels", source.width, source.page_height, pixels));
-    error.reason = "TOO_MANY_PIXELS";
-    return error;
-  }
-  return source;
+  return check_header(std::move(source), limits, all_pages);
 }
+
+Result<Source> open_source_file(const BlobFile& file, std::string field, const ImageLimits& limits,
+                                bool all_pages) {
+  Source source;
+  source.size = file.size();
+  source.field = std::move(field);
+  try {
+    // libvips reads from its own duplicate of the descriptor, and only as
+    // far as the loader needs for the header (all of a GIF, to count frames).
+    vips::VSource input = vips::VSource::new_from_descriptor(file.fd());
+    source.format = accepted_format(vips_foreign_find_load_source(input.get_source()), limits.allow_untrusted_loaders);
+    if (source.format.empty()) return unsupported_format(source);
+    source.header = vips::VImage::new_from_source(input, "", header_options());
+  } catch (const vips::VError& error) {
+    return corrupt_input_error(source, vips_message(error));
+  }
+  return check_header(std::move(source), limits, all_pages);
+}
+
 
 Result<vips::VImage> decode(const Source& source, const DecodeOptions& options, const ImageCall& call,
                             std::vector<std::string>* warnings) {
@@ -279,7 +318,9 @@ vips::VImage convert_to_srgb(const vips::VImage& image, std::vector<std::string>
                                       vips_message(error)));
     }
   }
-  vips::VImage converted = image.colourspace(grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB);
+  const VipsInterpretation target = grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+  if (space == target && image.format() == VIPS_FORMAT_UCHAR) return image;
+  vips::VImage converted = image.colourspace(target);
   return converted.format() == VIPS_FORMAT_UCHAR ? converted : converted.cast(VIPS_FORMAT_UCHAR);
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/blob.h"
 #include "core/error.h"
 #include "core/task_context.h"
 #include "heavylift/v1/image.pb.h"
@@ -51,7 +52,10 @@ class ImageCall {
 // An encoded source whose header has been read and checked, with no pixels
 // decoded yet. `bytes` is borrowed and must outlive the Source.
 struct Source {
+  // The encoded bytes, or empty when the header was read from a file.
   std::string_view bytes;
+  // Encoded bytes in total, for errors.
+  uint64_t size = 0;
   // Request field that carried the bytes, for errors ("input.data").
   std::string field;
   // Short format name: "jpeg", "png", "webp", "gif", "tiff", "heif" or,
@@ -73,6 +77,14 @@ struct Source {
 // TOO_MANY_PIXELS, TOO_MANY_FRAMES or CORRUPT_INPUT.
 Result<Source> open_source(std::string_view bytes, std::string field, const ImageLimits& limits,
                            bool all_pages);
+
+// Reads only the header of `file` (a file under the blob root), with the
+// checks and errors of open_source(). The Source has no bytes, so it can be
+// described but not decoded. UNSUPPORTED_FORMAT here may also mean that the
+// format's loader cannot read from a file descriptor, so the caller should
+// then read the whole file and call open_source().
+Result<Source> open_source_file(const BlobFile& file, std::string field, const ImageLimits& limits,
+                                bool all_pages);
 
 // What decode() does.
 struct DecodeOptions {
@@ -99,7 +111,8 @@ void describe(const Source& source, v1::ImageMetadata* metadata);
 // Converts to 8-bit sRGB (or 8-bit grey for grey sources): through the
 // embedded ICC profile when there is one, through libvips' built-in CMYK
 // profile for CMYK without one. A profile that cannot be used is reported in
-// `warnings` and the image is converted without it.
+// `warnings` and the image is converted without it. An 8-bit sRGB or grey
+// image without a profile is returned as it is.
 vips::VImage convert_to_srgb(const vips::VImage& image, std::vector<std::string>* warnings);
 
 // Returns the libvips error of `error` on one line and clears libvips' error buffer.

@@ -1,11 +1,16 @@
 #include "tasks/image/transform.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <vips/vips8>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "image_test_support.h"
 #include "tasks/image/vips_support.h"
@@ -20,6 +25,9 @@ using namespace testing_image;  // NOLINT: test helpers
 // resamplers (ImageMagick) differ by their kernels.
 constexpr double kSameLibraryTolerance = 1.5;
 constexpr double kOtherToolTolerance = 4.0;
+// A resize that starts from a larger output's pixels against one resize
+// of the full decode. docs/image.md gives the measured differences.
+constexpr double kCascadeTolerance = 1.0;
 
 class TransformTest : public ::testing::Test {
  protected:
@@ -105,6 +113,29 @@ TEST_F(TransformTest, EightOutputsFromOneDecode) {
     EXPECT_NE(std::string(loader).find(output.format() == v1::OUTPUT_FORMAT_JPEG ? "Jpeg" : "Webp"), std::string::npos)
         << loader;
   }
+}
+
+TEST_F(TransformTest, CascadedResizeMatchesDirectResize) {
+  // Dune is 1680x1050. The decode shrinks to 840x525 for the largest
+  // output, the 420 px output resizes from that, and the 210 px output
+  // from the 420 px one (a cascade, each step at least 2x).
+  const std::string photo = read_file(kDune);
+  request_.mutable_input()->set_data(photo);
+  for (uint32_t width : {840u, 420u, 210u}) add_output(v1::OUTPUT_FORMAT_PNG)->mutable_resize()->set_width(width);
+  v1::TransformResponse response;
+  const Status status = run(&response);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  ASSERT_EQ(response.outputs_size(), 3);
+  const vips::VImage cascaded = decode_bytes(response.outputs(2).data());
+  ASSERT_EQ(cascaded.width(), 210);
+  ASSERT_EQ(cascaded.height(), 131);
+
+  // One Lanczos-3 resize of the full decode to the same size.
+  const vips::VImage full = decode_bytes(photo);
+  const vips::VImage direct = full.resize(210.0 / full.width(), vips::VImage::option()->set("vscale", 131.0 / full.height()));
+  ASSERT_EQ(direct.width(), 210);
+  ASSERT_EQ(direct.height(), 131);
+  EXPECT_LT(mean_abs_difference(cascaded, direct), kCascadeTolerance);
 }
 
 TEST_F(TransformTest, ResizeMatchesVipsCli) {
@@ -465,6 +496,82 @@ TEST_F(TransformTest, MetadataSkipsPixelBound) {
   const Status status = image_metadata(request, &response, *context_, limits_, blobs_);
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(response.metadata().width(), 5640u);
+}
+
+// Bytes this process has read through read(2) and the like so far.
+uint64_t bytes_read_by_process() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
+TEST_F(TransformTest, MetadataFromPathReadsOnlyTheHeader) {
+  std::filesystem::copy_file(kLargePhoto, temp_dir_ / "large.jpg");
+  const BlobReader blobs(temp_dir_.string());
+  v1::MetadataRequest by_path;
+  by_path.mutable_input()->set_path("large.jpg");
+  v1::MetadataResponse from_path;
+  const uint64_t before = bytes_read_by_process();
+  const Status status = image_metadata(by_path, &from_path, *context_, limits_, blobs);
+  const uint64_t read = bytes_read_by_process() - before;
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(from_path.metadata().width(), 5640u);
+  EXPECT_EQ(from_path.metadata().height(), 3172u);
+  // The photo has 16 MB; its header and EXIF are in the first kilobytes.
+  EXPECT_LT(read, 1u << 20) << read << " bytes read";
+
+  v1::MetadataRequest by_bytes;
+  by_bytes.mutable_input()->set_data(read_file(kLargePhoto));
+  v1::MetadataResponse from_bytes;
+  ASSERT_TRUE(image_metadata(by_bytes, &from_bytes, *context_, limits_, blobs_).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_path.metadata(), from_bytes.metadata()))
+      << from_path.metadata().ShortDebugString() << "\n" << from_bytes.metadata().ShortDebugString();
+}
+
+TEST_F(TransformTest, MetadataFromPathRejectsBadFiles) {
+  const std::string photo = read_file(kDune);
+  std::ofstream(temp_dir_ / "cut.jpg", std::ios::binary) << photo.substr(0, 200);
+  std::ofstream(temp_dir_ / "notes.txt") << "not an image\n";
+  // PPM has a libvips loader, which is blocked as untrusted.
+  std::ofstream(temp_dir_ / "tiny.ppm") << "P3\n1 1\n255\n0 0 0\n";
+  std::ofstream(temp_dir_.parent_path() / "outside.jpg", std::ios::binary) << photo;
+  std::filesystem::create_symlink(temp_dir_.parent_path() / "outside.jpg", temp_dir_ / "link.jpg");
+  const BlobReader blobs(temp_dir_.string());
+
+  const std::vector<std::pair<std::string, std::string>> cases = {{"cut.jpg", "CORRUPT_INPUT"},
+                                                                  {"notes.txt", "UNSUPPORTED_FORMAT"},
+                                                                  {"tiny.ppm", "UNSUPPORTED_FORMAT"},
+                                                                  {"link.jpg", "PATH_OUTSIDE_ROOT"},
+                                                                  {"missing.jpg", "NOT_FOUND"}};
+  for (const auto& [path, reason] : cases) {
+    v1::MetadataRequest request;
+    request.mutable_input()->set_path(path);
+    v1::MetadataResponse response;
+    const Status status = image_metadata(request, &response, *context_, limits_, blobs);
+    ASSERT_FALSE(status.ok()) << path;
+    EXPECT_EQ(status.error().code, Code::kInvalidArgument) << path;
+    EXPECT_EQ(status.error().reason, reason) << path << ": " << status.error().message;
+    EXPECT_EQ(status.error().field, "input.path") << path;
+  }
+  std::filesystem::remove(temp_dir_.parent_path() / "outside.jpg");
+
+  v1::MetadataRequest cut;
+  cut.mutable_input()->set_path("cut.jpg");
+  v1::MetadataResponse response;
+  const Status status = image_metadata(cut, &response, *context_, limits_, blobs);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message.find("input.path could not be decoded as jpeg"), std::string::npos)
+      << status.error().message;
+  EXPECT_EQ(status.error().value, "200 bytes");
+
+  limits_.max_input_bytes = 100;
+  const Status too_large = image_metadata(cut, &response, *context_, limits_, blobs);
+  ASSERT_FALSE(too_large.ok());
+  EXPECT_EQ(too_large.error().reason, "TOO_LARGE");
 }
 
 int hamming(const std::string& a, const std::string& b) {
