@@ -42,14 +42,23 @@ constexpr uint16_t kNumericMinusInfinity = 0xf000;
 constexpr uint16_t kNumericMaxScale = 0x3fff;
 constexpr uint8_t kJsonbVersion = 1;
 
-uint16_t read_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+// Big-endian reads: one unaligned load and one byte swap each.
+uint16_t read_u16(const uint8_t* p) {
+  uint16_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return __builtin_bswap16(value);
+}
 int16_t read_i16(const uint8_t* p) { return static_cast<int16_t>(read_u16(p)); }
 uint32_t read_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+  uint32_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return __builtin_bswap32(value);
 }
 int32_t read_i32(const uint8_t* p) { return static_cast<int32_t>(read_u32(p)); }
 int64_t read_i64(const uint8_t* p) {
-  return static_cast<int64_t>(static_cast<uint64_t>(read_u32(p)) << 32 | read_u32(p + 4));
+  uint64_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return static_cast<int64_t>(__builtin_bswap64(value));
 }
 
 struct TypeInfo {
@@ -310,6 +319,22 @@ Outcome read_bounded_integer(uint32_t oid, std::string_view bytes, int64_t* out,
   return Outcome::kCorrupt;
 }
 
+// Converts PostgreSQL timestamp microseconds to epoch milliseconds.
+int64_t timestamp_ms(int64_t micros) {
+  int64_t ms = micros / 1000;
+  const int64_t rest = micros % 1000;
+  if (rest >= 500) ++ms;
+  if (rest <= -500) --ms;
+  return ms + kPostgresEpochMs;
+}
+
+bool is_infinite_timestamp(int64_t micros) {
+  return micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min();
+}
+bool is_infinite_date(int32_t days) {
+  return days == std::numeric_limits<int32_t>::max() || days == std::numeric_limits<int32_t>::min();
+}
+
 // Reads a timestamptz, timestamp or date column as epoch milliseconds,
 // rounding microseconds half away from zero as (extract(epoch from value) *
 // 1000)::int8 does. Infinite values break the schema.
@@ -317,20 +342,16 @@ Outcome read_date(uint32_t oid, std::string_view bytes, int64_t* out, std::strin
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   if ((oid == pg_type::kTimestamptz || oid == pg_type::kTimestamp) && bytes.size() == 8) {
     const int64_t micros = read_i64(p);
-    if (micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min()) {
+    if (is_infinite_timestamp(micros)) {
       *detail = found_text(micros > 0 ? "infinity" : "-infinity");
       return Outcome::kViolation;
     }
-    int64_t ms = micros / 1000;
-    const int64_t rest = micros % 1000;
-    if (rest >= 500) ++ms;
-    if (rest <= -500) --ms;
-    *out = ms + kPostgresEpochMs;
+    *out = timestamp_ms(micros);
     return Outcome::kOk;
   }
   if (oid == pg_type::kDate && bytes.size() == 4) {
     const int32_t days = read_i32(p);
-    if (days == std::numeric_limits<int32_t>::max() || days == std::numeric_limits<int32_t>::min()) {
+    if (is_infinite_date(days)) {
       *detail = found_text(days > 0 ? "infinity" : "-infinity");
       return Outcome::kViolation;
     }
@@ -365,10 +386,24 @@ bool parse_object_id(std::string_view text, char* bytes) {
 }
 
 // Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path
-// for ASCII, which most schema strings are.
+// for ASCII, which most schema strings are: eight bytes at a time, a word
+// passes when no byte has its high bit set and none is zero. A word that
+// fails (non-ASCII or NUL) sends the whole text to the full check.
 bool is_utf8(std::string_view text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighBits = 0x8080808080808080ull;
+  const char* p = text.data();
+  size_t left = text.size();
+  for (; left >= 8; p += 8, left -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    // A zero byte borrows in word - kOnes and sets its high bit there.
+    if (((word | (word - kOnes)) & kHighBits) != 0) {
+      return bson_utf8_validate(text.data(), text.size(), /*allow_null=*/false);
+    }
+  }
+  for (; left > 0; ++p, --left) {
+    const auto byte = static_cast<unsigned char>(*p);
     if (byte == 0 || byte >= 0x80) return bson_utf8_validate(text.data(), text.size(), /*allow_null=*/false);
   }
   return true;
@@ -632,6 +667,24 @@ Error column_type_error(std::string message, std::string bound, std::string valu
 
 }  // namespace
 
+PgCopyDecoder::Plan PgCopyDecoder::plan_for(FieldType type, uint32_t oid) {
+  switch (type) {
+    case FieldType::kObjectId: return Plan::kObjectId;
+    case FieldType::kString: return oid == pg_type::kUuid ? Plan::kGeneral : Plan::kText;
+    case FieldType::kDate: return oid == pg_type::kDate ? Plan::kDate : Plan::kTimestamp;
+    case FieldType::kInt32:
+    case FieldType::kBigInt:
+      if (oid == pg_type::kInt2) return Plan::kInt2;
+      if (oid == pg_type::kInt4) return Plan::kInt4;
+      if (oid == pg_type::kInt8) return Plan::kInt8;
+      return Plan::kGeneral;
+    case FieldType::kDouble:
+    case FieldType::kNumber: return oid == pg_type::kFloat8 ? Plan::kFloat8 : Plan::kGeneral;
+    case FieldType::kBoolean: return Plan::kBool;
+    default: return Plan::kGeneral;
+  }
+}
+
 std::string pg_type_name(uint32_t oid) {
   for (const TypeInfo& type : kTypes) {
     if (type.oid == oid) return type.name;
@@ -673,6 +726,7 @@ Result<PgCopyDecoder> PgCopyDecoder::create(const ModelSchema& model, const std:
                                            field_type_name(leaf.field->type), accepted),
                                accepted, pg_type_name(leaf.oid));
     }
+    leaf.plan = plan_for(leaf.field->type, leaf.oid);
     decoder.leaves_.push_back(std::move(leaf));
   }
   for (const FieldSchema& field : model.fields) decoder.flat_ &= field.type != FieldType::kObject;
@@ -829,12 +883,13 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
 bool PgCopyDecoder::decode_tuple() {
   violations_.clear();
   if (batch_ != nullptr && !records_only_) {
-    bool valid = false;
-    if (!decode_into_columns(&valid)) return false;
+    // A row the plan cannot take (a value that breaks the schema, malformed
+    // bytes or a missing required field) is decoded again from the start by
+    // the full decoder, which reports it.
+    bool valid = decode_planned();
+    if (!valid && !decode_into_columns(&valid)) return false;
     if (valid) {
-      for (size_t i = 0; i < column_leaves_.size(); ++i) {
-        append_scalar(slots_[column_leaves_[i]].value, batch_->columns[i]);
-      }
+      append_row();
       Status accepted = sink_.accept_row();
       return accepted.ok() || fail(accepted.error());
     }
@@ -847,6 +902,129 @@ bool PgCopyDecoder::decode_tuple() {
   Status status = decode_record(&record, &valid);
   if (status.ok()) status = valid ? sink_.accept(record) : sink_.reject(violations_);
   return status.ok() || fail(status.error());
+}
+
+bool PgCopyDecoder::decode_planned() {
+  for (size_t i = 0; i < leaves_.size(); ++i) {
+    const Leaf& leaf = leaves_[i];
+    Slot& slot = slots_[i];
+    ScalarView& value = slot.value;
+    value = ScalarView{};
+    const Span& span = spans_[i];
+    if (span.length < 0) continue;
+    const uint8_t* p = span.data;
+    const auto size = static_cast<size_t>(span.length);
+    const std::string_view bytes(reinterpret_cast<const char*>(p), size);
+    const FieldType type = leaf.field->type;
+    switch (leaf.plan) {
+      case Plan::kObjectId:
+        if (!parse_object_id(bytes, slot.raw)) return false;
+        value.kind = ValueKind::kObjectId;
+        value.bytes = std::string_view(slot.raw, 12);
+        break;
+      case Plan::kText:
+        if (!is_utf8(bytes) || !is_enum_value(*leaf.field, bytes)) return false;
+        value.kind = ValueKind::kString;
+        value.bytes = bytes;
+        break;
+      case Plan::kTimestamp: {
+        if (size != 8) return false;
+        const int64_t micros = read_i64(p);
+        if (is_infinite_timestamp(micros)) return false;
+        value.kind = ValueKind::kDate;
+        value.integer = timestamp_ms(micros);
+        break;
+      }
+      case Plan::kDate: {
+        if (size != 4) return false;
+        const int32_t days = read_i32(p);
+        if (is_infinite_date(days)) return false;
+        value.kind = ValueKind::kDate;
+        value.integer = (days + kPostgresEpochDays) * kDayMs;
+        break;
+      }
+      case Plan::kInt2:
+      case Plan::kInt4:
+      case Plan::kInt8: {
+        int64_t integer;
+        if (leaf.plan == Plan::kInt2 && size == 2) {
+          integer = read_i16(p);
+        } else if (leaf.plan == Plan::kInt4 && size == 4) {
+          integer = read_i32(p);
+        } else if (leaf.plan == Plan::kInt8 && size == 8) {
+          integer = read_i64(p);
+        } else {
+          return false;
+        }
+        if (type == FieldType::kInt32) {
+          if (integer < INT32_MIN || integer > INT32_MAX) return false;
+          value.kind = ValueKind::kInt32;
+        } else {
+          value.kind = ValueKind::kInt64;
+        }
+        value.integer = integer;
+        break;
+      }
+      case Plan::kFloat8: {
+        if (size != 8) return false;
+        const uint64_t bits = static_cast<uint64_t>(read_i64(p));
+        double number;
+        std::memcpy(&number, &bits, sizeof(number));
+        if (type == FieldType::kNumber) {
+          set_number(number, &value);
+        } else {
+          value.kind = ValueKind::kDouble;
+          value.number = std::isnan(number) ? std::numeric_limits<double>::quiet_NaN() : number;
+        }
+        break;
+      }
+      case Plan::kBool:
+        if (size != 1 || p[0] > 1) return false;
+        value.kind = ValueKind::kBool;
+        value.boolean = p[0] == 1;
+        break;
+      case Plan::kGeneral:
+        if (decode_scalar(*leaf.field, leaf.oid, bytes, &value, slot.raw, &slot.text, &detail_) != Outcome::kOk) {
+          return false;
+        }
+        break;
+    }
+  }
+  if (flat_) {
+    for (const size_t leaf : required_leaves_) {
+      if (spans_[leaf].length < 0) return false;
+    }
+    return true;
+  }
+  size_t next_leaf = 0;
+  bool any_column = false;
+  return check_required(model_.fields, &next_leaf, &any_column);
+}
+
+void PgCopyDecoder::append_row() {
+  for (size_t i = 0; i < column_leaves_.size(); ++i) {
+    const ScalarView& value = slots_[column_leaves_[i]].value;
+    Column& column = batch_->columns[i];
+    // The common pairs are appended here; append_scalar converts the rest.
+    switch (column.kind) {
+      case Column::Kind::kText:
+        if (value.kind != ValueKind::kString) break;
+        column.present.push_back(1);
+        column.append_text(value.bytes);
+        continue;
+      case Column::Kind::kInteger:
+        if (value.kind != ValueKind::kDate && value.kind != ValueKind::kInt32 && value.kind != ValueKind::kInt64) break;
+        column.present.push_back(1);
+        column.integers.push_back(value.integer);
+        continue;
+      case Column::Kind::kNumber:
+        if (value.kind != ValueKind::kDouble) break;
+        column.present.push_back(1);
+        column.numbers.push_back(value.number);
+        continue;
+    }
+    append_scalar(value, column);
+  }
 }
 
 bool PgCopyDecoder::decode_into_columns(bool* valid) {

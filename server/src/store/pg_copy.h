@@ -110,6 +110,9 @@ class PgCopyDecoder {
   uint64_t rows() const { return rows_; }
 
  private:
+  // How the column path decodes a leaf, chosen once per request from its
+  // field type and column type. kGeneral goes through the full decoder.
+  enum class Plan : uint8_t { kGeneral, kObjectId, kText, kTimestamp, kDate, kInt2, kInt4, kInt8, kFloat8, kBool };
   struct Leaf {
     const FieldSchema* field = nullptr;
     std::string path;
@@ -117,6 +120,7 @@ class PgCopyDecoder {
     uint32_t oid = 0;
     // Element type of an array column.
     uint32_t element_oid = 0;
+    Plan plan = Plan::kGeneral;
   };
   // The decoded value of one leaf in the current row.
   struct Slot {
@@ -135,12 +139,18 @@ class PgCopyDecoder {
   enum class Step { kNeedMore, kTuple, kTrailer, kFailed };
 
   PgCopyDecoder(const ModelSchema& model, RecordSink& sink) : model_(model), sink_(sink) {}
+  static Plan plan_for(FieldType type, uint32_t oid);
   // The per-row steps return false (or Step::kFailed) after storing the
   // error in failure_, so no Status is built for a row that succeeds.
   bool fail(Error error);
   bool consume(const uint8_t* data, size_t size, size_t* used);
   Step frame_tuple(const uint8_t* data, size_t size, size_t* used);
   bool decode_tuple();
+  // Decodes the current tuple into slots_ by each leaf's plan. Returns
+  // false, having reported nothing, when the row is not plainly valid.
+  bool decode_planned();
+  // Appends the slots_ of the column leaves to the batch.
+  void append_row();
   bool decode_into_columns(bool* valid);
   Status decode_record(Value* record, bool* valid);
   Status build_fields(const std::vector<FieldSchema>& fields, const std::string& prefix, size_t* next_leaf,
