@@ -104,9 +104,8 @@ void BM_PgCopyDecodeColumns(benchmark::State& state) {
     BatchSink sink;
     PgCopyDecoder decoder = PgCopyDecoder::create(projected, columns, sink).value();
     for (const std::string& message : messages) {
-      const Status status = decoder.feed(reinterpret_cast<const uint8_t*>(message.data()), message.size());
-      if (!status.ok()) {
-        state.SkipWithError(status.error().message.c_str());
+      if (!decoder.push(reinterpret_cast<const uint8_t*>(message.data()), message.size())) {
+        state.SkipWithError(decoder.status().error().message.c_str());
         return;
       }
     }

@@ -235,9 +235,22 @@ bool parse_text(std::string_view text, Number* out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
+// Compared inline: enum values are a few bytes, shorter than a call to memcmp
+// costs.
+bool same_text(std::string_view left, std::string_view right) {
+  if (left.size() != right.size()) return false;
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (left[i] != right[i]) return false;
+  }
+  return true;
+}
+
 bool is_enum_value(const FieldSchema& field, std::string_view text) {
-  return field.enum_values.empty() ||
-         std::find(field.enum_values.begin(), field.enum_values.end(), text) != field.enum_values.end();
+  if (field.enum_values.empty()) return true;
+  for (const std::string& value : field.enum_values) {
+    if (same_text(value, text)) return true;
+  }
+  return false;
 }
 
 // Sets a Number field's value the way Mongoose's driver writes a number:
@@ -374,15 +387,18 @@ constexpr std::array<int8_t, 256> kHexDigits = [] {
   return digits;
 }();
 
+// Writes the 12 bytes of an ObjectId's 24 hex digits. Every digit is read
+// before the one check at the end: a non-digit's -1 turns `digits` negative.
 bool parse_object_id(std::string_view text, char* bytes) {
   if (text.size() != 24) return false;
+  int digits = 0;
   for (size_t i = 0; i < 12; ++i) {
     const int high = kHexDigits[static_cast<unsigned char>(text[2 * i])];
     const int low = kHexDigits[static_cast<unsigned char>(text[2 * i + 1])];
-    if (high < 0 || low < 0) return false;
-    bytes[i] = static_cast<char>(high << 4 | low);
+    digits |= high | low;
+    bytes[i] = static_cast<char>(static_cast<unsigned>(high) << 4 | static_cast<unsigned>(low));
   }
-  return true;
+  return digits >= 0;
 }
 
 // Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path
@@ -771,7 +787,17 @@ Error corrupt_stream(const std::string& problem) {
 }  // namespace
 
 Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
+  if (push(data, size)) return Status::Ok();
+  return *failure_;
+}
+
+Status PgCopyDecoder::status() const {
   if (failure_) return *failure_;
+  return Status::Ok();
+}
+
+bool PgCopyDecoder::push(const uint8_t* data, size_t size) {
+  if (failure_) return false;
   size_t used = 0;
   bool consumed;
   if (pending_.empty()) {
@@ -782,8 +808,7 @@ Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
     consumed = consume(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size(), &used);
     if (consumed) pending_.erase(0, used);
   }
-  if (!consumed) return *failure_;
-  return Status::Ok();
+  return consumed;
 }
 
 bool PgCopyDecoder::fail(Error error) {
@@ -856,7 +881,9 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
     return Step::kFailed;
   }
   size_t at = 2;
-  for (size_t i = 0; i < leaves_.size(); ++i) {
+  Span* const spans = spans_.data();
+  const size_t fields = leaves_.size();
+  for (size_t i = 0; i < fields; ++i) {
     if (size - at < 4) {
       short_field_ = i + 1;
       return Step::kNeedMore;
@@ -867,7 +894,7 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
       fail(corrupt(row, i, fmt::format("a field length of {}", length)));
       return Step::kFailed;
     }
-    spans_[i] = Span{data + at, length};
+    spans[i] = Span{data + at, length};
     if (length > 0) {
       if (size - at < static_cast<size_t>(length)) {
         short_field_ = i + 1;
@@ -905,12 +932,18 @@ bool PgCopyDecoder::decode_tuple() {
 }
 
 bool PgCopyDecoder::decode_planned() {
-  for (size_t i = 0; i < leaves_.size(); ++i) {
-    const Leaf& leaf = leaves_[i];
-    Slot& slot = slots_[i];
+  // Local copies: the stores below could alias the vectors' members, which
+  // would make the compiler reload them for every field.
+  const Leaf* const leaves = leaves_.data();
+  const Span* const spans = spans_.data();
+  Slot* const slots = slots_.data();
+  const size_t fields = leaves_.size();
+  for (size_t i = 0; i < fields; ++i) {
+    const Leaf& leaf = leaves[i];
+    Slot& slot = slots[i];
     ScalarView& value = slot.value;
     value = ScalarView{};
-    const Span& span = spans_[i];
+    const Span& span = spans[i];
     if (span.length < 0) continue;
     const uint8_t* p = span.data;
     const auto size = static_cast<size_t>(span.length);
@@ -992,7 +1025,7 @@ bool PgCopyDecoder::decode_planned() {
   }
   if (flat_) {
     for (const size_t leaf : required_leaves_) {
-      if (spans_[leaf].length < 0) return false;
+      if (spans[leaf].length < 0) return false;
     }
     return true;
   }
@@ -1002,9 +1035,13 @@ bool PgCopyDecoder::decode_planned() {
 }
 
 void PgCopyDecoder::append_row() {
-  for (size_t i = 0; i < column_leaves_.size(); ++i) {
-    const ScalarView& value = slots_[column_leaves_[i]].value;
-    Column& column = batch_->columns[i];
+  const size_t* const column_leaves = column_leaves_.data();
+  const Slot* const slots = slots_.data();
+  Column* const columns = batch_->columns.data();
+  const size_t count = column_leaves_.size();
+  for (size_t i = 0; i < count; ++i) {
+    const ScalarView& value = slots[column_leaves[i]].value;
+    Column& column = columns[i];
     // The common pairs are appended here; append_scalar converts the rest.
     switch (column.kind) {
       case Column::Kind::kText:

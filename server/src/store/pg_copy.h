@@ -102,6 +102,13 @@ class PgCopyDecoder {
   // and every later call fails the same way.
   Status feed(const uint8_t* data, size_t size);
 
+  // Same as feed() without building a Status, for a reader that feeds one
+  // message per row: returns false when the read stopped, and status() then
+  // returns why.
+  bool push(const uint8_t* data, size_t size);
+  // The error that stopped the read, or OK.
+  Status status() const;
+
   // Checks that the stream ended with the COPY trailer and no partial
   // tuple. Call once, after the last feed().
   Status finish() const;
