@@ -1023,15 +1023,7 @@ bool PgCopyDecoder::decode_planned() {
         break;
     }
   }
-  if (flat_) {
-    for (const size_t leaf : required_leaves_) {
-      if (spans[leaf].length < 0) return false;
-    }
-    return true;
-  }
-  size_t next_leaf = 0;
-  bool any_column = false;
-  return check_required(model_.fields, &next_leaf, &any_column);
+  return has_required();
 }
 
 void PgCopyDecoder::append_row() {
@@ -1079,20 +1071,20 @@ bool PgCopyDecoder::decode_into_columns(bool* valid) {
       return true;
     }
   }
+  *valid = has_required();
+  return true;
+}
+
+bool PgCopyDecoder::has_required() const {
   if (flat_) {
     for (const size_t leaf : required_leaves_) {
-      if (spans_[leaf].length < 0) {
-        *valid = false;
-        return true;
-      }
+      if (spans_[leaf].length < 0) return false;
     }
-    *valid = true;
     return true;
   }
   size_t next_leaf = 0;
   bool any_column = false;
-  *valid = check_required(model_.fields, &next_leaf, &any_column);
-  return true;
+  return check_required(model_.fields, &next_leaf, &any_column);
 }
 
 bool PgCopyDecoder::check_required(const std::vector<FieldSchema>& fields, size_t* next_leaf, bool* any_column) const {

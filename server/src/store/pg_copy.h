@@ -163,6 +163,9 @@ class PgCopyDecoder {
   Status build_fields(const std::vector<FieldSchema>& fields, const std::string& prefix, size_t* next_leaf,
                       Value* out, bool* any_column, bool* valid);
   Status decode_leaf(size_t leaf, Value* out, bool* valid);
+  // Reports whether the current tuple has every required field, an Object's
+  // only when the Object is present.
+  bool has_required() const;
   bool check_required(const std::vector<FieldSchema>& fields, size_t* next_leaf, bool* any_column) const;
   Error corrupt(uint64_t row, size_t leaf, const std::string& problem) const;
 
