@@ -401,6 +401,15 @@ bool parse_object_id(std::string_view text, char* bytes) {
   return digits >= 0;
 }
 
+// Checks that `text` is 24 hex digits without decoding them, for an
+// ObjectId that is only validated.
+bool is_object_id(std::string_view text) {
+  if (text.size() != 24) return false;
+  int digits = 0;
+  for (const char c : text) digits |= kHexDigits[static_cast<unsigned char>(c)];
+  return digits >= 0;
+}
+
 // Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path
 // for ASCII, which most schema strings are: eight bytes at a time, a word
 // passes when no byte has its high bit set and none is zero. A word that
@@ -763,6 +772,7 @@ Result<PgCopyDecoder> PgCopyDecoder::create(const ModelSchema& model, const std:
                             fmt::format("aggregates: {} is not a scalar field of model {}", quote_value(path), model.name),
                             "a scalar field of model " + model.name, path);
     }
+    leaf->in_batch = true;
     decoder.column_leaves_.push_back(static_cast<size_t>(leaf - decoder.leaves_.begin()));
   }
   return decoder;
@@ -941,17 +951,21 @@ bool PgCopyDecoder::decode_planned() {
   for (size_t i = 0; i < fields; ++i) {
     const Leaf& leaf = leaves[i];
     Slot& slot = slots[i];
+    // Each case sets the kind and the members append_scalar reads for it.
     ScalarView& value = slot.value;
-    value = ScalarView{};
     const Span& span = spans[i];
-    if (span.length < 0) continue;
+    if (span.length < 0) {
+      value.kind = ValueKind::kMissing;
+      continue;
+    }
     const uint8_t* p = span.data;
     const auto size = static_cast<size_t>(span.length);
     const std::string_view bytes(reinterpret_cast<const char*>(p), size);
     const FieldType type = leaf.field->type;
     switch (leaf.plan) {
       case Plan::kObjectId:
-        if (!parse_object_id(bytes, slot.raw)) return false;
+        // Only a column needs the ObjectId's bytes.
+        if (!(leaf.in_batch ? parse_object_id(bytes, slot.raw) : is_object_id(bytes))) return false;
         value.kind = ValueKind::kObjectId;
         value.bytes = std::string_view(slot.raw, 12);
         break;
@@ -1017,6 +1031,7 @@ bool PgCopyDecoder::decode_planned() {
         value.boolean = p[0] == 1;
         break;
       case Plan::kGeneral:
+        value = ScalarView{};
         if (decode_scalar(*leaf.field, leaf.oid, bytes, &value, slot.raw, &slot.text, &detail_) != Outcome::kOk) {
           return false;
         }

@@ -128,6 +128,8 @@ class PgCopyDecoder {
     // Element type of an array column.
     uint32_t element_oid = 0;
     Plan plan = Plan::kGeneral;
+    // True when the sink's batch has a column of this leaf.
+    bool in_batch = false;
   };
   // The decoded value of one leaf in the current row.
   struct Slot {
