@@ -401,13 +401,29 @@ bool parse_object_id(std::string_view text, char* bytes) {
   return digits >= 0;
 }
 
-// Checks that `text` is 24 hex digits without decoding them, for an
-// ObjectId that is only validated.
+// Sets the high bit of each byte of `word` that lies in [low, high], for
+// words whose bytes are all below 0x80, so no sum carries into the next byte.
+uint64_t bytes_in_range(uint64_t word, uint8_t low, uint8_t high) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  const uint64_t at_least_low = word + kOnes * (0x80 - low);
+  const uint64_t above_high = word + kOnes * (0x7f - high);
+  return at_least_low & ~above_high;
+}
+
+// Checks that `text` is 24 hex digits (either case) without decoding them,
+// eight bytes at a time, for an ObjectId that is only validated.
 bool is_object_id(std::string_view text) {
+  constexpr uint64_t kHighBits = 0x8080808080808080ull;
+  constexpr uint64_t kCaseBits = 0x2020202020202020ull;
   if (text.size() != 24) return false;
-  int digits = 0;
-  for (const char c : text) digits |= kHexDigits[static_cast<unsigned char>(c)];
-  return digits >= 0;
+  for (size_t at = 0; at < 24; at += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + at, sizeof(word));
+    if ((word & kHighBits) != 0) return false;
+    const uint64_t digits = bytes_in_range(word, '0', '9') | bytes_in_range(word | kCaseBits, 'a', 'f');
+    if ((digits & kHighBits) != kHighBits) return false;
+  }
+  return true;
 }
 
 // Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path

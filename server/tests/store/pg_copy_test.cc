@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -690,6 +691,36 @@ TEST(PgCopy, FlatModelColumnsCheckRequired) {
   ASSERT_EQ(sink.violations.size(), 1u);
   EXPECT_EQ(sink.violations[0].field, "label");
   EXPECT_EQ(sink.violations[0].found, "missing");
+}
+
+// _id is checked but not decoded when no column takes it: each non-hex
+// byte next to the digit and letter ranges is still a violation.
+TEST(PgCopy, ObjectIdOutsideColumnsIsChecked) {
+  const ModelSchema projected = sample().project({"small"}, "test").value();
+  const std::vector<PgCopyDecoder::ColumnType> columns = {{"_id", pg_type::kBpchar}, {"small", pg_type::kInt4}};
+  const std::string valid_ids[] = {kIdHex, "0123456789abcdefABCDEF00", "ffffffffffffffffffffffff"};
+  const char bad_bytes[] = {'/', ':', '@', 'G', '`', 'g', 'P', '\x10', static_cast<char>(0xc1), '\0', ' '};
+  std::vector<Row> rows;
+  for (const std::string& id : valid_ids) rows.push_back({id, be32(1)});
+  for (const char bad : bad_bytes) {
+    for (const size_t at : {size_t{0}, size_t{11}, size_t{23}}) {
+      std::string id = kIdHex;
+      id[at] = bad;
+      rows.push_back({id, be32(2)});
+    }
+  }
+  rows.push_back({std::string(kIdHex) + "0", be32(3)});
+  const std::string bytes = stream(rows);
+
+  ColumnCollector sink({"small"}, {Column::Kind::kInteger});
+  auto decoder = PgCopyDecoder::create(projected, columns, sink);
+  ASSERT_TRUE(decoder.ok()) << decoder.error().message;
+  ASSERT_TRUE(decoder.value().feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).ok());
+  ASSERT_TRUE(decoder.value().finish().ok());
+  EXPECT_EQ(sink.batch.rows, 3u);
+  EXPECT_EQ(sink.batch.columns[0].integers, (std::vector<int64_t>{1, 1, 1}));
+  ASSERT_EQ(sink.violations.size(), 3 * std::size(bad_bytes) + 1);
+  for (const Violation& violation : sink.violations) EXPECT_EQ(violation.field, "_id");
 }
 
 TEST(PgCopy, ColumnPathMustBeAScalarLeaf) {
