@@ -123,9 +123,9 @@ void BM_PgCopyDecodeColumns(benchmark::State& state) {
 }
 BENCHMARK(BM_PgCopyDecodeColumns)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The same number of rows from the first 256 messages over and over, which
-// stay in the CPU cache, as a row PQgetCopyData has just copied does. The
-// difference from BM_PgCopyDecodeColumns is the time spent waiting for
+// The same number of rows from the first 256 messages over and over. These
+// stay in the CPU cache, as a row that PQgetCopyData has just copied does,
+// so the gap to BM_PgCopyDecodeColumns estimates the time spent waiting for
 // memory on 100,000 messages spread over the heap.
 void BM_PgCopyDecodeColumnsCached(benchmark::State& state) {
   constexpr size_t kCached = 256;
