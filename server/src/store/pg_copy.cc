@@ -42,14 +42,23 @@ constexpr uint16_t kNumericMinusInfinity = 0xf000;
 constexpr uint16_t kNumericMaxScale = 0x3fff;
 constexpr uint8_t kJsonbVersion = 1;
 
-uint16_t read_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+// Big-endian reads: one unaligned load and one byte swap each.
+uint16_t read_u16(const uint8_t* p) {
+  uint16_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return __builtin_bswap16(value);
+}
 int16_t read_i16(const uint8_t* p) { return static_cast<int16_t>(read_u16(p)); }
 uint32_t read_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+  uint32_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return __builtin_bswap32(value);
 }
 int32_t read_i32(const uint8_t* p) { return static_cast<int32_t>(read_u32(p)); }
 int64_t read_i64(const uint8_t* p) {
-  return static_cast<int64_t>(static_cast<uint64_t>(read_u32(p)) << 32 | read_u32(p + 4));
+  uint64_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return static_cast<int64_t>(__builtin_bswap64(value));
 }
 
 struct TypeInfo {
@@ -226,9 +235,22 @@ bool parse_text(std::string_view text, Number* out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
+// Compared inline: enum values are a few bytes, shorter than a call to memcmp
+// costs.
+bool same_text(std::string_view left, std::string_view right) {
+  if (left.size() != right.size()) return false;
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (left[i] != right[i]) return false;
+  }
+  return true;
+}
+
 bool is_enum_value(const FieldSchema& field, std::string_view text) {
-  return field.enum_values.empty() ||
-         std::find(field.enum_values.begin(), field.enum_values.end(), text) != field.enum_values.end();
+  if (field.enum_values.empty()) return true;
+  for (const std::string& value : field.enum_values) {
+    if (same_text(value, text)) return true;
+  }
+  return false;
 }
 
 // Sets a Number field's value the way Mongoose's driver writes a number:
@@ -310,6 +332,22 @@ Outcome read_bounded_integer(uint32_t oid, std::string_view bytes, int64_t* out,
   return Outcome::kCorrupt;
 }
 
+// Converts PostgreSQL timestamp microseconds to epoch milliseconds.
+int64_t timestamp_ms(int64_t micros) {
+  int64_t ms = micros / 1000;
+  const int64_t rest = micros % 1000;
+  if (rest >= 500) ++ms;
+  if (rest <= -500) --ms;
+  return ms + kPostgresEpochMs;
+}
+
+bool is_infinite_timestamp(int64_t micros) {
+  return micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min();
+}
+bool is_infinite_date(int32_t days) {
+  return days == std::numeric_limits<int32_t>::max() || days == std::numeric_limits<int32_t>::min();
+}
+
 // Reads a timestamptz, timestamp or date column as epoch milliseconds,
 // rounding microseconds half away from zero as (extract(epoch from value) *
 // 1000)::int8 does. Infinite values break the schema.
@@ -317,20 +355,16 @@ Outcome read_date(uint32_t oid, std::string_view bytes, int64_t* out, std::strin
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   if ((oid == pg_type::kTimestamptz || oid == pg_type::kTimestamp) && bytes.size() == 8) {
     const int64_t micros = read_i64(p);
-    if (micros == std::numeric_limits<int64_t>::max() || micros == std::numeric_limits<int64_t>::min()) {
+    if (is_infinite_timestamp(micros)) {
       *detail = found_text(micros > 0 ? "infinity" : "-infinity");
       return Outcome::kViolation;
     }
-    int64_t ms = micros / 1000;
-    const int64_t rest = micros % 1000;
-    if (rest >= 500) ++ms;
-    if (rest <= -500) --ms;
-    *out = ms + kPostgresEpochMs;
+    *out = timestamp_ms(micros);
     return Outcome::kOk;
   }
   if (oid == pg_type::kDate && bytes.size() == 4) {
     const int32_t days = read_i32(p);
-    if (days == std::numeric_limits<int32_t>::max() || days == std::numeric_limits<int32_t>::min()) {
+    if (is_infinite_date(days)) {
       *detail = found_text(days > 0 ? "infinity" : "-infinity");
       return Outcome::kViolation;
     }
@@ -353,22 +387,64 @@ constexpr std::array<int8_t, 256> kHexDigits = [] {
   return digits;
 }();
 
+// Writes the 12 bytes of an ObjectId's 24 hex digits. Every digit is read
+// before the one check at the end: a non-digit's -1 turns `digits` negative.
 bool parse_object_id(std::string_view text, char* bytes) {
   if (text.size() != 24) return false;
+  int digits = 0;
   for (size_t i = 0; i < 12; ++i) {
     const int high = kHexDigits[static_cast<unsigned char>(text[2 * i])];
     const int low = kHexDigits[static_cast<unsigned char>(text[2 * i + 1])];
-    if (high < 0 || low < 0) return false;
-    bytes[i] = static_cast<char>(high << 4 | low);
+    digits |= high | low;
+    bytes[i] = static_cast<char>(static_cast<unsigned>(high) << 4 | static_cast<unsigned>(low));
+  }
+  return digits >= 0;
+}
+
+// Sets the high bit of each byte of `word` that lies in [low, high], for
+// words whose bytes are all below 0x80, so no sum carries into the next byte.
+uint64_t bytes_in_range(uint64_t word, uint8_t low, uint8_t high) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  const uint64_t at_least_low = word + kOnes * (0x80 - low);
+  const uint64_t above_high = word + kOnes * (0x7f - high);
+  return at_least_low & ~above_high;
+}
+
+// Checks that `text` is 24 hex digits (either case) without decoding them,
+// eight bytes at a time, for an ObjectId that is only validated.
+bool is_object_id(std::string_view text) {
+  constexpr uint64_t kHighBits = 0x8080808080808080ull;
+  constexpr uint64_t kCaseBits = 0x2020202020202020ull;
+  if (text.size() != 24) return false;
+  for (size_t at = 0; at < 24; at += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + at, sizeof(word));
+    if ((word & kHighBits) != 0) return false;
+    const uint64_t digits = bytes_in_range(word, '0', '9') | bytes_in_range(word | kCaseBits, 'a', 'f');
+    if ((digits & kHighBits) != kHighBits) return false;
   }
   return true;
 }
 
 // Checks UTF-8 without NUL, as bson_utf8_validate does, with a fast path
-// for ASCII, which most schema strings are.
+// for ASCII, which most schema strings are: eight bytes at a time, a word
+// passes when no byte has its high bit set and none is zero. A word that
+// fails (non-ASCII or NUL) sends the whole text to the full check.
 bool is_utf8(std::string_view text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighBits = 0x8080808080808080ull;
+  const char* p = text.data();
+  size_t left = text.size();
+  for (; left >= 8; p += 8, left -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    // A zero byte borrows in word - kOnes and sets its high bit there.
+    if (((word | (word - kOnes)) & kHighBits) != 0) {
+      return bson_utf8_validate(text.data(), text.size(), /*allow_null=*/false);
+    }
+  }
+  for (; left > 0; ++p, --left) {
+    const auto byte = static_cast<unsigned char>(*p);
     if (byte == 0 || byte >= 0x80) return bson_utf8_validate(text.data(), text.size(), /*allow_null=*/false);
   }
   return true;
@@ -632,6 +708,24 @@ Error column_type_error(std::string message, std::string bound, std::string valu
 
 }  // namespace
 
+PgCopyDecoder::Plan PgCopyDecoder::plan_for(FieldType type, uint32_t oid) {
+  switch (type) {
+    case FieldType::kObjectId: return Plan::kObjectId;
+    case FieldType::kString: return oid == pg_type::kUuid ? Plan::kGeneral : Plan::kText;
+    case FieldType::kDate: return oid == pg_type::kDate ? Plan::kDate : Plan::kTimestamp;
+    case FieldType::kInt32:
+    case FieldType::kBigInt:
+      if (oid == pg_type::kInt2) return Plan::kInt2;
+      if (oid == pg_type::kInt4) return Plan::kInt4;
+      if (oid == pg_type::kInt8) return Plan::kInt8;
+      return Plan::kGeneral;
+    case FieldType::kDouble:
+    case FieldType::kNumber: return oid == pg_type::kFloat8 ? Plan::kFloat8 : Plan::kGeneral;
+    case FieldType::kBoolean: return Plan::kBool;
+    default: return Plan::kGeneral;
+  }
+}
+
 std::string pg_type_name(uint32_t oid) {
   for (const TypeInfo& type : kTypes) {
     if (type.oid == oid) return type.name;
@@ -673,6 +767,7 @@ Result<PgCopyDecoder> PgCopyDecoder::create(const ModelSchema& model, const std:
                                            field_type_name(leaf.field->type), accepted),
                                accepted, pg_type_name(leaf.oid));
     }
+    leaf.plan = plan_for(leaf.field->type, leaf.oid);
     decoder.leaves_.push_back(std::move(leaf));
   }
   for (const FieldSchema& field : model.fields) decoder.flat_ &= field.type != FieldType::kObject;
@@ -693,6 +788,7 @@ Result<PgCopyDecoder> PgCopyDecoder::create(const ModelSchema& model, const std:
                             fmt::format("aggregates: {} is not a scalar field of model {}", quote_value(path), model.name),
                             "a scalar field of model " + model.name, path);
     }
+    leaf->in_batch = true;
     decoder.column_leaves_.push_back(static_cast<size_t>(leaf - decoder.leaves_.begin()));
   }
   return decoder;
@@ -717,7 +813,17 @@ Error corrupt_stream(const std::string& problem) {
 }  // namespace
 
 Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
+  if (push(data, size)) return Status::Ok();
+  return *failure_;
+}
+
+Status PgCopyDecoder::status() const {
   if (failure_) return *failure_;
+  return Status::Ok();
+}
+
+bool PgCopyDecoder::push(const uint8_t* data, size_t size) {
+  if (failure_) return false;
   size_t used = 0;
   bool consumed;
   if (pending_.empty()) {
@@ -728,8 +834,7 @@ Status PgCopyDecoder::feed(const uint8_t* data, size_t size) {
     consumed = consume(reinterpret_cast<const uint8_t*>(pending_.data()), pending_.size(), &used);
     if (consumed) pending_.erase(0, used);
   }
-  if (!consumed) return *failure_;
-  return Status::Ok();
+  return consumed;
 }
 
 bool PgCopyDecoder::fail(Error error) {
@@ -802,7 +907,9 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
     return Step::kFailed;
   }
   size_t at = 2;
-  for (size_t i = 0; i < leaves_.size(); ++i) {
+  Span* const spans = spans_.data();
+  const size_t fields = leaves_.size();
+  for (size_t i = 0; i < fields; ++i) {
     if (size - at < 4) {
       short_field_ = i + 1;
       return Step::kNeedMore;
@@ -813,7 +920,7 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
       fail(corrupt(row, i, fmt::format("a field length of {}", length)));
       return Step::kFailed;
     }
-    spans_[i] = Span{data + at, length};
+    spans[i] = Span{data + at, length};
     if (length > 0) {
       if (size - at < static_cast<size_t>(length)) {
         short_field_ = i + 1;
@@ -829,12 +936,13 @@ PgCopyDecoder::Step PgCopyDecoder::frame_tuple(const uint8_t* data, size_t size,
 bool PgCopyDecoder::decode_tuple() {
   violations_.clear();
   if (batch_ != nullptr && !records_only_) {
-    bool valid = false;
-    if (!decode_into_columns(&valid)) return false;
+    // A row the plan cannot take (a value that breaks the schema, malformed
+    // bytes or a missing required field) is decoded again from the start by
+    // the full decoder, which reports it.
+    bool valid = decode_planned();
+    if (!valid && !decode_into_columns(&valid)) return false;
     if (valid) {
-      for (size_t i = 0; i < column_leaves_.size(); ++i) {
-        append_scalar(slots_[column_leaves_[i]].value, batch_->columns[i]);
-      }
+      append_row();
       Status accepted = sink_.accept_row();
       return accepted.ok() || fail(accepted.error());
     }
@@ -847,6 +955,136 @@ bool PgCopyDecoder::decode_tuple() {
   Status status = decode_record(&record, &valid);
   if (status.ok()) status = valid ? sink_.accept(record) : sink_.reject(violations_);
   return status.ok() || fail(status.error());
+}
+
+bool PgCopyDecoder::decode_planned() {
+  // Local copies: the stores below could alias the vectors' members, which
+  // would make the compiler reload them for every field.
+  const Leaf* const leaves = leaves_.data();
+  const Span* const spans = spans_.data();
+  Slot* const slots = slots_.data();
+  const size_t fields = leaves_.size();
+  for (size_t i = 0; i < fields; ++i) {
+    const Leaf& leaf = leaves[i];
+    Slot& slot = slots[i];
+    // Each case sets the kind and the members append_scalar reads for it.
+    ScalarView& value = slot.value;
+    const Span& span = spans[i];
+    if (span.length < 0) {
+      value.kind = ValueKind::kMissing;
+      continue;
+    }
+    const uint8_t* p = span.data;
+    const auto size = static_cast<size_t>(span.length);
+    const std::string_view bytes(reinterpret_cast<const char*>(p), size);
+    const FieldType type = leaf.field->type;
+    switch (leaf.plan) {
+      case Plan::kObjectId:
+        // Only a column needs the ObjectId's bytes.
+        if (!(leaf.in_batch ? parse_object_id(bytes, slot.raw) : is_object_id(bytes))) return false;
+        value.kind = ValueKind::kObjectId;
+        value.bytes = std::string_view(slot.raw, 12);
+        break;
+      case Plan::kText:
+        if (!is_utf8(bytes) || !is_enum_value(*leaf.field, bytes)) return false;
+        value.kind = ValueKind::kString;
+        value.bytes = bytes;
+        break;
+      case Plan::kTimestamp: {
+        if (size != 8) return false;
+        const int64_t micros = read_i64(p);
+        if (is_infinite_timestamp(micros)) return false;
+        value.kind = ValueKind::kDate;
+        value.integer = timestamp_ms(micros);
+        break;
+      }
+      case Plan::kDate: {
+        if (size != 4) return false;
+        const int32_t days = read_i32(p);
+        if (is_infinite_date(days)) return false;
+        value.kind = ValueKind::kDate;
+        value.integer = (days + kPostgresEpochDays) * kDayMs;
+        break;
+      }
+      case Plan::kInt2:
+      case Plan::kInt4:
+      case Plan::kInt8: {
+        int64_t integer;
+        if (leaf.plan == Plan::kInt2 && size == 2) {
+          integer = read_i16(p);
+        } else if (leaf.plan == Plan::kInt4 && size == 4) {
+          integer = read_i32(p);
+        } else if (leaf.plan == Plan::kInt8 && size == 8) {
+          integer = read_i64(p);
+        } else {
+          return false;
+        }
+        if (type == FieldType::kInt32) {
+          if (integer < INT32_MIN || integer > INT32_MAX) return false;
+          value.kind = ValueKind::kInt32;
+        } else {
+          value.kind = ValueKind::kInt64;
+        }
+        value.integer = integer;
+        break;
+      }
+      case Plan::kFloat8: {
+        if (size != 8) return false;
+        const uint64_t bits = static_cast<uint64_t>(read_i64(p));
+        double number;
+        std::memcpy(&number, &bits, sizeof(number));
+        if (type == FieldType::kNumber) {
+          set_number(number, &value);
+        } else {
+          value.kind = ValueKind::kDouble;
+          value.number = std::isnan(number) ? std::numeric_limits<double>::quiet_NaN() : number;
+        }
+        break;
+      }
+      case Plan::kBool:
+        if (size != 1 || p[0] > 1) return false;
+        value.kind = ValueKind::kBool;
+        value.boolean = p[0] == 1;
+        break;
+      case Plan::kGeneral:
+        value = ScalarView{};
+        if (decode_scalar(*leaf.field, leaf.oid, bytes, &value, slot.raw, &slot.text, &detail_) != Outcome::kOk) {
+          return false;
+        }
+        break;
+    }
+  }
+  return has_required();
+}
+
+void PgCopyDecoder::append_row() {
+  const size_t* const column_leaves = column_leaves_.data();
+  const Slot* const slots = slots_.data();
+  Column* const columns = batch_->columns.data();
+  const size_t count = column_leaves_.size();
+  for (size_t i = 0; i < count; ++i) {
+    const ScalarView& value = slots[column_leaves[i]].value;
+    Column& column = columns[i];
+    // The common pairs are appended here; append_scalar converts the rest.
+    switch (column.kind) {
+      case Column::Kind::kText:
+        if (value.kind != ValueKind::kString) break;
+        column.present.push_back(1);
+        column.append_text(value.bytes);
+        continue;
+      case Column::Kind::kInteger:
+        if (value.kind != ValueKind::kDate && value.kind != ValueKind::kInt32 && value.kind != ValueKind::kInt64) break;
+        column.present.push_back(1);
+        column.integers.push_back(value.integer);
+        continue;
+      case Column::Kind::kNumber:
+        if (value.kind != ValueKind::kDouble) break;
+        column.present.push_back(1);
+        column.numbers.push_back(value.number);
+        continue;
+    }
+    append_scalar(value, column);
+  }
 }
 
 bool PgCopyDecoder::decode_into_columns(bool* valid) {
@@ -864,20 +1102,20 @@ bool PgCopyDecoder::decode_into_columns(bool* valid) {
       return true;
     }
   }
+  *valid = has_required();
+  return true;
+}
+
+bool PgCopyDecoder::has_required() const {
   if (flat_) {
     for (const size_t leaf : required_leaves_) {
-      if (spans_[leaf].length < 0) {
-        *valid = false;
-        return true;
-      }
+      if (spans_[leaf].length < 0) return false;
     }
-    *valid = true;
     return true;
   }
   size_t next_leaf = 0;
   bool any_column = false;
-  *valid = check_required(model_.fields, &next_leaf, &any_column);
-  return true;
+  return check_required(model_.fields, &next_leaf, &any_column);
 }
 
 bool PgCopyDecoder::check_required(const std::vector<FieldSchema>& fields, size_t* next_leaf, bool* any_column) const {

@@ -102,6 +102,13 @@ class PgCopyDecoder {
   // and every later call fails the same way.
   Status feed(const uint8_t* data, size_t size);
 
+  // Same as feed() without building a Status, for a reader that feeds one
+  // message per row: returns false when the read stopped, and status() then
+  // returns why.
+  bool push(const uint8_t* data, size_t size);
+  // The error that stopped the read, or OK.
+  Status status() const;
+
   // Checks that the stream ended with the COPY trailer and no partial
   // tuple. Call once, after the last feed().
   Status finish() const;
@@ -110,6 +117,9 @@ class PgCopyDecoder {
   uint64_t rows() const { return rows_; }
 
  private:
+  // How the column path decodes a leaf, chosen once per request from its
+  // field type and column type. kGeneral goes through the full decoder.
+  enum class Plan : uint8_t { kGeneral, kObjectId, kText, kTimestamp, kDate, kInt2, kInt4, kInt8, kFloat8, kBool };
   struct Leaf {
     const FieldSchema* field = nullptr;
     std::string path;
@@ -117,6 +127,9 @@ class PgCopyDecoder {
     uint32_t oid = 0;
     // Element type of an array column.
     uint32_t element_oid = 0;
+    Plan plan = Plan::kGeneral;
+    // True when the sink's batch has a column of this leaf.
+    bool in_batch = false;
   };
   // The decoded value of one leaf in the current row.
   struct Slot {
@@ -135,17 +148,26 @@ class PgCopyDecoder {
   enum class Step { kNeedMore, kTuple, kTrailer, kFailed };
 
   PgCopyDecoder(const ModelSchema& model, RecordSink& sink) : model_(model), sink_(sink) {}
+  static Plan plan_for(FieldType type, uint32_t oid);
   // The per-row steps return false (or Step::kFailed) after storing the
   // error in failure_, so no Status is built for a row that succeeds.
   bool fail(Error error);
   bool consume(const uint8_t* data, size_t size, size_t* used);
   Step frame_tuple(const uint8_t* data, size_t size, size_t* used);
   bool decode_tuple();
+  // Decodes the current tuple into slots_ by each leaf's plan. Returns
+  // false, having reported nothing, when the row is not plainly valid.
+  bool decode_planned();
+  // Appends the slots_ of the column leaves to the batch.
+  void append_row();
   bool decode_into_columns(bool* valid);
   Status decode_record(Value* record, bool* valid);
   Status build_fields(const std::vector<FieldSchema>& fields, const std::string& prefix, size_t* next_leaf,
                       Value* out, bool* any_column, bool* valid);
   Status decode_leaf(size_t leaf, Value* out, bool* valid);
+  // Reports whether the current tuple has every required field, an Object's
+  // only when the Object is present.
+  bool has_required() const;
   bool check_required(const std::vector<FieldSchema>& fields, size_t* next_leaf, bool* any_column) const;
   Error corrupt(uint64_t row, size_t leaf, const std::string& problem) const;
 

@@ -117,9 +117,12 @@ Status read_postgres(const v1::PostgresSource& source, const ModelSchema& model,
     const int size = PQgetCopyData(db, &buffer, /*async=*/0);
     if (size == -1) break;
     if (size < 0) return query_failed("COPY", PQerrorMessage(db));
+    // The row is decoded straight from libpq's buffer, which is freed at
+    // the end of this iteration, before the next message is read.
     const LibpqString owned(buffer);
-    Status status = decoder.value().feed(reinterpret_cast<const uint8_t*>(buffer), static_cast<size_t>(size));
-    if (!status.ok()) return status;
+    if (!decoder.value().push(reinterpret_cast<const uint8_t*>(buffer), static_cast<size_t>(size))) {
+      return decoder.value().status();
+    }
     if (messages % kMessagesPerCheck == 0) {
       if (Status checked = context.check(); !checked.ok()) return checked;
     }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -606,6 +607,72 @@ TEST(PgCopy, ColumnsMatchRecords) {
   EXPECT_EQ(records_sink.records.size(), 2u);
 }
 
+// Rows at the edges of each column type's simple case: the typed columns
+// hold what the records hold, and the rows that break the schema are
+// reported the same way both ways.
+TEST(PgCopy, ColumnsMatchRecordsAtEdges) {
+  const ModelSchema projected = sample().project({"label", "born", "small", "big", "ratio", "score", "active"}, "test").value();
+  const std::vector<std::string> paths = {"_id", "label", "born", "small", "big", "ratio", "score", "active"};
+  const std::vector<Column::Kind> kinds = {Column::Kind::kText,    Column::Kind::kText,    Column::Kind::kInteger,
+                                           Column::Kind::kInteger, Column::Kind::kInteger, Column::Kind::kNumber,
+                                           Column::Kind::kNumber,  Column::Kind::kInteger};
+  const uint32_t oids[] = {pg_type::kVarchar, pg_type::kText,   pg_type::kDate,   pg_type::kInt8,
+                           pg_type::kInt2,    pg_type::kFloat8, pg_type::kFloat8, pg_type::kBool};
+  std::vector<PgCopyDecoder::ColumnType> columns;
+  for (size_t i = 0; i < paths.size(); ++i) columns.push_back({paths[i], oids[i]});
+
+  const auto row = [](std::string id, std::string label, std::optional<std::string> small) {
+    return Row{std::move(id), std::move(label), be32(-1), std::move(small), be16(-7), float8(NAN), float8(-0.0),
+               std::string(1, '\1')};
+  };
+  const std::string bytes = stream({
+      row("65F0A1B2C3D4E5F60123456A", "eight ascii bytes and more", be64(INT32_MIN)),
+      row(kIdHex, "caf\xc3\xa9 cr\xc3\xa8me", std::nullopt),
+      row(kIdHex, "ends in \xc3", be64(1)),
+      row(kIdHex, std::string("nul\0inside", 10), be64(2)),
+      row(kIdHex, "ok", be64(int64_t{INT32_MAX} + 1)),
+      row("65f0a1b2c3d4e5f60123456g", "ok", be64(3)),
+      Row{std::string(kIdHex), std::string("ok"), be32(INT32_MAX), be64(4), be16(0), float8(1), float8(2), std::string(1, '\0')},
+  });
+
+  ColumnCollector columns_sink(paths, kinds);
+  auto decoder = PgCopyDecoder::create(projected, columns, columns_sink);
+  ASSERT_TRUE(decoder.ok()) << decoder.error().message;
+  ASSERT_TRUE(decoder.value().feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).ok());
+  ASSERT_TRUE(decoder.value().finish().ok());
+  RecordCollector records_sink;
+  auto records = PgCopyDecoder::create(projected, columns, records_sink);
+  ASSERT_TRUE(records.ok());
+  ASSERT_TRUE(records.value().feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).ok());
+  ASSERT_TRUE(records.value().finish().ok());
+
+  ASSERT_EQ(columns_sink.batch.rows, 2u);
+  ASSERT_EQ(records_sink.records.size(), 2u);
+  ASSERT_EQ(columns_sink.violations.size(), 5u);
+  ASSERT_EQ(records_sink.violations.size(), columns_sink.violations.size());
+  for (size_t i = 0; i < columns_sink.violations.size(); ++i) {
+    EXPECT_EQ(columns_sink.violations[i].field, records_sink.violations[i].field);
+    EXPECT_EQ(columns_sink.violations[i].found, records_sink.violations[i].found);
+  }
+  EXPECT_EQ(columns_sink.violations[0].field, "label");
+  EXPECT_EQ(columns_sink.violations[2].field, "small");
+  EXPECT_EQ(columns_sink.violations[3].field, "_id");
+
+  const ColumnBatch& batch = columns_sink.batch;
+  EXPECT_EQ(batch.columns[0].text_at(0), "65f0a1b2c3d4e5f60123456a");
+  EXPECT_EQ(batch.columns[1].text_at(0), "eight ascii bytes and more");
+  EXPECT_EQ(batch.columns[1].text_at(1), "caf\xc3\xa9 cr\xc3\xa8me");
+  EXPECT_EQ(batch.columns[2].integers, (std::vector<int64_t>{-86'400'000 + 946'684'800'000, -86'400'000 + 946'684'800'000}));
+  EXPECT_EQ(batch.columns[3].integers, (std::vector<int64_t>{INT32_MIN, 0}));
+  EXPECT_EQ(batch.columns[3].present, (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(batch.columns[4].integers, (std::vector<int64_t>{-7, -7}));
+  EXPECT_TRUE(std::isnan(batch.columns[5].numbers[0]));
+  EXPECT_EQ(batch.columns[6].numbers[0], 0);
+  EXPECT_TRUE(std::signbit(batch.columns[6].numbers[0]));
+  EXPECT_EQ(batch.columns[7].integers, (std::vector<int64_t>{1, 1}));
+  EXPECT_NE(records_sink.records[0].find("65f0a1b2c3d4e5f60123456a"), std::string::npos) << records_sink.records[0];
+}
+
 TEST(PgCopy, FlatModelColumnsCheckRequired) {
   const ModelSchema projected = sample().project({"label", "small"}, "test").value();
   const std::vector<PgCopyDecoder::ColumnType> columns = {
@@ -624,6 +691,36 @@ TEST(PgCopy, FlatModelColumnsCheckRequired) {
   ASSERT_EQ(sink.violations.size(), 1u);
   EXPECT_EQ(sink.violations[0].field, "label");
   EXPECT_EQ(sink.violations[0].found, "missing");
+}
+
+// _id is checked but not decoded when no column takes it: each non-hex
+// byte next to the digit and letter ranges is still a violation.
+TEST(PgCopy, ObjectIdOutsideColumnsIsChecked) {
+  const ModelSchema projected = sample().project({"small"}, "test").value();
+  const std::vector<PgCopyDecoder::ColumnType> columns = {{"_id", pg_type::kBpchar}, {"small", pg_type::kInt4}};
+  const std::string valid_ids[] = {kIdHex, "0123456789abcdefABCDEF00", "ffffffffffffffffffffffff"};
+  const char bad_bytes[] = {'/', ':', '@', 'G', '`', 'g', 'P', '\x10', static_cast<char>(0xc1), '\0', ' '};
+  std::vector<Row> rows;
+  for (const std::string& id : valid_ids) rows.push_back({id, be32(1)});
+  for (const char bad : bad_bytes) {
+    for (const size_t at : {size_t{0}, size_t{11}, size_t{23}}) {
+      std::string id = kIdHex;
+      id[at] = bad;
+      rows.push_back({id, be32(2)});
+    }
+  }
+  rows.push_back({std::string(kIdHex) + "0", be32(3)});
+  const std::string bytes = stream(rows);
+
+  ColumnCollector sink({"small"}, {Column::Kind::kInteger});
+  auto decoder = PgCopyDecoder::create(projected, columns, sink);
+  ASSERT_TRUE(decoder.ok()) << decoder.error().message;
+  ASSERT_TRUE(decoder.value().feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()).ok());
+  ASSERT_TRUE(decoder.value().finish().ok());
+  EXPECT_EQ(sink.batch.rows, 3u);
+  EXPECT_EQ(sink.batch.columns[0].integers, (std::vector<int64_t>{1, 1, 1}));
+  ASSERT_EQ(sink.violations.size(), 3 * std::size(bad_bytes) + 1);
+  for (const Violation& violation : sink.violations) EXPECT_EQ(violation.field, "_id");
 }
 
 TEST(PgCopy, ColumnPathMustBeAScalarLeaf) {
