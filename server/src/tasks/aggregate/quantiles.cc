@@ -173,13 +173,33 @@ std::vector<double> quantiles_of(Spans spans, size_t size, const std::vector<dou
 }  // namespace
 
 void ValueRange::add(std::span<const double> values) {
-  // No branch depends on the values, so the loop can vectorize.
-  for (const double value : values) {
-    const bool nan = std::isnan(value);
-    const uint64_t key = order_key(value);
-    low_key = std::min(low_key, nan ? std::numeric_limits<uint64_t>::max() : key);
-    high_key = std::max(high_key, nan ? 0 : key);
-    nans += nan ? 1 : 0;
+  // Minimum and maximum as doubles, in four independent lanes. A NaN fails
+  // both comparisons, so it changes neither; -0 and +0 get one key below.
+  const double infinity = std::numeric_limits<double>::infinity();
+  double low[4] = {infinity, infinity, infinity, infinity};
+  double high[4] = {-infinity, -infinity, -infinity, -infinity};
+  size_t nan_count = 0;
+  size_t i = 0;
+  for (; i + 4 <= values.size(); i += 4) {
+    for (size_t lane = 0; lane < 4; ++lane) {
+      const double value = values[i + lane];
+      low[lane] = value < low[lane] ? value : low[lane];
+      high[lane] = value > high[lane] ? value : high[lane];
+      nan_count += value != value ? 1 : 0;
+    }
+  }
+  for (; i < values.size(); ++i) {
+    const double value = values[i];
+    low[0] = value < low[0] ? value : low[0];
+    high[0] = value > high[0] ? value : high[0];
+    nan_count += value != value ? 1 : 0;
+  }
+  nans += nan_count;
+  if (nan_count == values.size()) return;  // no numbers
+  for (size_t lane = 0; lane < 4; ++lane) {
+    // Lanes that saw no number keep an infinity that the others bound.
+    low_key = std::min(low_key, order_key(low[lane]));
+    high_key = std::max(high_key, order_key(high[lane]));
   }
 }
 
