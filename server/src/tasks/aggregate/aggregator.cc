@@ -58,10 +58,11 @@ uint64_t value_hash(const Column& column, size_t row) {
   return 0;
 }
 
-// The moments of one aggregate in one group. Each kind updates the fields
-// it reads: sum and mean keep n and sum, min and max keep n and the extreme,
-// stddev keeps n, mean and M2 (Welford's update), and correlation adds the
-// second field's mean and M2 and the co-moment. Counting kinds keep n only.
+// The moments of one column in one group. Each aggregate kind updates only
+// the fields it reads. Sum and mean keep n and sum, min and max keep n and
+// the extreme, and stddev keeps n, mean and M2 (Welford's update).
+// Correlation adds the second field's mean and M2 and the co-moment, and
+// counting kinds keep n only.
 struct Moments {
   uint64_t n = 0;
   double sum = 0;
@@ -98,10 +99,10 @@ struct Moments {
 
 }  // namespace
 
-// What a state keeps: moments of one column (shared by count, sum, mean,
-// min, max and stddev over that column), the values of one column for
-// quantiles (shared by every quantile aggregate over it), or the state of
-// one histogram, distinct count, top-k or correlation aggregate.
+// The kind of a state. Moments of one column serve every count, sum, mean,
+// min, max and stddev over that column. The values of one column serve
+// every quantile aggregate over it. The other kinds serve one histogram,
+// distinct count, top-k or correlation aggregate each.
 enum class StateKind { kMoments, kQuantiles, kHistogram, kDistinctCount, kTopK, kCorrelation };
 
 // The accumulated state of one or more aggregates for every group, indexed

@@ -123,7 +123,7 @@ class Aggregator {
   // quantile values.
   std::vector<State> states_;
   std::vector<size_t> state_of_;
-  // Estimated bytes of values kept for quantiles, sketches and top-k counts;
+  // Estimated bytes of values kept for quantiles, sketches and top-k counts.
   // memory_bytes_ adds the groups, dictionaries and index to it.
   uint64_t value_bytes_ = 0;
   uint64_t memory_bytes_ = 0;

@@ -77,7 +77,7 @@ inline uint64_t mix_bits(uint64_t value) {
 class KeyDictionary {
  public:
   // `output` is how integer keys are written (integer, time_ms or boolean).
-  // `bucket` buckets integer dates by time; empty for other keys.
+  // `bucket` buckets integer dates by time, and is empty for other keys.
   KeyDictionary(v1::KeyValue::ValueCase output, std::optional<TimeBucketer> bucket);
 
   // Writes the code of each of the first `rows` values of `column` to

@@ -174,7 +174,7 @@ std::vector<double> quantiles_of(Spans spans, size_t size, const std::vector<dou
 
 void ValueRange::add(std::span<const double> values) {
   // Minimum and maximum as doubles, in four independent lanes. A NaN fails
-  // both comparisons, so it changes neither; -0 and +0 get one key below.
+  // both comparisons, so it changes neither. -0 and +0 get one key below.
   const double infinity = std::numeric_limits<double>::infinity();
   double low[4] = {infinity, infinity, infinity, infinity};
   double high[4] = {-infinity, -infinity, -infinity, -infinity};
@@ -217,8 +217,8 @@ double* QuantileValues::extend(size_t count) {
   if (blocks_.empty() || blocks_.back().capacity - blocks_.back().size < count) {
     const size_t next = blocks_.empty() ? kMinBlockValues : std::min(kMaxBlockValues, blocks_.back().capacity * 2);
     const size_t capacity = std::max(count, next);
-    // make_unique_for_overwrite leaves the doubles uninitialized: the
-    // caller writes every value it asks room for.
+    // make_unique_for_overwrite leaves the doubles uninitialized, because
+    // the caller writes every value it requests room for.
     blocks_.push_back(Block{std::make_unique_for_overwrite<double[]>(capacity), 0, capacity});
   }
   Block& block = blocks_.back();

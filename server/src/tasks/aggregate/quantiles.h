@@ -12,10 +12,11 @@
 namespace heavylift {
 
 // Returns one exact quantile of `values` for each q in `quantiles` (each in
-// [0, 1]), in the same order: linear interpolation between the closest
-// ranks, at position q * (n - 1) of the sorted values (numpy's default and
-// DuckDB's quantile_cont). NaN orders above every number, so a quantile that
-// falls on or next to a NaN is NaN. An empty set gives NaN for every q.
+// [0, 1]), in the same order. Each is the linear interpolation between the
+// closest ranks at position q * (n - 1) of the sorted values, as numpy's
+// default and DuckDB's quantile_cont compute it. NaN orders above every
+// number, so a quantile that falls on or next to a NaN is NaN. An empty set
+// gives NaN for every q.
 //
 // Sets of at least kRadixSelectMinValues numbers are narrowed by a histogram
 // of the values' order-preserving bit patterns: one pass finds the range,

@@ -16,8 +16,8 @@ constexpr int64_t kHourMs = 60 * kMinuteMs;
 constexpr int64_t kDayMs = 24 * kHourMs;
 
 int64_t floor_div(int64_t a, int64_t b) {
-  // Truncation rounds toward zero; step down when the signs differ and the
-  // division is inexact. Written without a branch for the per-row loops.
+  // Truncation rounds toward zero, so step down when the signs differ and
+  // the division is inexact. Written without a branch for the per-row loops.
   const int64_t q = a / b;
   return q - static_cast<int64_t>((a % b != 0) & ((a ^ b) < 0));
 }
@@ -31,6 +31,16 @@ int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
   const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
   const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + day_of_era - 719468;
+}
+
+// Converts seconds to milliseconds, clamped to the int64 range, so the
+// open-ended first and last periods of a zone convert too.
+int64_t seconds_to_ms(int64_t seconds) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min() / 1000;
+  if (seconds > kMax) return std::numeric_limits<int64_t>::max();
+  if (seconds < kMin) return std::numeric_limits<int64_t>::min();
+  return seconds * 1000;
 }
 
 int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
@@ -89,9 +99,7 @@ TimeZone::Period TimeZone::period_at(int64_t epoch_ms) const {
   }
   const date::sys_seconds instant{std::chrono::seconds{floor_div(epoch_ms, 1000)}};
   const date::sys_info info = zone_->get_info(instant);
-  // The date library bounds the first and last periods at about +-32767
-  // years (about 1e15 ms), so these products fit an int64.
-  return Period{info.begin.time_since_epoch().count() * 1000, info.end.time_since_epoch().count() * 1000,
+  return Period{seconds_to_ms(info.begin.time_since_epoch().count()), seconds_to_ms(info.end.time_since_epoch().count()),
                 std::chrono::duration_cast<std::chrono::milliseconds>(info.offset).count()};
 }
 
@@ -159,7 +167,7 @@ int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone) {
 }
 
 int64_t TimeBucketer::find_offset(int64_t epoch_ms) {
-  // The first period that ends after `epoch_ms` holds it, when it has begun.
+  // The first period that ends after `epoch_ms` contains it, when it has begun.
   const auto found = std::upper_bound(periods_.begin(), periods_.end(), epoch_ms,
                                       [](int64_t value, const TimeZone::Period& period) { return value < period.end_ms; });
   if (found != periods_.end() && found->begin_ms <= epoch_ms) {

@@ -75,8 +75,8 @@ int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone);
 
 // Computes bucket keys of many dates in one unit and zone. It caches the
 // zone's periods as it meets them, so a date costs a range check instead of
-// a zoneinfo lookup. The cache holds at most one period per transition of
-// the zone. Not thread-safe: lookups fill the cache.
+// a zoneinfo lookup. The cache contains at most one period per transition
+// of the zone. Not thread-safe: lookups fill the cache.
 class TimeBucketer {
  public:
   TimeBucketer(BucketUnit unit, const TimeZone& zone) : unit_(unit), zone_(zone) {}
@@ -84,7 +84,7 @@ class TimeBucketer {
   // Writes to keys[i] the key of epoch_ms[i], or 0 where present[i] is 0.
   // Two dates get the same key exactly when bucket_start returns the same
   // start for them. For day, week and month buckets the key numbers the
-  // local day, week or month; for minute and hour buckets it is the start.
+  // local day, week or month. For minute and hour buckets it is the start.
   void keys(const int64_t* epoch_ms, const uint8_t* present, size_t count, int64_t* keys);
 
   // Returns bucket_start(epoch_ms, unit, zone).
