@@ -57,37 +57,14 @@ void select_by_partition(double* data, size_t count, std::vector<RankRequest>& r
   }
 }
 
-// Writes the value of each requested rank of the `numbers` numbers in
-// `spans`, skipping NaNs. `range` is the range of `spans`.
-void select_ranks(Spans spans, size_t numbers, const ValueRange& range, std::vector<RankRequest>& ranks, int level) {
-  if (range.low_key == range.high_key) {
-    // Every number is the same (up to the sign of zero).
-    for (RankRequest& request : ranks) *request.value = from_order_key(range.low_key);
-    return;
-  }
-  if (numbers < kRadixSelectMinValues || level >= kMaxLevels) {
-    std::vector<double> copy;
-    copy.reserve(numbers);
-    for (const std::span<const double> span : spans) {
-      for (const double value : span) {
-        if (!std::isnan(value)) copy.push_back(value);
-      }
-    }
-    select_by_partition(copy.data(), numbers, ranks);
-    return;
-  }
-  const auto width = static_cast<unsigned>(std::bit_width(range.high_key - range.low_key));
-  const unsigned shift = width > kBucketBits ? width - kBucketBits : 0;
-  // Buckets in value order, then one more that collects the NaNs.
-  const size_t nan_bucket = static_cast<size_t>((range.high_key - range.low_key) >> shift) + 1;
-  const uint64_t low = range.low_key;
-  const auto bucket_of = [low, shift, nan_bucket](double value) {
-    const size_t bucket = static_cast<size_t>((order_key(value) - low) >> shift);
-    return std::isnan(value) ? nan_bucket : bucket;
-  };
+void select_ranks(Spans spans, size_t numbers, const ValueRange& range, std::vector<RankRequest>& ranks, int level);
 
-  // Count the values of each bucket.
-  std::vector<uint32_t> counts(nan_bucket + 1, 0);
+// Counts the values of `spans` per bucket (bucket_of maps a value to one of
+// `buckets`, NaN to the last), copies the values of the buckets that hold
+// the requested ranks, and selects inside each of those.
+template <typename BucketOf>
+void narrow_by_histogram(Spans spans, size_t buckets, BucketOf bucket_of, std::vector<RankRequest>& ranks, int level) {
+  std::vector<uint32_t> counts(buckets, 0);
   for (const std::span<const double> span : spans) {
     for (const double value : span) ++counts[bucket_of(value)];
   }
@@ -95,7 +72,7 @@ void select_ranks(Spans spans, size_t numbers, const ValueRange& range, std::vec
   // Find the bucket of each rank: the one whose running count passes it.
   std::sort(ranks.begin(), ranks.end(), [](const RankRequest& a, const RankRequest& b) { return a.rank < b.rank; });
   constexpr uint32_t kUnwanted = std::numeric_limits<uint32_t>::max();
-  std::vector<uint32_t> part_of_bucket(nan_bucket + 1, kUnwanted);
+  std::vector<uint32_t> part_of_bucket(buckets, kUnwanted);
   struct Part {
     size_t begin = 0;  // position in `gathered`
     size_t size = 0;
@@ -132,6 +109,50 @@ void select_ranks(Spans spans, size_t numbers, const ValueRange& range, std::vec
     const Spans part_spans(&span, 1);
     select_ranks(part_spans, part.size, range_of(part_spans), part.ranks, level + 1);
   }
+}
+
+// Writes the value of each requested rank of the `numbers` numbers in
+// `spans`, skipping NaNs. `range` is the range of `spans`.
+void select_ranks(Spans spans, size_t numbers, const ValueRange& range, std::vector<RankRequest>& ranks, int level) {
+  if (range.low_key == range.high_key) {
+    // Every number is the same (up to the sign of zero).
+    for (RankRequest& request : ranks) *request.value = from_order_key(range.low_key);
+    return;
+  }
+  if (numbers < kRadixSelectMinValues || level >= kMaxLevels) {
+    std::vector<double> copy;
+    copy.reserve(numbers);
+    for (const std::span<const double> span : spans) {
+      for (const double value : span) {
+        if (!std::isnan(value)) copy.push_back(value);
+      }
+    }
+    select_by_partition(copy.data(), numbers, ranks);
+    return;
+  }
+  const auto width = static_cast<unsigned>(std::bit_width(range.high_key - range.low_key));
+  const unsigned shift = width > kBucketBits ? width - kBucketBits : 0;
+  // Buckets in value order, then one more that collects the NaNs.
+  const size_t nan_bucket = static_cast<size_t>((range.high_key - range.low_key) >> shift) + 1;
+  const uint64_t low = range.low_key;
+  constexpr uint64_t kSignBit = uint64_t{1} << 63;
+  if (range.nans == 0 && low >= kSignBit) {
+    // No NaN and no number below zero (the common case of amounts and
+    // durations): the order key is the bit pattern with the sign bit set,
+    // which also maps -0 to the key of +0.
+    narrow_by_histogram(
+        spans, nan_bucket + 1,
+        [low, shift](double value) { return static_cast<size_t>(((std::bit_cast<uint64_t>(value) | kSignBit) - low) >> shift); },
+        ranks, level);
+    return;
+  }
+  narrow_by_histogram(
+      spans, nan_bucket + 1,
+      [low, shift, nan_bucket](double value) {
+        const size_t bucket = static_cast<size_t>((order_key(value) - low) >> shift);
+        return std::isnan(value) ? nan_bucket : bucket;
+      },
+      ranks, level);
 }
 
 // `known` is the range of the values, or null to find it.

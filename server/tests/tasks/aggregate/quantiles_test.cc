@@ -77,6 +77,25 @@ TEST(ExactQuantiles, NegativeZeroInfinityAndNan) {
   expect_matches_sort(values, "mixed");
 }
 
+// No NaN and no number below zero takes the histogram's bit-pattern path,
+// where -0 must count as +0.
+TEST(ExactQuantiles, NonNegativeWithSignedZeros) {
+  std::mt19937_64 random(10);
+  std::vector<double> values;
+  for (int i = 0; i < 40'000; ++i) {
+    const uint64_t pick = random() % 50;
+    if (pick == 0) values.push_back(-0.0);
+    else if (pick == 1) values.push_back(0.0);
+    else if (pick == 2) values.push_back(std::numeric_limits<double>::infinity());
+    else values.push_back(std::exponential_distribution<double>(0.01)(random));
+  }
+  expect_matches_sort(values, "non-negative");
+  // Mostly zeros of both signs: the 50% rank falls among them.
+  std::vector<double> zeros(10'000);
+  for (size_t i = 0; i < zeros.size(); ++i) zeros[i] = i % 2 == 0 ? -0.0 : (i % 5 == 0 ? static_cast<double>(i) : 0.0);
+  expect_matches_sort(zeros, "zeros");
+}
+
 TEST(ExactQuantiles, MostlyNanGivesNanAboveTheNumbers) {
   std::vector<double> values(10'000, std::nan(""));
   for (int i = 0; i < 3000; ++i) values[static_cast<size_t>(i) * 3] = i;
