@@ -279,8 +279,9 @@ std::string name(char prefix, int i) {
   return text;
 }
 
-// 256 x 256 distinct key pairs fill the flat group array (2^16 slots); one
-// more value in the first column needs 2^17 and moves to the hash table.
+// 256 x 256 distinct key pairs fill the flat group array (2^16 slots). One
+// more value in the first column needs 2^17 slots, so the index moves to the
+// hash table.
 TEST(Aggregator, DenseIndexUpToLimitThenHashed) {
   const AggregationPlan plan = pair_plan();
   Aggregator aggregator(plan, AggregateLimits{});
@@ -349,7 +350,7 @@ TEST(Aggregator, RejectsTooManyGroupsOnHashedIndex) {
   EXPECT_EQ(status.error().bound, "<= 70000 groups");
 }
 
-// A group whose values are all missing still counts its records; its
+// A group whose values are all missing still counts its records, and its
 // numeric aggregates are NaN or zero.
 TEST(Aggregator, GroupWithoutValues) {
   AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
@@ -483,8 +484,8 @@ TEST(Aggregator, DayBucketsAcrossDaylightSavingChanges) {
   EXPECT_TRUE(reference.count({"view", 1'730'070'000'000}));  // 2024-10-28 00:00 CET, 25 h after 10-27
 }
 
-// Large groups take the histogram path of exact_quantiles; NaN values still
-// order above every number.
+// Large groups take the histogram path of exact_quantiles, where NaN values
+// still order above every number.
 TEST(Aggregator, QuantilesOfLargeGroupsWithNan) {
   AggregateSpec quantiles = spec(v1::AggregateSpec::KIND_QUANTILES, "q");
   quantiles.quantiles = {0.5, 0.9, 0.99, 1};
@@ -505,6 +506,7 @@ TEST(Aggregator, QuantilesOfLargeGroupsWithNan) {
     }
     ASSERT_TRUE(aggregator.add(make_batch(keys, values)).ok());
   }
+
   v1::AggregateResponse response;
   aggregator.finish(&response);
   ASSERT_EQ(response.groups_size(), 3);
