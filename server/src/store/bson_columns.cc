@@ -8,11 +8,53 @@
 namespace heavylift {
 namespace {
 
-// Reports whether the name.size() bytes at `key` equal `name`. The first
-// byte is compared inline; most names differ there.
-bool same_key(std::string_view name, const char* key) {
-  return name.empty() || (name[0] == key[0] && std::memcmp(name.data(), key, name.size()) == 0);
+// Loads `size` (2, 4 or 8) bytes as an integer.
+template <size_t size>
+uint64_t load(const char* data) {
+  if constexpr (size == 2) {
+    uint16_t value = 0;
+    std::memcpy(&value, data, size);
+    return value;
+  } else if constexpr (size == 4) {
+    uint32_t value = 0;
+    std::memcpy(&value, data, size);
+    return value;
+  } else {
+    uint64_t value = 0;
+    std::memcpy(&value, data, size);
+    return value;
+  }
 }
+
+// Compares the first and last `size` bytes (two loads that may overlap),
+// which covers every byte of a length in [size, 2 * size].
+template <size_t size>
+bool same_ends(const char* a, const char* b, size_t length) {
+  return load<size>(a) == load<size>(b) && load<size>(a + length - size) == load<size>(b + length - size);
+}
+
+// Reports whether the name.size() bytes at `key` equal `name`. Compared
+// inline with loads that stay inside both strings: field names are short,
+// and a call to memcmp cost more than the comparison in perf.
+bool same_key(std::string_view name, const char* key) {
+  const char* data = name.data();
+  const size_t size = name.size();
+  if (size <= 1) return size == 0 || data[0] == key[0];
+  if (size <= 4) return same_ends<2>(data, key, size);
+  if (size <= 8) return same_ends<4>(data, key, size);
+  size_t i = 0;
+  for (; i + 8 < size; i += 8) {
+    if (load<8>(data + i) != load<8>(key + i)) return false;
+  }
+  return load<8>(data + size - 8) == load<8>(key + size - 8);
+}
+
+// The iterator's current key and its length, read from the iterator's
+// offsets as libbson's own inline accessors do: the value's first byte (d1)
+// follows the key's terminating NUL.
+const char* key_of(const bson_iter_t& iter) { return bson_iter_key_unsafe(&iter); }
+uint32_t key_length_of(const bson_iter_t& iter) { return iter.d1 - iter.key - 1; }
+bson_type_t type_of(const bson_iter_t& iter) { return static_cast<bson_type_t>(iter.raw[iter.type]); }
 
 bool is_enum_value(const FieldSchema& field, std::string_view text) {
   for (const std::string& value : field.enum_values) {
@@ -114,8 +156,8 @@ bool BsonColumnDecoder::read_fields(bson_iter_t* iter, uint32_t first, uint32_t 
   // the order of the search does not change which field a key matches.
   uint32_t next = first;
   while (bson_iter_next(iter)) {
-    const char* key = bson_iter_key(iter);
-    const uint32_t key_length = bson_iter_key_len(iter);
+    const char* key = key_of(*iter);
+    const uint32_t key_length = key_length_of(*iter);
     uint32_t j = next;
     for (uint32_t tried = 0; tried < count; ++tried, j = j + 1 == end ? first : j + 1) {
       const std::string_view name = nodes_[j].name;
@@ -129,7 +171,9 @@ bool BsonColumnDecoder::read_fields(bson_iter_t* iter, uint32_t first, uint32_t 
 }
 
 bool BsonColumnDecoder::read_value(const Node& node, const bson_iter_t& iter, Slot* slot) {
-  const bson_type_t type = bson_iter_type(&iter);
+  // bson_iter_next has checked the value's bounds, so the unsafe (unchecked,
+  // inline) accessors below read within the document once the type matches.
+  const bson_type_t type = type_of(iter);
   ScalarView& value = slot->value;
   const FieldSchema& field = *node.field;
   if (type == BSON_TYPE_NULL) {
@@ -142,12 +186,12 @@ bool BsonColumnDecoder::read_value(const Node& node, const bson_iter_t& iter, Sl
     case FieldType::kObjectId:
       if (type != BSON_TYPE_OID) return false;
       value.kind = ValueKind::kObjectId;
-      value.bytes = std::string_view(reinterpret_cast<const char*>(bson_iter_oid(&iter)->bytes), 12);
+      value.bytes = std::string_view(reinterpret_cast<const char*>(bson_iter_oid_unsafe(&iter)->bytes), 12);
       return true;
     case FieldType::kString: {
       if (type != BSON_TYPE_UTF8) return false;
-      uint32_t length = 0;
-      const char* text = bson_iter_utf8(&iter, &length);
+      size_t length = 0;
+      const char* text = bson_iter_utf8_unsafe(&iter, &length);
       value.kind = ValueKind::kString;
       value.bytes = std::string_view(text, length);
       if (!field.enum_values.empty() && !is_enum_value(field, value.bytes)) return false;
@@ -157,7 +201,7 @@ bool BsonColumnDecoder::read_value(const Node& node, const bson_iter_t& iter, Sl
     case FieldType::kDate:
       if (type != BSON_TYPE_DATE_TIME) return false;
       value.kind = ValueKind::kDate;
-      value.integer = bson_iter_date_time(&iter);
+      value.integer = bson_iter_int64_unsafe(&iter);  // a date is an int64 of milliseconds
       return true;
     case FieldType::kDecimal128: {
       if (type != BSON_TYPE_DECIMAL128) return false;
@@ -173,24 +217,24 @@ bool BsonColumnDecoder::read_value(const Node& node, const bson_iter_t& iter, Sl
     case FieldType::kInt32:
       if (type != BSON_TYPE_INT32) return false;
       value.kind = ValueKind::kInt32;
-      value.integer = bson_iter_int32(&iter);
+      value.integer = bson_iter_int32_unsafe(&iter);
       return true;
     case FieldType::kBigInt:
       if (type != BSON_TYPE_INT64) return false;
       value.kind = ValueKind::kInt64;
-      value.integer = bson_iter_int64(&iter);
+      value.integer = bson_iter_int64_unsafe(&iter);
       return true;
     case FieldType::kNumber:
       if (type == BSON_TYPE_INT32) {
         value.kind = ValueKind::kInt32;
-        value.integer = bson_iter_int32(&iter);
+        value.integer = bson_iter_int32_unsafe(&iter);
         return true;
       }
       [[fallthrough]];
     case FieldType::kDouble:
       if (type != BSON_TYPE_DOUBLE) return false;
       value.kind = ValueKind::kDouble;
-      value.number = bson_iter_double(&iter);
+      value.number = bson_iter_double_unsafe(&iter);
       return true;
     case FieldType::kBoolean:
       if (type != BSON_TYPE_BOOL) return false;

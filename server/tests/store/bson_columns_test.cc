@@ -251,6 +251,49 @@ TEST(BsonColumnDecoder, ReportsMissingRequiredFields) {
   bson_destroy(document);
 }
 
+// Field names of every length class that key matching treats apart (1, 2
+// to 4, 5 to 8 and longer bytes): the exact names decode, and a key that
+// differs from a name in any one byte matches no field.
+TEST(BsonColumnDecoder, MatchesKeysByEveryByte) {
+  const std::vector<std::string> names = {"a", "ab", "abc", "abcd", "abcde", "abcdefgh", "abcdefghi", "abcdefghijklmnop",
+                                          "abcdefghijklmnopq"};
+  std::string json = R"({"version":1,"models":[{"name":"Keys","collection":"keys","fields":[)";
+  for (size_t i = 0; i < names.size(); ++i) {
+    json += (i == 0 ? "" : ",") + std::string(R"({"name":")") + names[i] + R"(","type":"Int32","required":true})";
+  }
+  json += "]}]}";
+  const Schema schema = parse_schema(json).value();
+  const ModelSchema& model = schema.models[0];
+
+  const auto make_document = [&](size_t changed_field, size_t changed_byte) {
+    bson_t* document = bson_new();
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string key = names[i];
+      if (i == changed_field) key[changed_byte] = 'X';
+      bson_append_int32(document, key.c_str(), static_cast<int>(key.size()), static_cast<int32_t>(i));
+    }
+    return document;
+  };
+
+  bson_t* exact = make_document(names.size(), 0);
+  const Outcome valid = decode(exact, model, names);
+  ASSERT_TRUE(valid.valid);
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(valid.batch.columns[i].integers, std::vector<int64_t>{static_cast<int64_t>(i)});
+  bson_destroy(exact);
+
+  for (size_t field = 0; field < names.size(); ++field) {
+    for (size_t byte = 0; byte < names[field].size(); ++byte) {
+      bson_t* document = make_document(field, byte);
+      const Outcome out = decode(document, model, names);
+      EXPECT_FALSE(out.valid) << names[field] << " byte " << byte;
+      ASSERT_EQ(out.violations.size(), 1u) << names[field] << " byte " << byte;
+      EXPECT_EQ(out.violations[0].field, names[field]);
+      EXPECT_TRUE(same_violations(out.violations, out.tree_violations));
+      bson_destroy(document);
+    }
+  }
+}
+
 TEST(BsonColumnDecoder, ReportsCorruptBytes) {
   bson_t* document = base_specimen();
   BSON_APPEND_INT32(document, "small", 1);

@@ -14,14 +14,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
 #include "heavylift/v1/aggregate.pb.h"
 #include "core/hyperloglog.h"
 #include "store/columns.h"
+#include "tasks/aggregate/group_index.h"
+#include "tasks/aggregate/key_dictionary.h"
 #include "tasks/aggregate/time_bucket.h"
 
 namespace heavylift {
@@ -67,6 +69,10 @@ struct AggregationPlan {
   std::vector<AggregateSpec> aggregates;
 };
 
+// Groups rows and accumulates their aggregates. Each key column's values
+// get dictionary codes (KeyDictionary), the codes find the row's group
+// (GroupIndex), and each aggregate then runs over the batch in one loop into
+// per-group state.
 class Aggregator {
  public:
   // `plan` must outlive the aggregator.
@@ -79,7 +85,8 @@ class Aggregator {
   // max_request_memory_bytes; the aggregator is then unusable.
   Status add(const ColumnBatch& batch);
 
-  // Folds `other` (built from the same plan) into this aggregator.
+  // Folds `other` (built from the same plan) into this aggregator and
+  // empties `other`.
   Status merge(Aggregator& other);
 
   // Writes the groups in ascending key order, computing quantiles.
@@ -87,26 +94,49 @@ class Aggregator {
 
   uint64_t memory_bytes() const { return memory_bytes_; }
   size_t group_count() const;
+  // True while groups are found through the flat array of GroupIndex, false
+  // once the key columns have too many distinct values for it.
+  bool dense_group_index() const;
 
  private:
-  struct Group;
-  struct Accumulator;
+  struct State;
+  static constexpr size_t kNoState = static_cast<size_t>(-1);
 
+  // Creates the states of the plan's aggregates, empty.
+  void init_states();
   Status check_limits();
-  Group* group_for(const ColumnBatch& batch, size_t row, std::string* scratch);
-  // Returns the group under the encoded key `key` with hash `hash`, or nullptr.
-  Group* find_group(std::string_view key, uint64_t hash) const;
-  // Adds `group` (whose key is not present) to the index.
-  void insert_group(std::unique_ptr<Group> group);
+  // Adds state for the groups the index gained since the last call.
+  void add_new_groups();
+  void update_memory();
+  void accumulate(State& state, const ColumnBatch& batch);
+  void gather_quantile_values(State& state, const Column& column, size_t rows);
+  void merge_group(uint32_t mine, Aggregator& other, uint32_t theirs);
 
   const AggregationPlan& plan_;
   AggregateLimits limits_;
-  // Groups in insertion order, found through an open-addressing index of
-  // key hashes (slot value: position in groups_ + 1, 0 when empty).
-  std::vector<std::unique_ptr<Group>> groups_;
-  std::vector<uint32_t> index_;
-  std::vector<uint64_t> index_hashes_;
+  std::vector<KeyDictionary> dictionaries_;
+  GroupIndex index_;
+  // Records per group.
+  std::vector<uint64_t> counts_;
+  // The states, and for each aggregate of the plan its state (kNoState for
+  // a count of records). Aggregates over one field share moments and
+  // quantile values.
+  std::vector<State> states_;
+  std::vector<size_t> state_of_;
+  // Estimated bytes of values kept for quantiles, sketches and top-k counts.
+  // memory_bytes_ adds the groups, dictionaries and index to it.
+  uint64_t value_bytes_ = 0;
   uint64_t memory_bytes_ = 0;
+  // Scratch for one batch: key codes by key column, the group of each row,
+  // rows and values per group (zero between batches) with the groups they
+  // touched, and where each group's next quantile value goes.
+  std::vector<uint32_t> codes_;
+  std::vector<uint32_t> row_groups_;
+  std::vector<uint32_t> row_counts_;
+  std::vector<uint32_t> row_groups_touched_;
+  std::vector<uint32_t> value_counts_;
+  std::vector<uint32_t> value_groups_touched_;
+  std::vector<double*> cursors_;
 };
 
 }  // namespace heavylift

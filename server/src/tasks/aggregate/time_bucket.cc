@@ -3,8 +3,10 @@
 #include <date/tz.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <limits>
 
 namespace heavylift {
 namespace {
@@ -14,9 +16,10 @@ constexpr int64_t kHourMs = 60 * kMinuteMs;
 constexpr int64_t kDayMs = 24 * kHourMs;
 
 int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
+  // Truncation rounds toward zero, so step down when the signs differ and
+  // the division is inexact. Written without a branch for the per-row loops.
+  const int64_t q = a / b;
+  return q - static_cast<int64_t>((a % b != 0) & ((a ^ b) < 0));
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date, and back (the
@@ -28,6 +31,16 @@ int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
   const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
   const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + day_of_era - 719468;
+}
+
+// Converts seconds to milliseconds, clamped to the int64 range, so the
+// open-ended first and last periods of a zone convert too.
+int64_t seconds_to_ms(int64_t seconds) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min() / 1000;
+  if (seconds > kMax) return std::numeric_limits<int64_t>::max();
+  if (seconds < kMin) return std::numeric_limits<int64_t>::min();
+  return seconds * 1000;
 }
 
 int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
@@ -78,6 +91,16 @@ int64_t TimeZone::offset_at(int64_t epoch_ms) const {
   if (zone_ == nullptr) return offset_ms_;
   const date::sys_seconds instant{std::chrono::seconds{floor_div(epoch_ms, 1000)}};
   return std::chrono::duration_cast<std::chrono::milliseconds>(zone_->get_info(instant).offset).count();
+}
+
+TimeZone::Period TimeZone::period_at(int64_t epoch_ms) const {
+  if (zone_ == nullptr) {
+    return Period{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), offset_ms_};
+  }
+  const date::sys_seconds instant{std::chrono::seconds{floor_div(epoch_ms, 1000)}};
+  const date::sys_info info = zone_->get_info(instant);
+  return Period{seconds_to_ms(info.begin.time_since_epoch().count()), seconds_to_ms(info.end.time_since_epoch().count()),
+                std::chrono::duration_cast<std::chrono::milliseconds>(info.offset).count()};
 }
 
 int64_t TimeZone::to_utc(int64_t local_ms) const {
@@ -141,6 +164,74 @@ int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone) {
   if (zone.is_fixed() || unit == BucketUnit::kMinute || unit == BucketUnit::kHour) return start;
   // Local midnight of the bucket's first day, which may have another offset.
   return zone.to_utc(start + offset);
+}
+
+int64_t TimeBucketer::find_offset(int64_t epoch_ms) {
+  // The first period that ends after `epoch_ms` contains it, when it has begun.
+  const auto found = std::upper_bound(periods_.begin(), periods_.end(), epoch_ms,
+                                      [](int64_t value, const TimeZone::Period& period) { return value < period.end_ms; });
+  if (found != periods_.end() && found->begin_ms <= epoch_ms) {
+    last_period_ = *found;
+  } else {
+    last_period_ = zone_.period_at(epoch_ms);
+    periods_.insert(found, last_period_);
+  }
+  return last_period_.offset_ms;
+}
+
+int64_t TimeBucketer::month_key(int64_t local_day) {
+  if (local_day >= month_first_day_ && local_day < month_end_day_) return month_key_;
+  int64_t year = 0;
+  int64_t month = 0;
+  civil_from_days(local_day, &year, &month);
+  month_first_day_ = days_from_civil(year, month, 1);
+  month_end_day_ = month == 12 ? days_from_civil(year + 1, 1, 1) : days_from_civil(year, month + 1, 1);
+  month_key_ = year * 12 + month - 1;
+  return month_key_;
+}
+
+template <typename KeyOf>
+void TimeBucketer::fill(const int64_t* epoch_ms, const uint8_t* present, size_t count, int64_t* keys, KeyOf&& key_of) {
+  if (zone_.is_fixed()) {
+    const int64_t offset = zone_.offset_at(0);
+    for (size_t i = 0; i < count; ++i) keys[i] = present[i] ? key_of(epoch_ms[i] + offset, offset) : 0;
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (!present[i]) {
+      keys[i] = 0;
+      continue;
+    }
+    const int64_t date = epoch_ms[i];
+    const int64_t offset = date >= last_period_.begin_ms && date < last_period_.end_ms ? last_period_.offset_ms
+                                                                                      : find_offset(date);
+    keys[i] = key_of(date + offset, offset);
+  }
+}
+
+void TimeBucketer::keys(const int64_t* epoch_ms, const uint8_t* present, size_t count, int64_t* keys) {
+  // One loop per unit, so the unit is not tested per date.
+  switch (unit_) {
+    case BucketUnit::kMinute:
+      fill(epoch_ms, present, count, keys,
+           [](int64_t local, int64_t offset) { return floor_div(local, kMinuteMs) * kMinuteMs - offset; });
+      break;
+    case BucketUnit::kHour:
+      fill(epoch_ms, present, count, keys,
+           [](int64_t local, int64_t offset) { return floor_div(local, kHourMs) * kHourMs - offset; });
+      break;
+    case BucketUnit::kDay:
+      fill(epoch_ms, present, count, keys, [](int64_t local, int64_t) { return floor_div(local, kDayMs); });
+      break;
+    case BucketUnit::kWeek:
+      fill(epoch_ms, present, count, keys,
+           [](int64_t local, int64_t) { return floor_div(floor_div(local, kDayMs) - 4, 7); });
+      break;
+    case BucketUnit::kMonth:
+      fill(epoch_ms, present, count, keys,
+           [this](int64_t local, int64_t) { return month_key(floor_div(local, kDayMs)); });
+      break;
+  }
 }
 
 int64_t bucket_ordinal(int64_t start_ms, BucketUnit unit, const TimeZone& zone) {

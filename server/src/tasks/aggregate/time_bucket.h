@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
@@ -35,9 +36,19 @@ class TimeZone {
   // name. Errors name `field`.
   static Result<TimeZone> parse(std::string_view text, const std::string& field);
 
+  // A span of instants [begin_ms, end_ms) with one UTC offset.
+  struct Period {
+    int64_t begin_ms = 0;
+    int64_t end_ms = 0;
+    int64_t offset_ms = 0;
+  };
+
   bool is_fixed() const { return zone_ == nullptr; }
   // Milliseconds east of UTC in force at `epoch_ms`.
   int64_t offset_at(int64_t epoch_ms) const;
+  // The period around `epoch_ms` in which offset_at stays the same. For a
+  // fixed offset it spans every int64 value.
+  Period period_at(int64_t epoch_ms) const;
   // The instant at which local wall-clock time `local_ms` (milliseconds since
   // 1970-01-01T00:00 local) happens. A local time skipped by a spring-forward
   // gap maps to the end of the gap. A local time repeated by a fall-back
@@ -61,6 +72,44 @@ int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, int64_t offset_ms);
 // of a fall-back night are two buckets. Day, week and month buckets start at
 // local midnight of their first day.
 int64_t bucket_start(int64_t epoch_ms, BucketUnit unit, const TimeZone& zone);
+
+// Computes bucket keys of many dates in one unit and zone. It caches the
+// zone's periods as it meets them, so a date costs a range check instead of
+// a zoneinfo lookup. The cache contains at most one period per transition
+// of the zone. Not thread-safe: lookups fill the cache.
+class TimeBucketer {
+ public:
+  TimeBucketer(BucketUnit unit, const TimeZone& zone) : unit_(unit), zone_(zone) {}
+
+  // Writes to keys[i] the key of epoch_ms[i], or 0 where present[i] is 0.
+  // Two dates get the same key exactly when bucket_start returns the same
+  // start for them. For day, week and month buckets the key numbers the
+  // local day, week or month. For minute and hour buckets it is the start.
+  void keys(const int64_t* epoch_ms, const uint8_t* present, size_t count, int64_t* keys);
+
+  // Returns bucket_start(epoch_ms, unit, zone).
+  int64_t start(int64_t epoch_ms) const { return bucket_start(epoch_ms, unit_, zone_); }
+
+ private:
+  // Looks up the period of `epoch_ms` in the cache (adding it when missing)
+  // and makes it the last period.
+  int64_t find_offset(int64_t epoch_ms);
+  int64_t month_key(int64_t local_day);
+  // Writes key_of(local time, offset) for each present date.
+  template <typename KeyOf>
+  void fill(const int64_t* epoch_ms, const uint8_t* present, size_t count, int64_t* keys, KeyOf&& key_of);
+
+  BucketUnit unit_;
+  TimeZone zone_;
+  // Periods met so far, sorted and disjoint, and the one that matched last.
+  std::vector<TimeZone::Period> periods_;
+  TimeZone::Period last_period_{0, 0, 0};
+  // Local days [month_first_day_, month_end_day_) of the month that matched
+  // last, with its key.
+  int64_t month_first_day_ = 1;
+  int64_t month_end_day_ = 0;
+  int64_t month_key_ = 0;
+};
 
 // Numbers consecutive buckets: the bucket that starts at `start_ms` (a value
 // bucket_start returned) is one after the bucket before it, in any zone.

@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <map>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "tasks/aggregate/time_bucket.h"
 
@@ -128,6 +131,62 @@ TEST(TimeZone, ParsesOffsetsAndRejectsUnknownNames) {
   const auto bad_offset = TimeZone::parse("+15:00", "tz");
   ASSERT_FALSE(bad_offset.ok());
   EXPECT_EQ(bad_offset.error().field, "tz");
+}
+
+
+// Checks that TimeBucketer keys and bucket_start agree on every date of
+// `dates`: one key per start and one start per key.
+void check_bucketer(const TimeZone& zone, BucketUnit unit, const std::vector<int64_t>& dates, const char* name) {
+  TimeBucketer bucketer(unit, zone);
+  std::vector<uint8_t> present(dates.size(), 1);
+  std::vector<int64_t> keys(dates.size());
+  bucketer.keys(dates.data(), present.data(), dates.size(), keys.data());
+  std::map<int64_t, int64_t> start_of_key;
+  std::map<int64_t, int64_t> key_of_start;
+  for (size_t i = 0; i < dates.size(); ++i) {
+    const int64_t start = bucket_start(dates[i], unit, zone);
+    ASSERT_EQ(bucketer.start(dates[i]), start) << name << " at " << dates[i];
+    const auto [by_key, new_key] = start_of_key.try_emplace(keys[i], start);
+    ASSERT_EQ(by_key->second, start) << name << " unit " << static_cast<int>(unit) << " at " << dates[i];
+    const auto [by_start, new_start] = key_of_start.try_emplace(start, keys[i]);
+    ASSERT_EQ(by_start->second, keys[i]) << name << " unit " << static_cast<int>(unit) << " at " << dates[i];
+  }
+}
+
+// Dates every 7 minutes and 13 seconds across the daylight-saving changes of
+// spring and autumn 2024, and two weeks of 1946 for dates before 1970. They
+// are shuffled so the period cache misses as well as hits.
+std::vector<int64_t> dates_around_transitions() {
+  std::vector<int64_t> dates;
+  const int64_t ranges[][2] = {{1'709'251'200'000, 1'712'016'000'000},   // 2024-03-01 .. 2024-04-02
+                               {1'729'555'200'000, 1'731'024'000'000},   // 2024-10-22 .. 2024-11-08
+                               {-756'518'400'000, -755'308'800'000}};    // 1946-01-11 .. 1946-01-25
+  for (const auto& range : ranges) {
+    for (int64_t t = range[0]; t < range[1]; t += 7 * 60'000 + 13'000) dates.push_back(t);
+  }
+  std::mt19937_64 random(5);
+  std::shuffle(dates.begin(), dates.end(), random);
+  return dates;
+}
+
+TEST(TimeBucketer, KeysMatchBucketStartAcrossTransitions) {
+  const std::vector<int64_t> dates = dates_around_transitions();
+  const char* zones[] = {"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "+05:45", "UTC"};
+  const BucketUnit units[] = {BucketUnit::kMinute, BucketUnit::kHour, BucketUnit::kDay, BucketUnit::kWeek,
+                              BucketUnit::kMonth};
+  for (const char* name : zones) {
+    for (const BucketUnit unit : units) check_bucketer(zone(name), unit, dates, name);
+  }
+}
+
+TEST(TimeBucketer, SkipsAbsentDates) {
+  TimeBucketer bucketer(BucketUnit::kDay, zone("Europe/Berlin"));
+  const int64_t dates[] = {1'711'886'400'000, 123, 1'711'886'400'000 + kDayMs};
+  const uint8_t present[] = {1, 0, 1};
+  int64_t keys[3] = {-1, -1, -1};
+  bucketer.keys(dates, present, 3, keys);
+  EXPECT_EQ(keys[1], 0);
+  EXPECT_EQ(keys[2], keys[0] + 1);  // the key of a day bucket numbers local days
 }
 
 }  // namespace
