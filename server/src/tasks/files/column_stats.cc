@@ -236,22 +236,25 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
   return classify(text, integer, number);
 }
 
-TopValues::TopValues(size_t capacity) : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)) {}
+TopValues::TopValues(size_t capacity)
+    : capacity_(capacity), mask_(std::bit_ceil(capacity * 4) - 1), counters_(mask_ + 1), text_refs_(mask_ + 1) {
+  occupied_.reserve(capacity);
+}
 
 bool TopValues::add(uint64_t hash, std::string_view text) {
-  const size_t mask = slots_.size() - 1;
-  size_t index = hash & mask;
-  while (slots_[index].count != 0) {
-    if (slots_[index].hash == hash) {
-      ++slots_[index].count;
+  size_t index = hash & mask_;
+  while (counters_[index].count != 0) {
+    if (counters_[index].hash == hash) {
+      ++counters_[index].count;
       return true;
     }
-    index = (index + 1) & mask;
+    index = (index + 1) & mask_;
   }
-  if (size_ < capacity_) {
+  if (occupied_.size() < capacity_) {
     const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
-    slots_[index] = {hash, 1, append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
-    ++size_;
+    counters_[index] = {hash, 1};
+    text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    occupied_.push_back(static_cast<uint32_t>(index));
     return false;
   }
   // Full: the new value and every counter lose one.
@@ -270,31 +273,31 @@ uint32_t TopValues::append_text(std::string_view text, std::vector<char>& buffer
 void TopValues::decrement_all() {
   survivors_.clear();
   size_t compacted_used = 0;
-  for (Slot& slot : slots_) {
-    if (slot.count > 1) {
-      survivors_.push_back({slot.hash, slot.count - 1, append_text(text(slot), compacted_, compacted_used),
-                            slot.text_size});
+  for (const uint32_t i : occupied_) {
+    Counter& counter = counters_[i];
+    if (counter.count > 1) {
+      const TextRef ref = text_refs_[i];
+      survivors_.push_back({{counter.hash, counter.count - 1},
+                            {append_text(text(ref), compacted_, compacted_used), ref.size}});
     }
-    slot.count = 0;
+    counter.count = 0;
   }
   texts_.swap(compacted_);
   texts_used_ = compacted_used;
-  size_ = 0;
-  const size_t mask = slots_.size() - 1;
-  for (const Slot& survivor : survivors_) {
-    size_t index = survivor.hash & mask;
-    while (slots_[index].count != 0) index = (index + 1) & mask;
-    slots_[index] = survivor;
-    ++size_;
+  occupied_.clear();
+  for (const Survivor& survivor : survivors_) {
+    size_t index = survivor.counter.hash & mask_;
+    while (counters_[index].count != 0) index = (index + 1) & mask_;
+    counters_[index] = survivor.counter;
+    text_refs_[index] = survivor.text;
+    occupied_.push_back(static_cast<uint32_t>(index));
   }
 }
 
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
-  entries.reserve(size_);
-  for (const Slot& slot : slots_) {
-    if (slot.count != 0) entries.emplace_back(text(slot), slot.count);
-  }
+  entries.reserve(occupied_.size());
+  for (const uint32_t i : occupied_) entries.emplace_back(text(text_refs_[i]), counters_[i].count);
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -302,24 +305,24 @@ std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const
   return entries;
 }
 
-void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
+inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                   double number) {
+  ++totals.present;
   if (kind == ValueKind::kNull) {
-    ++nulls_;
-    ++present_;
+    ++totals.nulls;
     return;
   }
-  ++present_;
-  ++kind_counts_[static_cast<int>(kind)];
+  ++totals.kind_counts[static_cast<int>(kind)];
   if (kind == ValueKind::kInteger) {
-    if (!has_integer_ || integer < min_integer_) min_integer_ = integer;
-    if (!has_integer_ || integer > max_integer_) max_integer_ = integer;
-    has_integer_ = true;
-    sum_ += integer;
+    if (!totals.has_integer || integer < totals.min_integer) totals.min_integer = integer;
+    if (!totals.has_integer || integer > totals.max_integer) totals.max_integer = integer;
+    totals.has_integer = true;
+    totals.sum += integer;
   } else if (kind == ValueKind::kNumber) {
-    if (!has_number_ || number < min_number_) min_number_ = number;
-    if (!has_number_ || number > max_number_) max_number_ = number;
-    has_number_ = true;
-    sum_ += number;
+    if (!totals.has_number || number < totals.min_number) totals.min_number = number;
+    if (!totals.has_number || number > totals.max_number) totals.max_number = number;
+    totals.has_number = true;
+    totals.sum += number;
   } else {
     // Numeric values have their own range; the byte-wise range covers the rest.
     add_to_text_range(text);
@@ -327,19 +330,29 @@ void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, do
   add_to_sketches(text);
 }
 
+void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
+  add_value(totals_, kind, text, integer, number);
+}
+
 void ColumnStats::add_text(std::string_view text) {
   int64_t integer = 0;
   double number = 0;
   const ValueKind kind = classify(text, &integer, &number);
-  add(kind, text, integer, number);
+  add_value(totals_, kind, text, integer, number);
 }
 
 // Flattened: the classification, the statistics and the sketches of each
 // value are inlined into one loop, which is the CSV profiler's hot path.
 [[gnu::flatten]] void ColumnStats::add_texts(std::span<const std::string_view> texts) {
+  Totals totals = totals_;
   for (const std::string_view text : texts) {
-    if (text.data() != nullptr) add_text(text);
+    if (text.data() == nullptr) continue;
+    int64_t integer = 0;
+    double number = 0;
+    const ValueKind kind = classify(text, &integer, &number);
+    add_value(totals, kind, text, integer, number);
   }
+  totals_ = totals;
 }
 
 void ColumnStats::add_to_text_range(std::string_view text) {
@@ -374,9 +387,9 @@ void ColumnStats::add_to_sketches(std::string_view text) {
 
 void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   out->set_name(name_);
-  out->set_count(present_);
-  out->set_null_count(nulls_ + missing_);
-  const auto count = [this](ValueKind kind) { return kind_counts_[static_cast<int>(kind)]; };
+  out->set_count(totals_.present);
+  out->set_null_count(totals_.nulls + missing_);
+  const auto count = [this](ValueKind kind) { return totals_.kind_counts[static_cast<int>(kind)]; };
   out->set_boolean_count(count(ValueKind::kBoolean));
   out->set_integer_count(count(ValueKind::kInteger));
   out->set_number_count(count(ValueKind::kNumber));
@@ -398,23 +411,23 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
       type = column_type;
     }
   }
-  const bool numeric = has_integer_ || has_number_;
+  const bool numeric = totals_.has_integer || totals_.has_number;
   if (numeric) {
     ++kinds;
-    type = has_number_ ? v1::COLUMN_TYPE_NUMBER : v1::COLUMN_TYPE_INTEGER;
+    type = totals_.has_number ? v1::COLUMN_TYPE_NUMBER : v1::COLUMN_TYPE_INTEGER;
   }
   if (kinds > 1) type = v1::COLUMN_TYPE_MIXED;
   out->set_type(type);
 
   if (type == v1::COLUMN_TYPE_INTEGER) {
-    out->set_min(std::to_string(min_integer_));
-    out->set_max(std::to_string(max_integer_));
+    out->set_min(std::to_string(totals_.min_integer));
+    out->set_max(std::to_string(totals_.max_integer));
   } else if (type == v1::COLUMN_TYPE_NUMBER) {
-    double min = has_number_ ? min_number_ : static_cast<double>(min_integer_);
-    double max = has_number_ ? max_number_ : static_cast<double>(max_integer_);
-    if (has_integer_) {
-      min = std::min(min, static_cast<double>(min_integer_));
-      max = std::max(max, static_cast<double>(max_integer_));
+    double min = totals_.has_number ? totals_.min_number : static_cast<double>(totals_.min_integer);
+    double max = totals_.has_number ? totals_.max_number : static_cast<double>(totals_.max_integer);
+    if (totals_.has_integer) {
+      min = std::min(min, static_cast<double>(totals_.min_integer));
+      max = std::max(max, static_cast<double>(totals_.max_integer));
     }
     out->set_min(format_number(min));
     out->set_max(format_number(max));
@@ -424,9 +437,9 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   }
   const uint64_t numeric_count = count(ValueKind::kInteger) + count(ValueKind::kNumber);
   if (numeric && (type == v1::COLUMN_TYPE_INTEGER || type == v1::COLUMN_TYPE_NUMBER)) {
-    out->set_mean(static_cast<double>(sum_ / static_cast<long double>(numeric_count)));
+    out->set_mean(static_cast<double>(totals_.sum / static_cast<long double>(numeric_count)));
   }
-  out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), present_ - nulls_));
+  out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), totals_.present - totals_.nulls));
   for (const auto& [text, value_count] : top_.top(top_limit)) {
     v1::ValueCount* entry = out->add_top_values();
     entry->set_value(text);
