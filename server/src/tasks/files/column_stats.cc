@@ -109,6 +109,72 @@ namespace {
 constexpr double kExactPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+constexpr uint64_t kPowersOfTen[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+// The first `size` (at most 8) bytes at `bytes` as a little-endian word,
+// zero-padded, read with at most two overlapping loads inside the text.
+inline uint64_t load_little_endian(const char* bytes, size_t size) {
+  uint64_t word = 0;
+  if (size >= 8) {
+    std::memcpy(&word, bytes, 8);
+  } else if (size >= 4) {
+    uint32_t head;
+    uint32_t tail;
+    std::memcpy(&head, bytes, 4);
+    std::memcpy(&tail, bytes + size - 4, 4);
+    // The loads overlap on equal bytes at equal positions, so OR joins them.
+    word = head | (uint64_t{tail} << (8 * (size - 4)));
+  } else {
+    for (size_t i = 0; i < size; ++i) word |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
+  }
+  return word;
+}
+
+// Reads the run of decimal digits at text[from], up to 8 of them, eight
+// bytes at a time. Returns the run's length and sets *value to its value.
+// Little-endian hosts only.
+inline size_t read_up_to_8_digits(std::string_view text, size_t from, uint64_t* value) {
+  const size_t available = std::min<size_t>(text.size() - from, 8);
+  const uint64_t digits = load_little_endian(text.data() + from, available) ^ 0x3030303030303030;
+  // A byte's high bit is set when it is not a digit (0..9 after the XOR).
+  // Carries move only towards later bytes, so the first flag is exact.
+  uint64_t non_digits = ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+  if (available < 8) non_digits |= 0x8080808080808080 << (8 * available);
+  const size_t count = non_digits == 0 ? 8 : static_cast<size_t>(std::countr_zero(non_digits)) / 8;
+  if (count == 0) {
+    *value = 0;
+    return 0;
+  }
+  // Left-pad with zero digits to eight, then combine pairs, then the four
+  // pairs with two multiplications.
+  uint64_t v = digits << (8 * (8 - count));
+  v = v * 10 + (v >> 8);
+  v = ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
+       ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
+      32;
+  *value = v;
+  return count;
+}
+
+// Reads digits at text[i] onwards into `value` (value * 10 + digit each)
+// until a non-digit, the end, or `limit` digits since `start`.
+inline size_t read_digits(std::string_view text, size_t i, size_t start, size_t limit, uint64_t* value) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (i - start + 8 <= limit && i < text.size()) {
+      uint64_t run = 0;
+      const size_t count = read_up_to_8_digits(text, i, &run);
+      *value = *value * kPowersOfTen[count] + run;
+      i += count;
+      if (count < 8) return i;
+    }
+  }
+  while (i < text.size() && is_digit(text[i]) && i - start < limit) {
+    *value = *value * 10 + static_cast<uint64_t>(text[i] - '0');
+    ++i;
+  }
+  return i;
+}
+
 // Parses [sign]digits.digits when the digits, read as one integer, fit in
 // 53 bits and there are at most 22 after the point. Both the integer and
 // the power of ten are then exact doubles, so one IEEE division rounds the
@@ -120,12 +186,9 @@ inline bool parse_short_decimal(std::string_view text, size_t digits_start, size
   if (point == digits_start || point >= text.size() || text[point] != '.') return false;
   const size_t fraction_start = point + 1;
   const size_t integer_count = point - digits_start;
+  if (integer_count >= 19) return false;
   uint64_t mantissa = integer_digits;
-  size_t i = fraction_start;
-  while (i < text.size() && is_digit(text[i]) && integer_count + (i - fraction_start) < 19) {
-    mantissa = mantissa * 10 + static_cast<uint64_t>(text[i] - '0');
-    ++i;
-  }
+  const size_t i = read_digits(text, fraction_start, fraction_start, 19 - integer_count, &mantissa);
   const size_t fraction_count = i - fraction_start;
   if (i != text.size() || fraction_count == 0 || fraction_count > 22 || mantissa > (uint64_t{1} << 53)) return false;
   const double value = static_cast<double>(mantissa) / kExactPowersOfTen[fraction_count];
@@ -140,13 +203,9 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
   if (text.empty()) return ValueKind::kNull;
   const char first = text[0];
   if (is_digit(first) || first == '-' || first == '+') {
-    size_t i = (first == '-' || first == '+') ? 1 : 0;
-    const size_t digits_start = i;
+    const size_t digits_start = (first == '-' || first == '+') ? 1 : 0;
     uint64_t magnitude = 0;
-    while (i < text.size() && is_digit(text[i]) && i - digits_start < 19) {
-      magnitude = magnitude * 10 + static_cast<uint64_t>(text[i] - '0');
-      ++i;
-    }
+    const size_t i = read_digits(text, digits_start, digits_start, 19, &magnitude);
     if (i == text.size() && i > digits_start) {
       if (magnitude <= static_cast<uint64_t>(INT64_MAX)) {
         *integer = first == '-' ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
