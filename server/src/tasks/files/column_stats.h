@@ -48,9 +48,9 @@ class TopValues {
   std::vector<std::pair<std::string, uint64_t>> top(size_t limit) const;
 
  private:
-  // Open addressing over at least 4 * `capacity` slots; a count of 0 marks an empty
-  // slot. The probe reads only the 16-byte counters; the text of slot i is
-  // texts_[text_refs_[i].offset, + text_refs_[i].size).
+  // Open addressing over at least 4 * `capacity` slots, where a count of 0
+  // marks an empty slot. A probe reads only the 16-byte counters. The text
+  // of slot i is texts_[text_refs_[i].offset, + text_refs_[i].size).
   struct Counter {
     uint64_t hash = 0;
     uint64_t count = 0;

@@ -35,8 +35,8 @@ namespace heavylift {
 
 class CsvParser {
  public:
-  // `scan_level` picks the block scanner; a level the CPU lacks falls back
-  // to the scalar one. Every level gives the same fields.
+  // `scan_level` picks the block scanner. A level the CPU lacks falls back
+  // to the scalar one, and every level gives the same fields.
   CsvParser(char delimiter, size_t max_field_bytes, CsvScanLevel scan_level = best_csv_scan_level())
       : delimiter_(delimiter), max_field_bytes_(max_field_bytes), scan_(csv_block_scan(scan_level)) {
     if (scan_ == nullptr) scan_ = csv_block_scan(CsvScanLevel::kScalar);

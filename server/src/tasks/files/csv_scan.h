@@ -1,9 +1,9 @@
-// Block scanners for the CSV parser: each one reads 64 bytes and returns
-// bitmasks of the bytes that matter to the parser (the delimiter, LF, CR
-// and the double quote), so the parser finds the end of a field with one
-// count-trailing-zeros instead of a loop over its bytes.
+// Block scanners for the CSV parser. Each one reads 64 bytes and returns
+// bitmasks of the delimiter, LF, CR and double quote bytes in them. The
+// parser then finds the end of a field with one count-trailing-zeros
+// instead of a loop over its bytes.
 //
-// Three kernels give the same masks: a portable scalar loop, SSE2 (part of
+// Three kernels give the same masks: a portable one in plain C++, SSE2 (part of
 // every x86-64 CPU) and AVX2. best_csv_scan_level() picks the fastest one
 // the running CPU supports, checked once at run time, so one binary runs on
 // CPUs with and without AVX2.
@@ -11,8 +11,10 @@
 // Thread-safety: every function here may be called from any thread.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 
 #if defined(__x86_64__)
@@ -40,8 +42,37 @@ using CsvBlockScan = CsvBlockMasks (*)(const char* block, char delimiter);
 
 namespace csv_scan_detail {
 
+// Returns 0x80 in each byte of `word` that equals the byte repeated in
+// `pattern`, and 0 in the others. The sum cannot carry across bytes, so
+// every byte is exact.
+inline uint64_t equal_bytes(uint64_t word, uint64_t pattern) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7F;
+  const uint64_t x = word ^ pattern;
+  return ~(((x & kLow7) + kLow7) | x | kLow7);
+}
+
+// Gathers the high bit of byte i of `flags` into bit i of the result.
+inline uint64_t gather_high_bits(uint64_t flags) { return ((flags >> 7) * 0x0102040810204080) >> 56; }
+
+// Portable kernel: eight bytes per step on little-endian hosts, one byte
+// per step elsewhere.
 inline CsvBlockMasks scan_scalar(const char* block, char delimiter) {
   CsvBlockMasks masks;
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101;
+    const uint64_t delimiters = kOnes * static_cast<unsigned char>(delimiter);
+    for (int part = 0; part < 8; ++part) {
+      uint64_t word;
+      std::memcpy(&word, block + 8 * part, 8);
+      const uint64_t newline = equal_bytes(word, kOnes * '\n');
+      const uint64_t stop = equal_bytes(word, delimiters) | newline | equal_bytes(word, kOnes * '\r');
+      const int shift = 8 * part;
+      masks.stops |= gather_high_bits(stop) << shift;
+      masks.quotes |= gather_high_bits(equal_bytes(word, kOnes * '"')) << shift;
+      masks.newlines |= gather_high_bits(newline) << shift;
+    }
+    return masks;
+  }
   for (int i = 0; i < 64; ++i) {
     const char c = block[i];
     const uint64_t bit = uint64_t{1} << i;

@@ -140,7 +140,9 @@ TEST(CsvParser, ScanLevelsAgreeOnRandomInput) {
   std::mt19937 random(11);
   for (int round = 0; round < 40; ++round) {
     const std::string input = random_csv(random, 40 + random() % 300);
-    const char delimiter = round % 4 == 0 ? '\0' : round % 4 == 1 ? ';' : ',';
+    char delimiter = ',';
+    if (round % 4 == 0) delimiter = '\0';
+    if (round % 4 == 1) delimiter = ';';
     const Recorder expected = parse_in_chunks(input, {}, delimiter, CsvScanLevel::kScalar);
     for (const CsvScanLevel level : levels) {
       for (size_t cut = 0; cut <= input.size(); ++cut) {
