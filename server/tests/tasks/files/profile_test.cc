@@ -91,6 +91,23 @@ TEST(CsvProfiler, ReportsRaggedRowsWithLineNumbers) {
   EXPECT_EQ(find_column(profile, "b")->null_count(), 1u);
 }
 
+TEST(CsvProfiler, BadRowExcerptsAtEveryChunkSize) {
+  // Bad rows whose fields are queued, copied (escaped quotes), beyond the
+  // header's width, or longer than the 256-byte excerpt.
+  const std::string input = "a,b,c\n1,\"x\"\"y\",3\n4,\"p\"q,6\n7,8\n9,\"z\"\"w\",10,11\n" + std::string(300, 'L') +
+                            ",b,c,d\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    const v1::DataProfile profile = profile_csv(input, chunk);
+    ASSERT_EQ(profile.bad_rows_size(), 4) << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).line(), 3u) << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).reason(), "text follows a closing quote") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).excerpt(), "4,p\"q,6") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(1).excerpt(), "7,8") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(2).excerpt(), "9,z\"w,10,11") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(3).excerpt(), std::string(256, 'L')) << "chunk " << chunk;
+  }
+}
+
 TEST(CsvProfiler, DetectsOrTakesDelimiter) {
   EXPECT_EQ(profile_csv("a;b;c\n1;2;3\n", 3).delimiter(), ";");
   EXPECT_EQ(profile_csv("a|b\n1|2\n", 1).delimiter(), "|");
