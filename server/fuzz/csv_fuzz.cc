@@ -1,7 +1,8 @@
 // libFuzzer target for the chunk-resumable CSV parser, the CSV profiler and
 // the CSV to NDJSON converter. The first byte picks the chunk size, so the
-// same bytes are also parsed split at many offsets: the records must be the
-// same as in one piece, and every NDJSON line written must be valid JSON.
+// same bytes are also parsed split at many offsets, with each block scanner:
+// the records must be the same as in one piece, and every NDJSON line
+// written must be valid JSON.
 #include <simdjson.h>
 
 #include <cstddef>
@@ -29,8 +30,9 @@ struct Recorder {
   void on_malformed(uint64_t, const char*) {}
 };
 
-std::vector<std::string> parse(std::string_view input, char delimiter, size_t chunk) {
-  heavylift::CsvParser parser(delimiter, 1 << 16);
+std::vector<std::string> parse(std::string_view input, char delimiter, size_t chunk,
+                               heavylift::CsvScanLevel level = heavylift::best_csv_scan_level()) {
+  heavylift::CsvParser parser(delimiter, 1 << 16, level);
   Recorder recorder;
   for (size_t offset = 0; offset < input.size(); offset += chunk) {
     if (!parser.feed(input.substr(offset, chunk), recorder).ok()) return {"too large"};
@@ -47,7 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char delimiter = static_cast<char>(data[1]) == '"' || data[1] == '\n' || data[1] == '\r' ? ',' : static_cast<char>(data[1]);
   const std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
 
-  if (parse(input, delimiter, chunk) != parse(input, delimiter, input.size() + 1)) std::abort();
+  const std::vector<std::string> whole = parse(input, delimiter, input.size() + 1);
+  if (parse(input, delimiter, chunk) != whole) std::abort();
+  // Every block scanner the CPU supports gives the same records.
+  for (const auto level : {heavylift::CsvScanLevel::kScalar, heavylift::CsvScanLevel::kSse2, heavylift::CsvScanLevel::kAvx2}) {
+    if (heavylift::csv_block_scan(level) != nullptr && parse(input, delimiter, chunk, level) != whole) std::abort();
+  }
 
   heavylift::ProfileLimits limits;
   limits.max_field_bytes = 1 << 16;

@@ -109,6 +109,72 @@ namespace {
 constexpr double kExactPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+constexpr uint64_t kPowersOfTen[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+// The first `size` (at most 8) bytes at `bytes` as a little-endian word,
+// zero-padded, read with at most two overlapping loads inside the text.
+inline uint64_t load_little_endian(const char* bytes, size_t size) {
+  uint64_t word = 0;
+  if (size >= 8) {
+    std::memcpy(&word, bytes, 8);
+  } else if (size >= 4) {
+    uint32_t head;
+    uint32_t tail;
+    std::memcpy(&head, bytes, 4);
+    std::memcpy(&tail, bytes + size - 4, 4);
+    // The loads overlap on equal bytes at equal positions, so OR joins them.
+    word = head | (uint64_t{tail} << (8 * (size - 4)));
+  } else {
+    for (size_t i = 0; i < size; ++i) word |= uint64_t{static_cast<unsigned char>(bytes[i])} << (8 * i);
+  }
+  return word;
+}
+
+// Reads the run of decimal digits at text[from], up to 8 of them, eight
+// bytes at a time. Returns the run's length and sets *value to its value.
+// Little-endian hosts only.
+inline size_t read_up_to_8_digits(std::string_view text, size_t from, uint64_t* value) {
+  const size_t available = std::min<size_t>(text.size() - from, 8);
+  const uint64_t digits = load_little_endian(text.data() + from, available) ^ 0x3030303030303030;
+  // A byte's high bit is set when it is not a digit (0..9 after the XOR).
+  // Carries move only towards later bytes, so the first flag is exact.
+  uint64_t non_digits = ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+  if (available < 8) non_digits |= 0x8080808080808080 << (8 * available);
+  const size_t count = non_digits == 0 ? 8 : static_cast<size_t>(std::countr_zero(non_digits)) / 8;
+  if (count == 0) {
+    *value = 0;
+    return 0;
+  }
+  // Left-pad with zero digits to eight, then combine pairs, then the four
+  // pairs with two multiplications.
+  uint64_t v = digits << (8 * (8 - count));
+  v = v * 10 + (v >> 8);
+  v = ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
+       ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
+      32;
+  *value = v;
+  return count;
+}
+
+// Reads digits at text[i] onwards into `value` (value * 10 + digit each)
+// until a non-digit, the end, or `limit` digits since `start`.
+inline size_t read_digits(std::string_view text, size_t i, size_t start, size_t limit, uint64_t* value) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (i - start + 8 <= limit && i < text.size()) {
+      uint64_t run = 0;
+      const size_t count = read_up_to_8_digits(text, i, &run);
+      *value = *value * kPowersOfTen[count] + run;
+      i += count;
+      if (count < 8) return i;
+    }
+  }
+  while (i < text.size() && is_digit(text[i]) && i - start < limit) {
+    *value = *value * 10 + static_cast<uint64_t>(text[i] - '0');
+    ++i;
+  }
+  return i;
+}
+
 // Parses [sign]digits.digits when the digits, read as one integer, fit in
 // 53 bits and there are at most 22 after the point. Both the integer and
 // the power of ten are then exact doubles, so one IEEE division rounds the
@@ -120,12 +186,9 @@ inline bool parse_short_decimal(std::string_view text, size_t digits_start, size
   if (point == digits_start || point >= text.size() || text[point] != '.') return false;
   const size_t fraction_start = point + 1;
   const size_t integer_count = point - digits_start;
+  if (integer_count >= 19) return false;
   uint64_t mantissa = integer_digits;
-  size_t i = fraction_start;
-  while (i < text.size() && is_digit(text[i]) && integer_count + (i - fraction_start) < 19) {
-    mantissa = mantissa * 10 + static_cast<uint64_t>(text[i] - '0');
-    ++i;
-  }
+  const size_t i = read_digits(text, fraction_start, fraction_start, 19 - integer_count, &mantissa);
   const size_t fraction_count = i - fraction_start;
   if (i != text.size() || fraction_count == 0 || fraction_count > 22 || mantissa > (uint64_t{1} << 53)) return false;
   const double value = static_cast<double>(mantissa) / kExactPowersOfTen[fraction_count];
@@ -140,13 +203,9 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
   if (text.empty()) return ValueKind::kNull;
   const char first = text[0];
   if (is_digit(first) || first == '-' || first == '+') {
-    size_t i = (first == '-' || first == '+') ? 1 : 0;
-    const size_t digits_start = i;
+    const size_t digits_start = (first == '-' || first == '+') ? 1 : 0;
     uint64_t magnitude = 0;
-    while (i < text.size() && is_digit(text[i]) && i - digits_start < 19) {
-      magnitude = magnitude * 10 + static_cast<uint64_t>(text[i] - '0');
-      ++i;
-    }
+    const size_t i = read_digits(text, digits_start, digits_start, 19, &magnitude);
     if (i == text.size() && i > digits_start) {
       if (magnitude <= static_cast<uint64_t>(INT64_MAX)) {
         *integer = first == '-' ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
@@ -236,22 +295,25 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
   return classify(text, integer, number);
 }
 
-TopValues::TopValues(size_t capacity) : capacity_(capacity), slots_(std::bit_ceil(capacity * 2)) {}
+TopValues::TopValues(size_t capacity)
+    : capacity_(capacity), mask_(std::bit_ceil(capacity * 4) - 1), counters_(mask_ + 1), text_refs_(mask_ + 1) {
+  occupied_.reserve(capacity);
+}
 
 bool TopValues::add(uint64_t hash, std::string_view text) {
-  const size_t mask = slots_.size() - 1;
-  size_t index = hash & mask;
-  while (slots_[index].count != 0) {
-    if (slots_[index].hash == hash) {
-      ++slots_[index].count;
+  size_t index = hash & mask_;
+  while (counters_[index].count != 0) {
+    if (counters_[index].hash == hash) {
+      ++counters_[index].count;
       return true;
     }
-    index = (index + 1) & mask;
+    index = (index + 1) & mask_;
   }
-  if (size_ < capacity_) {
+  if (occupied_.size() < capacity_) {
     const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
-    slots_[index] = {hash, 1, append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
-    ++size_;
+    counters_[index] = {hash, 1};
+    text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    occupied_.push_back(static_cast<uint32_t>(index));
     return false;
   }
   // Full: the new value and every counter lose one.
@@ -270,31 +332,31 @@ uint32_t TopValues::append_text(std::string_view text, std::vector<char>& buffer
 void TopValues::decrement_all() {
   survivors_.clear();
   size_t compacted_used = 0;
-  for (Slot& slot : slots_) {
-    if (slot.count > 1) {
-      survivors_.push_back({slot.hash, slot.count - 1, append_text(text(slot), compacted_, compacted_used),
-                            slot.text_size});
+  for (const uint32_t i : occupied_) {
+    Counter& counter = counters_[i];
+    if (counter.count > 1) {
+      const TextRef ref = text_refs_[i];
+      survivors_.push_back({{counter.hash, counter.count - 1},
+                            {append_text(text(ref), compacted_, compacted_used), ref.size}});
     }
-    slot.count = 0;
+    counter.count = 0;
   }
   texts_.swap(compacted_);
   texts_used_ = compacted_used;
-  size_ = 0;
-  const size_t mask = slots_.size() - 1;
-  for (const Slot& survivor : survivors_) {
-    size_t index = survivor.hash & mask;
-    while (slots_[index].count != 0) index = (index + 1) & mask;
-    slots_[index] = survivor;
-    ++size_;
+  occupied_.clear();
+  for (const Survivor& survivor : survivors_) {
+    size_t index = survivor.counter.hash & mask_;
+    while (counters_[index].count != 0) index = (index + 1) & mask_;
+    counters_[index] = survivor.counter;
+    text_refs_[index] = survivor.text;
+    occupied_.push_back(static_cast<uint32_t>(index));
   }
 }
 
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
-  entries.reserve(size_);
-  for (const Slot& slot : slots_) {
-    if (slot.count != 0) entries.emplace_back(text(slot), slot.count);
-  }
+  entries.reserve(occupied_.size());
+  for (const uint32_t i : occupied_) entries.emplace_back(text(text_refs_[i]), counters_[i].count);
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -302,24 +364,24 @@ std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const
   return entries;
 }
 
-void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
+inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                   double number) {
+  ++totals.present;
   if (kind == ValueKind::kNull) {
-    ++nulls_;
-    ++present_;
+    ++totals.nulls;
     return;
   }
-  ++present_;
-  ++kind_counts_[static_cast<int>(kind)];
+  ++totals.kind_counts[static_cast<int>(kind)];
   if (kind == ValueKind::kInteger) {
-    if (!has_integer_ || integer < min_integer_) min_integer_ = integer;
-    if (!has_integer_ || integer > max_integer_) max_integer_ = integer;
-    has_integer_ = true;
-    sum_ += integer;
+    if (!totals.has_integer || integer < totals.min_integer) totals.min_integer = integer;
+    if (!totals.has_integer || integer > totals.max_integer) totals.max_integer = integer;
+    totals.has_integer = true;
+    totals.sum += integer;
   } else if (kind == ValueKind::kNumber) {
-    if (!has_number_ || number < min_number_) min_number_ = number;
-    if (!has_number_ || number > max_number_) max_number_ = number;
-    has_number_ = true;
-    sum_ += number;
+    if (!totals.has_number || number < totals.min_number) totals.min_number = number;
+    if (!totals.has_number || number > totals.max_number) totals.max_number = number;
+    totals.has_number = true;
+    totals.sum += number;
   } else {
     // Numeric values have their own range; the byte-wise range covers the rest.
     add_to_text_range(text);
@@ -327,19 +389,29 @@ void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, do
   add_to_sketches(text);
 }
 
+void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
+  add_value(totals_, kind, text, integer, number);
+}
+
 void ColumnStats::add_text(std::string_view text) {
   int64_t integer = 0;
   double number = 0;
   const ValueKind kind = classify(text, &integer, &number);
-  add(kind, text, integer, number);
+  add_value(totals_, kind, text, integer, number);
 }
 
 // Flattened: the classification, the statistics and the sketches of each
 // value are inlined into one loop, which is the CSV profiler's hot path.
 [[gnu::flatten]] void ColumnStats::add_texts(std::span<const std::string_view> texts) {
+  Totals totals = totals_;
   for (const std::string_view text : texts) {
-    if (text.data() != nullptr) add_text(text);
+    if (text.data() == nullptr) continue;
+    int64_t integer = 0;
+    double number = 0;
+    const ValueKind kind = classify(text, &integer, &number);
+    add_value(totals, kind, text, integer, number);
   }
+  totals_ = totals;
 }
 
 void ColumnStats::add_to_text_range(std::string_view text) {
@@ -374,9 +446,9 @@ void ColumnStats::add_to_sketches(std::string_view text) {
 
 void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   out->set_name(name_);
-  out->set_count(present_);
-  out->set_null_count(nulls_ + missing_);
-  const auto count = [this](ValueKind kind) { return kind_counts_[static_cast<int>(kind)]; };
+  out->set_count(totals_.present);
+  out->set_null_count(totals_.nulls + missing_);
+  const auto count = [this](ValueKind kind) { return totals_.kind_counts[static_cast<int>(kind)]; };
   out->set_boolean_count(count(ValueKind::kBoolean));
   out->set_integer_count(count(ValueKind::kInteger));
   out->set_number_count(count(ValueKind::kNumber));
@@ -398,23 +470,23 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
       type = column_type;
     }
   }
-  const bool numeric = has_integer_ || has_number_;
+  const bool numeric = totals_.has_integer || totals_.has_number;
   if (numeric) {
     ++kinds;
-    type = has_number_ ? v1::COLUMN_TYPE_NUMBER : v1::COLUMN_TYPE_INTEGER;
+    type = totals_.has_number ? v1::COLUMN_TYPE_NUMBER : v1::COLUMN_TYPE_INTEGER;
   }
   if (kinds > 1) type = v1::COLUMN_TYPE_MIXED;
   out->set_type(type);
 
   if (type == v1::COLUMN_TYPE_INTEGER) {
-    out->set_min(std::to_string(min_integer_));
-    out->set_max(std::to_string(max_integer_));
+    out->set_min(std::to_string(totals_.min_integer));
+    out->set_max(std::to_string(totals_.max_integer));
   } else if (type == v1::COLUMN_TYPE_NUMBER) {
-    double min = has_number_ ? min_number_ : static_cast<double>(min_integer_);
-    double max = has_number_ ? max_number_ : static_cast<double>(max_integer_);
-    if (has_integer_) {
-      min = std::min(min, static_cast<double>(min_integer_));
-      max = std::max(max, static_cast<double>(max_integer_));
+    double min = totals_.has_number ? totals_.min_number : static_cast<double>(totals_.min_integer);
+    double max = totals_.has_number ? totals_.max_number : static_cast<double>(totals_.max_integer);
+    if (totals_.has_integer) {
+      min = std::min(min, static_cast<double>(totals_.min_integer));
+      max = std::max(max, static_cast<double>(totals_.max_integer));
     }
     out->set_min(format_number(min));
     out->set_max(format_number(max));
@@ -424,9 +496,9 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   }
   const uint64_t numeric_count = count(ValueKind::kInteger) + count(ValueKind::kNumber);
   if (numeric && (type == v1::COLUMN_TYPE_INTEGER || type == v1::COLUMN_TYPE_NUMBER)) {
-    out->set_mean(static_cast<double>(sum_ / static_cast<long double>(numeric_count)));
+    out->set_mean(static_cast<double>(totals_.sum / static_cast<long double>(numeric_count)));
   }
-  out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), present_ - nulls_));
+  out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), totals_.present - totals_.nulls));
   for (const auto& [text, value_count] : top_.top(top_limit)) {
     v1::ValueCount* entry = out->add_top_values();
     entry->set_value(text);

@@ -48,15 +48,22 @@ class TopValues {
   std::vector<std::pair<std::string, uint64_t>> top(size_t limit) const;
 
  private:
-  // Open addressing over twice `capacity` slots; a count of 0 marks an empty
-  // slot. The slot's text is texts_[text_offset, text_offset + text_size).
-  struct Slot {
+  // Open addressing over at least 4 * `capacity` slots, where a count of 0
+  // marks an empty slot. A probe reads only the 16-byte counters. The text
+  // of slot i is texts_[text_refs_[i].offset, + text_refs_[i].size).
+  struct Counter {
     uint64_t hash = 0;
     uint64_t count = 0;
-    uint32_t text_offset = 0;
-    uint32_t text_size = 0;
   };
-  std::string_view text(const Slot& slot) const { return {texts_.data() + slot.text_offset, slot.text_size}; }
+  struct TextRef {
+    uint32_t offset = 0;
+    uint32_t size = 0;
+  };
+  struct Survivor {
+    Counter counter;
+    TextRef text;
+  };
+  std::string_view text(TextRef ref) const { return {texts_.data() + ref.offset, ref.size}; }
   // Appends `text` to `buffer`, whose first `used` bytes are taken, and
   // returns its offset.
   static uint32_t append_text(std::string_view text, std::vector<char>& buffer, size_t& used);
@@ -65,8 +72,14 @@ class TopValues {
   void decrement_all();
 
   size_t capacity_;
-  size_t size_ = 0;
-  std::vector<Slot> slots_;
+  // Slot count minus one. The slot count is a power of two, at least four
+  // times `capacity`, so that a probe rarely passes more than one slot.
+  size_t mask_;
+  std::vector<Counter> counters_;
+  std::vector<TextRef> text_refs_;
+  // Indexes of the slots in use, so that decrement_all() and top() visit
+  // only those.
+  std::vector<uint32_t> occupied_;
   // The texts of the counters in the first texts_used_ bytes, appended on
   // insert and compacted by decrement_all(). They are at most `capacity`
   // texts of at most ColumnStats::kMaxKeptBytes bytes, since only a new
@@ -74,7 +87,7 @@ class TopValues {
   std::vector<char> texts_;
   size_t texts_used_ = 0;
   // Scratch space of decrement_all(), kept so that it allocates once.
-  std::vector<Slot> survivors_;
+  std::vector<Survivor> survivors_;
   std::vector<char> compacted_;
 };
 
@@ -114,20 +127,31 @@ class ColumnStats {
   const std::string& name() const { return name_; }
 
  private:
+  // Counts, numeric range and sum. add_texts() updates a local copy and
+  // stores it once, so that the compiler keeps the fields in registers
+  // rather than reloading them after every byte copy into the top values.
+  struct Totals {
+    // Values present and null, and values present.
+    uint64_t nulls = 0;
+    uint64_t present = 0;
+    uint64_t kind_counts[8] = {};
+    // Numeric range and sum of integer and number values.
+    bool has_integer = false;
+    int64_t min_integer = 0;
+    int64_t max_integer = 0;
+    bool has_number = false;
+    double min_number = 0;
+    double max_number = 0;
+    long double sum = 0;
+  };
+  // Adds one classified value to `totals` and, unless it is null, to the
+  // text range and the sketches.
+  void add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer, double number);
+
   std::string name_;
-  // Values present and null, values absent, and values present.
-  uint64_t nulls_ = 0;
+  Totals totals_;
+  // Values absent.
   uint64_t missing_ = 0;
-  uint64_t present_ = 0;
-  uint64_t kind_counts_[8] = {};
-  // Numeric range and sum of integer and number values.
-  bool has_integer_ = false;
-  int64_t min_integer_ = 0;
-  int64_t max_integer_ = 0;
-  bool has_number_ = false;
-  double min_number_ = 0;
-  double max_number_ = 0;
-  long double sum_ = 0;
   // Updates the byte-wise range with a value that is neither integer nor number.
   void add_to_text_range(std::string_view text);
   // Adds the value's XXH3 hash to the distinct estimate and the top values.

@@ -183,12 +183,37 @@ struct CsvProfiler::Visitor {
     header.no_header = options.no_header();
   }
 
-  bool on_field(std::string_view value, bool) {
-    if (bad_rows.wants_examples()) excerpt.add_field(value, delimiter, field == 0);
-    if (!header.done) return on_header_field(value);
-    if (field < columns.size()) queue_value(field, value);
+  // The excerpt of a data row is built only when needed (for a bad row, a
+  // field beyond the header's width, or before queued values are added),
+  // from the values queued for the row, so a good row copies nothing.
+  // Inlined into the parser, which calls it once per field.
+  [[gnu::always_inline]] bool on_field(std::string_view value, bool) {
+    if (!header.done) {
+      if (bad_rows.wants_examples()) add_to_excerpt(value);
+      return on_header_field(value);
+    }
+    if (field < columns.size()) {
+      queue_value(field, value);
+    } else if (bad_rows.wants_examples()) {
+      complete_excerpt(columns.size());
+      add_to_excerpt(value);
+    }
     ++field;
     return true;
+  }
+
+  void add_to_excerpt(std::string_view value) {
+    excerpt.add_field(value, delimiter, field == 0);
+    excerpt_fields = field + 1;
+  }
+
+  // Adds the queued values of the current row's first `fields` fields that
+  // the excerpt lacks.
+  void complete_excerpt(size_t fields) {
+    for (size_t column = excerpt_fields; column < fields; ++column) {
+      excerpt.add_field(queued[column * batch_rows + queued_rows], delimiter, column == 0);
+    }
+    excerpt_fields = std::max(excerpt_fields, fields);
   }
 
   void begin_input(std::string_view bytes) { input = bytes; }
@@ -202,7 +227,7 @@ struct CsvProfiler::Visitor {
 
   // Queues a value of `column`, copying it unless it lies in `input`, the
   // bytes the parser reads now.
-  void queue_value(size_t column, std::string_view value) {
+  [[gnu::always_inline]] void queue_value(size_t column, std::string_view value) {
     const std::less_equal<const char*> at_or_before;
     const bool in_input = at_or_before(input.data(), value.data()) &&
                           at_or_before(value.data() + value.size(), input.data() + input.size());
@@ -236,6 +261,7 @@ struct CsvProfiler::Visitor {
   // and their cells marked missing, so that the rest of the record is
   // added later without them.
   void add_queued_values(size_t open_fields) {
+    if (bad_rows.wants_examples()) complete_excerpt(open_fields);
     for (size_t column = 0; column < columns.size(); ++column) {
       const size_t rows_to_add = queued_rows + (column < open_fields ? 1 : 0);
       if (rows_to_add == 0) continue;
@@ -277,6 +303,8 @@ struct CsvProfiler::Visitor {
       return true;
     }
     ++rows;
+    const bool bad = field != columns.size() || malformed != nullptr;
+    if (bad && bad_rows.wants_examples()) complete_excerpt(std::min(field, columns.size()));
     if (field != columns.size() && malformed == nullptr) {
       bad_rows.add(line, fmt::format("expected {} fields, got {}", columns.size(), field), excerpt.text());
     }
@@ -298,6 +326,7 @@ struct CsvProfiler::Visitor {
     malformed = nullptr;
     field = 0;
     excerpt.clear();
+    excerpt_fields = 0;
   }
 
   bool fail(Error failure) {
@@ -323,6 +352,8 @@ struct CsvProfiler::Visitor {
   size_t copied_bytes = 0;
   BadRows bad_rows;
   Excerpt excerpt;
+  // Leading fields of the current row that the excerpt contains.
+  size_t excerpt_fields = 0;
   const char* malformed = nullptr;
   size_t field = 0;
   uint64_t rows = 0;

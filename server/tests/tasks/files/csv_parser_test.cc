@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,9 @@ struct Recorder {
   void on_malformed(uint64_t line, const char* reason) { malformed.push_back(std::to_string(line) + ":" + reason); }
 };
 
-Recorder parse_in_chunks(std::string_view input, const std::vector<size_t>& cuts, char delimiter = ',') {
-  CsvParser parser(delimiter, 1 << 20);
+Recorder parse_in_chunks(std::string_view input, const std::vector<size_t>& cuts, char delimiter = ',',
+                         CsvScanLevel level = best_csv_scan_level()) {
+  CsvParser parser(delimiter, 1 << 20, level);
   Recorder recorder;
   size_t start = 0;
   for (size_t cut : cuts) {
@@ -115,6 +117,50 @@ TEST(CsvParser, OneByteChunks) {
     std::vector<size_t> cuts;
     for (size_t i = 1; i < c.input.size(); ++i) cuts.push_back(i);
     EXPECT_EQ(parse_in_chunks(c.input, cuts, c.delimiter).records, c.expected) << c.name;
+  }
+}
+
+// Random CSV-like text from a small alphabet, so that quotes, escaped
+// quotes, CRLF, bare CR, blank lines and text after closing quotes are all
+// common, with runs long enough to cross 64-byte blocks.
+std::string random_csv(std::mt19937& random, size_t size) {
+  static const std::string pieces[] = {"a", "bc", "12345678901234567890", ",", ",", "\"", "\"\"", "\n", "\r\n", "\r",
+                                       ";", "\xEF\xBB\xBF", std::string(1, '\0'), "x y", "\"q,\r\n\"",
+                                       std::string(70, 'z')};
+  std::string text;
+  while (text.size() < size) text += pieces[random() % std::size(pieces)];
+  return text;
+}
+
+TEST(CsvParser, ScanLevelsAgreeOnRandomInput) {
+  std::vector<CsvScanLevel> levels;
+  for (const CsvScanLevel level : {CsvScanLevel::kScalar, CsvScanLevel::kSse2, CsvScanLevel::kAvx2}) {
+    if (csv_block_scan(level) != nullptr) levels.push_back(level);
+  }
+  std::mt19937 random(11);
+  for (int round = 0; round < 40; ++round) {
+    const std::string input = random_csv(random, 40 + random() % 300);
+    char delimiter = ',';
+    if (round % 4 == 0) delimiter = '\0';
+    if (round % 4 == 1) delimiter = ';';
+    const Recorder expected = parse_in_chunks(input, {}, delimiter, CsvScanLevel::kScalar);
+    for (const CsvScanLevel level : levels) {
+      for (size_t cut = 0; cut <= input.size(); ++cut) {
+        const Recorder recorder = parse_in_chunks(input, {cut}, delimiter, level);
+        ASSERT_EQ(recorder.records, expected.records) << "round " << round << ", cut at " << cut;
+        ASSERT_EQ(recorder.malformed, expected.malformed) << "round " << round << ", cut at " << cut;
+      }
+    }
+  }
+}
+
+TEST(CsvParser, ScalarLevelMatchesQuirkCases) {
+  for (const Case& c : quirk_cases()) {
+    for (size_t cut = 0; cut <= c.input.size(); ++cut) {
+      const Recorder recorder = parse_in_chunks(c.input, {cut}, c.delimiter, CsvScanLevel::kScalar);
+      ASSERT_EQ(recorder.records, c.expected) << c.name << ", cut at " << cut;
+      ASSERT_EQ(recorder.malformed, c.malformed) << c.name << ", cut at " << cut;
+    }
   }
 }
 

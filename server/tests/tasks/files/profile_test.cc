@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -88,6 +89,23 @@ TEST(CsvProfiler, ReportsRaggedRowsWithLineNumbers) {
   EXPECT_EQ(profile.bad_rows(1).line(), 4u);
   EXPECT_EQ(profile.bad_rows(1).excerpt(), "4,5,6");
   EXPECT_EQ(find_column(profile, "b")->null_count(), 1u);
+}
+
+TEST(CsvProfiler, BadRowExcerptsAtEveryChunkSize) {
+  // Bad rows whose fields are queued, copied (escaped quotes), beyond the
+  // header's width, or longer than the 256-byte excerpt.
+  const std::string input = "a,b,c\n1,\"x\"\"y\",3\n4,\"p\"q,6\n7,8\n9,\"z\"\"w\",10,11\n" + std::string(300, 'L') +
+                            ",b,c,d\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    const v1::DataProfile profile = profile_csv(input, chunk);
+    ASSERT_EQ(profile.bad_rows_size(), 4) << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).line(), 3u) << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).reason(), "text follows a closing quote") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(0).excerpt(), "4,p\"q,6") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(1).excerpt(), "7,8") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(2).excerpt(), "9,z\"w,10,11") << "chunk " << chunk;
+    EXPECT_EQ(profile.bad_rows(3).excerpt(), std::string(256, 'L')) << "chunk " << chunk;
+  }
 }
 
 TEST(CsvProfiler, DetectsOrTakesDelimiter) {
@@ -370,6 +388,45 @@ TEST(ClassifyText, ShortDecimalsEqualFromChars) {
     }
     ASSERT_EQ(kind, ValueKind::kNumber) << text;
     EXPECT_EQ(std::memcmp(&number, &expected, sizeof number), 0) << text << " " << number << " " << expected;
+  }
+}
+
+// Random texts of digits, signs, points and exponents, 0 to 24 bytes long,
+// so that digit runs end at every offset of the eight-byte reads.
+TEST(ClassifyText, DigitRunsMatchFromChars) {
+  const std::string alphabet = "0123456789012345678901234567890123456789-+.eE x";
+  std::mt19937 random(3);
+  for (int round = 0; round < 200000; ++round) {
+    std::string text;
+    const size_t size = random() % 25;
+    for (size_t i = 0; i < size; ++i) text += alphabet[random() % alphabet.size()];
+    const std::string_view numeric = !text.empty() && text[0] == '+' ? std::string_view(text).substr(1) : text;
+    const bool signed_text = !text.empty() && (text[0] == '-' || text[0] == '+');
+    const std::string_view digits = std::string_view(text).substr(signed_text ? 1 : 0);
+
+    int64_t integer = 0;
+    double number = 0;
+    const ValueKind kind = classify_text(text, &integer, &number);
+
+    // Integer: a sign, 1 to 19 digits and nothing else, up to INT64_MAX in magnitude.
+    uint64_t magnitude = 0;
+    const auto [digits_end, digits_error] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude);
+    const bool only_digits = !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
+    const bool is_integer = only_digits && digits.size() <= 19 && digits_error == std::errc() &&
+                            digits_end == digits.data() + digits.size() &&
+                            magnitude <= static_cast<uint64_t>(INT64_MAX);
+    ASSERT_EQ(kind == ValueKind::kInteger, is_integer) << text;
+    if (is_integer) {
+      const int64_t expected = text[0] == '-' ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+      ASSERT_EQ(integer, expected) << text;
+      continue;
+    }
+    if (kind != ValueKind::kNumber) continue;
+    double expected = 0;
+    const auto [end, error] = std::from_chars(numeric.data(), numeric.data() + numeric.size(), expected);
+    ASSERT_EQ(error, std::errc()) << text;
+    ASSERT_EQ(end, numeric.data() + numeric.size()) << text;
+    ASSERT_EQ(std::memcmp(&number, &expected, sizeof number), 0) << text << " " << number << " " << expected;
   }
 }
 
