@@ -42,6 +42,14 @@ std::optional<Offset> parse_offset(std::string_view text) {
   return offset;
 }
 
+bool ReplayFilter::admit(const Offset& origin) {
+  if (!active() || origin.node != node) return true;
+  if (origin.seq <= last_seq) return false;
+  node.clear();
+  last_seq = 0;
+  return true;
+}
+
 std::string encode_session(const Session& session) {
   std::string rooms = "[";
   for (size_t i = 0; i < session.rooms.size(); ++i) {
@@ -146,7 +154,7 @@ int64_t RecoveryLog::now_ms() {
       .count();
 }
 
-std::string RecoveryLog::append(const std::string& name_space, const std::vector<std::string>& rooms,
+Offset RecoveryLog::append(const std::string& name_space, const std::vector<std::string>& rooms,
                                 const std::vector<std::string>& except_rooms, const Message& message) {
   auto event = std::make_shared<LoggedEvent>();
   event->time_ms = now_ms();
@@ -184,7 +192,7 @@ std::string RecoveryLog::append(const std::string& name_space, const std::vector
       for (const auto& [room, count] : retained) mirror_->append_event(name_space, *room, entry.value(), count);
     }
   }
-  return format_offset(Offset{node_id_, event->seq});
+  return Offset{node_id_, event->seq};
 }
 
 std::string RecoveryLog::current_offset() const {

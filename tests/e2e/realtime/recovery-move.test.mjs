@@ -1,0 +1,135 @@
+// Connection state recovery while a client moves between two running hubs
+// that share a real redis-server. Hub A emits numbered events to a room every
+// 2 ms through gRPC. A client connected to A drops its connection and
+// recovers on hub B while A keeps emitting. Every client must receive the
+// numbers exactly once and in order. The events A emits while B restores the
+// socket are the ones that could arrive twice (in A's log and live) or not at
+// all.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, afterEach, before, describe, test } from 'node:test';
+
+import { RedisServer } from '../lib/redis.mjs';
+import { SANITIZED, claimsFor, closeSockets, connectSocket, nextEvent, signHs256, startHub } from './lib.mjs';
+
+const WAIT_MS = SANITIZED ? 20_000 : 5_000;
+const ROUNDS = 12;
+const EMIT_INTERVAL_MS = 2;
+const ROOM = 'stream';
+
+const fixture = { redis: undefined, dir: undefined, secret: undefined, keyFile: undefined, hubs: [] };
+const token = (user) => signHs256(claimsFor(user, [ROOM]), fixture.secret);
+
+async function startRecoveryHub() {
+  const hub = await startHub(fixture.keyFile, [
+    '--realtime-recovery', '1', '--realtime-redis-address', `127.0.0.1:${fixture.redis.port}`,
+  ]);
+  fixture.hubs.push(hub);
+  return hub;
+}
+
+/** Resolves once `hub` no longer lists `socketId`, i.e. it handled the lost connection. */
+async function waitUntilGone(hub, socketId) {
+  const deadline = Date.now() + WAIT_MS;
+  while ((await hub.client.realtime.members({ room: socketId })).length > 0) {
+    assert.ok(Date.now() < deadline, `socket ${socketId} still listed after ${WAIT_MS} ms`);
+    await sleep(5);
+  }
+}
+
+/**
+ * Emits 1, 2, 3, ... to the room through `hub`, one every EMIT_INTERVAL_MS, until `state.stop`
+ * is set. `state.last` is the last number emitted.
+ */
+async function emitNumbers(hub, state) {
+  while (!state.stop) {
+    const number = state.last + 1;
+    await hub.client.realtime.emit({ rooms: [ROOM], event: 'n', args: [number] });
+    state.last = number;
+    await sleep(EMIT_INTERVAL_MS);
+  }
+}
+
+/** Resolves once `received` has `count` more numbers than it had at the call. */
+async function receiveMore(received, count) {
+  const target = received.length + count;
+  const deadline = Date.now() + WAIT_MS;
+  while (received.length < target) {
+    assert.ok(Date.now() < deadline, `received ${received.length} of ${target} numbers within ${WAIT_MS} ms`);
+    await sleep(5);
+  }
+}
+
+/** Asserts that `received` is a run of consecutive numbers: no repeat, no gap, in order. */
+function assertConsecutive(received, label) {
+  for (let i = 1; i < received.length; i += 1) {
+    const expected = received[i - 1] + 1;
+    if (received[i] === expected) continue;
+    const around = received.slice(Math.max(0, i - 5), i + 5);
+    assert.fail(`${label}: after ${received[i - 1]} came ${received[i]}, expected ${expected}; around: ${around}`);
+  }
+}
+
+describe('recovery while moving between running hubs', () => {
+  before(async () => {
+    fixture.redis = await RedisServer.start();
+    fixture.dir = mkdtempSync(path.join(tmpdir(), 'heavylift-move-'));
+    fixture.secret = randomBytes(32).toString('hex');
+    fixture.keyFile = path.join(fixture.dir, 'jwt.secret');
+    writeFileSync(fixture.keyFile, fixture.secret);
+  });
+
+  after(async () => {
+    for (const hub of fixture.hubs) {
+      hub.client.close();
+      const exit = await hub.daemon.stop();
+      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${hub.daemon.logs()}`);
+    }
+    await fixture.redis?.stop();
+    if (fixture.dir) rmSync(fixture.dir, { recursive: true, force: true });
+  });
+
+  afterEach(closeSockets);
+
+  test('client moved to other hub gets every event once', async () => {
+    const hubA = await startRecoveryHub();
+    const hubB = await startRecoveryHub();
+    const emitting = { stop: false, last: 0 };
+    const emitter = emitNumbers(hubA, emitting);
+    try {
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        const socket = await connectSocket(hubA.url, { token: token(`mover-${round}`) });
+        const received = [];
+        socket.on('n', (number) => received.push(number));
+        assert.deepEqual(await socket.emitWithAck('heavylift:join', ROOM), { ok: true, room: ROOM });
+        await receiveMore(received, 10);
+
+        // A network failure: the WebSocket closes without a DISCONNECT packet.
+        const id = socket.id;
+        const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
+        socket.io.engine.close();
+        await disconnected;
+        await waitUntilGone(hubA, id);
+
+        socket.io.uri = hubB.url;
+        const connected = nextEvent(socket, 'connect', WAIT_MS);
+        socket.connect();
+        await connected;
+        assert.equal(socket.recovered, true, `round ${round}: socket not recovered on hub B`);
+        assert.equal(socket.id, id);
+        await receiveMore(received, 20);
+
+        socket.disconnect();
+        assertConsecutive(received, `round ${round}`);
+      }
+    } finally {
+      emitting.stop = true;
+      await emitter;
+    }
+    assert.ok(emitting.last > ROUNDS * 30, `only ${emitting.last} numbers emitted`);
+  });
+});
