@@ -277,7 +277,8 @@ size_t Hub::deliver_locally(const Broadcast& broadcast, const Offset* origin, ui
     order = std::unique_lock(order_mutex_);
     numbered = broadcast.message;
     const Offset offset =
-        recovery_->append(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms, broadcast.message);
+        recovery_->append(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms, broadcast.message,
+                          origin);
     *seq = offset.seq;
     numbered->offset = format_offset(offset);
   }
@@ -313,7 +314,8 @@ size_t Hub::deliver_locally(const Broadcast& broadcast, const Offset* origin, ui
 
 std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
     const Session& session, const Offset& offset, bool node_alive,
-    std::unordered_map<std::string, int64_t>* continue_after, uint64_t* last_seq) {
+    std::unordered_map<std::string, int64_t>* continue_after, uint64_t* last_seq,
+    std::optional<uint64_t>* last_own_seq) {
   std::vector<std::string> searched = session.rooms;
   searched.push_back("");
   Result<std::vector<std::vector<LoggedEvent>>> logs =
@@ -330,6 +332,9 @@ std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
     for (const LoggedEvent& event : logs.value()[i]) {
       last = std::max(last, event.time_ms);
       *last_seq = std::max(*last_seq, event.seq);
+      if (event.origin && event.origin->node == recovery_->node_id()) {
+        *last_own_seq = std::max(last_own_seq->value_or(0), event.origin->seq);
+      }
     }
     (*continue_after)[searched[i]] = node_alive ? std::numeric_limits<int64_t>::max() : last;
   }
@@ -392,14 +397,14 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
     std::unordered_map<std::string, int64_t> continue_after;
     uint64_t own_after_seq = offset->seq;
     uint64_t remote_last_seq = offset->seq;
+    std::optional<uint64_t> last_own_seq;
     if (from_other_hub) {
-      // NOTE: the other hub's log contains this hub's own events, and those
-      // of emitters and third hubs, only as far as they had reached it. This
-      // hub's events that had not reached it are missed. An emitter's or a
-      // third hub's event can arrive twice or not at all, because the hubs
-      // share no sequence number for it.
-      std::optional<std::vector<LoggedEvent>> read =
-          read_remote_events(*session, *offset, other_hub_alive, &continue_after, &remote_last_seq);
+      // NOTE: the other hub's log contains the events of emitters and third
+      // hubs only as far as they had reached it. Such an event can arrive
+      // twice or not at all, because the hubs share no sequence number for
+      // it.
+      std::optional<std::vector<LoggedEvent>> read = read_remote_events(
+          *session, *offset, other_hub_alive, &continue_after, &remote_last_seq, &last_own_seq);
       if (!read) return std::nullopt;
       remote = std::move(*read);
       own_after_seq = 0;
@@ -410,6 +415,19 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
           auto found = continue_after.find(room);
           return found == continue_after.end() ? std::numeric_limits<int64_t>::max() : found->second;
         });
+    if (from_other_hub && other_hub_alive) {
+      // The other hub's log contains this hub's own events only as far as
+      // they had reached it. The rest follow from this hub's log: those
+      // numbered after the last one the other hub had, or, when it had none,
+      // those logged after the socket went away there.
+      const int64_t own_after_ms = last_own_seq ? std::numeric_limits<int64_t>::min() : session->disconnected_ms;
+      std::vector<LoggedEvent> own =
+          recovery_->events_for(session->name_space, session->rooms, last_own_seq.value_or(0),
+                                [own_after_ms](const std::string&) { return own_after_ms; });
+      for (LoggedEvent& event : own) {
+        if (!event.origin) missed.push_back(std::move(event));
+      }
+    }
     {
       std::unique_lock lock(mutex_);
       if (sockets_.count(session->socket_id) != 0) return std::nullopt;

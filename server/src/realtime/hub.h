@@ -272,11 +272,12 @@ class Hub {
   // The events a recovering session missed that are in another hub's log in
   // Redis, and, when that hub is gone, per room the time after which this
   // hub's own log continues it. Sets `*last_seq` to the highest sequence
-  // number in the logs read. Expects order_mutex_ held.
+  // number in the logs read, and `*last_own_seq` to the highest one this hub
+  // gave an event the other hub relayed, if any. Expects order_mutex_ held.
   std::optional<std::vector<LoggedEvent>> read_remote_events(const Session& session, const Offset& offset,
                                                              bool node_alive,
                                                              std::unordered_map<std::string, int64_t>* continue_after,
-                                                             uint64_t* last_seq);
+                                                             uint64_t* last_seq, std::optional<uint64_t>* last_own_seq);
   // join_matching (join true) or leave_matching.
   size_t change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
                          const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,

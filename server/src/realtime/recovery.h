@@ -72,10 +72,12 @@ struct ReplayFilter {
 };
 
 // One logged broadcast: its event (with the offset set), the except rooms it
-// was sent with, and the system clock time it was logged at.
+// was sent with, the system clock time it was logged at, and, for a broadcast
+// another hub emitted, the offset under which that hub logged it.
 struct LoggedEvent {
   uint64_t seq = 0;
   int64_t time_ms = 0;
+  std::optional<Offset> origin;
   std::string event;
   std::string args_json = "[]";
   std::vector<std::string> attachments;
@@ -96,7 +98,8 @@ struct Session {
 };
 
 // Serializations used in Redis: a session as JSON, a logged event as an
-// emitter broadcast (MessagePack) whose uid is "<seq>:<time_ms>".
+// emitter broadcast (MessagePack) whose uid is "<seq>:<time_ms>", followed by
+// ":<origin seq>:<origin node>" when the event has an origin.
 std::string encode_session(const Session& session);
 Result<Session> decode_session(std::string_view json);
 Result<std::string> encode_logged_event(const LoggedEvent& event, const std::string& name_space);
@@ -132,10 +135,12 @@ class RecoveryLog {
   void set_mirror(RecoveryMirror* mirror) { mirror_ = mirror; }
   RecoveryMirror* mirror() const { return mirror_; }
 
-  // Numbers and logs one broadcast of an event to `rooms` of `name_space`.
-  // Returns its offset. The caller orders appends with recoveries.
+  // Numbers and logs one broadcast of an event to `rooms` of `name_space`,
+  // with the offset `origin` under which the hub that emitted it logged it
+  // (nullptr when this hub emitted it or none was sent). Returns its offset.
+  // The caller orders appends with recoveries.
   Offset append(const std::string& name_space, const std::vector<std::string>& rooms,
-                     const std::vector<std::string>& except_rooms, const Message& message);
+                const std::vector<std::string>& except_rooms, const Message& message, const Offset* origin);
   // The offset the next append() follows.
   std::string current_offset() const;
 

@@ -86,10 +86,34 @@ TEST(RecoveryLoggedEvent, RoundTripsWithAttachments) {
   EXPECT_EQ(decoded.value().except_rooms, event.except_rooms);
 }
 
+TEST(RecoveryLoggedEvent, RoundTripsOrigin) {
+  LoggedEvent event;
+  event.seq = 9;
+  event.time_ms = 1700000000000;
+  event.event = "news";
+  event.origin = Offset{"node:with.colon", 4};
+  Result<std::string> encoded = encode_logged_event(event, "/");
+  ASSERT_TRUE(encoded.ok());
+  Result<LoggedEvent> decoded = decode_logged_event(encoded.value(), 10);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded.value().seq, 9u);
+  EXPECT_EQ(decoded.value().time_ms, 1700000000000);
+  ASSERT_TRUE(decoded.value().origin.has_value());
+  EXPECT_EQ(decoded.value().origin->node, "node:with.colon");
+  EXPECT_EQ(decoded.value().origin->seq, 4u);
+
+  event.origin.reset();
+  encoded = encode_logged_event(event, "/");
+  ASSERT_TRUE(encoded.ok());
+  decoded = decode_logged_event(encoded.value(), 10);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_FALSE(decoded.value().origin.has_value());
+}
+
 TEST(RecoveryMerge, OrdersDedupesAndSkipsExcept) {
-  LoggedEvent first{1, 0, "e", "[1]", {}, {}};
-  LoggedEvent second{2, 0, "e", "[2]", {}, {"muted"}};
-  LoggedEvent third{3, 0, "e", "[3]", {}, {}};
+  LoggedEvent first{1, 0, std::nullopt, "e", "[1]", {}, {}};
+  LoggedEvent second{2, 0, std::nullopt, "e", "[2]", {}, {"muted"}};
+  LoggedEvent third{3, 0, std::nullopt, "e", "[3]", {}, {}};
   const auto merged = merge_events({{first, third}, {first, second}}, {"room", "muted"}, 0);
   ASSERT_EQ(merged.size(), 2u);
   EXPECT_EQ(merged[0].seq, 1u);
@@ -319,6 +343,31 @@ TEST_F(TwoHubRecovery, LateCopiesOfReplayedEventsAreDropped) {
   hub_b.deliver(news({"room"}, "[5]"));
   ASSERT_EQ(second->sent.size(), 4u);
   EXPECT_EQ(second->sent[3], R"(42["news",5,"b.5"])");
+}
+
+TEST_F(TwoHubRecovery, MovingBackReplaysOwnEventsNotRelayed) {
+  connect_and_drop_on_a();
+  auto second = std::make_shared<RecordingConnection>();
+  ASSERT_TRUE(recover_on_b(second).has_value());
+  pass_one_to_b();
+  emit_on_a(2);
+  pass_one_to_b();
+  ASSERT_EQ(second->sent.size(), 1u);
+  EXPECT_EQ(second->sent[0], R"(42["news",2,"b.2"])");
+
+  // Hub a emits 3 and 4, which have not reached hub b when the client
+  // comes back to hub a with the offset of 2 on hub b.
+  emit_on_a(3);
+  emit_on_a(4);
+  mirror.writer = "b";
+  hub_b.remove_socket("s1", "transport close", true);
+  auto third = std::make_shared<RecordingConnection>();
+  mirror.writer = "a";
+  auto recovered = hub_a.recover_socket(RecoveryRequest{"pid1", "b.2", "/", "u1"}, third);
+  ASSERT_TRUE(recovered.has_value());
+  ASSERT_EQ(third->sent.size(), 2u);
+  EXPECT_EQ(third->sent[0], R"(42["news",3,"a.3"])");
+  EXPECT_EQ(third->sent[1], R"(42["news",4,"a.4"])");
 }
 
 TEST_F(TwoHubRecovery, FilterLetsOtherHubsThrough) {

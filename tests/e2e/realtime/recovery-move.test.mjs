@@ -1,10 +1,10 @@
 // Connection state recovery while a client moves between two running hubs
 // that share a real redis-server. Hub A emits numbered events to a room every
-// 2 ms through gRPC. A client connected to A drops its connection and
-// recovers on hub B while A keeps emitting. Every client must receive the
-// numbers exactly once and in order. The events A emits while B restores the
-// socket are the ones that could arrive twice (in A's log and live) or not at
-// all.
+// 2 ms through gRPC. A client drops its connection and recovers on the other
+// hub while A keeps emitting: from A to B, and back and forth. Every client
+// must receive the numbers exactly once and in order. The events A emits
+// during a restore are the ones that could arrive twice (in a log and live)
+// or not at all.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,9 @@ const ROUNDS = 12;
 const EMIT_INTERVAL_MS = 2;
 const ROOM = 'stream';
 
-const fixture = { redis: undefined, dir: undefined, secret: undefined, keyFile: undefined, hubs: [] };
+const fixture = {
+  redis: undefined, dir: undefined, secret: undefined, keyFile: undefined, hubs: [], hubA: undefined, hubB: undefined,
+};
 const token = (user) => signHs256(claimsFor(user, [ROOM]), fixture.secret);
 
 async function startRecoveryHub() {
@@ -64,6 +66,31 @@ async function receiveMore(received, count) {
   }
 }
 
+/** Drops the connection of `socket` on hub `from` as a network failure would and recovers it on hub `to`. */
+async function moveSocket(socket, from, to, label) {
+  const id = socket.id;
+  const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
+  socket.io.engine.close();
+  await disconnected;
+  await waitUntilGone(from, id);
+
+  socket.io.uri = to.url;
+  const connected = nextEvent(socket, 'connect', WAIT_MS);
+  socket.connect();
+  await connected;
+  assert.equal(socket.recovered, true, `${label}: socket not recovered`);
+  assert.equal(socket.id, id, `${label}: socket id changed`);
+}
+
+/** Connects a client of `user` to `hub`, joins the room and records the numbers it receives. */
+async function joinedClient(hub, user) {
+  const socket = await connectSocket(hub.url, { token: token(user) });
+  const received = [];
+  socket.on('n', (number) => received.push(number));
+  assert.deepEqual(await socket.emitWithAck('heavylift:join', ROOM), { ok: true, room: ROOM });
+  return { socket, received };
+}
+
 /** Asserts that `received` is a run of consecutive numbers: no repeat, no gap, in order. */
 function assertConsecutive(received, label) {
   for (let i = 1; i < received.length; i += 1) {
@@ -81,6 +108,8 @@ describe('recovery while moving between running hubs', () => {
     fixture.secret = randomBytes(32).toString('hex');
     fixture.keyFile = path.join(fixture.dir, 'jwt.secret');
     writeFileSync(fixture.keyFile, fixture.secret);
+    fixture.hubA = await startRecoveryHub();
+    fixture.hubB = await startRecoveryHub();
   });
 
   after(async () => {
@@ -96,33 +125,14 @@ describe('recovery while moving between running hubs', () => {
   afterEach(closeSockets);
 
   test('client moved to other hub gets every event once', async () => {
-    const hubA = await startRecoveryHub();
-    const hubB = await startRecoveryHub();
     const emitting = { stop: false, last: 0 };
-    const emitter = emitNumbers(hubA, emitting);
+    const emitter = emitNumbers(fixture.hubA, emitting);
     try {
       for (let round = 1; round <= ROUNDS; round += 1) {
-        const socket = await connectSocket(hubA.url, { token: token(`mover-${round}`) });
-        const received = [];
-        socket.on('n', (number) => received.push(number));
-        assert.deepEqual(await socket.emitWithAck('heavylift:join', ROOM), { ok: true, room: ROOM });
+        const { socket, received } = await joinedClient(fixture.hubA, `mover-${round}`);
         await receiveMore(received, 10);
-
-        // A network failure: the WebSocket closes without a DISCONNECT packet.
-        const id = socket.id;
-        const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
-        socket.io.engine.close();
-        await disconnected;
-        await waitUntilGone(hubA, id);
-
-        socket.io.uri = hubB.url;
-        const connected = nextEvent(socket, 'connect', WAIT_MS);
-        socket.connect();
-        await connected;
-        assert.equal(socket.recovered, true, `round ${round}: socket not recovered on hub B`);
-        assert.equal(socket.id, id);
+        await moveSocket(socket, fixture.hubA, fixture.hubB, `round ${round}`);
         await receiveMore(received, 20);
-
         socket.disconnect();
         assertConsecutive(received, `round ${round}`);
       }
@@ -131,5 +141,26 @@ describe('recovery while moving between running hubs', () => {
       await emitter;
     }
     assert.ok(emitting.last > ROUNDS * 30, `only ${emitting.last} numbers emitted`);
+  });
+
+  test('client moved back and forth gets every event once', async () => {
+    const emitting = { stop: false, last: 0 };
+    const emitter = emitNumbers(fixture.hubA, emitting);
+    try {
+      const { socket, received } = await joinedClient(fixture.hubA, 'traveller');
+      await receiveMore(received, 10);
+      let current = fixture.hubA;
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        const next = current === fixture.hubA ? fixture.hubB : fixture.hubA;
+        await moveSocket(socket, current, next, `move ${round}`);
+        current = next;
+        await receiveMore(received, 20);
+        assertConsecutive(received, `move ${round}`);
+      }
+      assert.ok(received.length > ROUNDS * 20, `only ${received.length} numbers received`);
+    } finally {
+      emitting.stop = true;
+      await emitter;
+    }
   });
 });
