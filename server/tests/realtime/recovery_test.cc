@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "realtime/hub.h"
 #include "realtime/socketio_server.h"
@@ -368,6 +369,27 @@ TEST_F(TwoHubRecovery, MovingBackReplaysOwnEventsNotRelayed) {
   ASSERT_EQ(third->sent.size(), 2u);
   EXPECT_EQ(third->sent[0], R"(42["news",3,"a.3"])");
   EXPECT_EQ(third->sent[1], R"(42["news",4,"a.4"])");
+}
+
+TEST_F(TwoHubRecovery, MovingBackWithoutRelayedEventsUsesTime) {
+  auto first = std::make_shared<RecordingConnection>();
+  hub_b.add_socket(SocketInfo{"s1", "/", "u1"}, first, "pid1");
+  ASSERT_TRUE(hub_b.join("s1", "room").ok());
+  mirror.writer = "b";
+  hub_b.remove_socket("s1", "transport close", true);
+
+  // Hub a's events are logged after the socket went away on hub b, and
+  // none has reached hub b: hub b's log has no event of hub a.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  emit_on_a(1);
+  emit_on_a(2);
+  auto second = std::make_shared<RecordingConnection>();
+  mirror.writer = "a";
+  auto recovered = hub_a.recover_socket(RecoveryRequest{"pid1", "", "/", "u1"}, second);
+  ASSERT_TRUE(recovered.has_value());
+  ASSERT_EQ(second->sent.size(), 2u);
+  EXPECT_EQ(second->sent[0], R"(42["news",1,"a.1"])");
+  EXPECT_EQ(second->sent[1], R"(42["news",2,"a.2"])");
 }
 
 TEST_F(TwoHubRecovery, FilterLetsOtherHubsThrough) {
