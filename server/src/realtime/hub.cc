@@ -69,6 +69,7 @@ void Hub::remove_socket(const std::string& socket_id, const std::string& reason,
     if (found == sockets_.end()) return;
     SocketEntry& entry = *found->second;
     info = entry.info;
+    if (entry.replay_filter.active()) filtered_sockets_.fetch_sub(1, std::memory_order_relaxed);
     if (keep_session && recovery_ && !entry.session_id.empty()) {
       session.emplace();
       session->session_id = entry.session_id;
@@ -255,12 +256,18 @@ std::vector<const Hub::SocketEntry*> Hub::match_locked(const std::string& name_s
 }
 
 size_t Hub::emit(const Broadcast& broadcast) {
-  const size_t delivered = deliver(broadcast);
-  if (forwarder_) forwarder_(broadcast);
+  uint64_t seq = 0;
+  const size_t delivered = deliver_locally(broadcast, nullptr, &seq);
+  if (forwarder_) forwarder_(broadcast, seq);
   return delivered;
 }
 
-size_t Hub::deliver(const Broadcast& broadcast) {
+size_t Hub::deliver(const Broadcast& broadcast, const std::optional<Offset>& origin) {
+  uint64_t seq = 0;
+  return deliver_locally(broadcast, origin ? &*origin : nullptr, &seq);
+}
+
+size_t Hub::deliver_locally(const Broadcast& broadcast, const Offset* origin, uint64_t* seq) {
   // Events without an ack are numbered and logged for recovery, as Socket.IO
   // does. The order lock keeps a recovering socket's replay before them.
   const bool logged = recovery_ && broadcast.message.kind == Message::Kind::kEvent && !broadcast.message.ack_id;
@@ -269,15 +276,28 @@ size_t Hub::deliver(const Broadcast& broadcast) {
   if (logged) {
     order = std::unique_lock(order_mutex_);
     numbered = broadcast.message;
-    numbered->offset = recovery_->append(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms,
-                                         broadcast.message);
+    const Offset offset =
+        recovery_->append(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms, broadcast.message,
+                          origin);
+    *seq = offset.seq;
+    numbered->offset = format_offset(offset);
   }
+  // Restored sockets skip copies of events they were replayed. The filter
+  // is written under order_mutex_, which a logged broadcast holds here.
+  const bool filtered = logged && origin != nullptr && filtered_sockets_.load(std::memory_order_relaxed) > 0;
   std::vector<std::shared_ptr<Connection>> targets;
   {
     std::shared_lock lock(mutex_);
     const auto matched = match_locked(broadcast.message.name_space, broadcast.rooms, broadcast.except_rooms);
     targets.reserve(matched.size());
-    for (const SocketEntry* entry : matched) targets.push_back(entry->connection);
+    for (const SocketEntry* entry : matched) {
+      if (filtered && entry->replay_filter.active()) {
+        const bool admitted = entry->replay_filter.admit(*origin);
+        if (!entry->replay_filter.active()) filtered_sockets_.fetch_sub(1, std::memory_order_relaxed);
+        if (!admitted) continue;
+      }
+      targets.push_back(entry->connection);
+    }
   }
   if (targets.empty()) return 0;
 
@@ -293,33 +313,32 @@ size_t Hub::deliver(const Broadcast& broadcast) {
 }
 
 std::optional<std::vector<LoggedEvent>> Hub::read_remote_events(
-    const Session& session, const Offset& offset, std::unordered_map<std::string, int64_t>* continue_after) {
-  RecoveryMirror* mirror = recovery_->mirror();
-  if (mirror == nullptr) return std::nullopt;
-  Result<bool> alive = mirror->node_alive(offset.node);
-  if (!alive.ok()) {
-    spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session.socket_id,
-                 log_value(alive.error().message));
-    return std::nullopt;
-  }
+    const Session& session, const Offset& offset, bool node_alive,
+    std::unordered_map<std::string, int64_t>* continue_after, uint64_t* last_seq,
+    std::optional<uint64_t>* last_own_seq) {
   std::vector<std::string> searched = session.rooms;
   searched.push_back("");
-  std::vector<std::vector<LoggedEvent>> logs;
-  for (const std::string& room : searched) {
-    Result<std::vector<LoggedEvent>> log = mirror->read_events(offset.node, session.name_space, room);
-    if (!log.ok()) {
-      spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session.socket_id,
-                   log_value(log.error().message));
-      return std::nullopt;
-    }
+  Result<std::vector<std::vector<LoggedEvent>>> logs =
+      recovery_->mirror()->read_events(offset.node, session.name_space, searched);
+  if (!logs.ok()) {
+    spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session.socket_id,
+                 log_value(logs.error().message));
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < searched.size(); ++i) {
     // Events this hub logged after the other hub's last one in the room are
     // the continuation, when the other hub is gone.
     int64_t last = session.disconnected_ms;
-    for (const LoggedEvent& event : log.value()) last = std::max(last, event.time_ms);
-    (*continue_after)[room] = alive.value() ? std::numeric_limits<int64_t>::max() : last;
-    logs.push_back(std::move(log).value());
+    for (const LoggedEvent& event : logs.value()[i]) {
+      last = std::max(last, event.time_ms);
+      *last_seq = std::max(*last_seq, event.seq);
+      if (event.origin && event.origin->node == recovery_->node_id()) {
+        *last_own_seq = std::max(last_own_seq->value_or(0), event.origin->seq);
+      }
+    }
+    (*continue_after)[searched[i]] = node_alive ? std::numeric_limits<int64_t>::max() : last;
   }
-  return merge_events(std::move(logs), session.rooms, offset.seq);
+  return merge_events(std::move(logs).value(), session.rooms, offset.seq);
 }
 
 std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& request,
@@ -350,19 +369,17 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
   const std::optional<Offset> offset = parse_offset(request.offset.empty() ? session->start_offset : request.offset);
   if (!offset) return std::nullopt;
 
-  std::vector<LoggedEvent> remote;
-  std::unordered_map<std::string, int64_t> continue_after;
-  uint64_t own_after_seq = offset->seq;
-  if (offset->node != recovery_->node_id()) {
-    // NOTE: while the other hub still runs, an event it emits during this
-    // restore can arrive twice (in the log read below and live after the
-    // join) or not at all (logged after the read, live before the join).
-    // Telling them apart needs the other hub's sequence number in the
-    // hub-to-hub message.
-    std::optional<std::vector<LoggedEvent>> read = read_remote_events(*session, *offset, &continue_after);
-    if (!read) return std::nullopt;
-    remote = std::move(*read);
-    own_after_seq = 0;
+  const bool from_other_hub = offset->node != recovery_->node_id();
+  bool other_hub_alive = false;
+  if (from_other_hub) {
+    if (mirror == nullptr) return std::nullopt;
+    Result<bool> alive = mirror->node_alive(offset->node);
+    if (!alive.ok()) {
+      spdlog::warn("event=realtime.recovery_failed socket_id={} error={}", session->socket_id,
+                   log_value(alive.error().message));
+      return std::nullopt;
+    }
+    other_hub_alive = alive.value();
   }
 
   RecoveredSocket recovered;
@@ -370,13 +387,47 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
   const SocketInfo info{session->socket_id, session->name_space, session->user_id};
   std::vector<std::string> joined;
   {
+    // The other hub's log is read, and the socket joins its rooms, under the
+    // order lock that every logged delivery takes. A live copy of the other
+    // hub's event that arrives meanwhile waits for the join, so none is
+    // lost, and the socket's replay filter drops it when the log read
+    // included it, so none arrives twice.
     std::lock_guard order(order_mutex_);
+    std::vector<LoggedEvent> remote;
+    std::unordered_map<std::string, int64_t> continue_after;
+    uint64_t own_after_seq = offset->seq;
+    uint64_t remote_last_seq = offset->seq;
+    std::optional<uint64_t> last_own_seq;
+    if (from_other_hub) {
+      // NOTE: the other hub's log contains the events of emitters and third
+      // hubs only as far as they had reached it. Such an event can arrive
+      // twice or not at all, because the hubs share no sequence number for
+      // it.
+      std::optional<std::vector<LoggedEvent>> read = read_remote_events(
+          *session, *offset, other_hub_alive, &continue_after, &remote_last_seq, &last_own_seq);
+      if (!read) return std::nullopt;
+      remote = std::move(*read);
+      own_after_seq = 0;
+    }
     std::vector<LoggedEvent> missed = recovery_->events_for(
         session->name_space, session->rooms, own_after_seq, [&](const std::string& room) {
           if (offset->node == recovery_->node_id()) return std::numeric_limits<int64_t>::min();
           auto found = continue_after.find(room);
           return found == continue_after.end() ? std::numeric_limits<int64_t>::max() : found->second;
         });
+    if (from_other_hub && other_hub_alive) {
+      // The other hub's log contains this hub's own events only as far as
+      // they had reached it. The rest follow from this hub's log: those
+      // numbered after the last one the other hub had, or, when it had none,
+      // those logged after the socket went away there.
+      const int64_t own_after_ms = last_own_seq ? std::numeric_limits<int64_t>::min() : session->disconnected_ms;
+      std::vector<LoggedEvent> own =
+          recovery_->events_for(session->name_space, session->rooms, last_own_seq.value_or(0),
+                                [own_after_ms](const std::string&) { return own_after_ms; });
+      for (LoggedEvent& event : own) {
+        if (!event.origin) missed.push_back(std::move(event));
+      }
+    }
     {
       std::unique_lock lock(mutex_);
       if (sockets_.count(session->socket_id) != 0) return std::nullopt;
@@ -385,6 +436,10 @@ std::optional<RecoveredSocket> Hub::recover_socket(const RecoveryRequest& reques
       entry->connection = connection;
       entry->session_id = session->session_id;
       entry->start_offset = recovery_->current_offset();
+      if (from_other_hub && other_hub_alive) {
+        entry->replay_filter = ReplayFilter{offset->node, remote_last_seq};
+        filtered_sockets_.fetch_add(1, std::memory_order_relaxed);
+      }
       SocketEntry& stored = *entry;
       sockets_[info.socket_id] = std::move(entry);
       users_[user_key(info.name_space, info.user_id)].insert(&stored);
@@ -469,7 +524,9 @@ void Hub::set_selector_forwarder(std::function<void(const SelectorChange&)> forw
 
 void Hub::set_fan_out(FanOut fan_out) { fan_out_ = std::move(fan_out); }
 
-void Hub::set_forwarder(std::function<void(const Broadcast&)> forwarder) { forwarder_ = std::move(forwarder); }
+void Hub::set_forwarder(std::function<void(const Broadcast&, uint64_t)> forwarder) {
+  forwarder_ = std::move(forwarder);
+}
 
 void Hub::set_membership_observer(
     std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer) {

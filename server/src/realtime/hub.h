@@ -8,6 +8,7 @@
 // never calls a Connection while holding its lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -183,8 +184,10 @@ class Hub {
   // queued to.
   size_t emit(const Broadcast& broadcast);
   // Delivers a broadcast to this hub's sockets only, as for one that came
-  // from another hub.
-  size_t deliver(const Broadcast& broadcast);
+  // from another hub. `origin` is the offset under which that hub logged it,
+  // when it sent one. A socket recovered from that hub's log skips the
+  // copies of events it was already sent (see ReplayFilter).
+  size_t deliver(const Broadcast& broadcast, const std::optional<Offset>& origin = std::nullopt);
 
   // Sockets of `name_space` in any of `rooms` (all when empty) and in none of
   // `except_rooms` join or leave every room of `targets`, or disconnect.
@@ -197,9 +200,10 @@ class Hub {
                              const std::vector<std::string>& except_rooms, bool whole_connection);
 
   // Hooks for scale-out, set once before the hub carries traffic: the
-  // forwarder receives every emit() broadcast, the membership observer
-  // every join (true) and leave (false) of a room other than a socket's own.
-  void set_forwarder(std::function<void(const Broadcast&)> forwarder);
+  // forwarder receives every emit() broadcast with the sequence number this
+  // hub logged it under (0 when not logged), the membership observer every
+  // join (true) and leave (false) of a room other than a socket's own.
+  void set_forwarder(std::function<void(const Broadcast&, uint64_t seq)> forwarder);
   void set_membership_observer(std::function<void(const SocketInfo&, const std::string& room, bool joined)> observer);
   // Receives every join_selected, leave_selected and disconnect, for the
   // other hubs. Set once before the hub carries traffic.
@@ -240,6 +244,10 @@ class Hub {
     std::vector<std::string> rooms;
     std::string session_id;
     std::string start_offset;  // the recovery log's offset when the socket connected
+    // Set when the socket was restored from another hub's log. Written with
+    // order_mutex_ and mutex_ (at least shared) held, so deliver() may end
+    // it while it holds both.
+    mutable ReplayFilter replay_filter;
   };
   // Rooms of one namespace: room name to member entries.
   using RoomMap = std::unordered_map<std::string, std::unordered_set<SocketEntry*>>;
@@ -258,11 +266,18 @@ class Hub {
                                                const std::vector<std::string>& except_rooms) const;
   void announce_presence(const SocketInfo& socket, const std::string& room, bool joined);
   void publish_connect(const SocketInfo& socket);
+  // Delivers a broadcast to this hub's sockets. Sets `*seq` to the sequence
+  // number it was logged under, or 0.
+  size_t deliver_locally(const Broadcast& broadcast, const Offset* origin, uint64_t* seq);
   // The events a recovering session missed that are in another hub's log in
   // Redis, and, when that hub is gone, per room the time after which this
-  // hub's own log continues it.
+  // hub's own log continues it. Sets `*last_seq` to the highest sequence
+  // number in the logs read, and `*last_own_seq` to the highest one this hub
+  // gave an event the other hub relayed, if any. Expects order_mutex_ held.
   std::optional<std::vector<LoggedEvent>> read_remote_events(const Session& session, const Offset& offset,
-                                                             std::unordered_map<std::string, int64_t>* continue_after);
+                                                             bool node_alive,
+                                                             std::unordered_map<std::string, int64_t>* continue_after,
+                                                             uint64_t* last_seq, std::optional<uint64_t>* last_own_seq);
   // join_matching (join true) or leave_matching.
   size_t change_matching(const std::string& name_space, const std::vector<std::string>& rooms,
                          const std::vector<std::string>& except_rooms, const std::vector<std::string>& targets,
@@ -274,7 +289,10 @@ class Hub {
   // Held while a broadcast is numbered and queued, and while a recovered
   // socket is restored, so that its replay comes before later broadcasts.
   std::mutex order_mutex_;
-  std::function<void(const Broadcast&)> forwarder_;
+  // Sockets whose replay_filter is active; deliver() reads it to skip the
+  // filter check for every target while it is 0.
+  std::atomic<size_t> filtered_sockets_{0};
+  std::function<void(const Broadcast&, uint64_t)> forwarder_;
   std::function<void(const SocketInfo&, const std::string&, bool)> membership_observer_;
   std::function<void(const SelectorChange&)> selector_forwarder_;
   FanOut fan_out_;

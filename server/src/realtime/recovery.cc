@@ -42,6 +42,14 @@ std::optional<Offset> parse_offset(std::string_view text) {
   return offset;
 }
 
+bool ReplayFilter::admit(const Offset& origin) {
+  if (!active() || origin.node != node) return true;
+  if (origin.seq <= last_seq) return false;
+  node.clear();
+  last_seq = 0;
+  return true;
+}
+
 std::string encode_session(const Session& session) {
   std::string rooms = "[";
   for (size_t i = 0; i < session.rooms.size(); ++i) {
@@ -91,7 +99,9 @@ Result<std::string> encode_logged_event(const LoggedEvent& event, const std::str
   broadcast.message.event = event.event;
   broadcast.message.args_json = event.args_json;
   broadcast.message.attachments = event.attachments;
-  return encode_emitter_broadcast(fmt::format("{}:{}", event.seq, event.time_ms), broadcast);
+  std::string uid = fmt::format("{}:{}", event.seq, event.time_ms);
+  if (event.origin) uid += fmt::format(":{}:{}", event.origin->seq, event.origin->node);
+  return encode_emitter_broadcast(uid, broadcast);
 }
 
 Result<LoggedEvent> decode_logged_event(std::string_view bytes, size_t max_attachments) {
@@ -100,12 +110,30 @@ Result<LoggedEvent> decode_logged_event(std::string_view bytes, size_t max_attac
   Result<RemoteBroadcast> decoded = decode_emitter_broadcast(bytes, limits);
   if (!decoded.ok()) return decoded.error();
   RemoteBroadcast& remote = decoded.value();
-  const size_t colon = remote.uid.find(':');
+  // "<seq>:<time_ms>" or "<seq>:<time_ms>:<origin seq>:<origin node>".
+  const std::string_view uid = remote.uid;
+  const size_t colon = uid.find(':');
+  const size_t time_end = colon == std::string_view::npos ? colon : uid.find(':', colon + 1);
   LoggedEvent event;
   uint64_t time_ms = 0;
-  if (colon == std::string::npos || !parse_u64(std::string_view(remote.uid).substr(0, colon), &event.seq) ||
-      !parse_u64(std::string_view(remote.uid).substr(colon + 1), &time_ms)) {
-    return Error::invalid("event", "MALFORMED_EVENT", "logged event uid must be <seq>:<time_ms>");
+  if (colon == std::string_view::npos || !parse_u64(uid.substr(0, colon), &event.seq) ||
+      !parse_u64(uid.substr(colon + 1, time_end == std::string_view::npos ? time_end : time_end - colon - 1),
+                 &time_ms)) {
+    return Error::invalid("event", "MALFORMED_EVENT",
+                          "logged event uid must be <seq>:<time_ms>[:<origin seq>:<origin node>], got " +
+                              quote_value(remote.uid));
+  }
+  if (time_end != std::string_view::npos) {
+    const size_t seq_end = uid.find(':', time_end + 1);
+    Offset origin;
+    if (seq_end == std::string_view::npos || seq_end + 1 == uid.size() ||
+        !parse_u64(uid.substr(time_end + 1, seq_end - time_end - 1), &origin.seq)) {
+      return Error::invalid("event", "MALFORMED_EVENT",
+                            "logged event uid must be <seq>:<time_ms>[:<origin seq>:<origin node>], got " +
+                                quote_value(remote.uid));
+    }
+    origin.node = std::string(uid.substr(seq_end + 1));
+    event.origin = std::move(origin);
   }
   event.time_ms = static_cast<int64_t>(time_ms);
   event.event = std::move(remote.broadcast.message.event);
@@ -146,10 +174,12 @@ int64_t RecoveryLog::now_ms() {
       .count();
 }
 
-std::string RecoveryLog::append(const std::string& name_space, const std::vector<std::string>& rooms,
-                                const std::vector<std::string>& except_rooms, const Message& message) {
+Offset RecoveryLog::append(const std::string& name_space, const std::vector<std::string>& rooms,
+                           const std::vector<std::string>& except_rooms, const Message& message,
+                           const Offset* origin) {
   auto event = std::make_shared<LoggedEvent>();
   event->time_ms = now_ms();
+  if (origin != nullptr) event->origin = *origin;
   event->event = message.event;
   event->args_json = message.args_json;
   event->attachments = message.attachments;
@@ -184,7 +214,7 @@ std::string RecoveryLog::append(const std::string& name_space, const std::vector
       for (const auto& [room, count] : retained) mirror_->append_event(name_space, *room, entry.value(), count);
     }
   }
-  return format_offset(Offset{node_id_, event->seq});
+  return Offset{node_id_, event->seq};
 }
 
 std::string RecoveryLog::current_offset() const {

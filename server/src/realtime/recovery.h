@@ -55,11 +55,29 @@ std::string format_offset(const Offset& offset);
 // Returns nullopt unless `text` is "<node>.<seq>" with a non-empty node.
 std::optional<Offset> parse_offset(std::string_view text);
 
+// The live copies of another hub's events that a socket restored on this hub
+// must skip: the events hub `node` logged up to `last_seq`, which the socket
+// received in its replay or before it went away. Hubs carry the sequence
+// number in their hub-to-hub broadcasts, and one hub's broadcasts reach a
+// subscriber in the order it published them, so the first copy from `node`
+// numbered after `last_seq` ends the filter.
+struct ReplayFilter {
+  std::string node;  // empty: no filter
+  uint64_t last_seq = 0;
+
+  bool active() const { return !node.empty(); }
+  // Returns false for a copy to drop. A copy from `node` numbered after
+  // `last_seq` ends the filter. Copies from other hubs pass unchanged.
+  bool admit(const Offset& origin);
+};
+
 // One logged broadcast: its event (with the offset set), the except rooms it
-// was sent with, and the system clock time it was logged at.
+// was sent with, the system clock time it was logged at, and, for a broadcast
+// another hub emitted, the offset under which that hub logged it.
 struct LoggedEvent {
   uint64_t seq = 0;
   int64_t time_ms = 0;
+  std::optional<Offset> origin;
   std::string event;
   std::string args_json = "[]";
   std::vector<std::string> attachments;
@@ -80,7 +98,8 @@ struct Session {
 };
 
 // Serializations used in Redis: a session as JSON, a logged event as an
-// emitter broadcast (MessagePack) whose uid is "<seq>:<time_ms>".
+// emitter broadcast (MessagePack) whose uid is "<seq>:<time_ms>", followed by
+// ":<origin seq>:<origin node>" when the event has an origin.
 std::string encode_session(const Session& session);
 Result<Session> decode_session(std::string_view json);
 Result<std::string> encode_logged_event(const LoggedEvent& event, const std::string& name_space);
@@ -98,9 +117,11 @@ class RecoveryMirror {
   virtual void delete_session(const std::string& session_id) = 0;
   // Removes and returns a session; nullopt when absent or expired.
   virtual Result<std::optional<Session>> take_session(const std::string& session_id) = 0;
-  // The log of hub `node` for `room`, oldest first.
-  virtual Result<std::vector<LoggedEvent>> read_events(const std::string& node, const std::string& name_space,
-                                                       const std::string& room) = 0;
+  // The logs of hub `node` for each of `rooms`, each oldest first, read in
+  // one transaction, so that together they show the logs at one moment.
+  virtual Result<std::vector<std::vector<LoggedEvent>>> read_events(const std::string& node,
+                                                                    const std::string& name_space,
+                                                                    const std::vector<std::string>& rooms) = 0;
   virtual Result<bool> node_alive(const std::string& node) = 0;
 };
 
@@ -114,10 +135,12 @@ class RecoveryLog {
   void set_mirror(RecoveryMirror* mirror) { mirror_ = mirror; }
   RecoveryMirror* mirror() const { return mirror_; }
 
-  // Numbers and logs one broadcast of an event to `rooms` of `name_space`.
-  // Returns its offset. The caller orders appends with recoveries.
-  std::string append(const std::string& name_space, const std::vector<std::string>& rooms,
-                     const std::vector<std::string>& except_rooms, const Message& message);
+  // Numbers and logs one broadcast of an event to `rooms` of `name_space`,
+  // with the offset `origin` under which the hub that emitted it logged it
+  // (nullptr when this hub emitted it or none was sent). Returns its offset.
+  // The caller orders appends with recoveries.
+  Offset append(const std::string& name_space, const std::vector<std::string>& rooms,
+                const std::vector<std::string>& except_rooms, const Message& message, const Offset* origin);
   // The offset the next append() follows.
   std::string current_offset() const;
 

@@ -92,8 +92,8 @@ Status RedisBridge::start() {
     ContextPtr probe = connect(options_.address, "probe");
     if (!probe) return Error::unavailable("cannot connect to realtime.redis_address " + options_.address);
   }
-  hub_.set_forwarder([this](const Broadcast& broadcast) {
-    Result<std::string> encoded = encode_emitter_broadcast(options_.node_id, broadcast);
+  hub_.set_forwarder([this](const Broadcast& broadcast, uint64_t seq) {
+    Result<std::string> encoded = encode_emitter_broadcast(options_.node_id, broadcast, seq);
     if (!encoded.ok()) {
       errors_.inc();
       return;
@@ -285,9 +285,14 @@ void RedisBridge::handle_message(const std::string& channel, const std::string& 
                   log_value(broadcast.error().message));
     return;
   }
-  if (broadcast.value().uid == options_.node_id) return;
+  RemoteBroadcast& remote = broadcast.value();
+  if (remote.uid == options_.node_id) return;
   remote_in_.inc();
-  hub_.deliver(broadcast.value().broadcast);
+  if (remote.seq == 0) {
+    hub_.deliver(remote.broadcast);
+  } else {
+    hub_.deliver(remote.broadcast, Offset{std::move(remote.uid), remote.seq});
+  }
 }
 
 Status RedisBridge::ensure_query_context() {
@@ -343,25 +348,48 @@ Result<std::optional<Session>> RedisBridge::take_session(const std::string& sess
   return std::optional<Session>(std::move(session).value());
 }
 
-Result<std::vector<LoggedEvent>> RedisBridge::read_events(const std::string& node, const std::string& name_space,
-                                                          const std::string& room) {
+Result<std::vector<std::vector<LoggedEvent>>> RedisBridge::read_events(const std::string& node,
+                                                                       const std::string& name_space,
+                                                                       const std::vector<std::string>& rooms) {
   std::lock_guard lock(query_mutex_);
   if (Status s = ensure_query_context(); !s.ok()) return s.error();
-  ReplyPtr reply = command(query_context_, {"LRANGE", log_key(node, name_space, room), "0", "-1"});
-  if (!reply || reply->type != REDIS_REPLY_ARRAY) return Error::unavailable("Redis LRANGE failed");
-  std::vector<LoggedEvent> events;
-  for (size_t i = 0; i < reply->elements; ++i) {
-    const redisReply* element = reply->element[i];
-    if (element->type != REDIS_REPLY_STRING) continue;
-    Result<LoggedEvent> event =
-        decode_logged_event(std::string_view(element->str, element->len), options_.limits.max_attachments);
-    if (!event.ok()) {
-      errors_.inc();
-      continue;
-    }
-    events.push_back(std::move(event).value());
+
+  // MULTI, one LRANGE per room, EXEC: Redis runs the reads with no other
+  // command between them.
+  command(query_context_, {"MULTI"}, true);
+  for (const std::string& room : rooms) {
+    command(query_context_, {"LRANGE", log_key(node, name_space, room), "0", "-1"}, true);
   }
-  return events;
+  command(query_context_, {"EXEC"}, true);
+  ReplyPtr exec;
+  for (size_t i = 0; i < rooms.size() + 2; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(query_context_, &raw) != REDIS_OK) {
+      return Error::unavailable("reading the recovery log from Redis failed: " + std::string(query_context_->errstr));
+    }
+    exec.reset(static_cast<redisReply*>(raw));
+  }
+  if (!exec || exec->type != REDIS_REPLY_ARRAY || exec->elements != rooms.size()) {
+    return Error::unavailable("Redis MULTI/EXEC of LRANGE failed");
+  }
+
+  std::vector<std::vector<LoggedEvent>> logs(rooms.size());
+  for (size_t r = 0; r < rooms.size(); ++r) {
+    const redisReply* list = exec->element[r];
+    if (list->type != REDIS_REPLY_ARRAY) return Error::unavailable("Redis LRANGE failed");
+    for (size_t i = 0; i < list->elements; ++i) {
+      const redisReply* element = list->element[i];
+      if (element->type != REDIS_REPLY_STRING) continue;
+      Result<LoggedEvent> event =
+          decode_logged_event(std::string_view(element->str, element->len), options_.limits.max_attachments);
+      if (!event.ok()) {
+        errors_.inc();
+        continue;
+      }
+      logs[r].push_back(std::move(event).value());
+    }
+  }
+  return logs;
 }
 
 Result<bool> RedisBridge::node_alive(const std::string& node) {

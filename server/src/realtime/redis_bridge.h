@@ -75,8 +75,8 @@ class RedisBridge : public RecoveryMirror {
   void save_session(const Session& session) override;
   void delete_session(const std::string& session_id) override;
   Result<std::optional<Session>> take_session(const std::string& session_id) override;
-  Result<std::vector<LoggedEvent>> read_events(const std::string& node, const std::string& name_space,
-                                               const std::string& room) override;
+  Result<std::vector<std::vector<LoggedEvent>>> read_events(const std::string& node, const std::string& name_space,
+                                                            const std::vector<std::string>& rooms) override;
   Result<bool> node_alive(const std::string& node) override;
 
  private:

@@ -188,10 +188,18 @@ Result<RemoteBroadcast> decode_emitter_broadcast(std::string_view bytes, const R
     if (Status s = read_strings(map_value(opts, "rooms"), &out.broadcast.rooms); !s.ok()) return s.error();
     if (Status s = read_strings(map_value(opts, "except"), &out.broadcast.except_rooms); !s.ok()) return s.error();
   }
+  if (root.via.array.size >= 4) {
+    const msgpack::object& seq = root.via.array.ptr[3];
+    if (seq.type != msgpack::type::POSITIVE_INTEGER || seq.via.u64 == 0) {
+      const std::string got = seq.type == msgpack::type::POSITIVE_INTEGER ? "0" : "a value of another type";
+      return malformed("element 4 (the hub's sequence number) must be an integer of at least 1, got " + got);
+    }
+    out.seq = seq.via.u64;
+  }
   return out;
 }
 
-Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broadcast& broadcast) {
+Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broadcast& broadcast, uint64_t seq) {
   simdjson::dom::parser parser;
   simdjson::dom::array args;
   if (parser.parse(broadcast.message.args_json).get(args) != simdjson::SUCCESS) {
@@ -199,7 +207,7 @@ Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broad
   }
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(3);
+  packer.pack_array(seq == 0 ? 3 : 4);
   packer.pack(uid);
   packer.pack_map(3);
   packer.pack(std::string("type"));
@@ -217,6 +225,7 @@ Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broad
   pack_strings(packer, broadcast.except_rooms);
   packer.pack(std::string("flags"));
   packer.pack_map(0);
+  if (seq != 0) packer.pack(seq);
   return std::string(buffer.data(), buffer.size());
 }
 

@@ -14,7 +14,11 @@
 //    "leave" | "disconnect", socketId or userId, room, close}.
 //
 // Hubs forward their own broadcasts to each other in the emitter's broadcast
-// format, with their node id as uid so that each hub skips its own.
+// format, with their node id as uid so that each hub skips its own. A
+// broadcast the hub logged for recovery carries a fourth array element, the
+// sequence number of its offset: [uid, packet, opts, seq]. Emitter messages
+// lack it, and @socket.io/redis-adapter (lib/index.ts, onmessage) reads only
+// the first three elements.
 //
 // Thread-safety: the functions keep no state.
 #pragma once
@@ -35,19 +39,23 @@ struct RedisWireLimits {
   size_t max_depth = 32;
 };
 
-// A broadcast read from Redis, and the uid of whoever published it.
+// A broadcast read from Redis, the uid of its publisher, and the sequence
+// number the publishing hub logged it under (0 when absent, as in emitter
+// messages).
 struct RemoteBroadcast {
   std::string uid;
   Broadcast broadcast;
+  uint64_t seq = 0;
 };
 
 // Decodes an emitter broadcast. Binary values become attachments behind
 // placeholders. Errors are INVALID_ARGUMENT with reason MALFORMED_MESSAGE.
 Result<RemoteBroadcast> decode_emitter_broadcast(std::string_view bytes, const RedisWireLimits& limits);
 
-// Encodes `broadcast` in the emitter's broadcast format with `uid`. The
-// arguments must be a JSON array; placeholders become MessagePack bin values.
-Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broadcast& broadcast);
+// Encodes `broadcast` in the emitter's broadcast format with `uid`, and with
+// `seq` as fourth element unless it is 0. The arguments must be a JSON
+// array; placeholders become MessagePack bin values.
+Result<std::string> encode_emitter_broadcast(const std::string& uid, const Broadcast& broadcast, uint64_t seq = 0);
 
 // The channel the emitter publishes `broadcast` on under `key`.
 std::string emitter_channel(const std::string& key, const Broadcast& broadcast);

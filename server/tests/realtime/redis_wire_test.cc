@@ -69,6 +69,59 @@ TEST(RedisWire, EncodeDecodeRoundTrip) {
   EXPECT_EQ(decoded.value().broadcast.rooms, broadcast.rooms);
 }
 
+TEST(RedisWire, HubSequenceNumberRoundTrips) {
+  Broadcast broadcast;
+  broadcast.rooms = {"a"};
+  broadcast.message.event = "e";
+  Result<std::string> encoded = encode_emitter_broadcast("node-1", broadcast, 42);
+  ASSERT_TRUE(encoded.ok());
+  Result<RemoteBroadcast> decoded = decode_emitter_broadcast(encoded.value(), RedisWireLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded.value().uid, "node-1");
+  EXPECT_EQ(decoded.value().seq, 42u);
+  EXPECT_EQ(decoded.value().broadcast.rooms, broadcast.rooms);
+}
+
+TEST(RedisWire, EmitterBroadcastHasNoSequenceNumber) {
+  Result<RemoteBroadcast> decoded = decode_emitter_broadcast(emitter_message(), RedisWireLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded.value().seq, 0u);
+
+  Broadcast broadcast;
+  broadcast.message.event = "e";
+  Result<std::string> encoded = encode_emitter_broadcast("node-1", broadcast);
+  ASSERT_TRUE(encoded.ok());
+  msgpack::object_handle handle = msgpack::unpack(encoded.value().data(), encoded.value().size());
+  EXPECT_EQ(handle.get().via.array.size, 3u);
+}
+
+TEST(RedisWire, RejectsMalformedSequenceNumber) {
+  const auto with_fourth = [](auto pack_fourth) {
+    msgpack::sbuffer buffer;
+    msgpack::packer<msgpack::sbuffer> packer(buffer);
+    packer.pack_array(4);
+    packer.pack(std::string("node-1"));
+    packer.pack_map(2);
+    packer.pack(std::string("type"));
+    packer.pack(2);
+    packer.pack(std::string("data"));
+    packer.pack_array(1);
+    packer.pack(std::string("e"));
+    packer.pack_map(0);
+    pack_fourth(packer);
+    return std::string(buffer.data(), buffer.size());
+  };
+  const std::string zero = with_fourth([](auto& packer) { packer.pack(0); });
+  const std::string negative = with_fourth([](auto& packer) { packer.pack(-5); });
+  const std::string text = with_fourth([](auto& packer) { packer.pack(std::string("7")); });
+  for (const std::string& bytes : {zero, negative, text}) {
+    Result<RemoteBroadcast> decoded = decode_emitter_broadcast(bytes, RedisWireLimits{});
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.error().reason, "MALFORMED_MESSAGE");
+    EXPECT_NE(decoded.error().message.find("sequence number"), std::string::npos) << decoded.error().message;
+  }
+}
+
 TEST(RedisWire, ChannelNamesSingleRoom) {
   Broadcast broadcast;
   broadcast.message.name_space = "/";

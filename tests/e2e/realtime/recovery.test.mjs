@@ -39,22 +39,30 @@ async function stopHub(hub) {
   assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${hub.daemon.logs()}`);
 }
 
-/** Resolves once the hub no longer lists `socketId`, i.e. it handled the lost connection. */
-async function waitUntilGone(hub, socketId) {
+/**
+ * Resolves once the hub no longer lists `socketId` in `room`, i.e. it handled the lost
+ * connection. With Redis, `room` must be one the socket joined: a socket's own room has no
+ * Redis set, so the hub lists no member of it. A hub removes a member from a room's Redis set
+ * after it queued the socket's session for Redis.
+ */
+async function waitUntilGone(hub, socketId, room = socketId) {
   const deadline = Date.now() + WAIT_MS;
-  while ((await hub.client.realtime.members({ room: socketId })).length > 0) {
+  while ((await hub.client.realtime.members({ room })).some((member) => member.socketId === socketId)) {
     assert.ok(Date.now() < deadline, `socket ${socketId} still listed after ${WAIT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
-/** Drops the client's connection as a network failure would: the WebSocket closes without a DISCONNECT packet. */
-async function dropConnection(hub, socket) {
+/**
+ * Drops the client's connection as a network failure would: the WebSocket closes without a
+ * DISCONNECT packet. Waits as waitUntilGone does, with `room`.
+ */
+async function dropConnection(hub, socket, room = socket.id) {
   const id = socket.id;
   const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
   socket.io.engine.close();
   await disconnected;
-  await waitUntilGone(hub, id);
+  await waitUntilGone(hub, id, room);
 }
 
 /** Reconnects a dropped socket (reconnection is off in these tests) and resolves once connected. */
@@ -288,7 +296,7 @@ describe('connection state recovery', () => {
       const socket = await joinedSocket(state.hub, 'vic', 'mixed-room');
       const id = socket.id;
       const received = record(socket, 'news');
-      await dropConnection(state.hub, socket);
+      await dropConnection(state.hub, socket, 'mixed-room');
 
       // The emitter gets no reply; a second member shows when the hub received its messages.
       const watcher = await joinedSocket(state.hub, 'wes', 'mixed-room');
@@ -314,7 +322,7 @@ describe('connection state recovery', () => {
       const socket = await joinedSocket(state.hub, 'zoe', 'moving-room');
       const id = socket.id;
       const received = record(socket, 'news');
-      await dropConnection(state.hub, socket);
+      await dropConnection(state.hub, socket, 'moving-room');
 
       // Emitted on the second hub, delivered to the first through Redis and logged there. The
       // emit returns before the first hub has it, so a member there shows when it arrived.
@@ -337,7 +345,7 @@ describe('connection state recovery', () => {
       // Back to the first hub, which still has the older session in memory: the newer one in
       // Redis, with the room joined on the second hub, wins.
       await other.client.realtime.join({ socketId: id, room: 'joined-on-other' });
-      await dropConnection(other, socket);
+      await dropConnection(other, socket, 'joined-on-other');
       await other.client.realtime.emit({ rooms: ['joined-on-other'], event: 'news', args: ['while-away'] });
       socket.io.uri = state.hub.url;
       await reconnect(socket);
@@ -356,7 +364,7 @@ describe('connection state recovery', () => {
       const received = record(socket, 'news');
       await state.hub.client.realtime.emit({ rooms: ['restart-room'], event: 'news', args: ['seen'] });
       await flush(state.hub, socket);
-      await dropConnection(state.hub, socket);
+      await dropConnection(state.hub, socket, 'restart-room');
 
       // A second member shows the emitter message reached the hub before it stops.
       const watcher = await joinedSocket(state.hub, 'yan', 'restart-room');
