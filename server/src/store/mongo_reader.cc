@@ -17,6 +17,9 @@ namespace {
 
 // Documents decoded between two checks of the call's deadline.
 constexpr int kCheckEvery = 1024;
+// Documents per cursor batch. The server still caps a batch at 16 MiB, so this
+// bounds the round trips, not the memory.
+constexpr int32_t kBatchDocuments = 10000;
 
 void initialize_mongoc() {
   static std::once_flag once;
@@ -172,6 +175,7 @@ Status read_mongo(const v1::MongoSource& source, const ModelSchema& model, const
   BSON_APPEND_DOCUMENT_BEGIN(options.get(), "projection", &projection);
   append_projection(model.fields, "", &projection);
   bson_append_document_end(options.get(), &projection);
+  BSON_APPEND_INT32(options.get(), "batchSize", kBatchDocuments);
 
   std::unique_ptr<mongoc_client_pool_t, PoolDeleter> pool(mongoc_client_pool_new(uri.get()));
   mongoc_client_pool_set_error_api(pool.get(), MONGOC_ERROR_API_VERSION_2);
