@@ -12,7 +12,7 @@
 // Run: node bench/aggregate/aggregate.mjs (after make build and npm ci in bench/).
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,19 @@ async function processCpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+// Resets the peak RSS (VmHWM) of the process `pid` to its current RSS, by
+// writing 5 to /proc/PID/clear_refs, and returns that RSS in KiB. The peak read
+// after a request minus this value is the memory the request used.
+async function startPeakRss(pid) {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+  return Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+// The peak RSS (VmHWM) of the process `pid` in KiB.
+async function peakRssKb(pid) {
+  return Number(/VmHWM:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
 async function microbench(filter, env = {}) {
   const { stdout } = await run(path.join(BUILD, 'heavylift_microbench'), [`--benchmark_filter=${filter}`, '--benchmark_format=json'], {
     env: { ...process.env, ...env },
@@ -156,14 +169,11 @@ try {
     aggregates: [{ kind: 'count' }, { kind: 'sum', field: 'amount' }, { kind: 'mean', field: 'amount' },
       { kind: 'stddev', field: 'amount' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.9, 0.99] }],
   };
-  // The daemon has served nothing before this request, so its peak RSS
-  // above the RSS it starts the request with is the memory the request used.
-  const daemonRssBeforeKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.process.pid}/status`, 'utf8'))[1]);
+  const daemonRssBeforeKb = await startPeakRss(daemon.process.pid);
   const daemonCpuBefore = await processCpuSeconds(daemon.process.pid);
   const heavy = await timed(() => client.aggregate.run(request));
   const daemonCpu = (await processCpuSeconds(daemon.process.pid)) - daemonCpuBefore;
-  const daemonStatus = await readFile(`/proc/${daemon.process.pid}/status`, 'utf8');
-  const daemonPeakKb = Number(/VmHWM:\s+(\d+)/.exec(daemonStatus)[1]);
+  const daemonPeakKb = await peakRssKb(daemon.process.pid);
   const bytesPerRow = ((daemonPeakKb - daemonRssBeforeKb) * 1024) / PG_ROWS;
   line(`  heavylift   wall ${heavy.seconds.toFixed(3)} s   ${(PG_ROWS / heavy.seconds / 1e6).toFixed(2)}M rows/s   daemon cpu ${daemonCpu.toFixed(2)} s   daemon peak RSS ${(daemonPeakKb / 1024).toFixed(0)} MiB (${bytesPerRow.toFixed(1)} bytes per row above the ${(daemonRssBeforeKb / 1024).toFixed(0)} MiB before the request)`);
 
@@ -204,12 +214,16 @@ try {
     aggregates: [{ kind: 'count' }, { kind: 'sum', field: 'amount' }, { kind: 'mean', field: 'amount' },
       { kind: 'stddev', field: 'amount' }, { kind: 'quantiles', field: 'amount', quantiles: [0.5, 0.9, 0.99] }],
   };
+  const daemonRssBeforeKb = await startPeakRss(daemon.process.pid);
   const daemonCpuBefore = await processCpuSeconds(daemon.process.pid);
   const ferretCpuBefore = await processCpuSeconds(ferret.process.pid);
   const heavy = await timed(() => client.aggregate.run(request));
   const daemonCpu = (await processCpuSeconds(daemon.process.pid)) - daemonCpuBefore;
   const heavyFerretCpu = (await processCpuSeconds(ferret.process.pid)) - ferretCpuBefore;
+  const daemonPeakKb = await peakRssKb(daemon.process.pid);
+  const bytesPerRow = ((daemonPeakKb - daemonRssBeforeKb) * 1024) / MONGO_ROWS;
   line(`  heavylift   wall ${heavy.seconds.toFixed(3)} s   ${(MONGO_ROWS / heavy.seconds / 1e6).toFixed(2)}M documents/s   daemon cpu ${daemonCpu.toFixed(2)} s   FerretDB cpu ${heavyFerretCpu.toFixed(2)} s   (${heavy.value.recordsRead} read)`);
+  line(`              daemon peak RSS ${(daemonPeakKb / 1024).toFixed(0)} MiB (${bytesPerRow.toFixed(1)} bytes per document above the ${(daemonRssBeforeKb / 1024).toFixed(0)} MiB before the request)`);
   const nodeFerretBefore = await processCpuSeconds(ferret.process.pid);
   const node = await timed(async () => {
     const fetched = await Event.find({}, { type: 1, amount: 1, at: 1, _id: 0 }).lean();
@@ -219,6 +233,7 @@ try {
   line(`  Node (Mongoose lean)   wall ${node.seconds.toFixed(3)} s   node cpu ${node.cpuSeconds.toFixed(2)} s   FerretDB cpu ${nodeFerretCpu.toFixed(2)} s`);
   line(`  ratio (wall): heavylift ${(node.seconds / heavy.seconds).toFixed(1)}x Node; (cpu, daemon vs Node process): ${(node.cpuSeconds / daemonCpu).toFixed(1)}x`);
   results.ferretdb = { rows: MONGO_ROWS, heavyliftSeconds: heavy.seconds, daemonCpuSeconds: daemonCpu, ferretCpuForHeavylift: heavyFerretCpu,
+    daemonPeakRssKb: daemonPeakKb, daemonRssBeforeKb, daemonBytesPerRow: bytesPerRow,
     nodeSeconds: node.seconds, nodeCpuSeconds: node.cpuSeconds, ferretCpuForNode: nodeFerretCpu };
   await connection.close();
 } finally {
