@@ -40,7 +40,7 @@ Status for_each_slice(std::string_view bytes, TaskContext& context, Fn&& fn) {
 // instead of once per page of the file.
 class Input {
  public:
-  // Errors are those of BlobReader::read, naming `field`.
+  // Opens the input `ref` names, with the errors of BlobReader::read naming `field`.
   static Result<Input> open(const v1::BlobRef& ref, std::string_view field, const FilesLimits& limits,
                             const BlobReader& blobs) {
     if (ref.source_case() == v1::BlobRef::kPath) {
@@ -72,11 +72,7 @@ class Input {
       while (filled < slice_size) {
         const ssize_t n = ::read(file_->fd(), buffer.get() + filled, slice_size - filled);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          return Error::invalid(path_field_, "UNREADABLE",
-                                fmt::format("{} {} could not be read to the end: {}", path_field_,
-                                            quote_value(path_), n == 0 ? "file shrank" : std::strerror(errno)));
-        }
+        if (n <= 0) return unreadable(n);
         filled += static_cast<size_t>(n);
       }
       if (Status s = fn(std::string_view(buffer.get(), filled)); !s.ok()) return s;
@@ -85,7 +81,30 @@ class Input {
     return context.check();
   }
 
+  // Returns the first `limit` bytes of the input, or all of a shorter input,
+  // without moving the position that for_each_slice() reads from.
+  Result<std::string> head(size_t limit) const {
+    if (!file_) return std::string(blob_.bytes().substr(0, limit));
+    std::string bytes(static_cast<size_t>(std::min<uint64_t>(file_->size(), limit)), '\0');
+    size_t filled = 0;
+    while (filled < bytes.size()) {
+      const ssize_t n = ::pread(file_->fd(), bytes.data() + filled, bytes.size() - filled, static_cast<off_t>(filled));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return unreadable(n);
+      filled += static_cast<size_t>(n);
+    }
+    return bytes;
+  }
+
  private:
+  // The error for a read of the file that returned `result`: 0 at an early
+  // end of file, or -1 with errno set.
+  Error unreadable(ssize_t result) const {
+    return Error::invalid(path_field_, "UNREADABLE",
+                          fmt::format("{} {} could not be read to the end: {}", path_field_, quote_value(path_),
+                                      result == 0 ? "file shrank" : std::strerror(errno)));
+  }
+
   explicit Input(Blob blob) : blob_(std::move(blob)) {}
   Input(BlobFile file, std::string path, std::string_view field)
       : file_(std::move(file)), path_(std::move(path)), path_field_(fmt::format("{}.path", field)) {}
@@ -188,12 +207,16 @@ Status decompress_task(const v1::DecompressRequest& request, v1::DecompressRespo
                                       fmt::format("{} bytes", request.max_output_bytes()));
     return error;
   }
-  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
-  const std::string_view input = blob.value().bytes();
+  Result<Input> input = Input::open(request.input(), "input", limits, blobs);
+  if (!input.ok()) return input.error();
 
   v1::CompressionFormat format = request.format();
-  if (format == v1::COMPRESSION_FORMAT_UNSPECIFIED) format = sniff_compression_format(input);
+  if (format == v1::COMPRESSION_FORMAT_UNSPECIFIED) {
+    // The magic numbers of the sniffed formats are at most 4 bytes long.
+    Result<std::string> head = input.value().head(4);
+    if (!head.ok()) return head.error();
+    format = sniff_compression_format(head.value());
+  }
   uint64_t bound = limits.max_decompressed_bytes;
   std::string bound_name = "files.max_decompressed_bytes";
   if (request.max_output_bytes() != 0) {
@@ -217,13 +240,14 @@ Status decompress_task(const v1::DecompressRequest& request, v1::DecompressRespo
     if (Status s = context.check(); !s.ok()) return s;
     return sink(bytes);
   };
-  if (Status s = for_each_slice(input, context, [&](std::string_view slice) { return codec.write(slice, checked_sink); });
+  if (Status s = input.value().for_each_slice(
+          context, [&](std::string_view slice) { return codec.write(slice, checked_sink); });
       !s.ok()) {
     return s;
   }
   if (Status s = codec.finish(checked_sink); !s.ok()) return s;
   if (Status s = output.value().commit(); !s.ok()) return s;
-  response->set_input_bytes(input.size());
+  response->set_input_bytes(input.value().size());
   response->set_output_bytes(codec.output_bytes());
   response->set_format(format);
   return Status::Ok();

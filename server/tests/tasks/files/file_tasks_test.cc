@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "jobs/task_job.h"
 #include "tasks/files/upload.h"
@@ -142,7 +143,7 @@ TEST_F(FileTasksTest, ProfileCsvAndConvertFromPath) {
 // A file is read in slices of 1 MiB into one reused buffer: values and
 // quoted fields that span a slice boundary give the same results as the
 // same bytes sent inline.
-TEST_F(FileTasksTest, PathInputOfManySlicesMatchesInlineInput) {
+TEST_F(FileTasksTest, PathInputMatchesInlineInput) {
   std::string csv = "id,amount,comment\n";
   for (int id = 1; csv.size() < 3'500'000; ++id) {
     csv += std::to_string(id) + "," + std::to_string(id % 977) + ".5,\"note " + std::to_string(id % 31) + ",\nok\"\n";
@@ -185,7 +186,41 @@ TEST_F(FileTasksTest, PathInputOfManySlicesMatchesInlineInput) {
   decompress.set_output_path("round-trip.csv");
   v1::DecompressResponse decompressed;
   ASSERT_TRUE(run("files.decompress", decompress, &decompressed).ok());
+  EXPECT_EQ(decompressed.format(), v1::COMPRESSION_FORMAT_ZSTD);
   EXPECT_EQ(decompressed.output_bytes(), csv.size());
+  std::ifstream round_trip(root_ / "round-trip.csv", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(round_trip), {}), csv);
+}
+
+// A compressed path input of several slices is sniffed from its first bytes
+// and decoded in full.
+TEST_F(FileTasksTest, DecompressPathOfManySlices) {
+  std::string bytes(3'000'000, '\0');
+  uint64_t state = 1;
+  for (char& byte : bytes) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    byte = static_cast<char>(state >> 56);
+  }
+  v1::CompressRequest compress;
+  compress.mutable_input()->set_data(bytes);
+  compress.set_format(v1::COMPRESSION_FORMAT_GZIP);
+  compress.set_level(1);
+  compress.set_output_path("random.gz");
+  v1::CompressResponse compressed;
+  ASSERT_TRUE(run("files.compress", compress, &compressed).ok());
+  ASSERT_GT(compressed.output_bytes(), 2u << 20);
+
+  v1::DecompressRequest decompress;
+  decompress.mutable_input()->set_path("random.gz");
+  decompress.set_output_path("random.bin");
+  v1::DecompressResponse decompressed;
+  Status status = run("files.decompress", decompress, &decompressed);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(decompressed.format(), v1::COMPRESSION_FORMAT_GZIP);
+  EXPECT_EQ(decompressed.input_bytes(), compressed.output_bytes());
+  EXPECT_EQ(decompressed.output_bytes(), bytes.size());
+  std::ifstream output(root_ / "random.bin", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(output), {}), bytes);
 }
 
 // The input is opened before the output, so a missing input creates no
