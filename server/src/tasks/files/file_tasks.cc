@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 #include <optional>
 
 #include "tasks/files/codec.h"
@@ -27,6 +33,87 @@ Status for_each_slice(std::string_view bytes, TaskContext& context, Fn&& fn) {
   }
   return context.check();
 }
+
+// The opened input of a BlobRef: inline bytes, or a file under the blob root
+// that is read slice by slice into one reused buffer. Memory stays at one
+// slice whatever the file's size, and the buffer's pages fault in once
+// instead of once per page of the file.
+class Input {
+ public:
+  // Opens the input `ref` names, with the errors of BlobReader::read naming `field`.
+  static Result<Input> open(const v1::BlobRef& ref, std::string_view field, const FilesLimits& limits,
+                            const BlobReader& blobs) {
+    if (ref.source_case() == v1::BlobRef::kPath) {
+      Result<BlobFile> file = blobs.open_path(ref.path(), field, limits.max_input_bytes);
+      if (!file.ok()) return file.error();
+      return Input(std::move(file).value(), ref.path(), field);
+    }
+    Result<Blob> blob = blobs.read(ref, field, limits.max_input_bytes);
+    if (!blob.ok()) return blob.error();
+    return Input(std::move(blob).value());
+  }
+
+  uint64_t size() const { return file_ ? file_->size() : blob_.bytes().size(); }
+
+  // Calls `fn` on consecutive slices of the input, checking the call's
+  // deadline and cancellation before each. Call once.
+  template <typename Fn>
+  Status for_each_slice(TaskContext& context, Fn&& fn) {
+    if (!file_) return heavylift::for_each_slice(blob_.bytes(), context, fn);
+    // The kernel reads further ahead for a file read from start to end.
+    (void)::posix_fadvise(file_->fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    const size_t capacity = static_cast<size_t>(std::min<uint64_t>(file_->size(), kSliceBytes));
+    const auto buffer = std::make_unique_for_overwrite<char[]>(capacity);
+    uint64_t done = 0;
+    while (done < file_->size()) {
+      if (Status s = context.check(); !s.ok()) return s;
+      const size_t slice_size = static_cast<size_t>(std::min<uint64_t>(file_->size() - done, capacity));
+      size_t filled = 0;
+      while (filled < slice_size) {
+        const ssize_t n = ::read(file_->fd(), buffer.get() + filled, slice_size - filled);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return unreadable(n);
+        filled += static_cast<size_t>(n);
+      }
+      if (Status s = fn(std::string_view(buffer.get(), filled)); !s.ok()) return s;
+      done += filled;
+    }
+    return context.check();
+  }
+
+  // Returns the first `limit` bytes of the input, or all of a shorter input,
+  // without moving the position that for_each_slice() reads from.
+  Result<std::string> head(size_t limit) const {
+    if (!file_) return std::string(blob_.bytes().substr(0, limit));
+    std::string bytes(static_cast<size_t>(std::min<uint64_t>(file_->size(), limit)), '\0');
+    size_t filled = 0;
+    while (filled < bytes.size()) {
+      const ssize_t n = ::pread(file_->fd(), bytes.data() + filled, bytes.size() - filled, static_cast<off_t>(filled));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return unreadable(n);
+      filled += static_cast<size_t>(n);
+    }
+    return bytes;
+  }
+
+ private:
+  // The error for a read of the file that returned `result`: 0 at an early
+  // end of file, or -1 with errno set.
+  Error unreadable(ssize_t result) const {
+    return Error::invalid(path_field_, "UNREADABLE",
+                          fmt::format("{} {} could not be read to the end: {}", path_field_, quote_value(path_),
+                                      result == 0 ? "file shrank" : std::strerror(errno)));
+  }
+
+  explicit Input(Blob blob) : blob_(std::move(blob)) {}
+  Input(BlobFile file, std::string path, std::string_view field)
+      : file_(std::move(file)), path_(std::move(path)), path_field_(fmt::format("{}.path", field)) {}
+
+  Blob blob_;
+  std::optional<BlobFile> file_;
+  std::string path_;
+  std::string path_field_;
+};
 
 // The destination of a task's output: a bounded bytes field of the response,
 // or a new file under the blob root.
@@ -69,14 +156,14 @@ class Output {
 
 Status digest_task(const v1::DigestRequest& request, v1::DigestResponse* response, TaskContext& context,
                    const FilesLimits& limits, const BlobReader& blobs) {
-  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
+  Result<Input> input = Input::open(request.input(), "input", limits, blobs);
+  if (!input.ok()) return input.error();
   v1::UploadOptions options;
   *options.mutable_digests() = request.digests();
   Result<std::unique_ptr<UploadPipeline>> pipeline = UploadPipeline::create(options, limits, "");
   if (!pipeline.ok()) return pipeline.error();
-  if (Status s = for_each_slice(blob.value().bytes(), context,
-                                [&](std::string_view slice) { return pipeline.value()->write(slice); });
+  if (Status s = input.value().for_each_slice(
+          context, [&](std::string_view slice) { return pipeline.value()->write(slice); });
       !s.ok()) {
     return s;
   }
@@ -92,22 +179,22 @@ Status compress_task(const v1::CompressRequest& request, v1::CompressResponse* r
                      const FilesLimits& limits, const BlobReader& blobs) {
   Result<std::unique_ptr<StreamCodec>> encoder = make_encoder(request.format(), request.level(), "format", "level");
   if (!encoder.ok()) return encoder.error();
-  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
+  Result<Input> input = Input::open(request.input(), "input", limits, blobs);
+  if (!input.ok()) return input.error();
   Result<Output> output =
       Output::open(request.output_path(), response->mutable_data(), limits.max_inline_output_bytes, blobs);
   if (!output.ok()) return output.error();
 
   const ByteSink sink = [&output](std::string_view bytes) { return output.value().write(bytes); };
   StreamCodec& codec = *encoder.value();
-  if (Status s = for_each_slice(blob.value().bytes(), context,
-                                [&](std::string_view slice) { return codec.write(slice, sink); });
+  if (Status s =
+          input.value().for_each_slice(context, [&](std::string_view slice) { return codec.write(slice, sink); });
       !s.ok()) {
     return s;
   }
   if (Status s = codec.finish(sink); !s.ok()) return s;
   if (Status s = output.value().commit(); !s.ok()) return s;
-  response->set_input_bytes(blob.value().bytes().size());
+  response->set_input_bytes(input.value().size());
   response->set_output_bytes(codec.output_bytes());
   return Status::Ok();
 }
@@ -120,12 +207,16 @@ Status decompress_task(const v1::DecompressRequest& request, v1::DecompressRespo
                                       fmt::format("{} bytes", request.max_output_bytes()));
     return error;
   }
-  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
-  const std::string_view input = blob.value().bytes();
+  Result<Input> input = Input::open(request.input(), "input", limits, blobs);
+  if (!input.ok()) return input.error();
 
   v1::CompressionFormat format = request.format();
-  if (format == v1::COMPRESSION_FORMAT_UNSPECIFIED) format = sniff_compression_format(input);
+  if (format == v1::COMPRESSION_FORMAT_UNSPECIFIED) {
+    // The magic numbers of the sniffed formats are at most 4 bytes long.
+    Result<std::string> head = input.value().head(4);
+    if (!head.ok()) return head.error();
+    format = sniff_compression_format(head.value());
+  }
   uint64_t bound = limits.max_decompressed_bytes;
   std::string bound_name = "files.max_decompressed_bytes";
   if (request.max_output_bytes() != 0) {
@@ -149,13 +240,14 @@ Status decompress_task(const v1::DecompressRequest& request, v1::DecompressRespo
     if (Status s = context.check(); !s.ok()) return s;
     return sink(bytes);
   };
-  if (Status s = for_each_slice(input, context, [&](std::string_view slice) { return codec.write(slice, checked_sink); });
+  if (Status s = input.value().for_each_slice(
+          context, [&](std::string_view slice) { return codec.write(slice, checked_sink); });
       !s.ok()) {
     return s;
   }
   if (Status s = codec.finish(checked_sink); !s.ok()) return s;
   if (Status s = output.value().commit(); !s.ok()) return s;
-  response->set_input_bytes(input.size());
+  response->set_input_bytes(input.value().size());
   response->set_output_bytes(codec.output_bytes());
   response->set_format(format);
   return Status::Ok();
@@ -164,10 +256,9 @@ Status decompress_task(const v1::DecompressRequest& request, v1::DecompressRespo
 template <typename Profiler>
 Status run_profiler(Profiler& profiler, const v1::BlobRef& input, TaskContext& context, const FilesLimits& limits,
                     const BlobReader& blobs, v1::ProfileResponse* response) {
-  Result<Blob> blob = blobs.read(input, "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
-  if (Status s = for_each_slice(blob.value().bytes(), context,
-                                [&](std::string_view slice) { return profiler.feed(slice); });
+  Result<Input> opened = Input::open(input, "input", limits, blobs);
+  if (!opened.ok()) return opened.error();
+  if (Status s = opened.value().for_each_slice(context, [&](std::string_view slice) { return profiler.feed(slice); });
       !s.ok()) {
     return s;
   }
@@ -176,15 +267,15 @@ Status run_profiler(Profiler& profiler, const v1::BlobRef& input, TaskContext& c
 
 Status csv_to_ndjson_task(const v1::CsvToNdjsonRequest& request, v1::CsvToNdjsonResponse* response,
                           TaskContext& context, const FilesLimits& limits, const BlobReader& blobs) {
-  Result<Blob> blob = blobs.read(request.input(), "input", limits.max_input_bytes);
-  if (!blob.ok()) return blob.error();
+  Result<Input> input = Input::open(request.input(), "input", limits, blobs);
+  if (!input.ok()) return input.error();
   Result<Output> output =
       Output::open(request.output_path(), response->mutable_data(), limits.max_inline_output_bytes, blobs);
   if (!output.ok()) return output.error();
   CsvToNdjson converter(request.csv(), request.strings_only(), limits.profile,
                         [&output](std::string_view bytes) { return output.value().write(bytes); });
-  if (Status s = for_each_slice(blob.value().bytes(), context,
-                                [&](std::string_view slice) { return converter.feed(slice); });
+  if (Status s =
+          input.value().for_each_slice(context, [&](std::string_view slice) { return converter.feed(slice); });
       !s.ok()) {
     return s;
   }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "jobs/task_job.h"
 #include "tasks/files/upload.h"
@@ -137,6 +138,104 @@ TEST_F(FileTasksTest, ProfileCsvAndConvertFromPath) {
   ASSERT_TRUE(run("files.profile_ndjson", ndjson_request, &ndjson).ok());
   EXPECT_EQ(ndjson.profile().rows(), 2u);
   EXPECT_EQ(ndjson.profile().columns(1).null_count(), 1u);
+}
+
+// A file is read in slices of 1 MiB into one reused buffer: values and
+// quoted fields that span a slice boundary give the same results as the
+// same bytes sent inline.
+TEST_F(FileTasksTest, PathInputMatchesInlineInput) {
+  std::string csv = "id,amount,comment\n";
+  for (int id = 1; csv.size() < 3'500'000; ++id) {
+    csv += std::to_string(id) + "," + std::to_string(id % 977) + ".5,\"note " + std::to_string(id % 31) + ",\nok\"\n";
+  }
+  std::ofstream(root_ / "big.csv", std::ios::binary) << csv;
+
+  v1::ProfileCsvRequest from_path;
+  from_path.mutable_input()->set_path("big.csv");
+  v1::ProfileCsvRequest inline_request;
+  inline_request.mutable_input()->set_data(csv);
+  v1::ProfileResponse path_profile;
+  v1::ProfileResponse inline_profile;
+  ASSERT_TRUE(run("files.profile_csv", from_path, &path_profile).ok());
+  ASSERT_TRUE(run("files.profile_csv", inline_request, &inline_profile).ok());
+  EXPECT_EQ(path_profile.profile().bytes(), csv.size());
+  EXPECT_EQ(path_profile.profile().bad_row_count(), 0u);
+  EXPECT_EQ(path_profile.SerializeAsString(), inline_profile.SerializeAsString());
+
+  v1::DigestRequest digest_path;
+  digest_path.mutable_input()->set_path("big.csv");
+  digest_path.mutable_digests()->set_sha256(true);
+  v1::DigestRequest digest_inline = digest_path;
+  digest_inline.mutable_input()->set_data(csv);
+  v1::DigestResponse path_digest;
+  v1::DigestResponse inline_digest;
+  ASSERT_TRUE(run("files.digest", digest_path, &path_digest).ok());
+  ASSERT_TRUE(run("files.digest", digest_inline, &inline_digest).ok());
+  EXPECT_EQ(path_digest.bytes(), csv.size());
+  EXPECT_EQ(path_digest.digests().sha256(), inline_digest.digests().sha256());
+
+  v1::CompressRequest compress;
+  compress.mutable_input()->set_path("big.csv");
+  compress.set_format(v1::COMPRESSION_FORMAT_ZSTD);
+  compress.set_output_path("big.csv.zst");
+  v1::CompressResponse compressed;
+  ASSERT_TRUE(run("files.compress", compress, &compressed).ok());
+  EXPECT_EQ(compressed.input_bytes(), csv.size());
+  v1::DecompressRequest decompress;
+  decompress.mutable_input()->set_path("big.csv.zst");
+  decompress.set_output_path("round-trip.csv");
+  v1::DecompressResponse decompressed;
+  ASSERT_TRUE(run("files.decompress", decompress, &decompressed).ok());
+  EXPECT_EQ(decompressed.format(), v1::COMPRESSION_FORMAT_ZSTD);
+  EXPECT_EQ(decompressed.output_bytes(), csv.size());
+  std::ifstream round_trip(root_ / "round-trip.csv", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(round_trip), {}), csv);
+}
+
+// A compressed path input of several slices is sniffed from its first bytes
+// and decoded in full.
+TEST_F(FileTasksTest, DecompressPathOfManySlices) {
+  std::string bytes(3'000'000, '\0');
+  uint64_t state = 1;
+  for (char& byte : bytes) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    byte = static_cast<char>(state >> 56);
+  }
+  v1::CompressRequest compress;
+  compress.mutable_input()->set_data(bytes);
+  compress.set_format(v1::COMPRESSION_FORMAT_GZIP);
+  compress.set_level(1);
+  compress.set_output_path("random.gz");
+  v1::CompressResponse compressed;
+  ASSERT_TRUE(run("files.compress", compress, &compressed).ok());
+  ASSERT_GT(compressed.output_bytes(), 2u << 20);
+
+  v1::DecompressRequest decompress;
+  decompress.mutable_input()->set_path("random.gz");
+  decompress.set_output_path("random.bin");
+  v1::DecompressResponse decompressed;
+  Status status = run("files.decompress", decompress, &decompressed);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(decompressed.format(), v1::COMPRESSION_FORMAT_GZIP);
+  EXPECT_EQ(decompressed.input_bytes(), compressed.output_bytes());
+  EXPECT_EQ(decompressed.output_bytes(), bytes.size());
+  std::ifstream output(root_ / "random.bin", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(output), {}), bytes);
+}
+
+// The input is opened before the output, so a missing input creates no
+// output file.
+TEST_F(FileTasksTest, MissingPathInputCreatesNoOutput) {
+  v1::CompressRequest compress;
+  compress.mutable_input()->set_path("absent.csv");
+  compress.set_format(v1::COMPRESSION_FORMAT_GZIP);
+  compress.set_output_path("absent.csv.gz");
+  v1::CompressResponse response;
+  Status status = run("files.compress", compress, &response);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().reason, "NOT_FOUND");
+  EXPECT_EQ(status.error().field, "input.path");
+  EXPECT_FALSE(std::filesystem::exists(root_ / "absent.csv.gz"));
 }
 
 TEST_F(FileTasksTest, UploadPipelineCompressesAndProfilesInOnePass) {
