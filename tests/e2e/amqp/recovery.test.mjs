@@ -95,6 +95,14 @@ describe('AMQP worker recovery', { timeout: 240_000 }, () => {
       assert.equal(outcome.result.attempt, 2);
       assert.match(second.logs(), /event=amqp\.attempt_interrupted job_id=killed-1 task=testing\.sleep attempt=1 max_attempts=3 action=retry/);
 
+      // The daemon counts a message as settled after the broker confirms the
+      // result it published, so the counter may trail the reply the client read.
+      await waitFor(
+        'the second daemon to count the message as completed',
+        async () =>
+          sumSamples(await readMetrics(second.httpAddress), 'heavylift_amqp_messages_total', { task: 'testing.sleep', outcome: 'completed' }) >= 1,
+        20_000,
+      );
       const samples = await readMetrics(second.httpAddress);
       assert.equal(sumSamples(samples, 'heavylift_amqp_redeliveries_total'), 1);
       assert.equal(sumSamples(samples, 'heavylift_amqp_messages_total', { task: 'testing.sleep', outcome: 'retried' }), 1);
