@@ -7,6 +7,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import amqplib from 'amqplib';
 
 import { freePort, waitForPort } from './redis.mjs';
 
@@ -98,6 +101,26 @@ export class RabbitMqServer {
     this.process.stdout.on('data', keep);
     this.process.stderr.on('data', keep);
     await waitForPort(this.port, START_TIMEOUT_MS, () => `rabbitmq-server output:\n${this.output}`);
+    await this.waitForHandshake();
+  }
+
+  // The broker accepts TCP connections before it finishes booting and closes
+  // them during the AMQP handshake until then, so readiness is a handshake
+  // that completes.
+  async waitForHandshake() {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        const connection = await amqplib.connect(this.url);
+        await connection.close();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`rabbitmq-server took no AMQP handshake within ${START_TIMEOUT_MS} ms: ${error.message}\nrabbitmq-server output:\n${this.output}`);
+        }
+        await sleep(100);
+      }
+    }
   }
 
   /** Stops the broker with SIGTERM (a clean shutdown that keeps durable data) and waits for its exit. */
