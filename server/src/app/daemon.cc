@@ -49,6 +49,10 @@ namespace {
 // How long calls cancelled at the end of the grace period may take to stop.
 constexpr auto kCancelledCallsWait = std::chrono::seconds(1);
 
+// How long the gRPC server then waits for calls still open before it cancels
+// them itself. Such calls are slow cancelled calls and requests still arriving.
+constexpr auto kOpenCallsWait = std::chrono::seconds(5);
+
 // Headroom above the largest input for the rest of a request message.
 constexpr int kMessageOverheadBytes = 1 << 20;
 
@@ -197,13 +201,13 @@ void drain(const Config& config, TaskCallDispatcher& dispatcher, StreamCallTrack
   }
 
   // Shutdown rejects new calls at once. A call whose request is still
-  // arriving gets up to kCancelledCallsWait to finish receiving it. The
-  // dispatcher then rejects it with UNAVAILABLE (SHUTTING_DOWN), as it does
-  // every call that arrives while draining. Calls still open after that are
-  // cancelled.
-  // NOTE: a request that takes longer than kCancelledCallsWait to arrive is
-  // cancelled by gRPC, so its caller sees CANCELLED.
-  server.Shutdown(std::chrono::system_clock::now() + kCancelledCallsWait);
+  // arriving, or a cancelled call that has not stopped yet, gets up to
+  // kOpenCallsWait to finish. The dispatcher rejects an arriving call with
+  // UNAVAILABLE (SHUTTING_DOWN), as it does every call that arrives while
+  // draining. Shutdown returns as soon as no call is open.
+  // NOTE: a call still open after kOpenCallsWait is cancelled by gRPC, so its
+  // caller sees CANCELLED.
+  server.Shutdown(std::chrono::system_clock::now() + kOpenCallsWait);
 }
 
 }  // namespace
