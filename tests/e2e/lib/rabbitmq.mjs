@@ -116,7 +116,7 @@ export class RabbitMqServer {
         return;
       } catch (error) {
         if (Date.now() > deadline) {
-          throw new Error(`rabbitmq-server took no AMQP handshake within ${START_TIMEOUT_MS} ms: ${error.message}\nrabbitmq-server output:\n${this.output}`);
+          throw new Error(`rabbitmq-server did not complete an AMQP handshake within ${START_TIMEOUT_MS} ms: ${error.message}\nrabbitmq-server output:\n${this.output}`);
         }
         await sleep(100);
       }
