@@ -49,7 +49,7 @@ constexpr char kLeaveEvent[] = "heavylift:leave";
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 // Bytes of each message read into the connection's own array. Pongs, joins
-// and most client events fit, so an idle connection holds no read buffer on
+// and most client events fit, so an idle connection keeps no read buffer on
 // the heap. A longer message continues into a buffer released after it.
 constexpr size_t kInlineReadBytes = 128;
 constexpr size_t kMaxRequestHeaderBytes = 8192;

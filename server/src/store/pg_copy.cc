@@ -658,7 +658,7 @@ Outcome decode_array(const FieldSchema& field, uint32_t element_oid, std::string
   return valid ? Outcome::kOk : Outcome::kViolation;
 }
 
-// Decodes a json or jsonb map, whose JSON text holds the map as canonical
+// Decodes a json or jsonb map, whose JSON text contains the map as canonical
 // Extended JSON.
 Outcome decode_map(const FieldSchema& field, uint32_t oid, std::string_view bytes, const std::string& path, Value* out,
                    std::vector<Violation>* violations, std::string* problem) {

@@ -117,7 +117,7 @@ class PgCopyDecoder {
   uint64_t rows() const { return rows_; }
 
  private:
-  // How the column path decodes a leaf, chosen once per request from its
+  // Decode plan of one leaf on the column path, chosen once per request from its
   // field type and column type. kGeneral goes through the full decoder.
   enum class Plan : uint8_t { kGeneral, kObjectId, kText, kTimestamp, kDate, kInt2, kInt4, kInt8, kFloat8, kBool };
   struct Leaf {
