@@ -73,7 +73,7 @@ export interface UploadOptions extends CallOptions {
   profileCsv?: boolean | CsvOptions;
   /** Expected size in bytes; the daemon rejects an upload of any other size. Default: unknown. */
   expectedBytes?: number;
-  /** Largest message sent, in bytes; larger chunks are split. 1 KiB..4 MiB. Default: 1 MiB. */
+  /** Bytes per message: smaller chunks of the source are gathered up to it, larger ones split. 1 KiB..4 MiB. Default: 1 MiB. */
   chunkBytes?: number;
   /**
    * Stores the bytes (compressed, when `compression` is set) in the daemon's MongoDB GridFS bucket
@@ -159,9 +159,9 @@ export interface UploadResult {
 export interface FileMethods {
   /**
    * Streams bytes of any size to the daemon, which digests, sniffs and optionally compresses,
-   * stores and profiles them in one pass. Node buffers at most a few chunks: writes wait
-   * for the gRPC stream to drain, and the daemon reads at most a few messages ahead of its
-   * workers, so a slow daemon slows the source down.
+   * stores and profiles them in one pass. Node holds one message being gathered (`chunkBytes`)
+   * and a few being sent: writes wait for the gRPC stream to drain, and the daemon reads at most
+   * a few messages ahead of its workers, so a slow daemon slows the source down.
    *
    * @example
    * const result = await client.files.upload(fs.createReadStream('big.bin'), { digests: ['sha256'] });
@@ -216,6 +216,8 @@ export interface FileMethods {
 }
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
+/** Field number of `data` in heavylift.v1.UploadChunk. */
+export const UPLOAD_CHUNK_DATA_FIELD = 2;
 
 // Parameters of each file method, besides the call options.
 const CSV_OPTION_NAMES = optionNames<CsvOptions>({ delimiter: true, noHeader: true });
@@ -395,7 +397,7 @@ export function callUpload(
     client,
     FileServiceService.upload,
     { options, data: Buffer.alloc(0) },
-    (data) => ({ options: undefined, data }),
+    UPLOAD_CHUNK_DATA_FIELD,
     source,
     chunkBytes,
     resolved,

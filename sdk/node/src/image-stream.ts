@@ -27,6 +27,8 @@ import { checkIntegerInRange, checkKnownKeys, checkOptionsObject, invalidParamet
 
 /** Default bytes of source per TransformUpload message; the daemon accepts up to `image.max_stream_chunk_bytes` (1 MiB by default). */
 const DEFAULT_UPLOAD_CHUNK_BYTES = 256 << 10;
+/** Field number of `data` in heavylift.v1.TransformUploadChunk. */
+export const TRANSFORM_UPLOAD_CHUNK_DATA_FIELD = 2;
 
 /** Parameters of `client.image.transformUpload`. */
 export interface TransformUploadOptions extends Omit<TransformOptions, 'input'> {
@@ -37,7 +39,10 @@ export interface TransformUploadOptions extends Omit<TransformOptions, 'input'> 
    * Required.
    */
   input: ByteSource;
-  /** Bytes of source per message, 1024 to 4 MiB; the daemon rejects more than `image.max_stream_chunk_bytes`. Default: 256 KiB. */
+  /**
+   * Bytes per message: smaller chunks of `input` are gathered up to it, larger ones split. 1024 to
+   * 4 MiB; the daemon rejects more than `image.max_stream_chunk_bytes`. Default: 256 KiB.
+   */
   chunkBytes?: number;
 }
 
@@ -89,7 +94,7 @@ export async function callTransformUpload(
     client,
     ImageServiceService.transformUpload,
     { request: upload.request, data: Buffer.alloc(0) },
-    (data) => ({ request: undefined, data }),
+    TRANSFORM_UPLOAD_CHUNK_DATA_FIELD,
     upload.source,
     upload.chunkBytes,
     resolved,
