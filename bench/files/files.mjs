@@ -15,6 +15,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import zlib from 'node:zlib';
 
 import { parse } from 'csv-parse';
@@ -119,6 +121,11 @@ async function nodeProfileCsv(file) {
   return columns;
 }
 
+// A full garbage collection, run before each measurement so that the garbage of the previous
+// workload (the Node CSV profile leaves hundreds of MB) is not collected during the next one.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc');
+
 const ping = express();
 ping.get('/ping', (_req, res) => res.send('pong'));
 
@@ -152,6 +159,7 @@ async function measure(bytes, work, { onDaemon = false } = {}) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
+  collectGarbage();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const nodeCpuStart = process.cpuUsage();
@@ -185,7 +193,8 @@ function row(name, node, heavylift, note = '') {
     result
       ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${result.mbPerCpuSecond.toFixed(0).padStart(6)} MB/cpu-s` +
         ` (cpu node ${result.nodeCpuSeconds.toFixed(2)} s, daemon ${result.daemonCpuSeconds.toFixed(2)} s)` +
-        `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
+        `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms (p99 ${result.loopP99Ms.toFixed(1).padStart(5)})` +
+        `  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
       : '        n/a'.padEnd(54);
   const ratio = node && heavylift ? `${(heavylift.mbPerSecond / node.mbPerSecond).toFixed(2)}x` : 'n/a';
   console.log(`${name.padEnd(34)} node: ${cell(node)} | heavylift: ${cell(heavylift)} | ratio ${ratio} ${note}`);
