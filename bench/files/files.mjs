@@ -1,5 +1,6 @@
 // Benchmarks heavylift's file work against the same work in this Node
-// process (crypto streams, zlib, csv-parse), one workload at a time, while an
+// process (crypto streams, zlib, csv-parse, and the WebAssembly zstd of
+// @bokuweb/zstd-wasm where zlib has no zstd), one workload at a time, while an
 // Express server in this process answers pings. Prints MB/s for each side,
 // the ratio, and the event-loop delay and ping latency during each run.
 // Usage: node bench/files/files.mjs [--bytes=268435456] [--csv-bytes=268435456]
@@ -11,7 +12,7 @@ import { rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import zlib from 'node:zlib';
 
+import { compress as zstdWasmCompress, init as initZstdWasm } from '@bokuweb/zstd-wasm';
 import { parse } from 'csv-parse';
 import express from 'express';
 import { createClient } from 'heavylift';
@@ -75,6 +77,32 @@ async function writeCsv(file, total) {
   await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
 }
 
+// Compresses with zstd at `level` through the WebAssembly build of libzstd in
+// @bokuweb/zstd-wasm, on the main thread, as independent frames of 1 MiB of input each (their
+// concatenation is a valid zstd stream). Node 20's zlib has no zstd.
+function zstdWasmStream(level) {
+  let pending = [];
+  let pendingBytes = 0;
+  const compressPending = (stream) => {
+    if (pendingBytes === 0) return;
+    stream.push(Buffer.from(zstdWasmCompress(Buffer.concat(pending, pendingBytes), level)));
+    pending = [];
+    pendingBytes = 0;
+  };
+  return new Transform({
+    transform(chunk, _encoding, callback) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= 1 << 20) compressPending(this);
+      callback();
+    },
+    flush(callback) {
+      compressPending(this);
+      callback();
+    },
+  });
+}
+
 // A Writable that counts and drops its input.
 function counter() {
   const sink = new Writable({
@@ -122,7 +150,7 @@ async function nodeProfileCsv(file) {
 }
 
 // A full garbage collection, run before each measurement so that the garbage of the previous
-// workload (the Node CSV profile leaves hundreds of MB) is not collected during the next one.
+// workload (the Node CSV profile allocates objects for every row) is not collected during the next one.
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc');
 
@@ -202,6 +230,7 @@ function row(name, node, heavylift, note = '') {
 
 async function main() {
   const options = readOptions();
+  await initZstdWasm();
   const root = mkdtempSync(path.join(os.tmpdir(), 'heavylift-bench-files-'));
   const binary = path.join(root, 'data.bin');
   const csv = path.join(root, 'data.csv');
@@ -229,12 +258,19 @@ async function main() {
     const heavyShaPath = await measure(bytes, () => client.files.digest({ path: 'data.bin' }, { digests: ['sha256'] }), { onDaemon: true });
     row('SHA-256 (blob path, no transfer)', nodeSha, heavyShaPath);
 
-    const hasZstd = typeof zlib.createZstdCompress === 'function';
-    const nodeZstd = hasZstd
-      ? await measure(bytes, () => pipeline(createReadStream(binary), zlib.createZstdCompress(), counter()))
-      : undefined;
+    // zlib has zstd from Node v22.15/v23.8 on. Older versions use the WebAssembly build.
+    const hasZlibZstd = typeof zlib.createZstdCompress === 'function';
+    const zstdSide = hasZlibZstd ? 'zlib' : 'zstd-wasm';
+    const nodeZstdStream = () =>
+      hasZlibZstd
+        ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
+        : zstdWasmStream(3);
+    const nodeZstd = await measure(bytes, () => pipeline(createReadStream(binary), nodeZstdStream(), counter()));
     const heavyZstd = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'zstd', level: 3, outputPath: output('.zst') }), { onDaemon: true });
-    row('zstd level 3', nodeZstd, heavyZstd, hasZstd ? '' : `(node ${process.version} zlib has no zstd; it came in v22.15/v23.8)`);
+    row('zstd level 3', nodeZstd, heavyZstd, `(node side: ${zstdSide})`);
+    const nodeZstdCsv = await measure(csvBytes, () => pipeline(createReadStream(csv), nodeZstdStream(), counter()));
+    const heavyZstdCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'zstd', level: 3, outputPath: output('.zst') }), { onDaemon: true });
+    row('zstd level 3 (CSV text)', nodeZstdCsv, heavyZstdCsv, `(node side: ${zstdSide})`);
 
     const nodeGzip = await measure(bytes, () => pipeline(createReadStream(binary), zlib.createGzip({ level: 6 }), counter()));
     const heavyGzip = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'gzip', level: 6, outputPath: output('.gz') }), { onDaemon: true });
@@ -250,24 +286,29 @@ async function main() {
     const heavyCsvUpload = await measure(csvBytes, () => client.files.upload(createReadStream(csv), { digests: ['xxh3'], profileCsv: true }), { onDaemon: true });
     row('CSV profile (streamed upload)', nodeCsv, heavyCsvUpload);
 
-    // Node has neither XXH3 nor (before v22.15) zstd, so its pipeline is SHA-256 + gzip level 3.
-    const nodePipeline = await measure(bytes, async () => {
+    // Node has no XXH3, so its pipeline is SHA-256 + zstd level 3.
+    const nodePipeline = (file) => async () => {
       const hash = createHash('sha256');
-      const source = createReadStream(binary);
+      const source = createReadStream(file);
       source.on('data', (chunk) => hash.update(chunk));
-      await pipeline(source, zlib.createGzip({ level: 3 }), counter());
+      await pipeline(source, nodeZstdStream(), counter());
       hash.digest('hex');
-    });
-    const heavyPipeline = await measure(bytes, () =>
-      client.files.upload(createReadStream(binary), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
-      { onDaemon: true },
+    };
+    const heavyPipeline = (file) => () =>
+      client.files.upload(createReadStream(file), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 });
+    const pipelineNote = `(node side: SHA-256 + ${zstdSide} level 3)`;
+    row(
+      'upload: SHA-256 + XXH3 + zstd 3',
+      await measure(bytes, nodePipeline(binary)),
+      await measure(bytes, heavyPipeline(binary), { onDaemon: true }),
+      pipelineNote,
     );
-    row('upload: SHA-256 + XXH3 + zstd 3', nodePipeline, heavyPipeline, '(node side: SHA-256 + gzip 3)');
-    const heavyPipelineCsv = await measure(csvBytes, () =>
-      client.files.upload(createReadStream(csv), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 }),
-      { onDaemon: true },
+    row(
+      'upload pipeline on CSV text',
+      await measure(csvBytes, nodePipeline(csv)),
+      await measure(csvBytes, heavyPipeline(csv), { onDaemon: true }),
+      pipelineNote,
     );
-    row('upload pipeline on CSV text', undefined, heavyPipelineCsv);
   } finally {
     client.close();
     await daemon.stop();
