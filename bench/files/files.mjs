@@ -150,7 +150,8 @@ async function nodeProfileCsv(file) {
 }
 
 // A full garbage collection, run before each measurement so that the garbage of the previous
-// workload (the Node CSV profile allocates objects for every row) is not collected during the next one.
+// workload (the Node CSV profile allocates objects for every row) is not collected during the
+// next one.
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc');
 
