@@ -1,12 +1,14 @@
-// Benchmarks heavylift's file work against the same work in this Node
-// process (crypto streams, zlib, csv-parse, and the WebAssembly zstd of
-// @bokuweb/zstd-wasm where zlib has no zstd), one workload at a time, while an
-// Express server in this process answers pings. Prints MB/s for each side,
-// the ratio, and the event-loop delay and ping latency during each run.
+// Benchmarks heavylift's file work against the same work done in Node (crypto streams,
+// zlib, csv-parse, and the WebAssembly zstd of @bokuweb/zstd-wasm where zlib has no zstd).
+// Each side of each workload runs in its own Node process, while an Express server in that
+// process answers pings. Prints MB/s for each side, the ratio, and the event-loop delay and
+// ping latency during each run.
 // Usage: node bench/files/files.mjs [--bytes=268435456] [--csv-bytes=268435456]
 // (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; a 1 GB CSV profile is
 // --csv-bytes=1073741824).
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,8 +18,6 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import zlib from 'node:zlib';
 
 import { compress as zstdWasmCompress, init as initZstdWasm } from '@bokuweb/zstd-wasm';
@@ -35,9 +35,28 @@ function readOptions() {
       bytes: { type: 'string', default: process.env.BENCH_FILES_BYTES ?? String(256 * 1024 * 1024) },
       'csv-bytes': { type: 'string', default: process.env.BENCH_FILES_CSV_BYTES ?? String(256 * 1024 * 1024) },
       bin: { type: 'string', default: process.env.HEAVYLIFT_BIN ?? path.join(REPO_ROOT, 'build', 'release', 'heavylift') },
+      // Set by the parent when it runs one measurement in a child process.
+      workload: { type: 'string' },
+      side: { type: 'string' },
+      root: { type: 'string' },
+      'daemon-address': { type: 'string' },
+      'daemon-pid': { type: 'string' },
+      output: { type: 'string' },
     },
   });
-  return { bytes: Number(values.bytes), csvBytes: Number(values['csv-bytes']), bin: values.bin };
+  return {
+    bytes: Number(values.bytes),
+    csvBytes: Number(values['csv-bytes']),
+    bin: values.bin,
+    child: values.workload && {
+      workload: values.workload,
+      side: values.side,
+      root: values.root,
+      daemonAddress: values['daemon-address'],
+      daemonPid: Number(values['daemon-pid']),
+      output: values.output,
+    },
+  };
 }
 
 // Writes `total` bytes of random data (1 MiB of random bytes with a counter
@@ -149,12 +168,6 @@ async function nodeProfileCsv(file) {
   return columns;
 }
 
-// A full garbage collection, run before each measurement so that the garbage of the previous
-// workload (the Node CSV profile allocates objects for every row) is not collected during the
-// next one.
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc');
-
 const ping = express();
 ping.get('/ping', (_req, res) => res.send('pong'));
 
@@ -167,13 +180,11 @@ function processCpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-let daemonPid;
-
 // Runs `work` while pinging the Express server every 5 ms. Returns MB/s of
 // wall time, the event-loop delay and the ping latency during the run, and
 // MB per CPU second of the side doing the work: this Node process, or the
 // daemon when `onDaemon` is set.
-async function measure(bytes, work, { onDaemon = false } = {}) {
+async function measure(bytes, work, { onDaemon = false, daemonPid }) {
   const server = await new Promise((resolve) => {
     const listening = ping.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -188,7 +199,6 @@ async function measure(bytes, work, { onDaemon = false } = {}) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
-  collectGarbage();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const nodeCpuStart = process.cpuUsage();
@@ -229,89 +239,160 @@ function row(name, node, heavylift, note = '') {
   console.log(`${name.padEnd(34)} node: ${cell(node)} | heavylift: ${cell(heavylift)} | ratio ${ratio} ${note}`);
 }
 
+// zlib has zstd from Node v22.15/v23.8 on. Older versions use the WebAssembly build.
+const hasZlibZstd = typeof zlib.createZstdCompress === 'function';
+const zstdSide = hasZlibZstd ? 'zlib' : 'zstd-wasm';
+function nodeZstdStream() {
+  return hasZlibZstd
+    ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
+    : zstdWasmStream(3);
+}
+
+// Node has no XXH3, so its side of the upload pipeline is SHA-256 + zstd level 3.
+async function nodePipeline(file) {
+  const hash = createHash('sha256');
+  const source = createReadStream(file);
+  source.on('data', (chunk) => hash.update(chunk));
+  await pipeline(source, nodeZstdStream(), counter());
+  hash.digest('hex');
+}
+
+const pipelineNote = `(node side: SHA-256 + ${zstdSide} level 3)`;
+const uploadPipelineOptions = { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 };
+
+// The workloads in the order printed. `input` is the file each reads, and `node` and
+// `heavylift` are the work of each side. `heavylift` gets a client, the input's path, its name
+// under the blob root and an unused output name.
+const WORKLOADS = [
+  {
+    name: 'SHA-256 (stream)',
+    input: 'data.bin',
+    node: (file) => pipeline(createReadStream(file), createHash('sha256'), counter()),
+    heavylift: (client, file) => client.files.upload(createReadStream(file), { digests: ['sha256'] }),
+  },
+  {
+    name: 'SHA-256 (blob path, no transfer)',
+    input: 'data.bin',
+    node: (file) => pipeline(createReadStream(file), createHash('sha256'), counter()),
+    heavylift: (client, _file, name) => client.files.digest({ path: name }, { digests: ['sha256'] }),
+  },
+  {
+    name: 'zstd level 3',
+    input: 'data.bin',
+    node: (file) => pipeline(createReadStream(file), nodeZstdStream(), counter()),
+    heavylift: (client, _file, name, output) => client.files.compress({ path: name }, { format: 'zstd', level: 3, outputPath: output }),
+    note: `(node side: ${zstdSide})`,
+  },
+  {
+    name: 'zstd level 3 (CSV text)',
+    input: 'data.csv',
+    node: (file) => pipeline(createReadStream(file), nodeZstdStream(), counter()),
+    heavylift: (client, _file, name, output) => client.files.compress({ path: name }, { format: 'zstd', level: 3, outputPath: output }),
+    note: `(node side: ${zstdSide})`,
+  },
+  {
+    name: 'gzip level 6',
+    input: 'data.bin',
+    node: (file) => pipeline(createReadStream(file), zlib.createGzip({ level: 6 }), counter()),
+    heavylift: (client, _file, name, output) => client.files.compress({ path: name }, { format: 'gzip', level: 6, outputPath: output }),
+  },
+  {
+    name: 'gzip level 6 (CSV text)',
+    input: 'data.csv',
+    node: (file) => pipeline(createReadStream(file), zlib.createGzip({ level: 6 }), counter()),
+    heavylift: (client, _file, name, output) => client.files.compress({ path: name }, { format: 'gzip', level: 6, outputPath: output }),
+  },
+  {
+    name: 'CSV profile, blob path',
+    input: 'data.csv',
+    node: (file) => nodeProfileCsv(file),
+    heavylift: (client, _file, name) => client.files.profileCsv({ path: name }),
+  },
+  {
+    name: 'CSV profile (streamed upload)',
+    input: 'data.csv',
+    node: (file) => nodeProfileCsv(file),
+    heavylift: (client, file) => client.files.upload(createReadStream(file), { digests: ['xxh3'], profileCsv: true }),
+  },
+  {
+    name: 'upload: SHA-256 + XXH3 + zstd 3',
+    input: 'data.bin',
+    node: (file) => nodePipeline(file),
+    heavylift: (client, file) => client.files.upload(createReadStream(file), uploadPipelineOptions),
+    note: pipelineNote,
+  },
+  {
+    name: 'upload pipeline on CSV text',
+    input: 'data.csv',
+    node: (file) => nodePipeline(file),
+    heavylift: (client, file) => client.files.upload(createReadStream(file), uploadPipelineOptions),
+    note: pipelineNote,
+  },
+];
+
+// Runs one side of one workload in this process, a child of the benchmark, and prints its
+// measurement as JSON. Each measurement gets a fresh process, so no run pays for the garbage
+// or the heap growth of the one before. In one process, a forced collection between runs made
+// the next streamed upload run a full collection every 50 ms.
+async function runChild({ workload: index, side, root, daemonAddress, daemonPid, output }) {
+  const workload = WORKLOADS[Number(index)];
+  const file = path.join(root, workload.input);
+  const bytes = (await stat(file)).size;
+  let result;
+  if (side === 'node') {
+    await initZstdWasm();
+    result = await measure(bytes, () => workload.node(file), { daemonPid });
+  } else {
+    const client = createClient({ address: daemonAddress, deadlineMs: 600_000 });
+    try {
+      result = await measure(bytes, () => workload.heavylift(client, file, workload.input, output), { onDaemon: true, daemonPid });
+    } finally {
+      client.close();
+    }
+  }
+  process.stdout.write(JSON.stringify(result));
+}
+
+// Runs one side of workload `index` in a child process and returns its measurement.
+async function measureInChild(index, side, common) {
+  const args = [fileURLToPath(import.meta.url), `--workload=${index}`, `--side=${side}`, ...common];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`${WORKLOADS[index].name}, ${side} side: the measuring process failed with exit code ${code}`);
+  return JSON.parse(stdout);
+}
+
 async function main() {
   const options = readOptions();
-  await initZstdWasm();
+  if (options.child) {
+    await runChild(options.child);
+    return;
+  }
   const root = mkdtempSync(path.join(os.tmpdir(), 'heavylift-bench-files-'));
   const binary = path.join(root, 'data.bin');
   const csv = path.join(root, 'data.csv');
   console.log(`# generating ${options.bytes} random bytes and a ${options.csvBytes}-byte CSV in ${root}`);
   await writeBinary(binary, options.bytes);
   await writeCsv(csv, options.csvBytes);
-  const csvBytes = (await stat(csv)).size;
 
   const daemon = await startDaemon({
     bin: options.bin,
     args: ['--blob-root', root, '--files-max-input-bytes', String(8 * 1024 ** 3), '--files-max-field-bytes', '1048576'],
   });
-  daemonPid = daemon.process.pid;
-  const client = createClient({ address: daemon.grpcAddress, deadlineMs: 600_000 });
+  const common = [`--root=${root}`, `--daemon-address=${daemon.grpcAddress}`, `--daemon-pid=${daemon.process.pid}`];
   try {
     console.log(`# node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0].model}), load ${os.loadavg()[0].toFixed(1)}`);
-    const bytes = options.bytes;
-    let index = 0;
-    const output = (suffix) => `out-${index++}${suffix}`;
-
-    const nodeSha = await measure(bytes, () => pipeline(createReadStream(binary), createHash('sha256'), counter()));
-    const heavySha = await measure(bytes, () => client.files.upload(createReadStream(binary), { digests: ['sha256'] }), { onDaemon: true });
-    row('SHA-256 (stream)', nodeSha, heavySha);
-
-    const heavyShaPath = await measure(bytes, () => client.files.digest({ path: 'data.bin' }, { digests: ['sha256'] }), { onDaemon: true });
-    row('SHA-256 (blob path, no transfer)', nodeSha, heavyShaPath);
-
-    // zlib has zstd from Node v22.15/v23.8 on. Older versions use the WebAssembly build.
-    const hasZlibZstd = typeof zlib.createZstdCompress === 'function';
-    const zstdSide = hasZlibZstd ? 'zlib' : 'zstd-wasm';
-    const nodeZstdStream = () =>
-      hasZlibZstd
-        ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
-        : zstdWasmStream(3);
-    const nodeZstd = await measure(bytes, () => pipeline(createReadStream(binary), nodeZstdStream(), counter()));
-    const heavyZstd = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'zstd', level: 3, outputPath: output('.zst') }), { onDaemon: true });
-    row('zstd level 3', nodeZstd, heavyZstd, `(node side: ${zstdSide})`);
-    const nodeZstdCsv = await measure(csvBytes, () => pipeline(createReadStream(csv), nodeZstdStream(), counter()));
-    const heavyZstdCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'zstd', level: 3, outputPath: output('.zst') }), { onDaemon: true });
-    row('zstd level 3 (CSV text)', nodeZstdCsv, heavyZstdCsv, `(node side: ${zstdSide})`);
-
-    const nodeGzip = await measure(bytes, () => pipeline(createReadStream(binary), zlib.createGzip({ level: 6 }), counter()));
-    const heavyGzip = await measure(bytes, () => client.files.compress({ path: 'data.bin' }, { format: 'gzip', level: 6, outputPath: output('.gz') }), { onDaemon: true });
-    row('gzip level 6', nodeGzip, heavyGzip);
-
-    const nodeGzipCsv = await measure(csvBytes, () => pipeline(createReadStream(csv), zlib.createGzip({ level: 6 }), counter()));
-    const heavyGzipCsv = await measure(csvBytes, () => client.files.compress({ path: 'data.csv' }, { format: 'gzip', level: 6, outputPath: output('.gz') }), { onDaemon: true });
-    row('gzip level 6 (CSV text)', nodeGzipCsv, heavyGzipCsv);
-
-    const nodeCsv = await measure(csvBytes, () => nodeProfileCsv(csv));
-    const heavyCsv = await measure(csvBytes, () => client.files.profileCsv({ path: 'data.csv' }), { onDaemon: true });
-    row(`CSV profile (${(csvBytes / MB).toFixed(0)} MB)`, nodeCsv, heavyCsv);
-    const heavyCsvUpload = await measure(csvBytes, () => client.files.upload(createReadStream(csv), { digests: ['xxh3'], profileCsv: true }), { onDaemon: true });
-    row('CSV profile (streamed upload)', nodeCsv, heavyCsvUpload);
-
-    // Node has no XXH3, so its pipeline is SHA-256 + zstd level 3.
-    const nodePipeline = (file) => async () => {
-      const hash = createHash('sha256');
-      const source = createReadStream(file);
-      source.on('data', (chunk) => hash.update(chunk));
-      await pipeline(source, nodeZstdStream(), counter());
-      hash.digest('hex');
-    };
-    const heavyPipeline = (file) => () =>
-      client.files.upload(createReadStream(file), { digests: ['sha256', 'xxh3'], compression: 'zstd', compressionLevel: 3 });
-    const pipelineNote = `(node side: SHA-256 + ${zstdSide} level 3)`;
-    row(
-      'upload: SHA-256 + XXH3 + zstd 3',
-      await measure(bytes, nodePipeline(binary)),
-      await measure(bytes, heavyPipeline(binary), { onDaemon: true }),
-      pipelineNote,
-    );
-    row(
-      'upload pipeline on CSV text',
-      await measure(csvBytes, nodePipeline(csv)),
-      await measure(csvBytes, heavyPipeline(csv), { onDaemon: true }),
-      pipelineNote,
-    );
+    console.log('# each side of each workload runs in its own Node process');
+    for (const [index, workload] of WORKLOADS.entries()) {
+      const node = await measureInChild(index, 'node', common);
+      const heavylift = await measureInChild(index, 'heavylift', [...common, `--output=out-${index}`]);
+      row(workload.name, node, heavylift, workload.note);
+    }
   } finally {
-    client.close();
     await daemon.stop();
     await rm(root, { recursive: true, force: true });
   }
