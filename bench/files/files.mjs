@@ -227,10 +227,16 @@ async function measure(bytes, work, { onDaemon = false, daemonPid }) {
   };
 }
 
+// MB per CPU second, or "-" when the CPU time was below the 10 ms tick of /proc/PID/stat
+// (JSON turns the infinite quotient into null).
+function perCpu(value) {
+  return Number.isFinite(value) ? value.toFixed(0) : '-';
+}
+
 function row(name, node, heavylift, note = '') {
   const cell = (result) =>
     result
-      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${result.mbPerCpuSecond.toFixed(0).padStart(6)} MB/cpu-s` +
+      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${perCpu(result.mbPerCpuSecond).padStart(6)} MB/cpu-s` +
         ` (cpu node ${result.nodeCpuSeconds.toFixed(2)} s, daemon ${result.daemonCpuSeconds.toFixed(2)} s)` +
         `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms (p99 ${result.loopP99Ms.toFixed(1).padStart(5)})` +
         `  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
