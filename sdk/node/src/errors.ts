@@ -143,11 +143,41 @@ export function errorClassForCode(code: number): typeof HeavyliftError {
 }
 
 /**
+ * The sections of the daemon's settings (server/src/app/config.cc). No request message has a
+ * field of these names, so a field path that starts with one names a setting.
+ */
+const SETTING_SECTIONS = new Set([
+  'aggregate',
+  'amqp',
+  'auth',
+  'blob',
+  'bullmq',
+  'crypto',
+  'executor',
+  'files',
+  'grpc',
+  'http',
+  'image',
+  'log',
+  'realtime',
+  'schema',
+  'security',
+  'shutdown',
+  'testing',
+  'tls',
+]);
+
+/**
  * Converts a snake_case proto field path to the lowerCamelCase path that Node callers
  * write, segment by segment: `memory_cost` becomes `memoryCost`, `input.data` and
- * `widths[1]` stay as they are.
+ * `widths[1]` stay as they are. The name of a daemon setting, such as
+ * `files.max_upload_bytes`, stays as the config file and its flag spell it.
  */
 export function protoPathToCamelCase(protoPath: string): string {
+  const dot = protoPath.indexOf('.');
+  if (dot > 0 && SETTING_SECTIONS.has(protoPath.slice(0, dot))) {
+    return protoPath;
+  }
   return protoPath.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 

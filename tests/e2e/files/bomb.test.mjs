@@ -47,6 +47,7 @@ describe('decompression bombs', () => {
       assert.ok(error instanceof InvalidArgumentError, `${format}: ${error?.name}: ${error?.message}`);
       assert.equal(error.reason, 'DECOMPRESSED_TOO_LARGE', format);
       assert.equal(error.protoField, 'files.max_decompressed_bytes', format);
+      assert.equal(error.field, 'files.max_decompressed_bytes', format);
       assert.equal(error.bound, `<= ${BOUND} bytes`, format);
       assert.match(error.message, new RegExp(`files.max_decompressed_bytes = ${BOUND} bytes`), format);
       console.log(`# ${format} bomb of ${bomb.length} bytes stopped after ${seconds.toFixed(2)} s`);

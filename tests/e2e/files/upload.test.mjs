@@ -207,6 +207,7 @@ describe('files upload limit', () => {
     const error = await rejectionOf(running.client.files.upload(tooMuch()));
     assert.ok(error instanceof InvalidArgumentError, `${error?.name}: ${error?.message}`);
     assert.equal(error.protoField, 'files.max_upload_bytes');
+    assert.equal(error.field, 'files.max_upload_bytes');
     assert.equal(error.bound, `<= ${4 * MiB} bytes`);
     assert.equal(error.reason, 'TOO_LARGE');
     // The daemon still serves.
