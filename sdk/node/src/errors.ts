@@ -171,7 +171,7 @@ const SETTING_SECTIONS = new Set([
  * Converts a snake_case proto field path to the lowerCamelCase path that Node callers
  * write, segment by segment: `memory_cost` becomes `memoryCost`, `input.data` and
  * `widths[1]` stay as they are. The name of a daemon setting, such as
- * `files.max_upload_bytes`, stays as the config file and its flag spell it.
+ * `files.max_upload_bytes`, stays as the config file spells it.
  */
 export function protoPathToCamelCase(protoPath: string): string {
   const dot = protoPath.indexOf('.');
