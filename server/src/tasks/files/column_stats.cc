@@ -302,17 +302,25 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
 }
 
 TopValues::TopValues(size_t capacity)
-    : capacity_(capacity), mask_(std::bit_ceil(capacity * 4) - 1), counters_(mask_ + 1), text_refs_(mask_ + 1) {
+    : capacity_(capacity),
+      mask_(std::bit_ceil(capacity * 4) - 1),
+      tags_(mask_ + 1),
+      counters_(mask_ + 1),
+      text_refs_(mask_ + 1),
+      borrowed_(mask_ + 1) {
   occupied_.reserve(capacity);
 }
 
+template <bool kBorrow>
 bool TopValues::add(uint64_t hash, std::string_view text) {
   // A local copy of the data pointer, so that the compiler need not reload
   // it after byte copies, which may alias any object.
+  uint16_t* const tags = tags_.data();
   Counter* const counters = counters_.data();
+  const uint16_t wanted = tag(hash);
   size_t index = hash & mask_;
-  while (counters[index].count != 0) {
-    if (counters[index].hash == hash) {
+  while (tags[index] != 0) {
+    if (tags[index] == wanted && counters[index].hash == hash) {
       ++counters[index].count;
       return true;
     }
@@ -320,14 +328,33 @@ bool TopValues::add(uint64_t hash, std::string_view text) {
   }
   if (occupied_.size() < capacity_) {
     const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
-    counters_[index] = {hash, 1};
-    text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    tags[index] = wanted;
+    counters[index] = {hash, 1};
+    if constexpr (kBorrow) {
+      text_refs_[index] = {kBorrowed, static_cast<uint32_t>(kept.size())};
+      borrowed_[index] = kept.data();
+      has_borrowed_ = true;
+    } else {
+      text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    }
     occupied_.push_back(static_cast<uint32_t>(index));
     return false;
   }
   // Full: the new value and every counter lose one.
   decrement_all();
   return false;
+}
+
+template bool TopValues::add<false>(uint64_t hash, std::string_view text);
+template bool TopValues::add<true>(uint64_t hash, std::string_view text);
+
+void TopValues::keep_texts() {
+  if (!has_borrowed_) return;
+  for (const uint32_t i : occupied_) {
+    TextRef& ref = text_refs_[i];
+    if (ref.offset == kBorrowed) ref.offset = append_text({borrowed_[i], ref.size}, texts_, texts_used_);
+  }
+  has_borrowed_ = false;
 }
 
 uint32_t TopValues::append_text(std::string_view text, std::vector<char>& buffer, size_t& used) {
@@ -344,18 +371,21 @@ void TopValues::decrement_all() {
   for (const uint32_t i : occupied_) {
     Counter& counter = counters_[i];
     if (counter.count > 1) {
-      const TextRef ref = text_refs_[i];
+      const std::string_view kept = text(i);
       survivors_.push_back({{counter.hash, counter.count - 1},
-                            {append_text(text(ref), compacted_, compacted_used), ref.size}});
+                            {append_text(kept, compacted_, compacted_used), static_cast<uint32_t>(kept.size())}});
     }
     counter.count = 0;
+    tags_[i] = 0;
   }
   texts_.swap(compacted_);
   texts_used_ = compacted_used;
+  has_borrowed_ = false;
   occupied_.clear();
   for (const Survivor& survivor : survivors_) {
     size_t index = survivor.counter.hash & mask_;
-    while (counters_[index].count != 0) index = (index + 1) & mask_;
+    while (tags_[index] != 0) index = (index + 1) & mask_;
+    tags_[index] = tag(survivor.counter.hash);
     counters_[index] = survivor.counter;
     text_refs_[index] = survivor.text;
     occupied_.push_back(static_cast<uint32_t>(index));
@@ -365,7 +395,7 @@ void TopValues::decrement_all() {
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
   entries.reserve(occupied_.size());
-  for (const uint32_t i : occupied_) entries.emplace_back(text(text_refs_[i]), counters_[i].count);
+  for (const uint32_t i : occupied_) entries.emplace_back(text(i), counters_[i].count);
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -373,29 +403,44 @@ std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const
   return entries;
 }
 
-inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
-                                   double number) {
+inline bool ColumnStats::add_to_totals(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                       double number) {
   ++totals.present;
   if (kind == ValueKind::kNull) {
     ++totals.nulls;
-    return;
+    return false;
   }
   ++totals.kind_counts[static_cast<int>(kind)];
   if (kind == ValueKind::kInteger) {
     if (!totals.has_integer || integer < totals.min_integer) totals.min_integer = integer;
     if (!totals.has_integer || integer > totals.max_integer) totals.max_integer = integer;
     totals.has_integer = true;
-    totals.sum += integer;
+    if (totals.has_number) {
+      totals.sum += integer;
+    } else {
+      totals.integer_sum += integer;
+    }
   } else if (kind == ValueKind::kNumber) {
     if (!totals.has_number || number < totals.min_number) totals.min_number = number;
     if (!totals.has_number || number > totals.max_number) totals.max_number = number;
+    // The integers so far sum exactly in a long double while their partial
+    // sums stay below 2^64, so it continues where the integer sum stops.
+    if (!totals.has_number) totals.sum = static_cast<long double>(totals.integer_sum);
     totals.has_number = true;
     totals.sum += number;
   } else {
     // Numeric values have their own range; the byte-wise range covers the rest.
-    add_to_text_range(text);
+    const std::string_view compared = text.substr(0, kMaxKeptBytes);
+    add_to_text_range(compared, text_key(compared));
   }
-  add_to_sketches(text);
+  return true;
+}
+
+inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                   double number) {
+  if (add_to_totals(totals, kind, text, integer, number)) {
+    add_to_sketches<false>(text, XXH3_64bits(text.data(), text.size()));
+  }
 }
 
 void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
@@ -411,6 +456,9 @@ void ColumnStats::add_text(std::string_view text) {
 
 // Flattened: the classification, the statistics and the sketches of each
 // value are inlined into one loop, which is the CSV profiler's hot path.
+// The top values borrow the texts of new counters from `texts` and copy
+// those still counted at the end, so that a column of many distinct values,
+// whose counters mostly go again within the batch, copies few.
 [[gnu::flatten]] void ColumnStats::add_texts(std::span<const std::string_view> texts) {
   Totals totals = totals_;
   for (const std::string_view text : texts) {
@@ -418,14 +466,14 @@ void ColumnStats::add_text(std::string_view text) {
     int64_t integer = 0;
     double number = 0;
     const ValueKind kind = classify(text, &integer, &number);
-    add_value(totals, kind, text, integer, number);
+    if (!add_to_totals(totals, kind, text, integer, number)) continue;
+    add_to_sketches<true>(text, XXH3_64bits(text.data(), text.size()));
   }
+  top_.keep_texts();
   totals_ = totals;
 }
 
-void ColumnStats::add_to_text_range(std::string_view text) {
-  const std::string_view compared = text.substr(0, kMaxKeptBytes);
-  const TextKey key = text_key(compared);
+void ColumnStats::add_to_text_range(std::string_view compared, TextKey key) {
   if (!has_text_) {
     min_text_ = compared;
     max_text_ = compared;
@@ -436,6 +484,12 @@ void ColumnStats::add_to_text_range(std::string_view text) {
   }
   // The keys decide unless they are equal. Equal keys leave it to the bytes.
   if (wide(key) > wide(min_key_) && wide(key) < wide(max_key_)) return;
+  // A key and a size of at most 16 bytes name one text, so a value equal
+  // to a bound, common in a column of few values, needs no byte compare.
+  if (compared.size() <= 16 && ((key == min_key_ && compared.size() == min_text_.size()) ||
+                                (key == max_key_ && compared.size() == max_text_.size()))) {
+    return;
+  }
   if (key < min_key_ || (key == min_key_ && compare_bytes(compared, min_text_) < 0)) {
     min_text_ = compared;
     min_key_ = key;
@@ -445,12 +499,12 @@ void ColumnStats::add_to_text_range(std::string_view text) {
   }
 }
 
-void ColumnStats::add_to_sketches(std::string_view text) {
-  const uint64_t hash = XXH3_64bits(text.data(), text.size());
+template <bool kBorrow>
+void ColumnStats::add_to_sketches(std::string_view text, uint64_t hash) {
   // A value already counted in the top values went into the distinct
   // estimate when it was first seen, and adding a hash again changes no
   // register, so the estimate is the same without it.
-  if (!top_.add(hash, text)) distinct_.add_hash(hash);
+  if (!top_.add<kBorrow>(hash, text)) distinct_.add_hash(hash);
 }
 
 void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
@@ -505,7 +559,8 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   }
   const uint64_t numeric_count = count(ValueKind::kInteger) + count(ValueKind::kNumber);
   if (numeric && (type == v1::COLUMN_TYPE_INTEGER || type == v1::COLUMN_TYPE_NUMBER)) {
-    out->set_mean(static_cast<double>(totals_.sum / static_cast<long double>(numeric_count)));
+    const long double sum = totals_.has_number ? totals_.sum : static_cast<long double>(totals_.integer_sum);
+    out->set_mean(static_cast<double>(sum / static_cast<long double>(numeric_count)));
   }
   out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), totals_.present - totals_.nulls));
   for (const auto& [text, value_count] : top_.top(top_limit)) {
