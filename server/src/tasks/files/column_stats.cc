@@ -35,13 +35,34 @@ bool digits_at(std::string_view text, size_t offset, size_t count) {
   return true;
 }
 
+// Flags with bit 7 of each byte the bytes of `digits`, a little-endian
+// word of text bytes XOR '0', that are not digits (0..9 after the XOR).
+// Carries move only towards later bytes and only a byte of 0x8A or more
+// makes one, so the first flag is exact, and so is every flag up to the
+// first byte that carries.
+inline uint64_t non_digit_flags(uint64_t digits) {
+  return ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+}
+
+// Returns true when text[0, 10) reads DDDD-DD-DD with D a digit. The
+// first eight bytes are checked as one word on little-endian hosts.
+bool is_date_shape(std::string_view text) {
+  if constexpr (std::endian::native == std::endian::little) {
+    uint64_t word;
+    std::memcpy(&word, text.data(), 8);
+    // XOR makes the digits 0..9 and the two dashes (bytes 4 and 7) zero.
+    const uint64_t bytes = word ^ 0x2D30302D30303030;
+    return non_digit_flags(bytes) == 0 && (bytes & 0xFF0000FF00000000) == 0 && digits_at(text, 8, 2);
+  } else {
+    return digits_at(text, 0, 4) && text[4] == '-' && digits_at(text, 5, 2) && text[7] == '-' &&
+           digits_at(text, 8, 2);
+  }
+}
+
 }  // namespace
 
 bool is_iso_timestamp(std::string_view text) {
-  if (text.size() < 10 || !digits_at(text, 0, 4) || text[4] != '-' || !digits_at(text, 5, 2) || text[7] != '-' ||
-      !digits_at(text, 8, 2)) {
-    return false;
-  }
+  if (text.size() < 10 || !is_date_shape(text)) return false;
   const int month = (text[5] - '0') * 10 + (text[6] - '0');
   const int day = (text[8] - '0') * 10 + (text[9] - '0');
   if (month < 1 || month > 12 || day < 1 || day > 31) return false;
@@ -130,30 +151,77 @@ inline uint64_t load_little_endian(const char* bytes, size_t size) {
   return word;
 }
 
+// The value of the `count` (1..8) digits in the low bytes of `digits`, a
+// little-endian word of text bytes XOR '0'. Left-pads with zero digits to
+// eight, then combines pairs, then the four pairs with two multiplications.
+inline uint64_t digits_value(uint64_t digits, size_t count) {
+  uint64_t v = digits << (8 * (8 - count));
+  v = v * 10 + (v >> 8);
+  return ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
+          ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
+         32;
+}
+
+// Returns true for true or false in any case. On little-endian hosts each
+// is one compare of a word in which OR 0x20 lowers every letter.
+inline bool is_boolean_text(std::string_view text) {
+  if (text.size() != 4 && text.size() != 5) return false;
+  if constexpr (std::endian::native == std::endian::little) {
+    const uint64_t word = load_little_endian(text.data(), text.size()) | 0x2020202020;
+    // "true" and "false" as little-endian words, with the spare byte of
+    // "true" at 0x20 like the OR leaves it.
+    return word == (text.size() == 4 ? 0x2065757274 : 0x65736C6166);
+  } else {
+    return equals_ignoring_case(text, "true") || equals_ignoring_case(text, "false");
+  }
+}
+
 // Reads the run of decimal digits at text[from], up to 8 of them, eight
 // bytes at a time. Returns the run's length and sets *value to its value.
 // Little-endian hosts only.
 inline size_t read_up_to_8_digits(std::string_view text, size_t from, uint64_t* value) {
   const size_t available = std::min<size_t>(text.size() - from, 8);
   const uint64_t digits = load_little_endian(text.data() + from, available) ^ 0x3030303030303030;
-  // A byte's high bit is set when it is not a digit (0..9 after the XOR).
-  // Carries move only towards later bytes, so the first flag is exact.
-  uint64_t non_digits = ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+  uint64_t non_digits = non_digit_flags(digits);
   if (available < 8) non_digits |= 0x8080808080808080 << (8 * available);
   const size_t count = non_digits == 0 ? 8 : static_cast<size_t>(std::countr_zero(non_digits)) / 8;
-  if (count == 0) {
-    *value = 0;
-    return 0;
-  }
-  // Left-pad with zero digits to eight, then combine pairs, then the four
-  // pairs with two multiplications.
-  uint64_t v = digits << (8 * (8 - count));
-  v = v * 10 + (v >> 8);
-  v = ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
-       ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
-      32;
-  *value = v;
+  *value = count == 0 ? 0 : digits_value(digits, count);
   return count;
+}
+
+// Classifies text[digits_start, end), 1 to 8 bytes after an optional sign,
+// with one eight-byte load when it is all digits (integer) or digits, '.'
+// and digits (number). The results are those of the general path below:
+// at most 8 digits fit int64, and a mantissa of at most 7 digits divided
+// by an exact power of ten is what parse_short_decimal() computes. Returns
+// kNull, which no such text is, for every other form. Little-endian hosts
+// only.
+inline ValueKind classify_short_number(std::string_view text, size_t digits_start, int64_t* integer,
+                                       double* number) {
+  const size_t count = text.size() - digits_start;
+  const uint64_t digits = load_little_endian(text.data() + digits_start, count) ^ 0x3030303030303030;
+  const uint64_t inside = count == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * count)) - 1;
+  const uint64_t non_digits = non_digit_flags(digits) & inside;
+  const bool negative = text[0] == '-';
+  if (non_digits == 0) {
+    const auto magnitude = static_cast<int64_t>(digits_value(digits, count));
+    *integer = negative ? -magnitude : magnitude;
+    return ValueKind::kInteger;
+  }
+  // A '.' makes no carry, so the flags after it are exact: the one flag
+  // must be the point, with digits on both sides.
+  const size_t point = static_cast<size_t>(std::countr_zero(non_digits)) / 8;
+  const bool one_flag = (non_digits & (non_digits - 1)) == 0;
+  if (!one_flag || point == 0 || point + 1 >= count || ((digits >> (8 * point)) & 0xFF) != ('.' ^ '0')) {
+    return ValueKind::kNull;
+  }
+  // Drops the point: the digits before it stay, those after move down a byte.
+  const uint64_t before = (uint64_t{1} << (8 * point)) - 1;
+  const uint64_t joined = (digits & before) | ((digits >> 8) & ~before);
+  const double value =
+      static_cast<double>(digits_value(joined, count - 1)) / kExactPowersOfTen[count - 1 - point];
+  *number = negative ? -value : value;
+  return ValueKind::kNumber;
 }
 
 // Reads digits at text[i] onwards into `value` (value * 10 + digit each)
@@ -203,7 +271,18 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
   if (text.empty()) return ValueKind::kNull;
   const char first = text[0];
   if (is_digit(first) || first == '-' || first == '+') {
+    // A timestamp is neither an integer nor a number, so checking it first
+    // changes no result and spares a date the numeric parse.
+    if (is_digit(first) && text.size() >= 10 && text[4] == '-') {
+      if (is_iso_timestamp(text)) return ValueKind::kTimestamp;
+    }
     const size_t digits_start = (first == '-' || first == '+') ? 1 : 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      if (text.size() > digits_start && text.size() - digits_start <= 8) {
+        const ValueKind kind = classify_short_number(text, digits_start, integer, number);
+        if (kind != ValueKind::kNull) return kind;
+      }
+    }
     uint64_t magnitude = 0;
     const size_t i = read_digits(text, digits_start, digits_start, 19, &magnitude);
     if (i == text.size() && i > digits_start) {
@@ -213,7 +292,6 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
       }
     }
     if (parse_short_decimal(text, digits_start, i, magnitude, number)) return ValueKind::kNumber;
-    if (is_digit(first) && text.size() >= 10 && text[4] == '-' && is_iso_timestamp(text)) return ValueKind::kTimestamp;
     std::string_view numeric = first == '+' ? text.substr(1) : text;
     const auto [end, ec] = std::from_chars(numeric.data(), numeric.data() + numeric.size(), *number);
     if (ec == std::errc() && end == numeric.data() + numeric.size() && std::isfinite(*number) &&
@@ -222,9 +300,7 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
     }
     return ValueKind::kString;
   }
-  if (text.size() <= 5 && (equals_ignoring_case(text, "true") || equals_ignoring_case(text, "false"))) {
-    return ValueKind::kBoolean;
-  }
+  if (is_boolean_text(text)) return ValueKind::kBoolean;
   return ValueKind::kString;
 }
 
@@ -317,10 +393,10 @@ bool TopValues::add(uint64_t hash, std::string_view text) {
   // it after byte copies, which may alias any object.
   uint16_t* const tags = tags_.data();
   Counter* const counters = counters_.data();
-  const uint16_t wanted = tag(hash);
+  const uint16_t expected_tag = tag(hash);
   size_t index = hash & mask_;
   while (tags[index] != 0) {
-    if (tags[index] == wanted && counters[index].hash == hash) {
+    if (tags[index] == expected_tag && counters[index].hash == hash) {
       ++counters[index].count;
       return true;
     }
@@ -328,7 +404,7 @@ bool TopValues::add(uint64_t hash, std::string_view text) {
   }
   if (occupied_.size() < capacity_) {
     const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
-    tags[index] = wanted;
+    tags[index] = expected_tag;
     counters[index] = {hash, 1};
     if constexpr (kBorrow) {
       text_refs_[index] = {kBorrowed, static_cast<uint32_t>(kept.size())};

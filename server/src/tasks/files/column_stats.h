@@ -55,11 +55,10 @@ class TopValues {
  private:
   // Open addressing over at least 4 * `capacity` slots, where a tag of 0
   // marks an empty slot. A probe reads the 2-byte tags (2 KiB for capacity
-  // 256), which fit in the
-  // first-level cache, and a counter only where its tag matches. The text
-  // of slot i is texts_[text_refs_[i].offset, + text_refs_[i].size), or
-  // when that offset is kBorrowed the text_refs_[i].size bytes at
-  // borrowed_[i].
+  // 256), which fit in the first-level cache, and a counter only where its
+  // tag matches. The text of slot i is texts_[text_refs_[i].offset,
+  // + text_refs_[i].size), or when that offset is kBorrowed the
+  // text_refs_[i].size bytes at borrowed_[i].
   struct Counter {
     uint64_t hash = 0;
     uint64_t count = 0;
