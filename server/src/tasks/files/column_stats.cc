@@ -35,13 +35,34 @@ bool digits_at(std::string_view text, size_t offset, size_t count) {
   return true;
 }
 
+// Flags with bit 7 of each byte the bytes of `digits`, a little-endian
+// word of text bytes XOR '0', that are not digits (0..9 after the XOR).
+// Carries move only towards later bytes and only a byte of 0x8A or more
+// makes one, so the first flag is exact, and so is every flag up to the
+// first byte that carries.
+inline uint64_t non_digit_flags(uint64_t digits) {
+  return ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+}
+
+// Returns true when text[0, 10) reads DDDD-DD-DD with D a digit. The
+// first eight bytes are checked as one word on little-endian hosts.
+bool is_date_shape(std::string_view text) {
+  if constexpr (std::endian::native == std::endian::little) {
+    uint64_t word;
+    std::memcpy(&word, text.data(), 8);
+    // XOR makes the digits 0..9 and the two dashes (bytes 4 and 7) zero.
+    const uint64_t bytes = word ^ 0x2D30302D30303030;
+    return non_digit_flags(bytes) == 0 && (bytes & 0xFF0000FF00000000) == 0 && digits_at(text, 8, 2);
+  } else {
+    return digits_at(text, 0, 4) && text[4] == '-' && digits_at(text, 5, 2) && text[7] == '-' &&
+           digits_at(text, 8, 2);
+  }
+}
+
 }  // namespace
 
 bool is_iso_timestamp(std::string_view text) {
-  if (text.size() < 10 || !digits_at(text, 0, 4) || text[4] != '-' || !digits_at(text, 5, 2) || text[7] != '-' ||
-      !digits_at(text, 8, 2)) {
-    return false;
-  }
+  if (text.size() < 10 || !is_date_shape(text)) return false;
   const int month = (text[5] - '0') * 10 + (text[6] - '0');
   const int day = (text[8] - '0') * 10 + (text[9] - '0');
   if (month < 1 || month > 12 || day < 1 || day > 31) return false;
@@ -130,30 +151,77 @@ inline uint64_t load_little_endian(const char* bytes, size_t size) {
   return word;
 }
 
+// The value of the `count` (1..8) digits in the low bytes of `digits`, a
+// little-endian word of text bytes XOR '0'. Left-pads with zero digits to
+// eight, then combines pairs, then the four pairs with two multiplications.
+inline uint64_t digits_value(uint64_t digits, size_t count) {
+  uint64_t v = digits << (8 * (8 - count));
+  v = v * 10 + (v >> 8);
+  return ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
+          ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
+         32;
+}
+
+// Returns true for true or false in any case. On little-endian hosts each
+// is one compare of a word in which OR 0x20 lowers every letter.
+inline bool is_boolean_text(std::string_view text) {
+  if (text.size() != 4 && text.size() != 5) return false;
+  if constexpr (std::endian::native == std::endian::little) {
+    const uint64_t word = load_little_endian(text.data(), text.size()) | 0x2020202020;
+    // "true" and "false" as little-endian words, with the spare byte of
+    // "true" at 0x20 like the OR leaves it.
+    return word == (text.size() == 4 ? 0x2065757274 : 0x65736C6166);
+  } else {
+    return equals_ignoring_case(text, "true") || equals_ignoring_case(text, "false");
+  }
+}
+
 // Reads the run of decimal digits at text[from], up to 8 of them, eight
 // bytes at a time. Returns the run's length and sets *value to its value.
 // Little-endian hosts only.
 inline size_t read_up_to_8_digits(std::string_view text, size_t from, uint64_t* value) {
   const size_t available = std::min<size_t>(text.size() - from, 8);
   const uint64_t digits = load_little_endian(text.data() + from, available) ^ 0x3030303030303030;
-  // A byte's high bit is set when it is not a digit (0..9 after the XOR).
-  // Carries move only towards later bytes, so the first flag is exact.
-  uint64_t non_digits = ((digits + 0x7676767676767676) | digits) & 0x8080808080808080;
+  uint64_t non_digits = non_digit_flags(digits);
   if (available < 8) non_digits |= 0x8080808080808080 << (8 * available);
   const size_t count = non_digits == 0 ? 8 : static_cast<size_t>(std::countr_zero(non_digits)) / 8;
-  if (count == 0) {
-    *value = 0;
-    return 0;
-  }
-  // Left-pad with zero digits to eight, then combine pairs, then the four
-  // pairs with two multiplications.
-  uint64_t v = digits << (8 * (8 - count));
-  v = v * 10 + (v >> 8);
-  v = ((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32)) +
-       ((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32))) >>
-      32;
-  *value = v;
+  *value = count == 0 ? 0 : digits_value(digits, count);
   return count;
+}
+
+// Classifies text[digits_start, end), 1 to 8 bytes after an optional sign,
+// with one eight-byte load when it is all digits (integer) or digits, '.'
+// and digits (number). The results are those of the general path below:
+// at most 8 digits fit int64, and a mantissa of at most 7 digits divided
+// by an exact power of ten is what parse_short_decimal() computes. Returns
+// kNull, which no such text is, for every other form. Little-endian hosts
+// only.
+inline ValueKind classify_short_number(std::string_view text, size_t digits_start, int64_t* integer,
+                                       double* number) {
+  const size_t count = text.size() - digits_start;
+  const uint64_t digits = load_little_endian(text.data() + digits_start, count) ^ 0x3030303030303030;
+  const uint64_t inside = count == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * count)) - 1;
+  const uint64_t non_digits = non_digit_flags(digits) & inside;
+  const bool negative = text[0] == '-';
+  if (non_digits == 0) {
+    const auto magnitude = static_cast<int64_t>(digits_value(digits, count));
+    *integer = negative ? -magnitude : magnitude;
+    return ValueKind::kInteger;
+  }
+  // A '.' makes no carry, so the flags after it are exact: the one flag
+  // must be the point, with digits on both sides.
+  const size_t point = static_cast<size_t>(std::countr_zero(non_digits)) / 8;
+  const bool one_flag = (non_digits & (non_digits - 1)) == 0;
+  if (!one_flag || point == 0 || point + 1 >= count || ((digits >> (8 * point)) & 0xFF) != ('.' ^ '0')) {
+    return ValueKind::kNull;
+  }
+  // Drops the point: the digits before it stay, those after move down a byte.
+  const uint64_t before = (uint64_t{1} << (8 * point)) - 1;
+  const uint64_t joined = (digits & before) | ((digits >> 8) & ~before);
+  const double value =
+      static_cast<double>(digits_value(joined, count - 1)) / kExactPowersOfTen[count - 1 - point];
+  *number = negative ? -value : value;
+  return ValueKind::kNumber;
 }
 
 // Reads digits at text[i] onwards into `value` (value * 10 + digit each)
@@ -203,7 +271,18 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
   if (text.empty()) return ValueKind::kNull;
   const char first = text[0];
   if (is_digit(first) || first == '-' || first == '+') {
+    // A timestamp is neither an integer nor a number, so checking it first
+    // changes no result and spares a date the numeric parse.
+    if (is_digit(first) && text.size() >= 10 && text[4] == '-') {
+      if (is_iso_timestamp(text)) return ValueKind::kTimestamp;
+    }
     const size_t digits_start = (first == '-' || first == '+') ? 1 : 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      if (text.size() > digits_start && text.size() - digits_start <= 8) {
+        const ValueKind kind = classify_short_number(text, digits_start, integer, number);
+        if (kind != ValueKind::kNull) return kind;
+      }
+    }
     uint64_t magnitude = 0;
     const size_t i = read_digits(text, digits_start, digits_start, 19, &magnitude);
     if (i == text.size() && i > digits_start) {
@@ -213,7 +292,6 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
       }
     }
     if (parse_short_decimal(text, digits_start, i, magnitude, number)) return ValueKind::kNumber;
-    if (is_digit(first) && text.size() >= 10 && text[4] == '-' && is_iso_timestamp(text)) return ValueKind::kTimestamp;
     std::string_view numeric = first == '+' ? text.substr(1) : text;
     const auto [end, ec] = std::from_chars(numeric.data(), numeric.data() + numeric.size(), *number);
     if (ec == std::errc() && end == numeric.data() + numeric.size() && std::isfinite(*number) &&
@@ -222,9 +300,7 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
     }
     return ValueKind::kString;
   }
-  if (text.size() <= 5 && (equals_ignoring_case(text, "true") || equals_ignoring_case(text, "false"))) {
-    return ValueKind::kBoolean;
-  }
+  if (is_boolean_text(text)) return ValueKind::kBoolean;
   return ValueKind::kString;
 }
 
@@ -302,17 +378,25 @@ ValueKind classify_text(std::string_view text, int64_t* integer, double* number)
 }
 
 TopValues::TopValues(size_t capacity)
-    : capacity_(capacity), mask_(std::bit_ceil(capacity * 4) - 1), counters_(mask_ + 1), text_refs_(mask_ + 1) {
+    : capacity_(capacity),
+      mask_(std::bit_ceil(capacity * 4) - 1),
+      tags_(mask_ + 1),
+      counters_(mask_ + 1),
+      text_refs_(mask_ + 1),
+      borrowed_(mask_ + 1) {
   occupied_.reserve(capacity);
 }
 
+template <bool kBorrow>
 bool TopValues::add(uint64_t hash, std::string_view text) {
   // A local copy of the data pointer, so that the compiler need not reload
   // it after byte copies, which may alias any object.
+  uint16_t* const tags = tags_.data();
   Counter* const counters = counters_.data();
+  const uint16_t expected_tag = tag(hash);
   size_t index = hash & mask_;
-  while (counters[index].count != 0) {
-    if (counters[index].hash == hash) {
+  while (tags[index] != 0) {
+    if (tags[index] == expected_tag && counters[index].hash == hash) {
       ++counters[index].count;
       return true;
     }
@@ -320,14 +404,33 @@ bool TopValues::add(uint64_t hash, std::string_view text) {
   }
   if (occupied_.size() < capacity_) {
     const std::string_view kept = text.substr(0, ColumnStats::kMaxKeptBytes);
-    counters_[index] = {hash, 1};
-    text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    tags[index] = expected_tag;
+    counters[index] = {hash, 1};
+    if constexpr (kBorrow) {
+      text_refs_[index] = {kBorrowed, static_cast<uint32_t>(kept.size())};
+      borrowed_[index] = kept.data();
+      has_borrowed_ = true;
+    } else {
+      text_refs_[index] = {append_text(kept, texts_, texts_used_), static_cast<uint32_t>(kept.size())};
+    }
     occupied_.push_back(static_cast<uint32_t>(index));
     return false;
   }
   // Full: the new value and every counter lose one.
   decrement_all();
   return false;
+}
+
+template bool TopValues::add<false>(uint64_t hash, std::string_view text);
+template bool TopValues::add<true>(uint64_t hash, std::string_view text);
+
+void TopValues::keep_texts() {
+  if (!has_borrowed_) return;
+  for (const uint32_t i : occupied_) {
+    TextRef& ref = text_refs_[i];
+    if (ref.offset == kBorrowed) ref.offset = append_text({borrowed_[i], ref.size}, texts_, texts_used_);
+  }
+  has_borrowed_ = false;
 }
 
 uint32_t TopValues::append_text(std::string_view text, std::vector<char>& buffer, size_t& used) {
@@ -344,18 +447,21 @@ void TopValues::decrement_all() {
   for (const uint32_t i : occupied_) {
     Counter& counter = counters_[i];
     if (counter.count > 1) {
-      const TextRef ref = text_refs_[i];
+      const std::string_view kept = text(i);
       survivors_.push_back({{counter.hash, counter.count - 1},
-                            {append_text(text(ref), compacted_, compacted_used), ref.size}});
+                            {append_text(kept, compacted_, compacted_used), static_cast<uint32_t>(kept.size())}});
     }
     counter.count = 0;
+    tags_[i] = 0;
   }
   texts_.swap(compacted_);
   texts_used_ = compacted_used;
+  has_borrowed_ = false;
   occupied_.clear();
   for (const Survivor& survivor : survivors_) {
     size_t index = survivor.counter.hash & mask_;
-    while (counters_[index].count != 0) index = (index + 1) & mask_;
+    while (tags_[index] != 0) index = (index + 1) & mask_;
+    tags_[index] = tag(survivor.counter.hash);
     counters_[index] = survivor.counter;
     text_refs_[index] = survivor.text;
     occupied_.push_back(static_cast<uint32_t>(index));
@@ -365,7 +471,7 @@ void TopValues::decrement_all() {
 std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const {
   std::vector<std::pair<std::string, uint64_t>> entries;
   entries.reserve(occupied_.size());
-  for (const uint32_t i : occupied_) entries.emplace_back(text(text_refs_[i]), counters_[i].count);
+  for (const uint32_t i : occupied_) entries.emplace_back(text(i), counters_[i].count);
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
@@ -373,29 +479,44 @@ std::vector<std::pair<std::string, uint64_t>> TopValues::top(size_t limit) const
   return entries;
 }
 
-inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
-                                   double number) {
+inline bool ColumnStats::add_to_totals(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                       double number) {
   ++totals.present;
   if (kind == ValueKind::kNull) {
     ++totals.nulls;
-    return;
+    return false;
   }
   ++totals.kind_counts[static_cast<int>(kind)];
   if (kind == ValueKind::kInteger) {
     if (!totals.has_integer || integer < totals.min_integer) totals.min_integer = integer;
     if (!totals.has_integer || integer > totals.max_integer) totals.max_integer = integer;
     totals.has_integer = true;
-    totals.sum += integer;
+    if (totals.has_number) {
+      totals.sum += integer;
+    } else {
+      totals.integer_sum += integer;
+    }
   } else if (kind == ValueKind::kNumber) {
     if (!totals.has_number || number < totals.min_number) totals.min_number = number;
     if (!totals.has_number || number > totals.max_number) totals.max_number = number;
+    // The integers so far sum exactly in a long double while their partial
+    // sums stay below 2^64, so it continues where the integer sum stops.
+    if (!totals.has_number) totals.sum = static_cast<long double>(totals.integer_sum);
     totals.has_number = true;
     totals.sum += number;
   } else {
     // Numeric values have their own range; the byte-wise range covers the rest.
-    add_to_text_range(text);
+    const std::string_view compared = text.substr(0, kMaxKeptBytes);
+    add_to_text_range(compared, text_key(compared));
   }
-  add_to_sketches(text);
+  return true;
+}
+
+inline void ColumnStats::add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer,
+                                   double number) {
+  if (add_to_totals(totals, kind, text, integer, number)) {
+    add_to_sketches<false>(text, XXH3_64bits(text.data(), text.size()));
+  }
 }
 
 void ColumnStats::add(ValueKind kind, std::string_view text, int64_t integer, double number) {
@@ -411,6 +532,9 @@ void ColumnStats::add_text(std::string_view text) {
 
 // Flattened: the classification, the statistics and the sketches of each
 // value are inlined into one loop, which is the CSV profiler's hot path.
+// The top values borrow the texts of new counters from `texts` and copy
+// those still counted at the end, so that a column of many distinct values,
+// whose counters mostly go again within the batch, copies few.
 [[gnu::flatten]] void ColumnStats::add_texts(std::span<const std::string_view> texts) {
   Totals totals = totals_;
   for (const std::string_view text : texts) {
@@ -418,14 +542,14 @@ void ColumnStats::add_text(std::string_view text) {
     int64_t integer = 0;
     double number = 0;
     const ValueKind kind = classify(text, &integer, &number);
-    add_value(totals, kind, text, integer, number);
+    if (!add_to_totals(totals, kind, text, integer, number)) continue;
+    add_to_sketches<true>(text, XXH3_64bits(text.data(), text.size()));
   }
+  top_.keep_texts();
   totals_ = totals;
 }
 
-void ColumnStats::add_to_text_range(std::string_view text) {
-  const std::string_view compared = text.substr(0, kMaxKeptBytes);
-  const TextKey key = text_key(compared);
+void ColumnStats::add_to_text_range(std::string_view compared, TextKey key) {
   if (!has_text_) {
     min_text_ = compared;
     max_text_ = compared;
@@ -436,6 +560,12 @@ void ColumnStats::add_to_text_range(std::string_view text) {
   }
   // The keys decide unless they are equal. Equal keys leave it to the bytes.
   if (wide(key) > wide(min_key_) && wide(key) < wide(max_key_)) return;
+  // A key and a size of at most 16 bytes name one text, so a value equal
+  // to a bound, common in a column of few values, needs no byte compare.
+  if (compared.size() <= 16 && ((key == min_key_ && compared.size() == min_text_.size()) ||
+                                (key == max_key_ && compared.size() == max_text_.size()))) {
+    return;
+  }
   if (key < min_key_ || (key == min_key_ && compare_bytes(compared, min_text_) < 0)) {
     min_text_ = compared;
     min_key_ = key;
@@ -445,12 +575,12 @@ void ColumnStats::add_to_text_range(std::string_view text) {
   }
 }
 
-void ColumnStats::add_to_sketches(std::string_view text) {
-  const uint64_t hash = XXH3_64bits(text.data(), text.size());
+template <bool kBorrow>
+void ColumnStats::add_to_sketches(std::string_view text, uint64_t hash) {
   // A value already counted in the top values went into the distinct
   // estimate when it was first seen, and adding a hash again changes no
   // register, so the estimate is the same without it.
-  if (!top_.add(hash, text)) distinct_.add_hash(hash);
+  if (!top_.add<kBorrow>(hash, text)) distinct_.add_hash(hash);
 }
 
 void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
@@ -505,7 +635,8 @@ void ColumnStats::write(v1::ColumnProfile* out, size_t top_limit) const {
   }
   const uint64_t numeric_count = count(ValueKind::kInteger) + count(ValueKind::kNumber);
   if (numeric && (type == v1::COLUMN_TYPE_INTEGER || type == v1::COLUMN_TYPE_NUMBER)) {
-    out->set_mean(static_cast<double>(totals_.sum / static_cast<long double>(numeric_count)));
+    const long double sum = totals_.has_number ? totals_.sum : static_cast<long double>(totals_.integer_sum);
+    out->set_mean(static_cast<double>(sum / static_cast<long double>(numeric_count)));
   }
   out->set_distinct_estimate(std::min<uint64_t>(std::llround(distinct_.estimate()), totals_.present - totals_.nulls));
   for (const auto& [text, value_count] : top_.top(top_limit)) {

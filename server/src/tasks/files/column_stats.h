@@ -42,19 +42,30 @@ class TopValues {
  public:
   explicit TopValues(size_t capacity);
   // Counts one value. Returns true when a counter for `hash` existed already,
-  // so the value was seen before.
+  // so the value was seen before. With `kBorrow` a new counter refers to
+  // `text` in place instead of copying it: the caller keeps `text` valid
+  // until it calls keep_texts(), which it does before top().
+  template <bool kBorrow = false>
   bool add(uint64_t hash, std::string_view text);
+  // Copies the borrowed texts of the counters still kept.
+  void keep_texts();
   // The `limit` most frequent entries, most frequent first, ties by value.
   std::vector<std::pair<std::string, uint64_t>> top(size_t limit) const;
 
  private:
-  // Open addressing over at least 4 * `capacity` slots, where a count of 0
-  // marks an empty slot. A probe reads only the 16-byte counters. The text
-  // of slot i is texts_[text_refs_[i].offset, + text_refs_[i].size).
+  // Open addressing over at least 4 * `capacity` slots, where a tag of 0
+  // marks an empty slot. A probe reads the 2-byte tags (2 KiB for capacity
+  // 256), which fit in the first-level cache, and a counter only where its
+  // tag matches. The text of slot i is texts_[text_refs_[i].offset,
+  // + text_refs_[i].size), or when that offset is kBorrowed the
+  // text_refs_[i].size bytes at borrowed_[i].
   struct Counter {
     uint64_t hash = 0;
     uint64_t count = 0;
   };
+  // Bits 48..63 of a hash with bit 0 set, so that no tag is 0. The
+  // slot comes from the low bits, so slots and tags are independent.
+  static uint16_t tag(uint64_t hash) { return static_cast<uint16_t>(hash >> 48) | 1; }
   struct TextRef {
     uint32_t offset = 0;
     uint32_t size = 0;
@@ -63,7 +74,11 @@ class TopValues {
     Counter counter;
     TextRef text;
   };
-  std::string_view text(TextRef ref) const { return {texts_.data() + ref.offset, ref.size}; }
+  static constexpr uint32_t kBorrowed = UINT32_MAX;
+  std::string_view text(size_t slot) const {
+    const TextRef ref = text_refs_[slot];
+    return {ref.offset == kBorrowed ? borrowed_[slot] : texts_.data() + ref.offset, ref.size};
+  }
   // Appends `text` to `buffer`, whose first `used` bytes are taken, and
   // returns its offset.
   static uint32_t append_text(std::string_view text, std::vector<char>& buffer, size_t& used);
@@ -75,8 +90,11 @@ class TopValues {
   // Slot count minus one. The slot count is a power of two, at least four
   // times `capacity`, so that a probe rarely passes more than one slot.
   size_t mask_;
+  std::vector<uint16_t> tags_;
   std::vector<Counter> counters_;
   std::vector<TextRef> text_refs_;
+  std::vector<const char*> borrowed_;
+  bool has_borrowed_ = false;
   // Indexes of the slots in use, so that decrement_all() and top() visit
   // only those.
   std::vector<uint32_t> occupied_;
@@ -142,20 +160,28 @@ class ColumnStats {
     bool has_number = false;
     double min_number = 0;
     double max_number = 0;
+    // The sum of the integers while no number has been seen, exact, then
+    // of all numeric values in order.
+    __extension__ __int128 integer_sum = 0;
     long double sum = 0;
   };
   // Adds one classified value to `totals` and, unless it is null, to the
   // text range and the sketches.
   void add_value(Totals& totals, ValueKind kind, std::string_view text, int64_t integer, double number);
-
+  // Adds one classified value to `totals` and, unless it is null, to the
+  // text range. Returns false for null, which the sketches skip.
+  bool add_to_totals(Totals& totals, ValueKind kind, std::string_view text, int64_t integer, double number);
   std::string name_;
   Totals totals_;
   // Values absent.
   uint64_t missing_ = 0;
-  // Updates the byte-wise range with a value that is neither integer nor number.
-  void add_to_text_range(std::string_view text);
-  // Adds the value's XXH3 hash to the distinct estimate and the top values.
-  void add_to_sketches(std::string_view text);
+  // Updates the byte-wise range with a value that is neither integer nor
+  // number, given its first kMaxKeptBytes bytes and their key.
+  void add_to_text_range(std::string_view compared, TextKey key);
+  // Adds the value's XXH3 hash to the distinct estimate and the top values,
+  // which borrow `text` with `kBorrow` (see TopValues::add).
+  template <bool kBorrow>
+  void add_to_sketches(std::string_view text, uint64_t hash);
 
   // Byte-wise range of the text of every non-null value, with the first 16
   // bytes of each bound as a key that decides most comparisons.

@@ -1,6 +1,6 @@
 // CSV and NDJSON profilers and the CSV to NDJSON converter. Each takes its
 // input in chunks split at any byte offset, in bounded memory: per column a
-// ColumnStats (about 55 KiB), plus one field or one line. The CSV profiler
+// ColumnStats (about 65 KiB), plus one field or one line. The CSV profiler
 // also queues the values of up to 1024 rows (16 bytes each, plus copies of
 // values split across chunks, up to 1 MiB and one field) to add them column
 // by column.

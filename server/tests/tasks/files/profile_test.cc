@@ -430,6 +430,119 @@ TEST(ClassifyText, DigitRunsMatchFromChars) {
   }
 }
 
+// Random texts of 3 to 6 bytes from the letters of true and false in both
+// cases and a few others, against a byte-wise compare that ignores case.
+TEST(ClassifyText, BooleansIgnoreCase) {
+  const auto equals_lower = [](std::string_view text, std::string_view lower) {
+    if (text.size() != lower.size()) return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if ((text[i] | 0x20) != lower[i]) return false;
+    }
+    return true;
+  };
+  const std::string alphabet = "truefalsTRUEFALS\0 T"s;
+  std::mt19937 random(5);
+  for (int round = 0; round < 200000; ++round) {
+    std::string text;
+    const size_t size = 3 + random() % 4;
+    for (size_t i = 0; i < size; ++i) text += alphabet[random() % alphabet.size()];
+    if (round % 4 == 0) text = round % 8 == 0 ? "TrUe" : "fALSE";
+    int64_t integer = 0;
+    double number = 0;
+    const bool expected = equals_lower(text, "true") || equals_lower(text, "false");
+    ASSERT_EQ(classify_text(text, &integer, &number) == ValueKind::kBoolean, expected) << text;
+  }
+}
+
+// Random dates of digits, dashes and near-miss bytes against a byte-wise
+// check of DDDD-DD-DD with month 1..12 and day 1..31.
+TEST(ClassifyText, DatesMatchByteWiseCheck) {
+  const std::string digits = "0123456789";
+  const std::string others = "-/.,+ :\x80"s;
+  std::mt19937 random(7);
+  for (int round = 0; round < 200000; ++round) {
+    std::string text = "2024-01-31";
+    for (char& c : text) {
+      const uint32_t pick = random() % 16;
+      if (pick < 2) c = others[random() % others.size()];
+      else if (pick < 6 && c != '-') c = digits[random() % digits.size()];
+    }
+    bool expected = true;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const bool dash = i == 4 || i == 7;
+      expected = expected && (dash ? text[i] == '-' : text[i] >= '0' && text[i] <= '9');
+    }
+    if (expected) {
+      const int month = (text[5] - '0') * 10 + (text[6] - '0');
+      const int day = (text[8] - '0') * 10 + (text[9] - '0');
+      expected = month >= 1 && month <= 12 && day >= 1 && day <= 31;
+    }
+    EXPECT_EQ(is_iso_timestamp(text), expected) << text;
+    int64_t integer = 0;
+    double number = 0;
+    ASSERT_EQ(classify_text(text, &integer, &number) == ValueKind::kTimestamp, expected) << text;
+  }
+}
+
+// add_texts() borrows the texts of new top values until it returns: the
+// profile must equal the one of add_text() per value, even after the
+// caller's buffer is overwritten.
+TEST(ColumnStats, BatchesMatchValueByValue) {
+  std::mt19937 random(11);
+  std::vector<std::string> values;
+  for (int i = 0; i < 30000; ++i) {
+    switch (random() % 6) {
+      case 0: values.push_back(std::to_string(random() % 100000)); break;
+      case 1: values.push_back("v" + std::to_string(random() % 400)); break;
+      case 2: values.push_back(std::to_string(random() % 1000) + "." + std::to_string(random() % 100)); break;
+      case 3: values.push_back(i % 2 == 0 ? "TRUE" : "false"); break;
+      case 4: values.push_back(""); break;
+      default: values.push_back("hot"); break;
+    }
+  }
+  ColumnStats one_by_one("c");
+  for (const std::string& value : values) one_by_one.add_text(value);
+
+  ColumnStats batched("c");
+  std::string buffer;
+  std::vector<std::string_view> views;
+  for (size_t start = 0; start < values.size(); start += 1000) {
+    buffer.clear();
+    views.clear();
+    for (size_t i = start; i < std::min(values.size(), start + 1000); ++i) buffer += values[i];
+    size_t offset = 0;
+    for (size_t i = start; i < std::min(values.size(), start + 1000); ++i) {
+      // An empty value is an empty view that is not null, as the CSV profiler passes it.
+      views.emplace_back(buffer.data() + offset, values[i].size());
+      offset += values[i].size();
+    }
+    batched.add_texts(views);
+    std::fill(buffer.begin(), buffer.end(), '#');
+  }
+
+  v1::ColumnProfile expected;
+  one_by_one.write(&expected, 20);
+  v1::ColumnProfile actual;
+  batched.write(&actual, 20);
+  EXPECT_EQ(actual.SerializeAsString(), expected.SerializeAsString()) << actual.DebugString();
+  ASSERT_GE(actual.top_values_size(), 1);
+  EXPECT_EQ(actual.top_values(0).value(), "hot");
+}
+
+TEST(ColumnStats, MeanOfIntegersThenNumbers) {
+  ColumnStats integers("i");
+  for (const char* text : {"9223372036854775807", "9223372036854775807", "1"}) integers.add_text(text);
+  v1::ColumnProfile profile;
+  integers.write(&profile, 1);
+  EXPECT_EQ(profile.mean(), static_cast<double>((2.0L * 9223372036854775807.0L + 1) / 3));
+
+  ColumnStats mixed("m");
+  for (const char* text : {"1", "2", "3", "0.5", "4"}) mixed.add_text(text);
+  profile.Clear();
+  mixed.write(&profile, 1);
+  EXPECT_EQ(profile.mean(), 10.5 / 5);
+}
+
 TEST(ColumnStats, TextRangeMatchesByteOrder) {
   // Texts sharing 8- and 16-byte prefixes, with NUL bytes, bytes >= 0x80
   // and prefixes of each other.
