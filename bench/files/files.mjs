@@ -184,21 +184,27 @@ function processCpuSeconds(pid) {
 // wall time, the event-loop delay and the ping latency during the run, and
 // MB per CPU second of the side doing the work: this Node process, or the
 // daemon when `onDaemon` is set.
-async function measure(bytes, work, { onDaemon = false, daemonPid }) {
+async function measure(bytes, work, { onDaemon = false, daemonPid, warmUp = async () => {} }) {
   const server = await new Promise((resolve) => {
     const listening = ping.listen(0, '127.0.0.1', () => resolve(listening));
   });
   const url = `http://127.0.0.1:${server.address().port}/ping`;
   const pings = [];
   let running = true;
+  let recording = false;
   const pinger = (async () => {
     while (running) {
       const started = performance.now();
       await (await fetch(url)).text();
-      pings.push(performance.now() - started);
+      if (recording) pings.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
+  // The first pings and the first gRPC call load and compile code, which would read as a
+  // stall of the work that follows, so they happen before the measurement starts.
+  await warmUp();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  recording = true;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const nodeCpuStart = process.cpuUsage();
@@ -351,7 +357,11 @@ async function runChild({ workload: index, side, root, daemonAddress, daemonPid,
   } else {
     const client = createClient({ address: daemonAddress, deadlineMs: 600_000 });
     try {
-      result = await measure(bytes, () => workload.heavylift(client, file, workload.input, output), { onDaemon: true, daemonPid });
+      result = await measure(bytes, () => workload.heavylift(client, file, workload.input, output), {
+        onDaemon: true,
+        daemonPid,
+        warmUp: () => client.health(),
+      });
     } finally {
       client.close();
     }
