@@ -1,7 +1,7 @@
 // Benchmarks heavylift's file work against the same work done in Node (crypto streams,
 // zlib, csv-parse, and the WebAssembly zstd of @bokuweb/zstd-wasm where zlib has no zstd).
 // Each side of each workload runs in its own Node process, while an Express server in that
-// process answers pings. Prints MB/s for each side, the ratio, and the event-loop delay and
+// process serves pings. Prints MB/s for each side, the ratio, and the event-loop delay and
 // ping latency during each run.
 // Usage: node bench/files/files.mjs [--bytes=268435456] [--csv-bytes=268435456]
 // (or BENCH_FILES_BYTES / BENCH_FILES_CSV_BYTES; a 1 GB CSV profile is

@@ -159,7 +159,7 @@ export interface UploadResult {
 export interface FileMethods {
   /**
    * Streams bytes of any size to the daemon, which digests, sniffs and optionally compresses,
-   * stores and profiles them in one pass. Node holds one message being gathered (`chunkBytes`)
+   * stores and profiles them in one pass. Node keeps one message being gathered (`chunkBytes`)
    * and a few being sent: writes wait for the gRPC stream to drain, and the daemon reads at most
    * a few messages ahead of its workers, so a slow daemon slows the source down.
    *

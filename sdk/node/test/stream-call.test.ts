@@ -17,7 +17,7 @@ function pattern(length: number, seed: number): Buffer {
   return data;
 }
 
-/** The data of each upload message `source` becomes, decoded by the generated decoder. */
+/** Returns the data of each upload message made from `source`, decoded by the generated decoder. */
 async function uploadData(source: AsyncIterable<Uint8Array | string> | Uint8Array, chunkBytes: number): Promise<Buffer[]> {
   const pieces: Buffer[] = [];
   for await (const message of encodeByteMessages(source, chunkBytes, UPLOAD_CHUNK_DATA_FIELD)) {
@@ -29,7 +29,7 @@ async function uploadData(source: AsyncIterable<Uint8Array | string> | Uint8Arra
 }
 
 describe('encodeByteMessages', () => {
-  test('gathers small chunks and splits large ones into messages of chunkBytes', async () => {
+  test('small chunks gathered, large ones split', async () => {
     const sizes = [1, 700, 1023, 1024, 1025, 5000, 0, 3, 4096, 17];
     const chunks = sizes.map((size, index) => pattern(size, index));
     const pieces = await uploadData(Readable.from(chunks), 1024);
@@ -50,7 +50,7 @@ describe('encodeByteMessages', () => {
     assert.ok(Buffer.concat(pieces).equals(Buffer.concat(chunks)));
   });
 
-  test('a message is a copy, so a source that reuses its buffer cannot change it', async () => {
+  test('reused source buffer leaves messages intact', async () => {
     const reused = Buffer.alloc(100);
     async function* source(): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < 30; i += 1) {
@@ -72,7 +72,7 @@ describe('encodeByteMessages', () => {
     assert.deepEqual(await uploadData(Readable.from([]), 1000), []);
   });
 
-  test('a short last message has a shorter length varint than the full ones', async () => {
+  test('short last message has shorter varint', async () => {
     const messages: Buffer[] = [];
     for await (const message of encodeByteMessages(pattern(200, 1), 150, UPLOAD_CHUNK_DATA_FIELD)) messages.push(message);
     assert.deepEqual(
@@ -83,7 +83,7 @@ describe('encodeByteMessages', () => {
 });
 
 describe('encodeBytesField', () => {
-  test('encodes upload chunks as the generated encoders do, at every varint length', () => {
+  test('matches generated encoders at every varint length', () => {
     for (const length of [0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 4 << 20]) {
       const data = pattern(length, length);
       const upload = Buffer.from(UploadChunk.encode({ options: undefined, data }).finish());
