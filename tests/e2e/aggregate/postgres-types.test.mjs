@@ -11,7 +11,7 @@ import pg from 'pg';
 
 import { useDaemon } from '../lib/helpers.mjs';
 import { PostgresServer } from '../lib/postgres.mjs';
-import { assertSameRecord, SCHEMA_FILE } from '../lib/records.mjs';
+import { assertSameRecord, SCHEMA_FILE, specimenInsert } from '../lib/records.mjs';
 
 // The Specimen columns with another type each, where the field can read one.
 const OTHER_TYPES_TABLE = `CREATE TABLE specimens_other (
@@ -19,9 +19,6 @@ const OTHER_TYPES_TABLE = `CREATE TABLE specimens_other (
   "born" timestamp, "price" bigint, "small" smallint, "big" numeric, "ratio" real, "score" integer,
   "active" boolean, "tags" varchar[], "readings" numeric[], "address_city" text, "address_zip" uuid,
   "counters" json, "createdat" date, "updatedat" timestamptz(6), "__v" bigint)`;
-
-const COLUMNS = ['_id', 'label', 'kind', 'ref', 'born', 'price', 'small', 'big', 'ratio', 'score', 'active', 'tags',
-  'readings', 'address_city', 'address_zip', 'counters', 'createdat', 'updatedat', '__v'];
 
 describe('aggregate: PostgreSQL column types read through binary COPY', () => {
   let postgres;
@@ -44,8 +41,7 @@ describe('aggregate: PostgreSQL column types read through binary COPY', () => {
 
   test('other column types read as their fields', async () => {
     const id = new ObjectId('65f0a1b2c3d4e5f601234567');
-    const placeholders = COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
-    await client.query(`INSERT INTO specimens_other (${COLUMNS.map((name) => `"${name}"`).join(', ')}) VALUES (${placeholders})`, [
+    await client.query(specimenInsert('specimens_other'), [
       id.toHexString(), 'wider types', 'edge', null, '1969-07-20 20:17:40.123', '-1234', -5, '9223372036854775807', 0.1, 7,
       true, ['a', null], ['1.5', '2', null], 'Lyon', '12345678-9abc-def0-0123-456789abcdef',
       EJSON.stringify({ views: new Int32(10) }, { relaxed: false }), '2024-01-02', '2024-01-02 03:04:05.0065+00', 3,

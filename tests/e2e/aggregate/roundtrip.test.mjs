@@ -12,7 +12,7 @@ import pg from 'pg';
 
 import { useDaemon } from '../lib/helpers.mjs';
 import { PostgresServer } from '../lib/postgres.mjs';
-import { assertSameRecord, defineModels, SCHEMA_FILE, TABLES_SQL } from '../lib/records.mjs';
+import { assertSameRecord, defineModels, SCHEMA_FILE, specimenInsert, TABLES_SQL } from '../lib/records.mjs';
 
 const { Specimen } = defineModels(mongoose);
 
@@ -151,8 +151,6 @@ function specimenRows() {
   ];
 }
 
-const SPECIMEN_COLUMNS = ['_id', 'label', 'kind', 'ref', 'born', 'price', 'small', 'big', 'ratio', 'score', 'active',
-  'tags', 'readings', 'address_city', 'address_zip', 'counters', 'createdat', 'updatedat', '__v'];
 
 describe('aggregate: PostgreSQL round trip', () => {
   let postgres;
@@ -171,9 +169,7 @@ describe('aggregate: PostgreSQL round trip', () => {
 
   test('rows written by node-postgres round-trip', async () => {
     const rows = specimenRows();
-    const placeholders = SPECIMEN_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
-    const columns = SPECIMEN_COLUMNS.map((name) => `"${name}"`).join(', ');
-    for (const row of rows) await client.query(`INSERT INTO specimens (${columns}) VALUES (${placeholders})`, row.values);
+    for (const row of rows) await client.query(specimenInsert('specimens'), row.values);
 
     const result = await running.client.aggregate.decode({ model: 'Specimen', source: { postgres: { conninfo: postgres.url } } });
     assert.equal(result.recordsRejected, 0, JSON.stringify(result.violations));

@@ -15,6 +15,17 @@ export const SCHEMA_DIR = path.join(REPO_ROOT, 'schema');
 export const SCHEMA_FILE = path.join(SCHEMA_DIR, 'gen', 'schema.json');
 export const TABLES_SQL = path.join(SCHEMA_DIR, 'gen', 'tables.sql');
 
+// Columns of the Specimen model's PostgreSQL tables, in the order of an inserted row's values.
+const SPECIMEN_COLUMNS = ['_id', 'label', 'kind', 'ref', 'born', 'price', 'small', 'big', 'ratio', 'score', 'active',
+  'tags', 'readings', 'address_city', 'address_zip', 'counters', 'createdat', 'updatedat', '__v'];
+
+/** Returns an INSERT of one row of every Specimen column into `table`, with $1.. placeholders. */
+export function specimenInsert(table) {
+  const columns = SPECIMEN_COLUMNS.map((name) => `"${name}"`).join(', ');
+  const placeholders = SPECIMEN_COLUMNS.map((_, index) => `$${index + 1}`).join(', ');
+  return `INSERT INTO ${table} (${columns}) VALUES (${placeholders})`;
+}
+
 /** Defines the generated Mongoose models on `mongoose` and returns them by name. */
 export function defineModels(mongoose) {
   return require(path.join(SCHEMA_DIR, 'gen', 'models.cjs')).defineModels(mongoose);
