@@ -241,13 +241,11 @@ function perCpu(value) {
 
 function row(name, node, heavylift, note = '') {
   const cell = (result) =>
-    result
-      ? `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${perCpu(result.mbPerCpuSecond).padStart(6)} MB/cpu-s` +
-        ` (cpu node ${result.nodeCpuSeconds.toFixed(2)} s, daemon ${result.daemonCpuSeconds.toFixed(2)} s)` +
-        `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms (p99 ${result.loopP99Ms.toFixed(1).padStart(5)})` +
-        `  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`
-      : '        n/a'.padEnd(54);
-  const ratio = node && heavylift ? `${(heavylift.mbPerSecond / node.mbPerSecond).toFixed(2)}x` : 'n/a';
+    `${result.mbPerSecond.toFixed(0).padStart(6)} MB/s ${perCpu(result.mbPerCpuSecond).padStart(6)} MB/cpu-s` +
+    ` (cpu node ${result.nodeCpuSeconds.toFixed(2)} s, daemon ${result.daemonCpuSeconds.toFixed(2)} s)` +
+    `  loop max ${result.loopMaxMs.toFixed(1).padStart(6)} ms (p99 ${result.loopP99Ms.toFixed(1).padStart(5)})` +
+    `  ping max ${result.pingMaxMs.toFixed(1).padStart(6)} ms`;
+  const ratio = `${(heavylift.mbPerSecond / node.mbPerSecond).toFixed(2)}x`;
   console.log(`${name.padEnd(34)} node: ${cell(node)} | heavylift: ${cell(heavylift)} | ratio ${ratio} ${note}`);
 }
 
@@ -378,7 +376,9 @@ async function measureInChild(index, side, common) {
     stdout += chunk;
   });
   const [code] = await once(child, 'exit');
-  if (code !== 0) throw new Error(`${WORKLOADS[index].name}, ${side} side: the measuring process failed with exit code ${code}`);
+  if (code !== 0) {
+    throw new Error(`${WORKLOADS[index].name}, ${side} side: the measuring process failed with exit code ${code}`);
+  }
   return JSON.parse(stdout);
 }
 

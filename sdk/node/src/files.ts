@@ -160,7 +160,7 @@ export interface FileMethods {
   /**
    * Streams bytes of any size to the daemon, which digests, sniffs and optionally compresses,
    * stores and profiles them in one pass. Node keeps one message being gathered (`chunkBytes`)
-   * and a few being sent: writes wait for the gRPC stream to drain, and the daemon reads at most
+   * and a few being sent. Writes wait for the gRPC stream to drain, and the daemon reads at most
    * a few messages ahead of its workers, so a slow daemon slows the source down.
    *
    * @example

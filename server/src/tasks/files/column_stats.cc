@@ -273,8 +273,8 @@ inline ValueKind classify(std::string_view text, int64_t* integer, double* numbe
   if (is_digit(first) || first == '-' || first == '+') {
     // A timestamp is neither an integer nor a number, so checking it first
     // changes no result and spares a date the numeric parse.
-    if (is_digit(first) && text.size() >= 10 && text[4] == '-') {
-      if (is_iso_timestamp(text)) return ValueKind::kTimestamp;
+    if (is_digit(first) && text.size() >= 10 && text[4] == '-' && is_iso_timestamp(text)) {
+      return ValueKind::kTimestamp;
     }
     const size_t digits_start = (first == '-' || first == '+') ? 1 : 0;
     if constexpr (std::endian::native == std::endian::little) {
