@@ -49,6 +49,20 @@ function assertInvalidArgument(error, field, reason) {
   assert.equal(error.reason, reason, error.message);
 }
 
+/**
+ * Reads the daemon's metrics until no streaming call is in flight, for at most 20 s, and returns
+ * the last reading. The daemon counts a call done only after its status has reached the client,
+ * so the client can see the end of a call before the gauge drops.
+ */
+async function metricsAfterStreamCallsEnd(httpAddress) {
+  let metrics = await readMetrics(httpAddress);
+  for (let attempt = 0; attempt < 100 && sumSamples(metrics, 'heavylift_stream_calls_in_flight') !== 0; attempt += 1) {
+    await sleep(200);
+    metrics = await readMetrics(httpAddress);
+  }
+  return metrics;
+}
+
 /** Yields `buffer` in pieces of `size` bytes. */
 async function* piecesOf(buffer, size) {
   for (let offset = 0; offset < buffer.length; offset += size) {
@@ -252,14 +266,8 @@ describe('streaming transforms', () => {
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_in_flight'), 1);
 
     stream.destroy();
-    // The cancellation reaches the daemon asynchronously: poll until the call is gone.
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      metrics = await readMetrics(running.daemon.httpAddress);
-      if (sumSamples(metrics, 'heavylift_stream_calls_in_flight') === 0) {
-        break;
-      }
-      await sleep(200);
-    }
+    // The cancellation reaches the daemon asynchronously.
+    metrics = await metricsAfterStreamCallsEnd(running.daemon.httpAddress);
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_in_flight'), 0);
     assert.equal(sumSamples(metrics, 'heavylift_stream_calls_total', { method: 'image.transform_stream', code: 'CANCELLED' }), 1);
     await assertStillServing();
@@ -292,7 +300,7 @@ describe('streaming transforms under image.max_call_ms', () => {
       assert.ok(elapsedMs >= MAX_CALL_MS - 100, `${when}: ended after ${elapsedMs} ms`);
       assert.ok(elapsedMs < MAX_CALL_MS + 5_000, `${when}: ended after ${elapsedMs} ms`);
     }
-    const metrics = await readMetrics(running.daemon.httpAddress);
+    const metrics = await metricsAfterStreamCallsEnd(running.daemon.httpAddress);
     assert.equal(
       sumSamples(metrics, 'heavylift_stream_calls_total', { method: 'image.transform_upload', code: 'DEADLINE_EXCEEDED' }),
       2,
