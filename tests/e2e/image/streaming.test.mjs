@@ -51,7 +51,7 @@ function assertInvalidArgument(error, field, reason) {
 
 /**
  * Reads the daemon's metrics until no streaming call is in flight, for at most 20 s, and returns
- * the last reading. The daemon counts a call done only after its status has reached the client,
+ * the last reading. The daemon counts a call done only after gRPC has sent its status,
  * so the client can see the end of a call before the gauge drops.
  */
 async function metricsAfterStreamCallsEnd(httpAddress) {
