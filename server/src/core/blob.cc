@@ -150,10 +150,10 @@ Result<BlobFile> BlobReader::open_path(const std::string& path, std::string_view
 Result<BlobFile> BlobReader::open_file(const std::string& path, const std::string& field,
                                        uint64_t max_bytes) const {
   if (root_.empty()) {
-    return Error::invalid(field, "PATHS_DISABLED",
-                          fmt::format("{} {} cannot be read: no blob root is configured "
-                                      "(set --blob-root)",
-                                      field, quote_value(path)));
+    return Error{Code::kFailedPrecondition,
+                 fmt::format("{} {} cannot be read: no blob root is configured; start heavylift with --blob-root",
+                             field, quote_value(path)),
+                 field, "", "", "PATHS_DISABLED", 0};
   }
   if (path.empty()) {
     return Error::invalid(field, "EMPTY", fmt::format("{} is empty", field), "a file name", "\"\"");

@@ -56,9 +56,11 @@ class BlobReader {
   //   TOO_LARGE: more than `max_bytes` bytes (checked before a file is read);
   //   PATH_OUTSIDE_ROOT: the path leaves the root, through `..`, an absolute
   //     path elsewhere or a symbolic link;
-  //   NOT_FOUND, NOT_A_FILE (a directory, FIFO or device), PATHS_DISABLED,
+  //   NOT_FOUND, NOT_A_FILE (a directory, FIFO or device),
   //     UNREADABLE (permissions, symbolic link loops, read errors).
-  // A root that cannot be opened, or a kernel without openat2, is INTERNAL.
+  // A path without a configured root is FAILED_PRECONDITION, reason
+  // PATHS_DISABLED. A root that cannot be opened, or a kernel without
+  // openat2, is INTERNAL.
   Result<Blob> read(const v1::BlobRef& ref, std::string_view field, uint64_t max_bytes) const;
 
   // Opens the file that the path reference `path` names, with the checks

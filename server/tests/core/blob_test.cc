@@ -147,7 +147,9 @@ TEST_F(BlobReaderTest, OpenPathKeepsReadChecks) {
   EXPECT_EQ(too_large.error().value, "5 bytes");
   auto disabled = BlobReader("").open_path("photos/a.bin", "input", 1024);
   ASSERT_FALSE(disabled.ok());
+  EXPECT_EQ(disabled.error().code, Code::kFailedPrecondition);
   EXPECT_EQ(disabled.error().reason, "PATHS_DISABLED");
+  EXPECT_EQ(disabled.error().field, "input.path");
 }
 
 TEST_F(BlobReaderTest, ZeroByteFileIsRejected) {
@@ -206,7 +208,10 @@ TEST_F(BlobReaderTest, PathsDisabledWithoutRoot) {
   ref.set_path("photos/a.bin");
   auto blob = BlobReader("").read(ref, "input", 1024);
   ASSERT_FALSE(blob.ok());
+  EXPECT_EQ(blob.error().code, Code::kFailedPrecondition);
   EXPECT_EQ(blob.error().reason, "PATHS_DISABLED");
+  EXPECT_EQ(blob.error().field, "input.path");
+  EXPECT_NE(blob.error().message.find("--blob-root"), std::string::npos) << blob.error().message;
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 
 import busboy from 'busboy';
 import express from 'express';
-import { InvalidArgumentError } from 'heavylift';
+import { FailedPreconditionError, InvalidArgumentError } from 'heavylift';
 
 import { rejectionOf, useDaemon } from '../lib/helpers.mjs';
 
@@ -213,5 +213,25 @@ describe('files upload limit', () => {
     // The daemon still serves.
     const small = await running.client.files.upload(Buffer.from('fine'), { digests: ['sha256'] });
     assert.equal(small.digests.sha256, createHash('sha256').update('fine').digest('hex'));
+  });
+});
+
+describe('files without a blob root', () => {
+  const running = useDaemon([]);
+
+  test('paths fail as a precondition naming the field', async () => {
+    const cases = {
+      'upload with store': [() => running.client.files.upload(Buffer.from('a,b\n1,2\n'), { store: true }), 'options.store'],
+      'digest of a path': [() => running.client.files.digest({ path: 'a.csv' }), 'input.path'],
+      'compress to a path': [() => running.client.files.compress(Buffer.from('text'), { format: 'gzip', outputPath: 'a.gz' }), 'output_path'],
+      'thumbnail of a path': [() => running.client.image.thumbnail({ input: { path: 'a.jpg' }, widths: [64] }), 'input.path'],
+    };
+    for (const [name, [call, field]] of Object.entries(cases)) {
+      const error = await rejectionOf(call());
+      assert.ok(error instanceof FailedPreconditionError, `${name}: ${error?.name}: ${error?.message}`);
+      assert.equal(error.protoField, field, name);
+      assert.equal(error.reason, 'PATHS_DISABLED', name);
+      assert.match(error.message, /--blob-root/, name);
+    }
   });
 });

@@ -52,8 +52,10 @@ Result<int> open_root(const std::string& root) {
 Status check_relative_path(const std::string& root, const std::string& relative_path, const std::string& field,
                            const char* verb) {
   if (root.empty()) {
-    return Error::invalid(field, "PATHS_DISABLED",
-                          fmt::format("{} cannot be {}: no blob root is configured (set --blob-root)", field, verb));
+    return Error{Code::kFailedPrecondition,
+                 fmt::format("{} cannot be {}: no blob root is configured; start heavylift with --blob-root", field,
+                             verb),
+                 field, "", "", "PATHS_DISABLED", 0};
   }
   if (relative_path.empty() || relative_path.front() == '/') {
     return Error::invalid(field, "PATH_OUTSIDE_ROOT",

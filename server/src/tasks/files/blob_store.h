@@ -36,9 +36,9 @@ class BlobWriter {
   static Result<BlobWriter> create_temporary(const std::string& root);
 
   // Creates `relative_path` under `root` for a task output; the file must
-  // not exist. `field` names the request field in errors (INVALID_ARGUMENT:
-  // PATHS_DISABLED, PATH_OUTSIDE_ROOT, ALREADY_EXISTS, NOT_FOUND for a
-  // missing directory).
+  // not exist. Errors name `field`: INVALID_ARGUMENT for PATH_OUTSIDE_ROOT,
+  // ALREADY_EXISTS and NOT_FOUND (a missing directory), FAILED_PRECONDITION
+  // for PATHS_DISABLED.
   static Result<BlobWriter> create_output(const std::string& root, const std::string& relative_path,
                                           const std::string& field);
 
@@ -73,8 +73,9 @@ class BlobFileReader {
   BlobFileReader(const BlobFileReader&) = delete;
   BlobFileReader& operator=(const BlobFileReader&) = delete;
 
-  // Opens `relative_path` beneath `root`. INVALID_ARGUMENT naming `field`:
-  // PATHS_DISABLED, PATH_OUTSIDE_ROOT, NOT_FOUND, NOT_A_FILE.
+  // Opens `relative_path` beneath `root`. Errors name `field`: INVALID_ARGUMENT
+  // for PATH_OUTSIDE_ROOT, NOT_FOUND and NOT_A_FILE, FAILED_PRECONDITION for
+  // PATHS_DISABLED.
   static Result<BlobFileReader> open(const std::string& root, const std::string& relative_path,
                                      const std::string& field);
 

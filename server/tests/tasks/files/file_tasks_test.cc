@@ -116,6 +116,24 @@ TEST_F(FileTasksTest, OutputPathCannotLeaveRoot) {
   EXPECT_EQ(run("files.compress", compress, &response).error().reason, "PATH_OUTSIDE_ROOT");
 }
 
+TEST_F(FileTasksTest, OutputPathWithoutRootIsPrecondition) {
+  const BlobReader no_root("");
+  TaskRegistry registry;
+  ASSERT_TRUE(register_files_tasks(registry, limits_, no_root).ok());
+  v1::CompressRequest compress;
+  compress.mutable_input()->set_data("x");
+  compress.set_format(v1::COMPRESSION_FORMAT_GZIP);
+  compress.set_output_path("out.gz");
+  v1::CompressResponse response;
+  auto context = TaskContext::unbounded();
+  Status status = registry.find("files.compress")->handler(compress, &response, *context);
+
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(status.error().reason, "PATHS_DISABLED");
+  EXPECT_EQ(status.error().field, "output_path");
+}
+
 TEST_F(FileTasksTest, ProfileCsvAndConvertFromPath) {
   std::ofstream(root_ / "people.csv") << "name;age\nann;31\nbob;\n";
   v1::ProfileCsvRequest profile_request;
