@@ -666,6 +666,11 @@ std::vector<Setting> all_settings() {
       "files.gridfs_bucket", "name",
       "GridFS bucket name: files go to <bucket>.files and <bucket>.chunks.",
       [](Config& c) { return &c.files.gridfs.bucket; }, check_gridfs_name));
+  settings.push_back(make_unsigned<uint32_t>(
+      "files.gridfs_stale_upload_s", "seconds",
+      "Age after which GridFS chunks of an upload that never finished (a daemon killed mid-upload) are deleted; "
+      "0 keeps them.",
+      [](Config& c) { return &c.files.gridfs.stale_upload_s; }, 0, 365 * 86'400));
 
   settings.push_back(make_string_in(
       "amqp.url", "URL",

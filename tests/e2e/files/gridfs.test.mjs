@@ -1,7 +1,8 @@
 // Uploads stored in MongoDB GridFS on a real FerretDB, read back with the
 // `mongodb` driver's GridFSBucket and with the Download stream: bytes and
 // SHA-256 equal, identical uploads deduplicated, failed and cancelled
-// uploads leave no chunks, and the missing setting is named.
+// uploads leave no chunks, chunks left by a killed daemon are deleted once
+// stale, and the missing setting is named.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -10,11 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { CancelledError, FailedPreconditionError, InvalidArgumentError, UnavailableError } from 'heavylift';
-import { GridFSBucket, MongoClient } from 'mongodb';
+import { CancelledError, createClient, FailedPreconditionError, InvalidArgumentError, UnavailableError } from 'heavylift';
+import { Binary, GridFSBucket, MongoClient, ObjectId } from 'mongodb';
 
 import { FerretServer } from '../lib/ferretdb.mjs';
-import { rejectionOf, useDaemon } from '../lib/helpers.mjs';
+import { rejectionOf, startTestDaemon, useDaemon } from '../lib/helpers.mjs';
 
 const MiB = 1 << 20;
 const CHUNK = 255 * 1024;
@@ -23,6 +24,10 @@ const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
 const WAIT_MS = SANITIZED ? 60_000 : 20_000;
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+// An ObjectId created `ageS` seconds ago, unique by its random tail.
+const objectIdAged = (ageS) =>
+  new ObjectId((Math.floor(Date.now() / 1000) - ageS).toString(16).padStart(8, '0') + randomBytes(8).toString('hex'));
 
 async function collect(readable) {
   const parts = [];
@@ -194,5 +199,105 @@ describe('files in GridFS without the setting', () => {
     const download = await rejectionOf(collect(running.client.files.download({ gridfsId: 'abc' })));
     assert.ok(download instanceof FailedPreconditionError, `${download?.name}: ${download?.message}`);
     assert.equal(download.protoField, 'files.gridfs_uri');
+  });
+});
+
+describe('stale GridFS chunks', () => {
+  const STALE_DATABASE = 'heavylift_stale';
+  const TWO_DAYS_S = 2 * 86_400;
+  // Chunks that a daemon left when killed between moving them to the key and inserting the files document.
+  const killedBeforeCommit = randomBytes(600 * 1024);
+  // Chunks of an identical upload that is committing right now.
+  const committing = randomBytes(300 * 1024);
+  let ferret;
+  let mongo;
+  const chunks = () => mongo.db(STALE_DATABASE).collection('fs.chunks');
+  const chunk = (ageS, filesId, n, uploadId) => ({
+    _id: ageS === 0 ? new ObjectId() : objectIdAged(ageS),
+    files_id: filesId,
+    n,
+    data: new Binary(randomBytes(1024)),
+    upload_id: uploadId,
+  });
+
+  before(async () => {
+    ferret = await FerretServer.start();
+    mongo = new MongoClient(ferret.url);
+    await mongo.connect();
+    await chunks().insertMany([
+      chunk(TWO_DAYS_S, 'tmp-killed-mid-upload', 0, 'tmp-killed-mid-upload'),
+      chunk(0, 'tmp-still-running', 0, 'tmp-still-running'),
+      ...[0, 1, 2].map((n) => chunk(TWO_DAYS_S, sha256(killedBeforeCommit), n, 'tmp-killed-before-commit')),
+      chunk(0, sha256(committing), 0, 'tmp-committing'),
+    ]);
+  });
+  const running = useDaemon(() => ['--files-gridfs-uri', `${ferret.url}${STALE_DATABASE}`], { deadlineMs: 120_000 });
+  after(async () => {
+    await mongo?.close();
+    await ferret?.stop();
+  });
+
+  test('first upload deletes old temporary chunks only', async () => {
+    const result = await running.client.files.upload(Buffer.from('sweep'), { gridfs: true });
+    assert.equal(result.gridfsDeduplicated, false);
+    assert.equal(await chunks().countDocuments({ files_id: 'tmp-killed-mid-upload' }), 0);
+    assert.equal(await chunks().countDocuments({ files_id: 'tmp-still-running' }), 1);
+  });
+
+  test('old chunks under a key give way to an upload', async () => {
+    const key = sha256(killedBeforeCommit);
+    const result = await running.client.files.upload(killedBeforeCommit, { gridfs: true, chunkBytes: 64 * 1024 });
+    assert.equal(result.gridfsId, key);
+    assert.equal(result.gridfsDeduplicated, false);
+    assert.equal(await chunks().countDocuments({ upload_id: 'tmp-killed-before-commit' }), 0);
+    assert.equal(await chunks().countDocuments({ files_id: key }), Math.ceil(killedBeforeCommit.length / CHUNK));
+    const back = await collect(new GridFSBucket(mongo.db(STALE_DATABASE)).openDownloadStream(key));
+    assert.equal(sha256(back), key);
+  });
+
+  test('recent chunks under a key are kept', async () => {
+    const key = sha256(committing);
+    const error = await rejectionOf(running.client.files.upload(committing, { gridfs: true }));
+    assert.ok(error instanceof UnavailableError, `${error?.name}: ${error?.message}`);
+    assert.equal(await chunks().countDocuments({ files_id: key, upload_id: 'tmp-committing' }), 1);
+    // The rejected upload deleted its own chunks.
+    assert.equal(await chunks().countDocuments({ files_id: key }), 1);
+    assert.equal(await chunks().countDocuments({ files_id: /^tmp-/ }), 1);
+  });
+
+  test('chunks of a killed daemon are deleted by the next', async () => {
+    const database = 'heavylift_killed';
+    const args = ['--files-gridfs-uri', `${ferret.url}${database}`, '--files-gridfs-stale-upload-s', '1'];
+    const temporary = () => mongo.db(database).collection('fs.chunks').countDocuments({ files_id: /^tmp-/ });
+    const first = await startTestDaemon(args);
+    const firstClient = createClient({ address: first.grpcAddress, deadlineMs: 120_000 });
+    try {
+      async function* endless() {
+        for (;;) yield randomBytes(256 * 1024);
+      }
+      const upload = rejectionOf(firstClient.files.upload(endless(), { gridfs: true }));
+      await eventually(async () => (await temporary()) > 0, 'the first chunks to be stored');
+      const exit = await first.stop('SIGKILL');
+      assert.equal(exit.signal, 'SIGKILL');
+      await upload;
+    } finally {
+      firstClient.close();
+    }
+    const left = await temporary();
+    assert.ok(left > 0, 'the killed daemon left no chunks');
+
+    // Waits until the left chunks are older than the next daemon's stale age of one second.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const second = await startTestDaemon(args);
+    const secondClient = createClient({ address: second.grpcAddress, deadlineMs: 120_000 });
+    try {
+      const result = await secondClient.files.upload(Buffer.from('after the kill'), { gridfs: true });
+      assert.equal(result.gridfsDeduplicated, false);
+      assert.equal(await temporary(), 0);
+    } finally {
+      secondClient.close();
+      const exit = await second.stop();
+      assert.equal(exit.code, 0, `daemon exited with ${JSON.stringify(exit)}; logs:\n${second.logs()}`);
+    }
   });
 });

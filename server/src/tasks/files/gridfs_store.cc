@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -115,6 +116,36 @@ Result<bool> file_exists(const GridfsStore& store, const std::string& key) {
   return found.value().has_value();
 }
 
+// The smallest ObjectId of the second `age_s` seconds ago. An ObjectId
+// starts with its creation time in seconds, so an _id below it is older.
+bson_oid_t oid_before(uint32_t age_s) {
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto seconds = static_cast<uint32_t>(std::max<int64_t>(0, now_s - age_s));
+  uint8_t data[12] = {};
+  data[0] = static_cast<uint8_t>(seconds >> 24);
+  data[1] = static_cast<uint8_t>(seconds >> 16);
+  data[2] = static_cast<uint8_t>(seconds >> 8);
+  data[3] = static_cast<uint8_t>(seconds);
+  bson_oid_t oid;
+  bson_oid_init_from_data(&oid, data);
+  return oid;
+}
+
+// Appends {`key`: {`op`: ObjectId}} to `filter`.
+void append_oid_condition(bson_t* filter, const char* key, const char* op, const bson_oid_t& oid) {
+  bson_t condition;
+  bson_append_document_begin(filter, key, -1, &condition);
+  bson_append_oid(&condition, op, -1, &oid);
+  bson_append_document_end(filter, &condition);
+}
+
+// Returns the deletedCount of a delete reply, 0 when it has none.
+int64_t deleted_count(const bson_t* reply) {
+  bson_iter_t iter;
+  return bson_iter_init_find(&iter, reply, "deletedCount") ? bson_iter_as_int64(&iter) : 0;
+}
+
 Status create_index(mongoc_database_t* database, const std::string& collection, const char* name,
                     const char* first, const char* second, bool unique) {
   Bson command;
@@ -185,6 +216,7 @@ Result<std::shared_ptr<GridfsStore>> GridfsStore::open(const GridfsSettings& set
                  "files.gridfs_database", "", "", "GRIDFS_DISABLED", 0};
   }
   store->bucket_ = settings.bucket.empty() ? "fs" : settings.bucket;
+  store->stale_upload_s_ = settings.stale_upload_s;
 
   mongoc_client_pool_t* pool = mongoc_client_pool_new(uri);
   mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
@@ -214,6 +246,32 @@ Status GridfsStore::ensure_indexes() {
   return status;
 }
 
+void GridfsStore::sweep_stale_uploads() {
+  if (stale_upload_s_ == 0) return;
+  {
+    std::lock_guard lock(sweep_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (last_sweep_ && now - *last_sweep_ < std::chrono::hours(1)) return;
+    last_sweep_ = now;
+  }
+  BucketCollection chunks(*this, "chunks");
+  Bson filter;
+  bson_append_regex(filter.get(), "files_id", -1, "^tmp-", "");
+  append_oid_condition(filter.get(), "_id", "$lt", oid_before(stale_upload_s_));
+  Bson reply;
+  bson_error_t error;
+  if (!mongoc_collection_delete_many(chunks.get(), filter.get(), nullptr, reply.get(), &error)) {
+    spdlog::warn("event=files.gridfs_sweep_failed bucket={}.{} message={}", database_, bucket_,
+                 log_value(error.message));
+    return;
+  }
+  const int64_t deleted = deleted_count(reply.get());
+  if (deleted > 0) {
+    spdlog::info("event=files.gridfs_stale_chunks_deleted bucket={}.{} files_id=tmp-* chunks={} older_than_s={}",
+                 database_, bucket_, deleted, stale_upload_s_);
+  }
+}
+
 // --- GridfsWriter ---------------------------------------------------------------
 
 GridfsWriter::GridfsWriter(std::shared_ptr<GridfsStore> store)
@@ -223,6 +281,7 @@ GridfsWriter::GridfsWriter(std::shared_ptr<GridfsStore> store)
 
 Result<std::unique_ptr<GridfsWriter>> GridfsWriter::create(std::shared_ptr<GridfsStore> store) {
   if (Status s = store->ensure_indexes(); !s.ok()) return s.error();
+  store->sweep_stale_uploads();
   std::unique_ptr<GridfsWriter> writer(new GridfsWriter(std::move(store)));
   writer->buffer_.reserve(kGridfsChunkBytes);
   return writer;
@@ -293,6 +352,19 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
   bool conflict = false;
   if (Status s = move_chunks(key, &conflict); !s.ok()) return s;
   if (conflict) {
+    // Chunks under `key` without a files document: an identical upload between
+    // its steps 2 and 3, or one that a killed daemon left there.
+    Result<bool> finished = file_exists(*store_, key);
+    if (!finished.ok()) return finished.error();
+    bool deleted = false;
+    if (!finished.value()) {
+      if (Status s = delete_stale_key_chunks(key, &deleted); !s.ok()) return s;
+    }
+    if (deleted) {
+      if (Status s = move_chunks(key, &conflict); !s.ok()) return s;
+    }
+  }
+  if (conflict) {
     // An identical upload moved its chunks to `key` first.
     delete_chunks();
     committed_ = true;
@@ -332,6 +404,43 @@ Status GridfsWriter::move_chunks(const std::string& key, bool* conflict) {
   if (!mongoc_collection_update_many(chunks.get(), filter.get(), update.get(), nullptr, nullptr, &error)) {
     if (!is_duplicate_key(error)) return mongo_error("chunk update", error);
     *conflict = true;
+  }
+  return Status::Ok();
+}
+
+Status GridfsWriter::delete_stale_key_chunks(const std::string& key, bool* deleted) {
+  *deleted = false;
+  const uint32_t stale_s = store_->stale_upload_s();
+  if (stale_s == 0) return Status::Ok();
+  const bson_oid_t cutoff = oid_before(stale_s);
+  BucketCollection chunks(*store_, "chunks");
+  // Chunks under `key` that other uploads left. The upload_id condition leaves
+  // out this upload's own chunks that the failed move had already pointed there.
+  Bson others;
+  append_string(others.get(), "files_id", key);
+  bson_t not_ours;
+  bson_append_document_begin(others.get(), "upload_id", -1, &not_ours);
+  append_string(&not_ours, "$ne", upload_id_);
+  bson_append_document_end(others.get(), &not_ours);
+
+  Bson recent;
+  bson_concat(recent.get(), others.get());
+  append_oid_condition(recent.get(), "_id", "$gte", cutoff);
+  bson_error_t error;
+  const int64_t recent_count =
+      mongoc_collection_count_documents(chunks.get(), recent.get(), nullptr, nullptr, nullptr, &error);
+  if (recent_count < 0) return mongo_error("chunk count", error);
+  if (recent_count > 0) return Status::Ok();
+
+  Bson reply;
+  if (!mongoc_collection_delete_many(chunks.get(), others.get(), nullptr, reply.get(), &error)) {
+    return mongo_error("stale chunk delete", error);
+  }
+  const int64_t count = deleted_count(reply.get());
+  *deleted = count > 0;
+  if (*deleted) {
+    spdlog::warn("event=files.gridfs_stale_chunks_deleted bucket={}.{} files_id={} chunks={} older_than_s={}",
+                 store_->database(), store_->bucket(), key, count, stale_s);
   }
   return Status::Ok();
 }

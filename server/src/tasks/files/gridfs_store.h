@@ -19,10 +19,14 @@
 // step 2; its chunks are deleted by upload_id and it reports deduplicated
 // when the other upload finished, else UNAVAILABLE (retry). A writer
 // destroyed before commit() deletes its chunks, so a failed or cancelled
-// upload leaves nothing a GridFS reader would see. (A daemon killed
-// mid-upload leaves chunks under a `tmp-` files_id, which no files document
-// names; `db.<bucket>.chunks.deleteMany({files_id: /^tmp-/})` removes them
-// when no upload runs.)
+// upload leaves nothing a GridFS reader would see.
+//
+// Stale chunks. A daemon killed mid-upload leaves chunks under a `tmp-`
+// files_id, and one killed between steps 2 and 3 leaves chunks under `key`
+// with no files document. Chunks older than `files.gridfs_stale_upload_s`
+// (their ObjectId _id contains the insert time) are deleted: `tmp-` ones when a
+// writer is created, at most once an hour, and those under `key` when an
+// upload of the same bytes meets them at step 2.
 //
 // Memory: a writer buffers one chunk (255 KiB), and a reader at most
 // kGridfsReadBatch chunks.
@@ -31,9 +35,11 @@
 // client pool is thread-safe); a writer or reader by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,6 +76,14 @@ class GridfsStore {
   // once.
   Status ensure_indexes();
 
+  // Deletes `tmp-` chunks older than stale_upload_s, on the first call and
+  // then at most once an hour. Failures are logged, not returned.
+  void sweep_stale_uploads();
+
+  // Seconds after which chunks that no finished upload owns are stale; 0
+  // keeps them.
+  uint32_t stale_upload_s() const { return stale_upload_s_; }
+
   // The pool of libmongoc clients (an opaque mongoc_client_pool_t*).
   void* pool() const { return pool_; }
 
@@ -82,6 +96,9 @@ class GridfsStore {
   std::string bucket_;
   std::mutex index_mutex_;
   bool indexes_ready_ = false;
+  uint32_t stale_upload_s_ = 0;
+  std::mutex sweep_mutex_;
+  std::optional<std::chrono::steady_clock::time_point> last_sweep_;
 };
 
 // Metadata stored with a file in files.metadata.
@@ -115,6 +132,9 @@ class GridfsWriter {
   // Points this upload's chunks at `key`. Sets *conflict when the unique
   // {files_id, n} index rejects the move (an identical upload won).
   Status move_chunks(const std::string& key, bool* conflict);
+  // Deletes the chunks under `key` that other uploads left, when none of them
+  // was inserted within stale_upload_s. Sets *deleted when it deleted any.
+  Status delete_stale_key_chunks(const std::string& key, bool* deleted);
   // Inserts the files document. Sets *duplicate when `key` exists.
   Status insert_file(const std::string& key, const GridfsFileInfo& info, bool* duplicate);
   void delete_chunks();

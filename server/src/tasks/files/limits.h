@@ -27,6 +27,9 @@ struct GridfsSettings {
   std::string database;
   // Bucket name: files go to <bucket>.files and <bucket>.chunks.
   std::string bucket = "fs";
+  // Age in seconds after which chunks that no finished upload owns (left by
+  // a daemon killed mid-upload) are deleted; 0 keeps them.
+  uint32_t stale_upload_s = 86'400;
 };
 
 struct FilesLimits {
