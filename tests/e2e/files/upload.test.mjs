@@ -6,16 +6,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import busboy from 'busboy';
 import express from 'express';
-import { FailedPreconditionError, InvalidArgumentError } from 'heavylift';
+import { createClient, FailedPreconditionError, InvalidArgumentError } from 'heavylift';
 
-import { rejectionOf, useDaemon } from '../lib/helpers.mjs';
+import { rejectionOf, startTestDaemon, useDaemon } from '../lib/helpers.mjs';
 
 const MiB = 1 << 20;
 const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
@@ -233,5 +233,59 @@ describe('files without a blob root', () => {
       assert.equal(error.reason, 'PATHS_DISABLED', name);
       assert.match(error.message, /--blob-root/, name);
     }
+  });
+});
+
+describe('files under a killed daemon', () => {
+  const blobRoot = mkdtempSync(path.join(os.tmpdir(), 'heavylift-killed-e2e-'));
+  after(async () => {
+    await rm(blobRoot, { recursive: true, force: true });
+  });
+
+  // Starts a daemon on blobRoot, runs `start(client)` until `ready()` returns true, kills the
+  // daemon with SIGKILL and returns the rejection of the call.
+  async function killDuring(start, ready) {
+    const daemon = await startTestDaemon(['--blob-root', blobRoot]);
+    const client = createClient({ address: daemon.grpcAddress, deadlineMs: 120_000 });
+    try {
+      const call = rejectionOf(start(client));
+      for (let waited = 0; !(await ready()); waited += 50) {
+        assert.ok(waited < 60_000, 'the call did not get going within 60 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const exit = await daemon.stop('SIGKILL');
+      assert.equal(exit.signal, 'SIGKILL');
+      return await call;
+    } finally {
+      client.close();
+    }
+  }
+
+  test('a killed upload leaves no file', async () => {
+    let sent = 0;
+    async function* endless() {
+      for (;;) {
+        sent += MiB;
+        yield randomBytes(MiB);
+      }
+    }
+    const error = await killDuring(
+      (client) => client.files.upload(endless(), { store: true }),
+      async () => sent >= 16 * MiB,
+    );
+    assert.ok(error instanceof Error);
+    assert.deepEqual(await readdir(path.join(blobRoot, 'files', 'tmp')), []);
+    assert.deepEqual(await readdir(blobRoot), ['files']);
+  });
+
+  test('a killed task leaves no output file', async () => {
+    await writeFile(path.join(blobRoot, 'input.bin'), randomBytes((SANITIZED ? 8 : 64) * MiB));
+    const started = Date.now();
+    const error = await killDuring(
+      (client) => client.files.compress({ path: 'input.bin' }, { format: 'brotli', level: 11, outputPath: 'output.br' }),
+      async () => Date.now() - started >= 1_500,
+    );
+    assert.ok(error instanceof Error);
+    assert.deepEqual((await readdir(blobRoot)).sort(), ['files', 'input.bin']);
   });
 });
