@@ -158,9 +158,26 @@ describe('bullmq worker tasks', () => {
   });
 
   it('removes a job on complete when it asks to', async () => {
-    const job = await q.queue.add('testing.echo', { payload: '' }, { removeOnComplete: true });
-    await job.waitUntilFinished(q.events, 10_000);
-    await waitFor(async () => (await q.queue.getJob(job.id)) === undefined, 5_000, 'the job to be removed');
+    // job.waitUntilFinished would fail with "Missing key" when the daemon has completed and
+    // removed the job before it looks, so the test listens for the event before adding the job.
+    const jobId = `remove-on-complete-${Date.now()}`;
+    let onCompleted;
+    const completed = new Promise((resolve) => {
+      onCompleted = (event) => {
+        if (event.jobId === jobId) resolve();
+      };
+      q.events.on('completed', onCompleted);
+    });
+    try {
+      await q.queue.add('testing.echo', { payload: '' }, { jobId, removeOnComplete: true });
+      await Promise.race([
+        completed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`job ${jobId} did not complete within 10 s`)), 10_000).unref()),
+      ]);
+    } finally {
+      q.events.off('completed', onCompleted);
+    }
+    await waitFor(async () => (await q.queue.getJob(jobId)) === undefined, 5_000, 'the job to be removed');
   });
 
   it('is listed by getWorkers and counts jobs in metrics', async () => {
