@@ -412,28 +412,21 @@ Status GridfsWriter::delete_stale_key_chunks(const std::string& key, bool* delet
   *deleted = false;
   const uint32_t stale_s = store_->stale_upload_s();
   if (stale_s == 0) return Status::Ok();
-  const bson_oid_t cutoff = oid_before(stale_s);
   BucketCollection chunks(*store_, "chunks");
-  // Chunks under `key` that other uploads left. The upload_id condition leaves
-  // out this upload's own chunks that the failed move had already pointed there.
-  Bson others;
-  append_string(others.get(), "files_id", key);
+  // Only old chunks match, so an identical upload that moves its own chunks
+  // to `key` meanwhile keeps them. The upload_id condition leaves out this
+  // upload's chunks that the failed move had already pointed there.
+  Bson stale;
+  append_string(stale.get(), "files_id", key);
   bson_t not_ours;
-  bson_append_document_begin(others.get(), "upload_id", -1, &not_ours);
+  bson_append_document_begin(stale.get(), "upload_id", -1, &not_ours);
   append_string(&not_ours, "$ne", upload_id_);
-  bson_append_document_end(others.get(), &not_ours);
-
-  Bson recent;
-  bson_concat(recent.get(), others.get());
-  append_oid_condition(recent.get(), "_id", "$gte", cutoff);
-  bson_error_t error;
-  const int64_t recent_count =
-      mongoc_collection_count_documents(chunks.get(), recent.get(), nullptr, nullptr, nullptr, &error);
-  if (recent_count < 0) return mongo_error("chunk count", error);
-  if (recent_count > 0) return Status::Ok();
+  bson_append_document_end(stale.get(), &not_ours);
+  append_oid_condition(stale.get(), "_id", "$lt", oid_before(stale_s));
 
   Bson reply;
-  if (!mongoc_collection_delete_many(chunks.get(), others.get(), nullptr, reply.get(), &error)) {
+  bson_error_t error;
+  if (!mongoc_collection_delete_many(chunks.get(), stale.get(), nullptr, reply.get(), &error)) {
     return mongo_error("stale chunk delete", error);
   }
   const int64_t count = deleted_count(reply.get());

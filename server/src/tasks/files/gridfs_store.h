@@ -132,8 +132,8 @@ class GridfsWriter {
   // Points this upload's chunks at `key`. Sets *conflict when the unique
   // {files_id, n} index rejects the move (an identical upload won).
   Status move_chunks(const std::string& key, bool* conflict);
-  // Deletes the chunks under `key` that other uploads left, when none of them
-  // was inserted within stale_upload_s. Sets *deleted when it deleted any.
+  // Deletes the chunks under `key` that other uploads inserted more than
+  // stale_upload_s ago. Sets *deleted when it deleted any.
   Status delete_stale_key_chunks(const std::string& key, bool* deleted);
   // Inserts the files document. Sets *duplicate when `key` exists.
   Status insert_file(const std::string& key, const GridfsFileInfo& info, bool* duplicate);
