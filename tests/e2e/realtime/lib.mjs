@@ -224,6 +224,19 @@ export async function waitForMembers(hub, room, expected, timeoutMs = SANITIZED 
   }
 }
 
+/**
+ * Resolves once `hub` lists `socketId` among the members of `room`, polling every 25 ms for at
+ * most `timeoutMs`. With Redis, a socket that the presence set does not list yet also looks
+ * gone, so a wait for a dropped socket to be gone must come after this one.
+ */
+export async function waitUntilListed(hub, socketId, room, timeoutMs = SANITIZED ? 20_000 : 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await hub.client.realtime.members({ room })).some((member) => member.socketId === socketId)) {
+    assert.ok(Date.now() < deadline, `socket ${socketId} not listed in ${room} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /** Returns the value of the Prometheus sample `name` with `labels` from `/metrics`, or 0. */
 export async function metricValue(httpAddress, name, labels = {}) {
   const response = await fetch(`http://${httpAddress}/metrics`);

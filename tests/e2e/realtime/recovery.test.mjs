@@ -17,7 +17,7 @@ import { createClient as createRedisClient } from 'redis';
 import { RedisServer, freePort } from '../lib/redis.mjs';
 import {
   SANITIZED, claimsFor, closeSockets, connectSocket, metricValue, nextEvent, rawSocket, signHs256, startHub,
-  waitForMembers,
+  waitForMembers, waitUntilListed,
 } from './lib.mjs';
 
 const WAIT_MS = SANITIZED ? 20_000 : 5_000;
@@ -54,15 +54,6 @@ async function waitUntilGone(hub, socketId, room = socketId) {
   }
 }
 
-/** Resolves once the hub lists `socketId` in `room`, as waitUntilGone polls. */
-async function waitUntilListed(hub, socketId, room) {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await hub.client.realtime.members({ room })).some((member) => member.socketId === socketId)) {
-    assert.ok(Date.now() < deadline, `socket ${socketId} not listed in ${room} after ${WAIT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /**
  * Drops the client's connection as a network failure would: the WebSocket closes without a
  * DISCONNECT packet. Waits as waitUntilGone does, with `room`.
@@ -71,7 +62,7 @@ async function dropConnection(hub, socket, room = socket.id) {
   const id = socket.id;
   // With Redis, a hub adds a member to the room's presence set in the background after the join
   // was acknowledged, and waitUntilGone would pass before that without showing anything.
-  await waitUntilListed(hub, id, room);
+  await waitUntilListed(hub, id, room, WAIT_MS);
   const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
   socket.io.engine.close();
   await disconnected;
