@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { readMetrics, sumSamples } from '../lib/helpers.mjs';
+import { readMetrics, readMetricsUntil, sumSamples } from '../lib/helpers.mjs';
 import { openQueue, RedisServer, removeDir, SANITIZED, startWorker, uniqueQueueName, waitFor } from './lib.mjs';
 
 // Resolves once the worker's journal lists `jobId` as started.
@@ -221,8 +221,12 @@ describe('bullmq worker faults', () => {
       const jobs = await q.queue.addBulk(Array.from({ length: 6 }, () => ({ name: 'testing.sleep', data: { durationMs: 300 } })));
       await Promise.all(jobs.map((job) => job.waitUntilFinished(q.events, 30_000)));
       assert.equal(await q.queue.getFailedCount(), 0);
-      const metrics = await readMetrics(daemon.httpAddress);
-      assert.equal(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'completed' }), 6);
+      // The worker counts a job once Redis has replied to its moveToFinished, whose script has
+      // already sent the completed event.
+      const completed = (samples) =>
+        sumSamples(samples, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'completed' });
+      const metrics = await readMetricsUntil(daemon.httpAddress, (samples) => completed(samples) >= 6);
+      assert.equal(completed(metrics), 6);
       assert.ok(sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.sleep', outcome: 'handed_back' }) >= 1);
     } finally {
       await q.close();

@@ -109,10 +109,18 @@ describe('bullmq worker fleet', () => {
       const completedIds = await probe.zrange(`bull:${queueName}:completed`, 0, -1);
       probe.disconnect();
       assert.equal(new Set(completedIds).size, MANY_JOBS);
+      // A process counts a job once Redis has replied to its moveToFinished, whose script has
+      // already added the job to the completed set, so the counters may trail that set.
+      const completedBy = (metrics) =>
+        sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.echo', outcome: 'completed' });
+      let metricsByDaemon = [];
+      await waitFor(async () => {
+        metricsByDaemon = await Promise.all(daemons.map((daemon) => readMetrics(daemon.httpAddress)));
+        return metricsByDaemon.reduce((total, metrics) => total + completedBy(metrics), 0) >= MANY_JOBS;
+      }, 20_000, `the two processes to count ${MANY_JOBS} completed jobs`);
       let finishedByWorkers = 0;
-      for (const daemon of daemons) {
-        const metrics = await readMetrics(daemon.httpAddress);
-        const done = sumSamples(metrics, 'heavylift_bullmq_jobs_total', { task: 'testing.echo', outcome: 'completed' });
+      for (const metrics of metricsByDaemon) {
+        const done = completedBy(metrics);
         assert.ok(done > 0, 'one process completed no job');
         finishedByWorkers += done;
         assert.equal(sumSamples(metrics, 'heavylift_bullmq_restarted_jobs_total'), 0);

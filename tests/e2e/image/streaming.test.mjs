@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { DeadlineExceededError, InvalidArgumentError, UnauthenticatedError, createClient } from 'heavylift';
 
-import { PHOTOS, readMetrics, rejectionOf, sumSamples, useDaemon } from '../lib/helpers.mjs';
+import { PHOTOS, readMetrics, readMetricsUntil, rejectionOf, sumSamples, useDaemon } from '../lib/helpers.mjs';
 import { tool, withClaimedJpegSize } from './image-tools.mjs';
 
 // The daemon's unary message limit is the largest of image.max_input_bytes and
@@ -55,12 +55,7 @@ function assertInvalidArgument(error, field, reason) {
  * so the client can see the end of a call before the gauge drops.
  */
 async function metricsAfterStreamCallsEnd(httpAddress) {
-  let metrics = await readMetrics(httpAddress);
-  for (let attempt = 0; attempt < 100 && sumSamples(metrics, 'heavylift_stream_calls_in_flight') !== 0; attempt += 1) {
-    await sleep(200);
-    metrics = await readMetrics(httpAddress);
-  }
-  return metrics;
+  return readMetricsUntil(httpAddress, (metrics) => sumSamples(metrics, 'heavylift_stream_calls_in_flight') === 0);
 }
 
 /** Yields `buffer` in pieces of `size` bytes. */

@@ -144,6 +144,21 @@ export async function readMetrics(httpAddress) {
 }
 
 /**
+ * Reads /metrics every 100 ms until `predicate(samples)` returns true or `timeoutMs` pass, and
+ * returns the last reading, so that the caller's asserts report the values it saw. Use it for
+ * state that the daemon records after the client has its reply.
+ */
+export async function readMetricsUntil(httpAddress, predicate, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  let samples = await readMetrics(httpAddress);
+  while (!predicate(samples) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    samples = await readMetrics(httpAddress);
+  }
+  return samples;
+}
+
+/**
  * Reads the width and height of a baseline or progressive JPEG from its
  * start-of-frame segment. Throws when `data` is not a JPEG or has no frame.
  */

@@ -105,6 +105,15 @@ export function useHub(extraArgs = [], { key = 'hs256' } = {}) {
   return hub;
 }
 
+/**
+ * Resolves once `hub` has logged that it registered a Subscribe call for `group` ('' for none),
+ * which must be new to that daemon. The SDK's subscribe() returns before the call reaches the
+ * hub, and the hub drops client events while no subscription exists.
+ */
+export function subscriptionRegistered(hub, group = '') {
+  return hub.daemon.waitForLog(`event=realtime.subscribed group=${group || '-'} `, SANITIZED ? 20_000 : 5_000);
+}
+
 /** Sockets opened by `connectSocket`, closed by `closeSockets`. */
 const openSockets = new Set();
 
@@ -196,6 +205,36 @@ export async function rawSocket(address, { query = 'EIO=4&transport=websocket', 
       });
     },
   };
+}
+
+/**
+ * Resolves with the members once `hub` lists exactly the socket ids `expected` in `room`,
+ * polling every 50 ms for at most `timeoutMs`. With Redis, a hub lists the members from the
+ * room's presence set, which a background thread updates after the hub replied to a join or leave.
+ */
+export async function waitForMembers(hub, room, expected, timeoutMs = SANITIZED ? 20_000 : 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  const expectedIds = JSON.stringify([...expected].sort());
+  for (;;) {
+    const members = await hub.client.realtime.members({ room });
+    const ids = JSON.stringify(members.map((member) => member.socketId).sort());
+    if (ids === expectedIds) return members;
+    assert.ok(Date.now() < deadline, `room ${room} lists ${ids}, expected ${expectedIds}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Resolves once `hub` lists `socketId` among the members of `room`, polling every 25 ms for at
+ * most `timeoutMs`. With Redis, a socket that the presence set does not list yet also looks
+ * gone, so a wait for a dropped socket to be gone must come after this one.
+ */
+export async function waitUntilListed(hub, socketId, room, timeoutMs = SANITIZED ? 20_000 : 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await hub.client.realtime.members({ room })).some((member) => member.socketId === socketId)) {
+    assert.ok(Date.now() < deadline, `socket ${socketId} not listed in ${room} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 /** Returns the value of the Prometheus sample `name` with `labels` from `/metrics`, or 0. */

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, test } from 'node:test';
 
 import { RedisServer } from '../lib/redis.mjs';
-import { SANITIZED, claimsFor, closeSockets, connectSocket, nextEvent, signHs256, startHub } from './lib.mjs';
+import { SANITIZED, claimsFor, closeSockets, connectSocket, nextEvent, signHs256, startHub, waitUntilListed } from './lib.mjs';
 
 const WAIT_MS = SANITIZED ? 20_000 : 5_000;
 const ROUNDS = 12;
@@ -75,6 +75,9 @@ async function receiveMore(received, count) {
 /** Drops the connection of `socket` on hub `from` as a network failure would and recovers it on hub `to`. */
 async function moveSocket(socket, from, to, label) {
   const id = socket.id;
+  // A hub adds a member to the room's Redis set in the background after the join or the
+  // recovery, and waitUntilGone would pass before that without showing anything.
+  await waitUntilListed(from, id, ROOM, WAIT_MS);
   const disconnected = nextEvent(socket, 'disconnect', WAIT_MS);
   socket.io.engine.close();
   await disconnected;

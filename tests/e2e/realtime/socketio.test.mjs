@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 
-import { closeSockets, connectSocket, nextEvent, rawSocket, useHub } from './lib.mjs';
+import { closeSockets, connectSocket, nextEvent, rawSocket, subscriptionRegistered, useHub } from './lib.mjs';
 
 describe('realtime hub with socket.io-client', () => {
   const hub = useHub(['--realtime-namespaces', '/,/admin', '--realtime-ping-interval-ms', '300',
@@ -100,7 +100,7 @@ describe('realtime hub with socket.io-client', () => {
   test('client events reach subscriber and ack flows back', async () => {
     const events = hub.client.realtime.subscribe({ group: 'app' });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscriptionRegistered(hub, 'app');
       // Listening before the socket connects: the connect event may arrive before io() resolves.
       const connectEvent = nextEvent(events, 'connect');
       const socket = await connectSocket(hub.url, { token: hub.token('erin') });
@@ -119,7 +119,7 @@ describe('realtime hub with socket.io-client', () => {
   test('acks of many events each reach their client', async () => {
     const events = hub.client.realtime.subscribe({ group: 'batched-acks' });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscriptionRegistered(hub, 'batched-acks');
       const sockets = await Promise.all(['ivan', 'judy', 'kate'].map((user) => connectSocket(hub.url, { token: hub.token(user) })));
       // Every event of one burst is answered in the same turn, so the SDK sends them in one batch.
       events.on('count', (event) => {
@@ -140,7 +140,7 @@ describe('realtime hub with socket.io-client', () => {
   test('a burst of client events reaches the subscriber complete and in order', async () => {
     const events = hub.client.realtime.subscribe({ group: 'burst' });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscriptionRegistered(hub, 'burst');
       const users = ['lena', 'mike', 'nora'];
       const sockets = await Promise.all(users.map((user) => connectSocket(hub.url, { token: hub.token(user) })));
       const count = 60;
@@ -169,7 +169,7 @@ describe('realtime hub with socket.io-client', () => {
   test('ack to a gone socket rejects with NotFoundError', async () => {
     const events = hub.client.realtime.subscribe({ group: 'late-ack' });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscriptionRegistered(hub, 'late-ack');
       const socket = await connectSocket(hub.url, { token: hub.token('lena') });
       const received = nextEvent(events, 'late');
       socket.emit('late', 'x', () => {});
@@ -215,7 +215,7 @@ describe('realtime hub with socket.io-client', () => {
   test('binary attachments travel both ways', async () => {
     const events = hub.client.realtime.subscribe();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscriptionRegistered(hub);
       const socket = await connectSocket(hub.url, { token: hub.token('hank') });
       const uploaded = nextEvent(events, 'upload');
       socket.emit('upload', { name: 'a.bin', data: Buffer.from([1, 2, 3]) }, Buffer.from('tail'));
