@@ -8,6 +8,7 @@
  * keeps working.
  */
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 
 import { status } from '@grpc/grpc-js';
 import { Job, Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
@@ -184,7 +185,10 @@ export interface HeavyliftJobs<Tasks extends TaskTypeMap<Tasks> = BuiltinTasks> 
   /**
    * Waits for `job` to finish and resolves with its typed result. Rejects with the typed
    * heavylift error (InvalidArgumentError, ResourceExhaustedError, ...) built from the
-   * job's failedReason and error detail when it failed.
+   * job's failedReason and error detail when it failed. A job removed when it ended
+   * (`removeOnComplete`, `removeOnFail`) still yields its result from the queue's recent
+   * events. Rejects with DeadlineExceededError (reason `RESULT_TIMEOUT`) after `timeoutMs`,
+   * and with NotFoundError (reason `JOB_NOT_FOUND`) for a job that is gone without a trace.
    *
    * @example
    * const { thumbnails } = await jobs.result(job);
@@ -224,6 +228,93 @@ export function errorFromFailedJob(failedReason: string, stacktrace: readonly st
     retryAfterMs: detail?.retryAfterMs || undefined,
     details: message,
   });
+}
+
+/** The end of a job: its return value, or the failedReason (and stacktrace, when known) of its last attempt. */
+type JobOutcome =
+  | { completed: true; returnvalue: unknown }
+  | { completed: false; failedReason: string; stacktrace: readonly string[] | undefined };
+
+// Entries of the queue's event stream searched for the end of a job that is gone. BullMQ trims
+// the stream to about 10,000 entries by default.
+const EVENT_SEARCH_ENTRIES = 10_000;
+
+/**
+ * Waits until job `jobId` has completed or failed and returns how it ended. It listens for the
+ * job's events before it reads the job, so an end in between is not missed. A job removed on
+ * completion or failure (`removeOnComplete`, `removeOnFail`, `--bullmq-keep-completed`) is
+ * looked up among the queue's recent events, where BullMQ records its end before removing it.
+ */
+async function waitForOutcome(
+  queue: Queue,
+  events: QueueEvents,
+  redis: IORedis,
+  jobId: string,
+  timeoutMs: number,
+): Promise<JobOutcome> {
+  const completedEvent = `completed:${jobId}`;
+  const failedEvent = `failed:${jobId}`;
+  let onCompleted: (args: { returnvalue: unknown }) => void = () => {};
+  let onFailed: (args: { failedReason: string }) => void = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const fromEvent = new Promise<JobOutcome>((resolve, reject) => {
+    onCompleted = (args) => resolve({ completed: true, returnvalue: args.returnvalue });
+    onFailed = (args) => resolve({ completed: false, failedReason: args.failedReason, stacktrace: undefined });
+    timer = setTimeout(() => {
+      reject(
+        new DeadlineExceededError(`job ${jobId} did not finish within ${timeoutMs} ms; it may still finish later`, {
+          code: status.DEADLINE_EXCEEDED,
+          reason: 'RESULT_TIMEOUT',
+        }),
+      );
+    }, timeoutMs);
+  });
+  // Marks the rejection handled while the current state is read; the await below still receives it.
+  fromEvent.catch(() => undefined);
+  // QueueEvents also emits each event under `<event>:<jobId>`, which its typings leave out.
+  const emitter = events as unknown as EventEmitter;
+  emitter.on(completedEvent, onCompleted);
+  emitter.on(failedEvent, onFailed);
+  try {
+    return (await currentOutcome(queue, redis, jobId)) ?? (await fromEvent);
+  } finally {
+    clearTimeout(timer);
+    emitter.off(completedEvent, onCompleted);
+    emitter.off(failedEvent, onFailed);
+  }
+}
+
+/**
+ * Returns how job `jobId` ended, or undefined while it has not. Throws NotFoundError when the job
+ * is gone and the queue's recent events do not record its end.
+ */
+async function currentOutcome(queue: Queue, redis: IORedis, jobId: string): Promise<JobOutcome | undefined> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'completed' || state === 'failed') {
+    const job = await Job.fromId(queue, jobId);
+    if (job !== undefined && state === 'completed') return { completed: true, returnvalue: job.returnvalue };
+    if (job !== undefined) return { completed: false, failedReason: job.failedReason, stacktrace: job.stacktrace ?? [] };
+  } else if (state !== 'unknown') {
+    return undefined;
+  }
+
+  // The job is gone: removed when it ended, or since.
+  const entries = await redis.xrevrange(queue.toKey('events'), '+', '-', 'COUNT', EVENT_SEARCH_ENTRIES);
+  for (const [, fields] of entries) {
+    const entry = new Map<string, string>();
+    for (let i = 0; i + 1 < fields.length; i += 2) entry.set(fields[i]!, fields[i + 1]!);
+    if (entry.get('jobId') !== jobId) continue;
+    if (entry.get('event') === 'completed') {
+      return { completed: true, returnvalue: JSON.parse(entry.get('returnvalue') ?? 'null') };
+    }
+    if (entry.get('event') === 'failed') {
+      return { completed: false, failedReason: entry.get('failedReason') ?? '', stacktrace: [] };
+    }
+  }
+  throw new NotFoundError(
+    `job ${jobId} is not in queue ${queue.name}, and its last ${EVENT_SEARCH_ENTRIES} events do not record how it ended`,
+    { code: status.NOT_FOUND, reason: 'JOB_NOT_FOUND' },
+  );
 }
 
 const ERROR_CLASS_BY_NAME: ReadonlyMap<number, typeof HeavyliftError> = new Map([
@@ -352,18 +443,18 @@ export function createJobs<Custom extends TaskTypeMap<Custom> = {}>(
     },
     async result(job, resultOptions = {}) {
       const definition = definitionOf(job.name);
-      const events = await queueEvents();
-      let value: unknown;
-      try {
-        // Resolves with the returnvalue carried by the completed event, so
-        // a job removed on completion still yields its result.
-        value = await job.waitUntilFinished(events, resultOptions.timeoutMs ?? 60_000);
-      } catch (error) {
-        const failed = await Job.fromId(queue, job.id ?? '');
-        if (failed?.failedReason) throw errorFromFailedJob(failed.failedReason, failed.stacktrace ?? []);
-        throw error;
+      const { timeoutMs = 60_000 } = checkOptionsObject(resultOptions, 'options');
+      if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+        throw invalidParameter('timeoutMs', 'a whole number of milliseconds above 0', timeoutMs);
       }
-      return definition.responseType.fromJSON(value);
+      const jobId = job.id ?? '';
+      const outcome = await waitForOutcome(queue, await queueEvents(), redisConnection(), jobId, timeoutMs);
+      if (!outcome.completed) {
+        // A failed event has no stacktrace, which is where the worker keeps the error detail.
+        const stacktrace = outcome.stacktrace ?? (await Job.fromId(queue, jobId))?.stacktrace ?? [];
+        throw errorFromFailedJob(outcome.failedReason, stacktrace);
+      }
+      return definition.responseType.fromJSON(outcome.returnvalue);
     },
     completedResult: completedResult as HeavyliftJobs<Result>['completedResult'],
     async putBlob(bytes, blobOptions = {}) {

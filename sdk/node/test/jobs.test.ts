@@ -12,7 +12,9 @@ import {
   DeadlineExceededError,
   errorFromFailedJob,
   InvalidArgumentError,
+  NotFoundError,
   ResourceExhaustedError,
+  type HeavyliftJob,
   type HeavyliftJobs,
 } from 'heavylift';
 import { startDaemon, type RunningDaemon } from 'heavylift/testing';
@@ -103,6 +105,61 @@ describe('jobs helpers with Redis and a worker', () => {
   test('timeoutMs fails with DeadlineExceededError', async () => {
     const job = await jobs.enqueue('testing.sleep', { durationMs: 5000 }, { timeoutMs: 100 });
     await assert.rejects(jobs.result(job), DeadlineExceededError);
+  });
+
+  test('result of jobs that remove themselves at once', async () => {
+    // The worker may complete and remove each job before result() looks at it.
+    const queued = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        jobs.enqueue('testing.echo', { payload: Buffer.from(`self-removing ${i}`) }, { removeOnComplete: true }),
+      ),
+    );
+    const results = await Promise.all(queued.map((job) => jobs.result(job)));
+    assert.deepEqual(
+      results.map((result) => Buffer.from(result.payload).toString()),
+      queued.map((_, i) => `self-removing ${i}`),
+    );
+  });
+
+  // Resolves once `job` is no longer in the queue.
+  async function gone(job: HeavyliftJob): Promise<void> {
+    for (let waited = 0; (await jobs.queue.getJobState(job.id!)) !== 'unknown'; waited += 20) {
+      assert.ok(waited < 10_000, `job ${job.id} was not removed within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  test('result of a job removed on completion', async () => {
+    const job = await jobs.enqueue('testing.echo', { payload: Buffer.from('removed') }, { removeOnComplete: true });
+    await gone(job);
+    const result = await jobs.result(job);
+    assert.equal(Buffer.from(result.payload).toString(), 'removed');
+  });
+
+  test('result of a job removed on failure', async () => {
+    const job = await jobs.enqueue('testing.fail', { code: 'RESOURCE_EXHAUSTED', message: 'busy' }, { removeOnFail: true });
+    await gone(job);
+    const error = await jobs.result(job).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ResourceExhaustedError, String(error));
+    assert.equal(error.message, 'busy');
+  });
+
+  test('result of an unknown job is NotFoundError', async () => {
+    const job = new Job(jobs.queue, 'testing.echo', {}, {}, 'no-such-job') as HeavyliftJob<'testing.echo'>;
+    const error = await jobs.result(job).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof NotFoundError, String(error));
+    assert.equal(error.reason, 'JOB_NOT_FOUND');
+    assert.match(error.message, /no-such-job/);
+  });
+
+  test('result wait past timeoutMs is DeadlineExceededError', async () => {
+    const job = await jobs.enqueue('testing.sleep', { durationMs: 3000 });
+    const error = await jobs.result(job, { timeoutMs: 200 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof DeadlineExceededError, String(error));
+    assert.equal(error.reason, 'RESULT_TIMEOUT');
+    // The job itself still completes.
+    const { elapsedMs } = await jobs.result(job);
+    assert.ok(elapsedMs >= 3000, `slept ${elapsedMs} ms`);
   });
 
   test('every built-in task kind runs from the queue', async () => {
