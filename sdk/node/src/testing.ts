@@ -52,9 +52,9 @@ export interface RunningDaemon {
    */
   waitForLog(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
   /**
-   * Sends `signal` to the daemon and resolves with its exit once it has exited. When it has not
-   * exited after `timeoutMs`, sends SIGKILL and rejects with its logs. Resolves at once if the
-   * daemon already exited.
+   * Sends `signal` to the daemon and resolves with its exit once it has exited and its output
+   * has been read, so `logs()` is complete. When it has not exited after `timeoutMs`, sends
+   * SIGKILL and rejects with its logs. Resolves at once if the daemon already exited.
    */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<DaemonExit>;
 }
@@ -147,7 +147,9 @@ export function startDaemon(options: StartDaemonOptions = {}): Promise<RunningDa
   const lineListeners = new Set<(line: string) => void>();
   let exit: DaemonExit | undefined;
   const exited = new Promise<DaemonExit>((resolveExit) => {
-    child.once('exit', (code, signal) => {
+    // 'close' comes after 'exit' once both output pipes are read to the end, so logs() then
+    // holds every line the daemon wrote.
+    child.once('close', (code, signal) => {
       exit = { code, signal };
       resolveExit(exit);
     });
