@@ -148,7 +148,7 @@ export function startDaemon(options: StartDaemonOptions = {}): Promise<RunningDa
   let exit: DaemonExit | undefined;
   const exited = new Promise<DaemonExit>((resolveExit) => {
     // 'close' comes after 'exit' once both output pipes are read to the end, so logs() then
-    // holds every line the daemon wrote.
+    // contains every line the daemon wrote.
     child.once('close', (code, signal) => {
       exit = { code, signal };
       resolveExit(exit);
