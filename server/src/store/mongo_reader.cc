@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/bson_columns.h"
+#include "store/mongoc_init.h"
 
 namespace heavylift {
 namespace {
@@ -20,11 +21,6 @@ constexpr int kCheckEvery = 1024;
 // Documents per cursor batch. The server still caps a batch at 16 MiB, so this
 // bounds the round trips, not the memory.
 constexpr int32_t kBatchDocuments = 10000;
-
-void initialize_mongoc() {
-  static std::once_flag once;
-  std::call_once(once, [] { mongoc_init(); });
-}
 
 // Owns a heap bson_t. (std::unique_ptr<bson_t> would drop bson_t's
 // alignment attribute, which GCC warns about.)

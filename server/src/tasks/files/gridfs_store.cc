@@ -11,17 +11,13 @@
 #include <optional>
 
 #include "core/logging.h"
+#include "store/mongoc_init.h"
 
 namespace heavylift {
 namespace {
 
 // MongoDB's duplicate key error code.
 constexpr uint32_t kDuplicateKey = 11000;
-
-void initialize_mongoc() {
-  static std::once_flag once;
-  std::call_once(once, [] { mongoc_init(); });
-}
 
 // A bson_t on the stack, destroyed with its scope.
 struct Bson {
