@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -74,6 +75,8 @@ Error outside_root(const std::string& field, const std::string& relative_path) {
                         "inside the blob root", quote_value(relative_path));
 }
 
+std::atomic<bool> unnamed_files_enabled{true};
+
 // The ALREADY_EXISTS error of an output path that names an existing file.
 Error already_exists(const std::string& field, const std::string& relative_path) {
   return Error::invalid(field, "ALREADY_EXISTS",
@@ -81,6 +84,8 @@ Error already_exists(const std::string& field, const std::string& relative_path)
 }
 
 }  // namespace
+
+void set_unnamed_blob_files(bool enabled) { unnamed_files_enabled.store(enabled); }
 
 BlobWriter::~BlobWriter() {
   if (fd_ >= 0) ::close(fd_);
@@ -103,7 +108,7 @@ BlobWriter::BlobWriter(BlobWriter&& other) noexcept
 Status BlobWriter::open_file(const std::string& directory, const std::string& fallback_prefix) {
   // Linking an unnamed file needs its /proc/self/fd entry.
   static const bool proc_fd_available = ::access("/proc/self/fd", X_OK) == 0;
-  if (proc_fd_available) {
+  if (proc_fd_available && unnamed_files_enabled.load()) {
     fd_ = open_beneath(root_fd_, directory, O_TMPFILE | O_WRONLY, 0640);
     if (fd_ >= 0) return Status::Ok();
     // Kernels before 3.11, which lack O_TMPFILE, fail with EISDIR. File

@@ -26,6 +26,10 @@
 
 namespace heavylift {
 
+// Makes BlobWriter use the named fallback even where O_TMPFILE works (false),
+// or the unnamed file again (true, the default). For tests of the fallback.
+void set_unnamed_blob_files(bool enabled);
+
 // A file being written under the blob root, without a name until committed.
 // Discarded on destruction unless committed.
 class BlobWriter {

@@ -127,6 +127,57 @@ TEST_F(BlobWriterTest, UncommittedUploadLeavesNothing) {
   EXPECT_FALSE(fs::exists(root_ / "files" / "sha256"));
 }
 
+// Where O_TMPFILE fails, the writer uses a named file beside the final name.
+class NamedBlobWriterTest : public BlobWriterTest {
+ protected:
+  void SetUp() override {
+    BlobWriterTest::SetUp();
+    set_unnamed_blob_files(false);
+  }
+  void TearDown() override {
+    set_unnamed_blob_files(true);
+    BlobWriterTest::TearDown();
+  }
+};
+
+TEST_F(NamedBlobWriterTest, OutputIsLinkedOnCommit) {
+  auto writer = BlobWriter::create_output(root_.string(), "out/result.txt", "output_path");
+  ASSERT_TRUE(writer.ok()) << writer.error().message;
+  ASSERT_TRUE(writer.value().write("named").ok());
+  const std::vector<std::string> pending = names_in(root_ / "out");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].rfind(".heavylift-", 0), 0u) << pending[0];
+
+  ASSERT_TRUE(writer.value().commit_output().ok());
+  EXPECT_EQ(names_in(root_ / "out"), std::vector<std::string>{"result.txt"});
+  EXPECT_EQ(read(root_ / "out" / "result.txt"), "named");
+}
+
+TEST_F(NamedBlobWriterTest, UncommittedFilesAreRemoved) {
+  {
+    auto output = BlobWriter::create_output(root_.string(), "out/result.txt", "output_path");
+    ASSERT_TRUE(output.ok());
+    auto upload = BlobWriter::create_temporary(root_.string());
+    ASSERT_TRUE(upload.ok());
+    EXPECT_EQ(names_in(root_ / "files" / "tmp").size(), 1u);
+  }
+  EXPECT_TRUE(names_in(root_ / "out").empty());
+  EXPECT_TRUE(names_in(root_ / "files" / "tmp").empty());
+}
+
+TEST_F(NamedBlobWriterTest, UploadIsStoredAndItsFileRemoved) {
+  const std::string digest(64, 'b');
+  auto writer = BlobWriter::create_temporary(root_.string());
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer.value().write("named upload").ok());
+  bool deduplicated = true;
+  auto path = writer.value().commit_by_digest(digest, "", &deduplicated);
+  ASSERT_TRUE(path.ok()) << path.error().message;
+  EXPECT_FALSE(deduplicated);
+  EXPECT_EQ(read(root_ / path.value()), "named upload");
+  EXPECT_TRUE(names_in(root_ / "files" / "tmp").empty());
+}
+
 TEST_F(BlobWriterTest, MovedWriterKeepsItsFile) {
   auto created = BlobWriter::create_output(root_.string(), "out/moved.txt", "output_path");
   ASSERT_TRUE(created.ok());
