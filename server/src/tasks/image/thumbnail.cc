@@ -185,10 +185,16 @@ Status thumbnail(const v1::ThumbnailRequest& request, v1::ThumbnailResponse* res
       vips::VImage output = largest;
       const int target = std::min(static_cast<int>(width), largest.width());
       if (target != largest.width()) {
-        // thumbnail_image picks the scale that yields exactly `target` pixels.
+        // The height comes from the source's aspect ratio, rounded to the
+        // nearest pixel, and not from `largest`, whose height is rounded
+        // already. An output then has the size that image.transform gives for
+        // the same width.
+        const auto target_width = static_cast<uint64_t>(target);
+        const auto target_height = static_cast<int>(
+            std::max<uint64_t>(1, (2 * display_height * target_width + display_width) / (2 * display_width)));
         output = largest.thumbnail_image(target, vips::VImage::option()
-                                                     ->set("height", VIPS_MAX_COORD)
-                                                     ->set("size", VIPS_SIZE_DOWN)
+                                                     ->set("height", target_height)
+                                                     ->set("size", VIPS_SIZE_FORCE)
                                                      ->set("no_rotate", true));
       }
       v1::Thumbnail* thumbnail = response->add_thumbnails();

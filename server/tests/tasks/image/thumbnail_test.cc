@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -84,8 +85,9 @@ TEST_F(ThumbnailTest, RealPhotoManyWidthsFromOneCall) {
   for (int i = 0; i < 3; ++i) {
     const auto& thumbnail = response.thumbnails(i);
     EXPECT_EQ(thumbnail.width(), expected_widths[i]);
-    const double expected_height = expected_widths[i] * 3172.0 / 5640.0;
-    EXPECT_NEAR(thumbnail.height(), expected_height, 1.0);
+    // The height image.transform gives for this width: the source's, scaled and rounded.
+    const long expected_height = std::lround(expected_widths[i] * 3172.0 / 5640.0);
+    EXPECT_EQ(thumbnail.height(), static_cast<uint32_t>(expected_height)) << expected_widths[i];
     EXPECT_TRUE(is_jpeg(thumbnail.data()));
     EXPECT_EQ(thumbnail.format(), v1::IMAGE_FORMAT_JPEG);
     // The encoded bytes decode to the reported size.
@@ -105,6 +107,20 @@ TEST_F(ThumbnailTest, WebpOutput) {
   ASSERT_EQ(response.thumbnails_size(), 1);
   EXPECT_TRUE(is_webp(response.thumbnails(0).data()));
   EXPECT_EQ(response.thumbnails(0).height(), 75u);
+}
+
+// A smaller width is resized from the largest output. Its height still comes
+// from the source: 1280 * 320 / 1920 = 213.3 gives 213, where 427 * 320 / 640
+// = 213.5 from the 640-pixel output would give 214.
+TEST_F(ThumbnailTest, SmallerWidthsKeepTheSourceAspect) {
+  request_.mutable_input()->set_data(synthetic_jpeg(1920, 1280, 1));
+  request_.add_widths(640);
+  request_.add_widths(320);
+  v1::ThumbnailResponse response;
+  ASSERT_TRUE(run(&response).ok());
+  ASSERT_EQ(response.thumbnails_size(), 2);
+  EXPECT_EQ(response.thumbnails(0).height(), 427u);
+  EXPECT_EQ(response.thumbnails(1).height(), 213u);
 }
 
 TEST_F(ThumbnailTest, AutoOrientRotatesFromExif) {
