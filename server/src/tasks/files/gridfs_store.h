@@ -23,10 +23,11 @@
 //
 // Stale chunks. A daemon killed mid-upload leaves chunks under a `tmp-`
 // files_id, and one killed between steps 2 and 3 leaves chunks under `key`
-// with no files document. Chunks older than `files.gridfs_stale_upload_s`
-// (their ObjectId _id contains the insert time) are deleted: `tmp-` ones when a
-// writer is created, at most once an hour, and those under `key` when an
-// upload of the same bytes meets them at step 2.
+// with no files document. Chunks older than `files.gridfs_stale_upload_s` are
+// deleted, and their ObjectId _id gives their insert time. `tmp-` ones go when
+// a writer is created, at most once an hour. Those under `key` go when an
+// upload of the same bytes meets them at step 2. NOTE: an upload that runs
+// longer than that age can lose its first chunks to another daemon's sweep.
 //
 // Memory: a writer buffers one chunk (255 KiB), and a reader at most
 // kGridfsReadBatch chunks.
