@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { startTestDaemon } from '../lib/helpers.mjs';
+import { startTestDaemon, waitFor } from '../lib/helpers.mjs';
 import { RedisServer } from '../lib/redis.mjs';
 
 export const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
@@ -70,18 +70,8 @@ export async function openQueue(redis, queueName) {
   return { queue, events, close: async () => { await events.close(); await queue.close(); } };
 }
 
-/** Waits until `predicate()` resolves true, polling every `intervalMs`, or throws after `timeoutMs`. */
-export async function waitFor(predicate, timeoutMs, what, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 export async function removeDir(dir) {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-export { RedisServer };
+export { RedisServer, waitFor };

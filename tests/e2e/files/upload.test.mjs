@@ -15,7 +15,7 @@ import busboy from 'busboy';
 import express from 'express';
 import { createClient, FailedPreconditionError, InvalidArgumentError } from 'heavylift';
 
-import { rejectionOf, startTestDaemon, useDaemon } from '../lib/helpers.mjs';
+import { rejectionOf, startTestDaemon, useDaemon, waitFor } from '../lib/helpers.mjs';
 
 const MiB = 1 << 20;
 const SANITIZED = process.env.HEAVYLIFT_E2E_SANITIZED === '1';
@@ -249,10 +249,7 @@ describe('files under a killed daemon', () => {
     const client = createClient({ address: daemon.grpcAddress, deadlineMs: 120_000 });
     try {
       const call = rejectionOf(start(client));
-      for (let waited = 0; !(await ready()); waited += 50) {
-        assert.ok(waited < 60_000, 'the call did not get going within 60 s');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitFor(ready, 60_000, 'the call to get going', 50);
       const exit = await daemon.stop('SIGKILL');
       assert.equal(exit.signal, 'SIGKILL');
       return await call;

@@ -143,6 +143,16 @@ export async function readMetrics(httpAddress) {
   return parsePrometheusText(response.body);
 }
 
+/** Waits until `predicate()` resolves true, polling every `intervalMs`, or throws after `timeoutMs`. */
+export async function waitFor(predicate, timeoutMs, what, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 /**
  * Reads /metrics every 100 ms until `predicate(samples)` returns true or `timeoutMs` pass, and
  * returns the last reading, so that the caller's asserts report the values it saw. Use it for
