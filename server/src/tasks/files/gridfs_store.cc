@@ -348,8 +348,9 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
   bool conflict = false;
   if (Status s = move_chunks(key, &conflict); !s.ok()) return s;
   if (conflict) {
-    // Chunks under `key` without a files document: an identical upload between
-    // its steps 2 and 3, or one that a killed daemon left there.
+    // Chunks under `key` without a files document came from an identical
+    // upload between its steps 2 and 3, or from a killed daemon. Old ones are
+    // deleted, and this upload moves its own chunks there instead.
     Result<bool> finished = file_exists(*store_, key);
     if (!finished.ok()) return finished.error();
     bool deleted = false;
@@ -359,19 +360,21 @@ Status GridfsWriter::commit(const std::string& key, const GridfsFileInfo& info, 
     if (deleted) {
       if (Status s = move_chunks(key, &conflict); !s.ok()) return s;
     }
-  }
-  if (conflict) {
-    // An identical upload moved its chunks to `key` first.
-    delete_chunks();
-    committed_ = true;
-    Result<bool> finished = file_exists(*store_, key);
-    if (!finished.ok()) return finished.error();
-    if (!finished.value()) {
-      return Error::unavailable(fmt::format(
-          "an identical upload is being stored in GridFS as {} right now; retry when it has finished", key));
+    if (conflict) {
+      // An identical upload moved its chunks to `key` first. Unless it had
+      // finished at the check above, look again after deleting this upload's
+      // chunks.
+      delete_chunks();
+      committed_ = true;
+      if (!finished.value()) finished = file_exists(*store_, key);
+      if (!finished.ok()) return finished.error();
+      if (!finished.value()) {
+        return Error::unavailable(fmt::format(
+            "an identical upload is being stored in GridFS as {} right now; retry when it has finished", key));
+      }
+      *deduplicated = true;
+      return Status::Ok();
     }
-    *deduplicated = true;
-    return Status::Ok();
   }
 
   bool duplicate = false;
