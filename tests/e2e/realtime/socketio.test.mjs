@@ -156,7 +156,15 @@ describe('realtime hub with socket.io-client', () => {
       for (let n = 0; n < count; n += 1) {
         for (const socket of sockets) socket.emit('tick', n);
       }
-      await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} events`)), 20_000))]);
+      let timer;
+      const timedOut = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`received ${received.length} events`)), 20_000);
+      });
+      try {
+        await Promise.race([all, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
       for (const user of users) {
         const ordered = received.filter((event) => event.userId === user).map((event) => event.args[0]);
         assert.deepEqual(ordered, Array.from({ length: count }, (_, n) => n));
@@ -281,6 +289,7 @@ describe('realtime hub with EdDSA tokens', () => {
 
 describe('realtime hub drain', () => {
   const hub = useHub();
+  afterEach(closeSockets);
 
   test('SIGTERM closes clients so they reconnect elsewhere', async () => {
     const sockets = [];
