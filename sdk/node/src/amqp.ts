@@ -21,7 +21,7 @@ import { status } from '@grpc/grpc-js';
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 
 import { BUILTIN_TASK_TYPES } from './builtin-tasks';
-import { errorClassForCode, protoPathToCamelCase, type HeavyliftError } from './errors';
+import { detailFields, errorClassForCode, messageInCallerNames, type HeavyliftError } from './errors';
 import { ErrorDetail } from './gen/heavylift/v1/common';
 import { checkTraceparentProvider } from './connection';
 import { checkTraceparent } from './trace';
@@ -239,14 +239,10 @@ function errorFromFailedResult(message: ConsumeMessage): HeavyliftError {
   const code = (status as unknown as Record<string, number | undefined>)[codeName] ?? status.UNKNOWN;
   const ErrorClass = errorClassForCode(code);
   const text = reason.startsWith(`${codeName}: `) ? reason.slice(codeName.length + 2) : reason;
-  return new ErrorClass(text, {
+  const fields = detailFields(detail);
+  return new ErrorClass(messageInCallerNames(text, fields), {
     code,
-    field: detail.field ? protoPathToCamelCase(detail.field) : undefined,
-    protoField: detail.field || undefined,
-    bound: detail.bound || undefined,
-    value: detail.value || undefined,
-    reason: detail.reason || undefined,
-    retryAfterMs: detail.retryAfterMs || undefined,
+    ...fields,
     requestId: (message.properties.messageId as string | undefined) ?? undefined,
     details: reason,
   });

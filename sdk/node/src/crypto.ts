@@ -3,13 +3,14 @@ import { buildArgon2idHashRequest, buildArgon2idVerifyRequest, passwordBytes, ty
 import { status } from '@grpc/grpc-js';
 
 import {
+  detailFields,
   FailedPreconditionError,
   HeavyliftError,
   InternalError,
   InvalidArgumentError,
+  messageInCallerNames,
   NotFoundError,
   PermissionDeniedError,
-  protoPathToCamelCase,
   ResourceExhaustedError,
   UnauthenticatedError,
 } from './errors';
@@ -353,15 +354,8 @@ const BATCH_ERROR_CLASSES: Record<string, [number, typeof HeavyliftError]> = {
 function batchResult<T>(detail: ErrorDetail | undefined, message: string, value: T): BatchResult<T> {
   if (detail === undefined || detail.code === '') return { ok: true, value };
   const [code, ErrorClass] = BATCH_ERROR_CLASSES[detail.code] ?? [status.UNKNOWN, HeavyliftError];
-  const error = new ErrorClass(message, {
-    code,
-    field: detail.field ? protoPathToCamelCase(detail.field) : undefined,
-    protoField: detail.field || undefined,
-    bound: detail.bound || undefined,
-    value: detail.value || undefined,
-    reason: detail.reason || undefined,
-    details: message,
-  });
+  const fields = detailFields(detail);
+  const error = new ErrorClass(messageInCallerNames(message, fields), { code, ...fields, details: message });
   return { ok: false, error };
 }
 

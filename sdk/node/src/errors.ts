@@ -36,8 +36,9 @@ export interface HeavyliftErrorInit {
  *
  * A call that the daemon fails carries the gRPC status in `code` and `codeName`, and the
  * fields of the daemon's `heavylift.v1.ErrorDetail` in `field`, `bound`, `value`, `reason`
- * and `retryAfterMs`. The message is the daemon's status message unchanged. An error that
- * the SDK raises before sending (an invalid option, an aborted signal) has the same shape,
+ * and `retryAfterMs`. The message is the daemon's status message with the field at fault
+ * named as `field` names it, and `details` is that message unchanged. An error that the SDK
+ * raises before sending (an invalid option, an aborted signal) has the same shape,
  * with `protoField` left undefined and, for an invalid option, `reason` set to
  * `INVALID_PARAMETER`.
  */
@@ -181,6 +182,38 @@ export function protoPathToCamelCase(protoPath: string): string {
   return protoPath.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
+/** The fields of a {@link HeavyliftErrorInit} that a daemon's ErrorDetail carries. */
+export type DetailFields = Pick<HeavyliftErrorInit, 'field' | 'protoField' | 'bound' | 'value' | 'reason' | 'retryAfterMs'>;
+
+/**
+ * Returns the fields of the daemon's ErrorDetail `detail` for a HeavyliftErrorInit, with
+ * `field` in lowerCamelCase next to the `protoField` that the daemon sent.
+ */
+export function detailFields(detail: ErrorDetail | undefined): DetailFields {
+  const protoField = detail?.field || undefined;
+  return {
+    field: protoField === undefined ? undefined : protoPathToCamelCase(protoField),
+    protoField,
+    bound: detail?.bound || undefined,
+    value: detail?.value || undefined,
+    reason: detail?.reason || undefined,
+    retryAfterMs: detail?.retryAfterMs || undefined,
+  };
+}
+
+/**
+ * Returns the daemon's `message` with each mention of the proto path `fields.protoField`
+ * spelt as `fields.field`, the lowerCamelCase name that the Node caller wrote:
+ * `memory_cost must be in 8..65536 KiB` becomes `memoryCost must be in 8..65536 KiB`.
+ */
+export function messageInCallerNames(message: string, fields: DetailFields): string {
+  const { field, protoField } = fields;
+  if (field === undefined || protoField === undefined || field === protoField) return message;
+  const escaped = protoField.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // Only whole paths: `cost` inside `memory_cost` or `hash.cost` stays as it is.
+  return message.replace(new RegExp(`(?<![\\w.])${escaped}(?![\\w])`, 'g'), field);
+}
+
 // Words that grpc-js and OpenSSL put in the details of a failed TLS handshake.
 const TLS_FAILURE_PATTERN = /certificate|SSL|TLS|handshake|self.signed|CERT_|alert/i;
 
@@ -211,7 +244,6 @@ export function errorFromServiceError(
 ): HeavyliftError {
   const detail = decodeErrorDetail(error.metadata);
   const ErrorClass = errorClassForCode(error.code);
-  const protoField = detail?.field || undefined;
 
   // A deadline names no request field, whether it fired in the client or in
   // the daemon: the call option is the field at fault, its value the bound.
@@ -251,14 +283,10 @@ export function errorFromServiceError(
 
   // grpc-js leaves `details` empty when the status carries no message; its own
   // message ("3 INVALID_ARGUMENT: ") still names the code.
-  return new ErrorClass(error.details || error.message, {
+  const fields = detailFields(detail);
+  return new ErrorClass(messageInCallerNames(error.details || error.message, fields), {
     code: error.code,
-    field: protoField === undefined ? undefined : protoPathToCamelCase(protoField),
-    protoField,
-    bound: detail?.bound || undefined,
-    value: detail?.value || undefined,
-    reason: detail?.reason || undefined,
-    retryAfterMs: detail?.retryAfterMs || undefined,
+    ...fields,
     requestId,
     details: error.details,
     metadata: error.metadata,

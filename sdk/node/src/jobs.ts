@@ -17,13 +17,14 @@ import IORedis, { type RedisOptions } from 'ioredis';
 import {
   CancelledError,
   DeadlineExceededError,
+  detailFields,
   FailedPreconditionError,
   HeavyliftError,
   InternalError,
   InvalidArgumentError,
+  messageInCallerNames,
   NotFoundError,
   PermissionDeniedError,
-  protoPathToCamelCase,
   ResourceExhaustedError,
   UnauthenticatedError,
   UnavailableError,
@@ -217,17 +218,8 @@ export function errorFromFailedJob(failedReason: string, stacktrace: readonly st
     detail = undefined;
   }
   const ErrorClass = ERROR_CLASS_BY_NAME.get(code) ?? HeavyliftError;
-  const protoField = detail?.field || undefined;
-  return new ErrorClass(message, {
-    code,
-    field: protoField === undefined ? undefined : protoPathToCamelCase(protoField),
-    protoField,
-    bound: detail?.bound || undefined,
-    value: detail?.value || undefined,
-    reason: detail?.reason || undefined,
-    retryAfterMs: detail?.retryAfterMs || undefined,
-    details: message,
-  });
+  const fields = detailFields(detail);
+  return new ErrorClass(messageInCallerNames(message, fields), { code, ...fields, details: message });
 }
 
 /** The end of a job: its return value, or the failedReason (and stacktrace, when known) of its last attempt. */

@@ -67,7 +67,8 @@ describe('amqp helpers', () => {
     assert.equal(outcome.status, 'failed');
     const error = (outcome as { error: InvalidArgumentError }).error;
     assert.ok(error instanceof InvalidArgumentError);
-    assert.equal(error.message, 'memory_cost must be <= 65536, got 99999');
+    assert.equal(error.message, 'memoryCost must be <= 65536, got 99999');
+    assert.equal(error.details, 'INVALID_ARGUMENT: memory_cost must be <= 65536, got 99999');
     assert.equal(error.field, 'memoryCost');
     assert.equal(error.bound, '<= 65536');
     assert.equal(error.reason, 'OUT_OF_RANGE');

@@ -194,7 +194,10 @@ describe('jobs helpers with Redis and a worker', () => {
     assert.equal(Buffer.from(thumbnails[0]!.data).subarray(8, 12).toString(), 'WEBP');
     const byNumber = await jobs.enqueue('image.thumbnail', { input: { path: 'a.jpg' }, widths: [96], format: 2 });
     assert.equal((byNumber.data as { format: string }).format, 'IMAGE_FORMAT_WEBP');
-    await byNumber.remove().catch(() => undefined);
+    // A job the worker holds cannot be removed, so the test waits for this one to fail first.
+    // A job left running would change the job counts that the next test compares.
+    await jobs.result(byNumber).catch(() => undefined);
+    await byNumber.remove();
   });
 
   test('enqueue rejects an unknown field, naming it, before sending', async () => {
@@ -328,5 +331,20 @@ describe('jobs helpers with Redis and a worker', () => {
     assert.equal(error.bound, 'in 1..4096');
     assert.equal(error.reason, 'OUT_OF_RANGE');
     assert.equal(errorFromFailedJob('something odd').codeName, 'UNKNOWN');
+  });
+
+  test('errorFromFailedJob names the field as the caller wrote it', () => {
+    const scrypt = errorFromFailedJob('INVALID_ARGUMENT: policy.scrypt_log2_n must be in 10..20, got 25', [
+      JSON.stringify({ code: 'INVALID_ARGUMENT', field: 'policy.scrypt_log2_n', bound: 'in 10..20', value: '25' }),
+    ]);
+    assert.equal(scrypt.field, 'policy.scryptLog2N');
+    assert.equal(scrypt.message, 'policy.scryptLog2N must be in 10..20, got 25');
+    assert.equal(scrypt.details, 'policy.scrypt_log2_n must be in 10..20, got 25');
+
+    // Only the whole path changes, not a longer name that contains it.
+    const output = errorFromFailedJob('INVALID_ARGUMENT: output_path names a directory: out/output_path_1', [
+      JSON.stringify({ code: 'INVALID_ARGUMENT', field: 'output_path', reason: 'NOT_A_FILE' }),
+    ]);
+    assert.equal(output.message, 'outputPath names a directory: out/output_path_1');
   });
 });
