@@ -1,10 +1,13 @@
 #include "tasks/image/vips_support.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 namespace heavylift {
 namespace {
@@ -154,12 +157,20 @@ void ImageCall::watch(const vips::VImage& image) const {
   g_signal_connect(raw, "eval", G_CALLBACK(on_eval), const_cast<ImageCall*>(this));
 }
 
-std::string vips_message(const vips::VError& error) {
-  std::string message = error.what();
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  for (size_t newline = message.find('\n'); newline != std::string::npos; newline = message.find('\n', newline)) {
-    message.replace(newline, 1, "; ");
+std::string join_distinct_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+    if (!line.empty() && std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(line);
   }
+  return fmt::format("{}", fmt::join(lines, "; "));
+}
+
+std::string vips_message(const vips::VError& error) {
+  std::string message = join_distinct_lines(error.what());
   vips_error_clear();
   return message;
 }

@@ -118,6 +118,10 @@ vips::VImage convert_to_srgb(const vips::VImage& image, std::vector<std::string>
 // Returns the libvips error of `error` on one line and clears libvips' error buffer.
 std::string vips_message(const vips::VError& error);
 
+// Returns the lines of `text` joined with "; ", without blank lines or
+// repeats: libvips often logs the same decoder message twice.
+std::string join_distinct_lines(std::string_view text);
+
 // Builds the CORRUPT_INPUT error for `source` with libvips' message.
 Error corrupt_input_error(const Source& source, const std::string& detail);
 

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "tasks/image/vips_support.h"
+
 namespace heavylift {
 namespace {
 
@@ -245,6 +247,28 @@ TEST_F(ThumbnailTest, TruncatedJpegIsInvalidArgument) {
   const Status status = run(&response);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().reason, "CORRUPT_INPUT");
+}
+
+TEST_F(ThumbnailTest, CutPhotoMessageNamesEachDecoderErrorOnce) {
+  const std::string photo = read_file(std::string(kPhotoDir) + "/nature/Dune.jpg");
+  ASSERT_GT(photo.size(), 5000u);
+  request_.mutable_input()->set_data(photo.substr(0, 5000));
+  request_.add_widths(100);
+  v1::ThumbnailResponse response;
+  const Status status = run(&response);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().reason, "CORRUPT_INPUT");
+  const std::string& message = status.error().message;
+  const std::string premature = "Premature end of JPEG file";
+  const size_t first = message.find(premature);
+  ASSERT_NE(first, std::string::npos) << message;
+  EXPECT_EQ(message.find(premature, first + 1), std::string::npos) << message;
+}
+
+TEST(JoinDistinctLines, DropsRepeatsAndBlankLines) {
+  EXPECT_EQ(join_distinct_lines("a\nb\na\n\n  \nc \n"), "a; b; c");
+  EXPECT_EQ(join_distinct_lines(""), "");
+  EXPECT_EQ(join_distinct_lines("only\n"), "only");
 }
 
 TEST_F(ThumbnailTest, JpegMarkerThenGarbageIsInvalidArgument) {
