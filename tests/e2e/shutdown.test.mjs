@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 
-import { CancelledError, createClient, UnavailableError } from 'heavylift';
+import { createClient, UnavailableError } from 'heavylift';
 
 import { httpGet, parseArgon2idPhc, PHOTOS, readJpegSize, startTestDaemon } from './lib/helpers.mjs';
 
@@ -73,7 +73,7 @@ test('SIGTERM during load', async (t) => {
       } else {
         const error = outcome.reason;
         assert.ok(
-          error instanceof UnavailableError || error instanceof CancelledError,
+          error instanceof UnavailableError,
           `call ${i} (${outcome.kind}) failed with ${error?.name} ${error?.codeName}: ${error?.message}`,
         );
       }
@@ -193,7 +193,9 @@ test('SIGTERM with a grace period too short for the load', async (t) => {
         error instanceof UnavailableError,
         `a call cut off by the shutdown failed with ${error?.name} ${error?.codeName}: ${error?.message}`,
       );
-      assert.equal(error.reason, 'SHUTTING_DOWN');
+      // CALL_DROPPED: gRPC dropped a call whose request was still arriving when the daemon
+      // stopped listening, before the daemon could reply to it.
+      assert.ok(['SHUTTING_DOWN', 'CALL_DROPPED'].includes(error.reason), `reason ${error.reason}`);
     }
     t.diagnostic(`${outcomes.length - failures.length} calls succeeded, ${failures.length} got UNAVAILABLE`);
     assert.match(daemon.logs(), /event=server\.grace_expired/);

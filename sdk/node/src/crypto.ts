@@ -13,6 +13,7 @@ import {
   PermissionDeniedError,
   ResourceExhaustedError,
   UnauthenticatedError,
+  withOptionNames,
 } from './errors';
 import {
   AeadAlgorithm,
@@ -316,6 +317,23 @@ function hashAlgorithm(value: unknown, allowBlake2b: boolean): HashAlgorithm {
   return name === 'sha512' ? HashAlgorithm.HASH_ALGORITHM_SHA512 : name === 'blake2b' ? HashAlgorithm.HASH_ALGORITHM_BLAKE2B : HashAlgorithm.HASH_ALGORITHM_SHA256;
 }
 
+// The daemon names a policy field by its proto path, and PasswordPolicy by its option.
+const POLICY_OPTION_BY_PROTO_FIELD: Readonly<Record<string, string>> = {
+  'policy.argon2_memory_cost': 'policy.memoryCost',
+  'policy.argon2_time_cost': 'policy.timeCost',
+  'policy.argon2_parallelism': 'policy.parallelism',
+  'policy.bcrypt_cost': 'policy.cost',
+  'policy.scrypt_log2_n': 'policy.log2N',
+  'policy.scrypt_r': 'policy.blockSize',
+  'policy.scrypt_p': 'policy.scryptParallelism',
+  'policy.pbkdf2_iterations': 'policy.iterations',
+  'policy.bcrypt_long_password': 'policy.longPassword',
+};
+
+function withPolicyOptionNames(error: unknown): never {
+  throw withOptionNames(error, POLICY_OPTION_BY_PROTO_FIELD);
+}
+
 const PASSWORD_OPTION_NAMES = ['normalize', 'longPassword'] as const;
 const SIGNATURE_OPTION_NAMES = ['algorithm', 'der'] as const;
 const POLICY_NAMES: readonly (keyof PasswordPolicy)[] = [
@@ -351,10 +369,18 @@ const BATCH_ERROR_CLASSES: Record<string, [number, typeof HeavyliftError]> = {
   INTERNAL: [status.INTERNAL, InternalError],
 };
 
-function batchResult<T>(detail: ErrorDetail | undefined, message: string, value: T): BatchResult<T> {
+// `optionNames` maps a field's proto path to the name of the SDK option that sets it.
+function batchResult<T>(
+  detail: ErrorDetail | undefined,
+  message: string,
+  value: T,
+  optionNames: Readonly<Record<string, string>> = {},
+): BatchResult<T> {
   if (detail === undefined || detail.code === '') return { ok: true, value };
   const [code, ErrorClass] = BATCH_ERROR_CLASSES[detail.code] ?? [status.UNKNOWN, HeavyliftError];
   const fields = detailFields(detail);
+  const option = fields.protoField === undefined ? undefined : optionNames[fields.protoField];
+  if (option !== undefined) fields.field = option;
   const error = new ErrorClass(messageInCallerNames(message, fields), { code, ...fields, details: message });
   return { ok: false, error };
 }
@@ -390,7 +416,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       hash: async (password, policy, options) => {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const request = { password: normalizedPassword(password, o.normalize), policy: policyMessage(policy, o.longPassword) };
-        return (await invoke(S.passwordHash, request, options)).hash;
+        return (await invoke(S.passwordHash, request, options).catch(withPolicyOptionNames)).hash;
       },
       verify: async (hash, password, options) => {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
@@ -407,8 +433,8 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const message = policyMessage(policy, o.longPassword);
         const items = passwords.map((password) => ({ password: normalizedPassword(password, o.normalize), policy: message }));
-        const response = await invoke(S.passwordHashBatch, { items }, options);
-        return response.results.map((r) => batchResult(r.error, r.message, r.hash));
+        const response = await invoke(S.passwordHashBatch, { items }, options).catch(withPolicyOptionNames);
+        return response.results.map((r) => batchResult(r.error, r.message, r.hash, POLICY_OPTION_BY_PROTO_FIELD));
       },
       verifyMany: async (pairs, options) => {
         if (!Array.isArray(pairs)) throw invalidParameter('pairs', 'array of [hash, password]', pairs);

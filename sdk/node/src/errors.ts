@@ -214,6 +214,24 @@ export function messageInCallerNames(message: string, fields: DetailFields): str
   return message.replace(new RegExp(`(?<![\\w.])${escaped}(?![\\w])`, 'g'), field);
 }
 
+/**
+ * Renames the field of `error` where `names` maps its `protoField` to the name that the SDK's
+ * options use, in `field` and in the message, and returns `error`.
+ */
+export function withOptionNames(error: unknown, names: Readonly<Record<string, string>>): unknown {
+  if (!(error instanceof HeavyliftError) || error.protoField === undefined) return error;
+  const field = names[error.protoField];
+  if (field === undefined) return error;
+  const message = messageInCallerNames(error.details || error.message, { field, protoField: error.protoField });
+  (error as { field: string | undefined }).field = field;
+  if (error.stack !== undefined) error.stack = error.stack.replace(error.message, message);
+  error.message = message;
+  return error;
+}
+
+// The details that grpc-js gives a call cancelled on the client's side.
+const CLIENT_CANCEL_PATTERN = /^Cancelled on client/;
+
 // Words that grpc-js and OpenSSL put in the details of a failed TLS handshake.
 const TLS_FAILURE_PATTERN = /certificate|SSL|TLS|handshake|self.signed|CERT_|alert/i;
 
@@ -273,6 +291,25 @@ export function errorFromServiceError(
         code: status.UNAUTHENTICATED,
         field: 'tls',
         reason: 'TLS_HANDSHAKE_FAILED',
+        requestId,
+        details: error.details,
+        metadata: error.metadata,
+        cause: error,
+      },
+    );
+  }
+
+  // The daemon sends its own CANCELLED with an ErrorDetail, and a call that its caller aborted
+  // settles before grpc-js reports it. A bare CANCELLED is one that the daemon's gRPC server
+  // dropped, as it does with a call whose request is still arriving when it shuts down. The
+  // task did not finish, so the call may be retried on another instance, as UNAVAILABLE says.
+  if (error.code === status.CANCELLED && detail === undefined && !CLIENT_CANCEL_PATTERN.test(error.details ?? '')) {
+    return new UnavailableError(
+      `the daemon's gRPC server dropped the call (${error.details || 'CANCELLED'}), usually because it is ` +
+        'shutting down; retry it, on another instance if this one is stopping',
+      {
+        code: status.UNAVAILABLE,
+        reason: 'CALL_DROPPED',
         requestId,
         details: error.details,
         metadata: error.metadata,

@@ -200,13 +200,14 @@ void drain(const Config& config, TaskCallDispatcher& dispatcher, StreamCallTrack
     wait_until_idle(dispatcher, streams, std::chrono::steady_clock::now() + kCancelledCallsWait);
   }
 
-  // Shutdown rejects new calls at once. A call whose request is still
-  // arriving, or a cancelled call that has not stopped yet, gets up to
-  // kOpenCallsWait to finish. The dispatcher rejects an arriving call with
-  // UNAVAILABLE (SHUTTING_DOWN), as it does every call that arrives while
-  // draining. Shutdown returns as soon as no call is open.
-  // NOTE: a call still open after kOpenCallsWait is cancelled by gRPC, so its
-  // caller sees CANCELLED.
+  // Shutdown rejects new calls at once. A cancelled call that has not
+  // stopped yet gets up to kOpenCallsWait to finish. Shutdown returns as soon
+  // as no call is open.
+  // NOTE: gRPC cancels a call still open after kOpenCallsWait. It also drops
+  // a unary call whose request was still arriving when Shutdown began (seen
+  // with 15 concurrent 4K photos under load). Either caller sees CANCELLED
+  // without an ErrorDetail, which the Node SDK reports as UnavailableError
+  // with reason CALL_DROPPED.
   server.Shutdown(std::chrono::system_clock::now() + kOpenCallsWait);
 }
 

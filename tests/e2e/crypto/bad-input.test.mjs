@@ -43,8 +43,29 @@ describe('crypto bad input', () => {
     const c = running.client.crypto;
     await assertInvalid(c.bcrypt.hash('x', { cost: 13 }), { field: 'cost', bound: 'in 4..12' });
     await assertInvalid(c.bcrypt.verify('$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW', 'x'), { field: 'hash.cost' });
-    await assertInvalid(c.password.hash('x', { algorithm: 'scrypt', log2N: 25 }), { field: 'policy.scryptLog2N' });
     await assertInvalid(c.argon2id.hash('x', { memoryCost: 1 << 22 }), { field: 'memoryCost' });
+  });
+
+  test('password policy errors name the policy option', async () => {
+    const c = running.client.crypto;
+    const cases = [
+      [{ algorithm: 'scrypt', log2N: 25 }, 'policy.log2N', /^policy\.log2N must be in 10\.\.20, got 25$/],
+      [{ algorithm: 'argon2id', memoryCost: 1 << 22 }, 'policy.memoryCost', /^policy\.memoryCost must be in 8\.\./],
+      [{ algorithm: 'argon2id', timeCost: 1000 }, 'policy.timeCost', /^policy\.timeCost must be/],
+      [{ algorithm: 'bcrypt', cost: 13 }, 'policy.cost', /^policy\.cost must be in 4\.\.12, got 13$/],
+      [{ algorithm: 'pbkdf2-sha256', iterations: 1 }, 'policy.iterations', /^policy\.iterations must be/],
+    ];
+    for (const [policy, field, message] of cases) {
+      const error = await assertInvalid(c.password.hash('x', policy), { field });
+      assert.match(error.message, message);
+      assert.match(error.protoField, /^policy\.[a-z0-9_]+$/);
+    }
+
+    // The batch method names each item's field the same way.
+    const [result] = await c.password.hashMany(['x'], { algorithm: 'bcrypt', cost: 13 });
+    assert.equal(result.ok, false);
+    assert.equal(result.error.field, 'policy.cost');
+    assert.match(result.error.message, /^policy\.cost must be/);
   });
 
   test('empty and 10 MB passwords', async () => {

@@ -12,7 +12,9 @@
 #include <functional>
 #include <optional>
 #include <memory>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tasks/crypto/base64.h"
@@ -307,6 +309,27 @@ HashFamily family_of(std::string_view hash) {
   return HashFamily::kUnknown;
 }
 
+// Returns `error` with the field of the argon2id or bcrypt request that
+// password.hash builds from its policy renamed to the policy field the caller
+// set ("memory_cost" to "policy.argon2_memory_cost"), in the message too.
+Error in_policy_terms(Error error) {
+  static constexpr std::pair<std::string_view, std::string_view> kPolicyFields[] = {
+      {"memory_cost", "policy.argon2_memory_cost"},
+      {"time_cost", "policy.argon2_time_cost"},
+      {"parallelism", "policy.argon2_parallelism"},
+      {"cost", "policy.bcrypt_cost"},
+  };
+  for (const auto& [inner, policy_field] : kPolicyFields) {
+    if (error.field != inner) continue;
+    if (error.message.starts_with(inner)) {
+      error.message = std::string(policy_field) + error.message.substr(inner.size());
+    }
+    error.field = policy_field;
+    break;
+  }
+  return error;
+}
+
 }  // namespace
 
 Status bcrypt_hash(const v1::BcryptHashRequest& request, v1::BcryptHashResponse* response, TaskContext& context,
@@ -339,14 +362,14 @@ Status password_hash(const v1::PasswordHashRequest& request, v1::PasswordHashRes
       inner.set_time_cost(policy.argon2_time_cost());
       inner.set_parallelism(policy.argon2_parallelism());
       v1::Argon2idHashResponse out;
-      if (Status s = argon2id_hash(inner, &out, context, limits.argon2); !s.ok()) return s;
+      if (Status s = argon2id_hash(inner, &out, context, limits.argon2); !s.ok()) return in_policy_terms(s.error());
       response->set_hash(out.hash());
       return Status::Ok();
     }
     case v1::PASSWORD_ALGORITHM_BCRYPT: {
       const uint32_t cost = policy.bcrypt_cost() != 0 ? policy.bcrypt_cost() : limits.bcrypt_default_cost;
       auto hash = bcrypt_compute_hash(password, cost, policy.bcrypt_long_password(), context, limits);
-      if (!hash.ok()) return hash.error();
+      if (!hash.ok()) return in_policy_terms(hash.error());
       response->set_hash(std::move(hash).value());
       return Status::Ok();
     }

@@ -157,6 +157,32 @@ TEST_F(PasswordTest, BcryptCostIsBounded) {
   EXPECT_EQ(forged.error().field, "hash.cost");
 }
 
+TEST_F(PasswordTest, PolicyErrorsNamePolicyFields) {
+  limits_.bcrypt_max_cost = 10;
+  v1::PasswordPolicy bcrypt_policy = policy_of(v1::PASSWORD_ALGORITHM_BCRYPT);
+  bcrypt_policy.set_bcrypt_cost(11);
+  auto bcrypt_error = hash("x", bcrypt_policy);
+  ASSERT_FALSE(bcrypt_error.ok());
+  EXPECT_EQ(bcrypt_error.error().field, "policy.bcrypt_cost");
+  EXPECT_EQ(bcrypt_error.error().message, "policy.bcrypt_cost must be in 4..10, got 11");
+
+  v1::PasswordPolicy argon2_policy = policy_of(v1::PASSWORD_ALGORITHM_ARGON2ID);
+  argon2_policy.set_argon2_memory_cost(limits_.argon2.max_memory_cost + 1);
+  auto argon2_error = hash("x", argon2_policy);
+  ASSERT_FALSE(argon2_error.ok());
+  EXPECT_EQ(argon2_error.error().field, "policy.argon2_memory_cost");
+  EXPECT_EQ(argon2_error.error().message.rfind("policy.argon2_memory_cost must be in 8..", 0), 0u)
+      << argon2_error.error().message;
+
+  argon2_policy.set_argon2_memory_cost(0);
+  argon2_policy.set_argon2_time_cost(1'000'000);
+  EXPECT_EQ(hash("x", argon2_policy).error().field, "policy.argon2_time_cost");
+
+  v1::PasswordPolicy scrypt_policy = policy_of(v1::PASSWORD_ALGORITHM_SCRYPT);
+  scrypt_policy.set_scrypt_log2_n(25);
+  EXPECT_EQ(hash("x", scrypt_policy).error().field, "policy.scrypt_log2_n");
+}
+
 TEST_F(PasswordTest, EmptyAndHugePasswordsAreRejected) {
   EXPECT_EQ(bcrypt("").error().reason, "EMPTY");
   auto huge = hash(std::string(10 << 20, 'x'), policy_of(v1::PASSWORD_ALGORITHM_PBKDF2_SHA256));
