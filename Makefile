@@ -19,7 +19,9 @@ build-server:
 	@cmake -S server -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# Installs the SDK's npm packages first when they are missing, as in a fresh clone.
 build-sdk:
+	@[ -d sdk/node/node_modules ] || (cd sdk/node && npm ci --no-audit --no-fund --loglevel=error)
 	@cd sdk/node && npm run --silent build
 
 test: build

@@ -269,9 +269,9 @@ function normalizedPassword(password: Password, normalize: unknown): Buffer {
   return passwordBytes(password);
 }
 
-function longPasswordPolicy(value: unknown): BcryptLongPassword {
+function longPasswordPolicy(value: unknown, field = 'longPassword'): BcryptLongPassword {
   if (value === undefined) return BcryptLongPassword.BCRYPT_LONG_PASSWORD_DEFAULT;
-  return checkOneOf(value, 'longPassword', ['reject', 'truncate'] as const) === 'truncate'
+  return checkOneOf(value, field, ['reject', 'truncate'] as const) === 'truncate'
     ? BcryptLongPassword.BCRYPT_LONG_PASSWORD_TRUNCATE
     : BcryptLongPassword.BCRYPT_LONG_PASSWORD_REJECT;
 }
@@ -306,7 +306,9 @@ function policyMessage(policy: PasswordPolicy | undefined, longPassword?: unknow
     scryptR: optionalUint(p.blockSize, 'policy.blockSize'),
     scryptP: optionalUint(p.scryptParallelism, 'policy.scryptParallelism'),
     pbkdf2Iterations: optionalUint(p.iterations, 'policy.iterations'),
-    bcryptLongPassword: longPasswordPolicy(p.longPassword ?? longPassword),
+    bcryptLongPassword: p.longPassword === undefined
+      ? longPasswordPolicy(longPassword)
+      : longPasswordPolicy(p.longPassword, 'policy.longPassword'),
   };
 }
 
@@ -330,7 +332,7 @@ const POLICY_OPTION_BY_PROTO_FIELD: Readonly<Record<string, string>> = {
   'policy.bcrypt_long_password': 'policy.longPassword',
 };
 
-function withPolicyOptionNames(error: unknown): never {
+function rethrowWithPolicyOptionNames(error: unknown): never {
   throw withOptionNames(error, POLICY_OPTION_BY_PROTO_FIELD);
 }
 
@@ -416,7 +418,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
       hash: async (password, policy, options) => {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const request = { password: normalizedPassword(password, o.normalize), policy: policyMessage(policy, o.longPassword) };
-        return (await invoke(S.passwordHash, request, options).catch(withPolicyOptionNames)).hash;
+        return (await invoke(S.passwordHash, request, options).catch(rethrowWithPolicyOptionNames)).hash;
       },
       verify: async (hash, password, options) => {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
@@ -433,7 +435,7 @@ export function createCryptoMethods(invoke: CryptoInvoke): CryptoMethods {
         const o = knownOptions(options, PASSWORD_OPTION_NAMES);
         const message = policyMessage(policy, o.longPassword);
         const items = passwords.map((password) => ({ password: normalizedPassword(password, o.normalize), policy: message }));
-        const response = await invoke(S.passwordHashBatch, { items }, options).catch(withPolicyOptionNames);
+        const response = await invoke(S.passwordHashBatch, { items }, options).catch(rethrowWithPolicyOptionNames);
         return response.results.map((r) => batchResult(r.error, r.message, r.hash, POLICY_OPTION_BY_PROTO_FIELD));
       },
       verifyMany: async (pairs, options) => {

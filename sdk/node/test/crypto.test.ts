@@ -23,6 +23,8 @@ describe('crypto methods', () => {
       [client.crypto.bcrypt.hash('pw', { longPassword: 'cut' as never }), 'longPassword'],
       [client.crypto.bcrypt.hash('pw', { cost: 40 }), 'cost'],
       [client.crypto.password.hash('pw', { algorithm: 'md5' as never }), 'policy.algorithm'],
+      [client.crypto.password.hash('pw', { algorithm: 'bcrypt', longPassword: 'cut' as never }), 'policy.longPassword'],
+      [client.crypto.password.hash('pw', { algorithm: 'bcrypt' }, { longPassword: 'cut' as never }), 'longPassword'],
       [client.crypto.password.hashMany('pw' as never), 'passwords'],
       [client.crypto.randomBytes(0), 'length'],
       [client.crypto.jwt.sign([] as never), 'claims'],
