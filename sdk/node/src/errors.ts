@@ -204,7 +204,7 @@ export function detailFields(detail: ErrorDetail | undefined): DetailFields {
 /**
  * Returns the daemon's `message` with each mention of the proto path `fields.protoField`
  * spelt as `fields.field`, the lowerCamelCase name that the Node caller wrote:
- * `memory_cost must be in 8..65536 KiB` becomes `memoryCost must be in 8..65536 KiB`.
+ * `memory_cost must be in 8..262144 KiB` becomes `memoryCost must be in 8..262144 KiB`.
  */
 export function messageInCallerNames(message: string, fields: DetailFields): string {
   const { field, protoField } = fields;
@@ -302,7 +302,7 @@ export function errorFromServiceError(
   // The daemon sends its own CANCELLED with an ErrorDetail, and a call that its caller aborted
   // settles before grpc-js reports it. A bare CANCELLED is one that the daemon's gRPC server
   // dropped, as it does with a call whose request is still arriving when it shuts down. The
-  // task did not finish, so the call may be retried on another instance, as UNAVAILABLE says.
+  // task did not finish, so the call may be retried on another instance, like any UNAVAILABLE.
   if (error.code === status.CANCELLED && detail === undefined && !CLIENT_CANCEL_PATTERN.test(error.details ?? '')) {
     return new UnavailableError(
       `the daemon's gRPC server dropped the call (${error.details || 'CANCELLED'}), usually because it is ` +

@@ -194,7 +194,7 @@ describe('jobs helpers with Redis and a worker', () => {
     assert.equal(Buffer.from(thumbnails[0]!.data).subarray(8, 12).toString(), 'WEBP');
     const byNumber = await jobs.enqueue('image.thumbnail', { input: { path: 'a.jpg' }, widths: [96], format: 2 });
     assert.equal((byNumber.data as { format: string }).format, 'IMAGE_FORMAT_WEBP');
-    // A job the worker holds cannot be removed, so the test waits for this one to fail first.
+    // A job locked by the worker cannot be removed, so the test waits for this one to fail first.
     // A job left running would change the job counts that the next test compares.
     await jobs.result(byNumber).catch(() => undefined);
     await byNumber.remove();

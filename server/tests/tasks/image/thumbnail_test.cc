@@ -249,7 +249,7 @@ TEST_F(ThumbnailTest, TruncatedJpegIsInvalidArgument) {
   EXPECT_EQ(status.error().reason, "CORRUPT_INPUT");
 }
 
-TEST_F(ThumbnailTest, CutPhotoMessageNamesEachDecoderErrorOnce) {
+TEST_F(ThumbnailTest, CutPhotoNamesEachErrorOnce) {
   const std::string photo = read_file(std::string(kPhotoDir) + "/nature/Dune.jpg");
   ASSERT_GT(photo.size(), 5000u);
   request_.mutable_input()->set_data(photo.substr(0, 5000));
