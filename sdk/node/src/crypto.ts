@@ -380,9 +380,7 @@ function batchResult<T>(
 ): BatchResult<T> {
   if (detail === undefined || detail.code === '') return { ok: true, value };
   const [code, ErrorClass] = BATCH_ERROR_CLASSES[detail.code] ?? [status.UNKNOWN, HeavyliftError];
-  const fields = detailFields(detail);
-  const option = fields.protoField === undefined ? undefined : optionNames[fields.protoField];
-  if (option !== undefined) fields.field = option;
+  const fields = detailFields(detail, optionNames);
   const error = new ErrorClass(messageInCallerNames(message, fields), { code, ...fields, details: message });
   return { ok: false, error };
 }

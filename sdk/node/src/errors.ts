@@ -182,17 +182,26 @@ export function protoPathToCamelCase(protoPath: string): string {
   return protoPath.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
+// Own keys only, so that a field named like an Object method (`constructor`) maps to nothing.
+function optionNameOf(protoField: string, optionNames: Readonly<Record<string, string>>): string | undefined {
+  return Object.hasOwn(optionNames, protoField) ? optionNames[protoField] : undefined;
+}
+
 /** The fields of a {@link HeavyliftErrorInit} that a daemon's ErrorDetail carries. */
 export type DetailFields = Pick<HeavyliftErrorInit, 'field' | 'protoField' | 'bound' | 'value' | 'reason' | 'retryAfterMs'>;
 
 /**
  * Returns the fields of the daemon's ErrorDetail `detail` for a HeavyliftErrorInit, with
- * `field` in lowerCamelCase next to the `protoField` that the daemon sent.
+ * `field` next to the `protoField` that the daemon sent: the SDK option name that
+ * `optionNames` maps it to, or else its lowerCamelCase form.
  */
-export function detailFields(detail: ErrorDetail | undefined): DetailFields {
+export function detailFields(
+  detail: ErrorDetail | undefined,
+  optionNames: Readonly<Record<string, string>> = {},
+): DetailFields {
   const protoField = detail?.field || undefined;
   return {
-    field: protoField === undefined ? undefined : protoPathToCamelCase(protoField),
+    field: protoField === undefined ? undefined : optionNameOf(protoField, optionNames) ?? protoPathToCamelCase(protoField),
     protoField,
     bound: detail?.bound || undefined,
     value: detail?.value || undefined,
@@ -203,7 +212,7 @@ export function detailFields(detail: ErrorDetail | undefined): DetailFields {
 
 /**
  * Returns the daemon's `message` with each mention of the proto path `fields.protoField`
- * spelt as `fields.field`, the lowerCamelCase name that the Node caller wrote:
+ * spelt as `fields.field`, the name that the Node caller wrote:
  * `memory_cost must be in 8..262144 KiB` becomes `memoryCost must be in 8..262144 KiB`.
  */
 export function messageInCallerNames(message: string, fields: DetailFields): string {
@@ -220,7 +229,7 @@ export function messageInCallerNames(message: string, fields: DetailFields): str
  */
 export function withOptionNames(error: unknown, names: Readonly<Record<string, string>>): unknown {
   if (!(error instanceof HeavyliftError) || error.protoField === undefined) return error;
-  const field = names[error.protoField];
+  const field = optionNameOf(error.protoField, names);
   if (field === undefined) return error;
   const message = messageInCallerNames(error.details || error.message, { field, protoField: error.protoField });
   (error as { field: string | undefined }).field = field;
@@ -299,10 +308,8 @@ export function errorFromServiceError(
     );
   }
 
-  // The daemon sends its own CANCELLED with an ErrorDetail, and a call that its caller aborted
-  // settles before grpc-js reports it. A bare CANCELLED is one that the daemon's gRPC server
-  // dropped, as it does with a call whose request is still arriving when it shuts down. The
-  // task did not finish, so the call may be retried on another instance, like any UNAVAILABLE.
+  // A CANCELLED without an ErrorDetail, which the caller did not cause, was dropped by the daemon's
+  // gRPC server (at shutdown, for one). The task did not finish, so the call may be retried.
   if (error.code === status.CANCELLED && detail === undefined && !CLIENT_CANCEL_PATTERN.test(error.details ?? '')) {
     return new UnavailableError(
       `the daemon's gRPC server dropped the call (${error.details || 'CANCELLED'}), usually because it is ` +

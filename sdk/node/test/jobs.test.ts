@@ -333,7 +333,7 @@ describe('jobs helpers with Redis and a worker', () => {
     assert.equal(errorFromFailedJob('something odd').codeName, 'UNKNOWN');
   });
 
-  test('errorFromFailedJob names the field as the caller wrote it', () => {
+  test('errorFromFailedJob uses caller field names', () => {
     const scrypt = errorFromFailedJob('INVALID_ARGUMENT: policy.scrypt_log2_n must be in 10..20, got 25', [
       JSON.stringify({ code: 'INVALID_ARGUMENT', field: 'policy.scrypt_log2_n', bound: 'in 10..20', value: '25' }),
     ]);

@@ -119,7 +119,7 @@ vips::VImage convert_to_srgb(const vips::VImage& image, std::vector<std::string>
 std::string vips_message(const vips::VError& error);
 
 // Returns the lines of `text` joined with "; ", without blank lines or
-// repeats: libvips often logs the same decoder message twice.
+// repeats: libvips can report a decoder message twice, as for a cut JPEG.
 std::string join_distinct_lines(std::string_view text);
 
 // Builds the CORRUPT_INPUT error for `source` with libvips' message.
